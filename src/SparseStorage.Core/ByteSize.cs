@@ -1,0 +1,127 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace SparseStorage;
+
+/// <summary>
+/// A number of bytes. Parses "10GB", "10GiB", "1.5T", "512M" and plain numbers; every unit is binary
+/// (1 KB = 1024 bytes), as in PowerShell's numeric literals, so <c>-Size 10GB</c> and <c>-Size '10GB'</c> agree.
+/// </summary>
+public readonly partial record struct ByteSize(long Bytes) : IComparable<ByteSize>
+{
+    private static readonly string[] Units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+
+    public static ByteSize Zero => new(0);
+    public static ByteSize FromMiB(long mib) => new(checked(mib * 1024 * 1024));
+    public static ByteSize FromGiB(long gib) => new(checked(gib * 1024 * 1024 * 1024));
+
+    [GeneratedRegex(@"^(?<number>[0-9]+(\.[0-9]+)?|\.[0-9]+)\s*(?<unit>[KMGTPE]?)(?<binary>i?)(?<b>B?)$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex SizePattern();
+
+    /// <summary>Parses a size; the message of the <see cref="InvalidStorageArgumentException"/> names the bad text.</summary>
+    public static ByteSize Parse(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var trimmed = text.Trim();
+        if (trimmed.StartsWith('-'))
+            throw Invalid(text, "a size cannot be negative");
+        var match = SizePattern().Match(trimmed);
+        if (!match.Success || (match.Groups["binary"].Length > 0 && match.Groups["unit"].Length == 0))
+            throw Invalid(text, "expected a number with an optional unit B, K/KB/KiB, M/MB/MiB, G/GB/GiB, T/TB/TiB or P/PB/PiB");
+        var number = decimal.Parse(match.Groups["number"].Value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture);
+        var exponent = "BKMGTPE".IndexOf(char.ToUpperInvariant(match.Groups["unit"].Value.FirstOrDefault('B')));
+        try
+        {
+            var bytes = decimal.Floor(number * Power(exponent));
+            if (bytes > long.MaxValue)
+                throw Invalid(text, "it is larger than the largest size (8 EiB)");
+            return new ByteSize((long)bytes);
+        }
+        catch (OverflowException)
+        {
+            throw Invalid(text, "it is larger than the largest size (8 EiB)");
+        }
+    }
+
+    public static bool TryParse(string text, out ByteSize size)
+    {
+        try
+        {
+            size = Parse(text);
+            return true;
+        }
+        catch (InvalidStorageArgumentException)
+        {
+            size = Zero;
+            return false;
+        }
+    }
+
+    /// <summary>Accepts what PowerShell may bind: a ByteSize, an integer, a whole double, or text.</summary>
+    public static ByteSize From(object value) => value switch
+    {
+        ByteSize size => size,
+        string text => Parse(text),
+        long or int or short or sbyte or byte or ushort or uint => FromInteger(Convert.ToInt64(value, CultureInfo.InvariantCulture), value),
+        ulong big => big <= long.MaxValue ? new ByteSize((long)big) : throw Invalid(value, "it is larger than the largest size (8 EiB)"),
+        double or float or decimal => FromReal(Convert.ToDecimal(value, CultureInfo.InvariantCulture), value),
+        _ => throw Invalid(value, $"a {value.GetType().Name} is not a size"),
+    };
+
+    /// <summary>Throws unless the size is greater than zero; <paramref name="what"/> names the parameter in the message.</summary>
+    public ByteSize RequirePositive(string what) =>
+        Bytes > 0 ? this : throw new InvalidStorageArgumentException("InvalidSize", $"{what} must be greater than zero, not {this}.", this);
+
+    public ByteSize RoundUpTo(long multiple) =>
+        new(checked((Bytes + multiple - 1) / multiple * multiple));
+
+    public int CompareTo(ByteSize other) => Bytes.CompareTo(other.Bytes);
+    public static bool operator <(ByteSize a, ByteSize b) => a.Bytes < b.Bytes;
+    public static bool operator >(ByteSize a, ByteSize b) => a.Bytes > b.Bytes;
+    public static bool operator <=(ByteSize a, ByteSize b) => a.Bytes <= b.Bytes;
+    public static bool operator >=(ByteSize a, ByteSize b) => a.Bytes >= b.Bytes;
+    public static ByteSize operator +(ByteSize a, ByteSize b) => new(checked(a.Bytes + b.Bytes));
+    public static ByteSize operator -(ByteSize a, ByteSize b) => new(checked(a.Bytes - b.Bytes));
+    public static implicit operator long(ByteSize size) => size.Bytes;
+
+    /// <summary>Formats with the largest binary unit that keeps the number at least 1, up to two decimals: "1.5 GiB".</summary>
+    public static string Format(long bytes)
+    {
+        var unit = 0;
+        var value = (decimal)Math.Abs(bytes);
+        while (value >= 1024 && unit < Units.Length - 1)
+        {
+            value /= 1024;
+            unit++;
+        }
+        var sign = bytes < 0 ? "-" : "";
+        return unit == 0
+            ? $"{sign}{bytes.ToString(CultureInfo.InvariantCulture).TrimStart('-')} B"
+            : $"{sign}{Math.Round(value, 2, MidpointRounding.AwayFromZero).ToString("0.##", CultureInfo.InvariantCulture)} {Units[unit]}";
+    }
+
+    public override string ToString() => Format(Bytes);
+
+    private static decimal Power(int exponent)
+    {
+        decimal result = 1;
+        for (var i = 0; i < exponent; i++)
+            result *= 1024;
+        return result;
+    }
+
+    private static ByteSize FromInteger(long bytes, object original) =>
+        bytes >= 0 ? new ByteSize(bytes) : throw Invalid(original, "a size cannot be negative");
+
+    private static ByteSize FromReal(decimal value, object original)
+    {
+        if (value < 0)
+            throw Invalid(original, "a size cannot be negative");
+        if (value != decimal.Floor(value))
+            throw Invalid(original, "a size in bytes must be a whole number");
+        return value <= long.MaxValue ? new ByteSize((long)value) : throw Invalid(original, "it is larger than the largest size (8 EiB)");
+    }
+
+    private static InvalidStorageArgumentException Invalid(object text, string why) =>
+        new("InvalidSize", $"'{Convert.ToString(text, CultureInfo.InvariantCulture)}' is not a valid size: {why}.", text);
+}

@@ -1,0 +1,99 @@
+using System.Globalization;
+using SparseStorage.Core.Host;
+using SparseStorage.Core.Native;
+using SparseStorage.Core.Processes;
+
+namespace SparseStorage.Core.Devices;
+
+/// <summary>
+/// Exposes a qcow2 image as a raw file through qemu-storage-daemon's FUSE export, so the kernel's loop driver
+/// can attach it. The daemon outlives the PowerShell session; a record in the runtime directory finds it again.
+/// </summary>
+public sealed class Qcow2FuseExporter(IProcessRunner runner, RuntimePaths runtime)
+{
+    private const int SigTerm = 15;
+    private const int SigKill = 9;
+
+    public ToolCommand StartCommand(string volumePath, bool readOnly)
+    {
+        var directory = runtime.FuseExports;
+        var readOnlyOption = readOnly ? ",read-only=on" : "";
+        return new ToolCommand("qemu-storage-daemon",
+            "--blockdev", $"driver=file,node-name=file0,filename={Escape(volumePath)}{readOnlyOption}",
+            "--blockdev", $"driver=qcow2,node-name=disk0,file=file0{readOnlyOption}",
+            "--export", $"type=fuse,id=export0,node-name=disk0,mountpoint={Escape(FuseExportRecord.ExportPathFor(directory, volumePath))},writable={(readOnly ? "off" : "on")}",
+            "--pidfile", FuseExportRecord.PidFilePath(directory, volumePath),
+            "--daemonize");
+    }
+
+    public FuseExportRecord Start(string volumePath, bool readOnly, CancellationToken cancellationToken)
+    {
+        var directory = runtime.Ensure(runtime.FuseExports);
+        var exportPath = FuseExportRecord.ExportPathFor(directory, volumePath);
+        File.WriteAllBytes(exportPath, []); // qemu mounts the export over an existing regular file
+        try
+        {
+            runner.RunChecked(StartCommand(volumePath, readOnly), cancellationToken);
+            var pid = int.Parse(File.ReadAllText(FuseExportRecord.PidFilePath(directory, volumePath)).Trim(), CultureInfo.InvariantCulture);
+            var record = new FuseExportRecord(volumePath, exportPath, pid);
+            record.Save(directory);
+            return record;
+        }
+        catch
+        {
+            RemoveFiles(directory, volumePath, exportPath);
+            throw;
+        }
+    }
+
+    /// <summary>Stops the daemon (TERM, then KILL after 10 s), lifts a FUSE mount it left behind, and removes the record.</summary>
+    public void Stop(FuseExportRecord record, CancellationToken cancellationToken)
+    {
+        if (record.IsDaemonAlive)
+        {
+            Libc.kill(record.ProcessId, SigTerm);
+            if (!WaitForExit(record.ProcessId, TimeSpan.FromSeconds(10)))
+            {
+                Libc.kill(record.ProcessId, SigKill);
+                WaitForExit(record.ProcessId, TimeSpan.FromSeconds(5));
+            }
+        }
+        if (MountTable.Read().Any(m => m.MountPoint == record.ExportPath))
+            runner.RunChecked(Mounter.UnmountCommand(record.ExportPath), cancellationToken);
+        RemoveFiles(runtime.FuseExports, record.VolumePath, record.ExportPath);
+    }
+
+    private static bool WaitForExit(int pid, TimeSpan wait)
+    {
+        var deadline = DateTime.UtcNow + wait;
+        while (Directory.Exists($"/proc/{pid}") && !IsZombie(pid))
+        {
+            if (DateTime.UtcNow > deadline)
+                return false;
+            Thread.Sleep(20);
+        }
+        return true;
+    }
+
+    private static bool IsZombie(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z');
+        }
+        catch (IOException)
+        {
+            return true;
+        }
+    }
+
+    private static void RemoveFiles(string directory, string volumePath, string exportPath)
+    {
+        foreach (var file in new[] { exportPath, FuseExportRecord.PidFilePath(directory, volumePath), FuseExportRecord.RecordPath(directory, volumePath) })
+            File.Delete(file);
+    }
+
+    /// <summary>qemu's option syntax doubles a comma inside a value.</summary>
+    private static string Escape(string value) => value.Replace(",", ",,");
+}

@@ -1,0 +1,49 @@
+namespace SparseStorage;
+
+/// <summary>Base of every failure Core reports. <see cref="ErrorId"/> is stable and becomes the ErrorRecord id.</summary>
+public class SparseStorageException : Exception
+{
+    public SparseStorageException(string errorId, StorageErrorKind kind, string message, object? target = null, Exception? inner = null)
+        : base(message, inner)
+    {
+        ErrorId = errorId;
+        Kind = kind;
+        Target = target;
+    }
+
+    public string ErrorId { get; }
+    public StorageErrorKind Kind { get; }
+    public object? Target { get; }
+}
+
+public sealed class InvalidStorageArgumentException(string errorId, string message, object? target = null)
+    : SparseStorageException(errorId, StorageErrorKind.InvalidArgument, message, target);
+
+public sealed class VolumeNotFoundException(string message, object? target = null)
+    : SparseStorageException("VolumeNotFound", StorageErrorKind.ObjectNotFound, message, target);
+
+public sealed class PoolNotFoundException(string message, object? target = null)
+    : SparseStorageException("PoolNotFound", StorageErrorKind.ObjectNotFound, message, target);
+
+public sealed class ResourceExistsException(string errorId, string message, object? target = null)
+    : SparseStorageException(errorId, StorageErrorKind.ResourceExists, message, target);
+
+/// <summary>The volume is mounted, attached to a loop device or exported; the message names where.</summary>
+public sealed class VolumeInUseException(string message, object? target = null)
+    : SparseStorageException("VolumeInUse", StorageErrorKind.ResourceBusy, message, target);
+
+public sealed class VolumeLockedException(string message, object? target = null)
+    : SparseStorageException("VolumeLocked", StorageErrorKind.ResourceBusy, message, target);
+
+public sealed class PathOutsidePoolException(string message, object? target = null)
+    : SparseStorageException("PathOutsidePool", StorageErrorKind.PermissionDenied, message, target);
+
+public sealed class NotRootException(string operation)
+    : SparseStorageException("RootRequired", StorageErrorKind.PermissionDenied,
+        $"{operation} needs root (loop devices and mounts are privileged); run pwsh as root or with sudo.");
+
+public sealed class HostNotCapableException(string errorId, string message)
+    : SparseStorageException(errorId, StorageErrorKind.NotSupported, message);
+
+public sealed class StorageOperationException(string errorId, string message, object? target = null, Exception? inner = null)
+    : SparseStorageException(errorId, StorageErrorKind.InvalidOperation, message, target, inner);

@@ -1,0 +1,51 @@
+using SparseStorage.Core.Devices;
+
+namespace SparseStorage.Core.Host;
+
+/// <summary>How one volume is in use on this host right now.</summary>
+public sealed record VolumeAttachment(string? LoopDevice, IReadOnlyList<string> MountPoints, FuseExportRecord? FuseExport, bool ReadOnly)
+{
+    public static VolumeAttachment Detached { get; } = new(null, [], null, false);
+    public bool IsAttached => LoopDevice is not null || FuseExport is not null;
+    public bool IsMounted => MountPoints.Count > 0;
+
+    /// <summary>Describes where the volume is in use, for an error message.</summary>
+    public string Describe() =>
+        IsMounted ? $"mounted at {string.Join(", ", MountPoints)}"
+        : LoopDevice is not null ? $"attached to {LoopDevice}"
+        : FuseExport is not null ? $"exported through FUSE at {FuseExport.ExportPath} (qemu-storage-daemon pid {FuseExport.ProcessId})"
+        : "not in use";
+}
+
+/// <summary>
+/// One read of the host's loop devices, mounts and FUSE exports, shared by every volume of a listing so that
+/// listing thousands of volumes reads sysfs and mountinfo once.
+/// </summary>
+public sealed class AttachmentState
+{
+    private readonly ILookup<string, LoopDevice> loopsByBackingFile;
+    private readonly ILookup<string, MountEntry> mountsByDevice;
+    private readonly Dictionary<string, FuseExportRecord> exportsByVolume;
+
+    public AttachmentState(IEnumerable<LoopDevice> loops, IEnumerable<MountEntry> mounts, IEnumerable<FuseExportRecord> exports)
+    {
+        loopsByBackingFile = loops.ToLookup(l => l.BackingFile, StringComparer.Ordinal);
+        mountsByDevice = mounts.ToLookup(m => m.DeviceNumber, StringComparer.Ordinal);
+        exportsByVolume = exports.GroupBy(e => e.VolumePath).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
+    }
+
+    public static AttachmentState Read(RuntimePaths paths) =>
+        new(LoopDevices.Read(), MountTable.Read(), FuseExportRecord.ReadAll(paths.FuseExports));
+
+    public VolumeAttachment Of(string volumePath)
+    {
+        exportsByVolume.TryGetValue(volumePath, out var export);
+        var loop = loopsByBackingFile[volumePath].FirstOrDefault()
+                   ?? (export is null ? null : loopsByBackingFile[export.ExportPath].FirstOrDefault());
+        if (loop is null)
+            return export is null ? VolumeAttachment.Detached : new VolumeAttachment(null, [], export, false);
+        var mounts = mountsByDevice[loop.DeviceNumber].ToList();
+        return new VolumeAttachment(loop.Device, mounts.Select(m => m.MountPoint).ToList(), export,
+            loop.ReadOnly || (mounts.Count > 0 && mounts.All(m => m.ReadOnly)));
+    }
+}

@@ -1,0 +1,27 @@
+using SparseStorage.Core.Native;
+
+namespace SparseStorage.Core.Host;
+
+/// <summary>
+/// Where the module keeps run-time state that must not outlive a reboot: volume locks and FUSE export records.
+/// Root: /run/sparsestorage; others: $XDG_RUNTIME_DIR/sparsestorage. SPARSESTORAGE_RUNTIME_DIR overrides both.
+/// </summary>
+public sealed class RuntimePaths(string root)
+{
+    public static RuntimePaths Default => new(
+        Environment.GetEnvironmentVariable("SPARSESTORAGE_RUNTIME_DIR") is { Length: > 0 } overridden ? overridden
+        : Libc.geteuid() == 0 ? "/run/sparsestorage"
+        : Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR") is { Length: > 0 } xdg ? Path.Combine(xdg, "sparsestorage")
+        : Path.Combine(Path.GetTempPath(), $"sparsestorage-{Libc.geteuid()}"));
+
+    public string Root { get; } = root;
+    public string Locks => Path.Combine(Root, "locks");
+    public string FuseExports => Path.Combine(Root, "fuse");
+
+    /// <summary>Creates the directory if needed, readable only by its owner (it names volumes and processes).</summary>
+    public string Ensure(string directory)
+    {
+        Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        return directory;
+    }
+}

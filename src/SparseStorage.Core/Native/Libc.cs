@@ -1,0 +1,102 @@
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
+namespace SparseStorage.Core.Native;
+
+/// <summary>The few Linux system calls Core needs that .NET does not expose.</summary>
+internal static partial class Libc
+{
+    private const string Library = "libc";
+
+    public const int LOCK_EX = 2;
+    public const int LOCK_NB = 4;
+    public const int LOCK_UN = 8;
+    public const int EWOULDBLOCK = 11;
+    public const int SEEK_DATA = 3;
+    public const int SEEK_HOLE = 4;
+    public const int ENXIO = 6;
+    public const int AT_FDCWD = -100;
+    public const uint STATX_BASIC_STATS = 0x7ff;
+
+    [LibraryImport(Library)]
+    public static partial uint geteuid();
+
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial int flock(SafeFileHandle fd, int operation);
+
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial int fallocate(SafeFileHandle fd, int mode, long offset, long length);
+
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial long lseek(SafeFileHandle fd, long offset, int whence);
+
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial int kill(int pid, int signal);
+
+    [LibraryImport(Library, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static unsafe partial int statx(int dirfd, string path, int flags, uint mask, byte* buffer);
+
+    [LibraryImport(Library, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static unsafe partial int statvfs(string path, ulong* buffer);
+
+    /// <summary>The fields of statx(2) Core reads; statx's layout is the same on every architecture.</summary>
+    public readonly record struct FileStatus(long Size, long AllocatedBytes, uint Mode, uint DeviceMajor, uint DeviceMinor, ulong Inode, uint BlockSize);
+
+    public static unsafe FileStatus Stat(string path)
+    {
+        var buffer = stackalloc byte[256];
+        if (statx(AT_FDCWD, path, 0, STATX_BASIC_STATS, buffer) != 0)
+            throw ErrnoException(path);
+        return new FileStatus(
+            Size: (long)*(ulong*)(buffer + 40),
+            AllocatedBytes: (long)*(ulong*)(buffer + 48) * 512,
+            Mode: *(ushort*)(buffer + 28),
+            DeviceMajor: *(uint*)(buffer + 136),
+            DeviceMinor: *(uint*)(buffer + 140),
+            Inode: *(ulong*)(buffer + 32),
+            BlockSize: *(uint*)(buffer + 4));
+    }
+
+    public readonly record struct FileSystemSpace(long CapacityBytes, long FreeBytes, long AvailableBytes);
+
+    /// <summary>statvfs(3) on 64-bit Linux: eleven 8-byte fields, then spare ints.</summary>
+    public static unsafe FileSystemSpace Space(string path)
+    {
+        var buffer = stackalloc ulong[16];
+        if (statvfs(path, buffer) != 0)
+            throw ErrnoException(path);
+        var fragment = (long)buffer[1];
+        return new FileSystemSpace((long)buffer[2] * fragment, (long)buffer[3] * fragment, (long)buffer[4] * fragment);
+    }
+
+    public static IOException ErrnoException(string what)
+    {
+        var errno = Marshal.GetLastPInvokeError();
+        return new IOException($"{what}: {Marshal.GetPInvokeErrorMessage(errno)}", errno);
+    }
+}
+
+internal static partial class LibcPaths
+{
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial nint realpath(string path, nint resolved);
+
+    [LibraryImport("libc")]
+    private static partial void free(nint pointer);
+
+    /// <summary>realpath(3): the absolute path with every symlink and ".." resolved; null if it does not exist.</summary>
+    public static string? RealPath(string path)
+    {
+        var resolved = realpath(path, 0);
+        if (resolved == 0)
+            return null;
+        try
+        {
+            return Marshal.PtrToStringUTF8(resolved);
+        }
+        finally
+        {
+            free(resolved);
+        }
+    }
+}

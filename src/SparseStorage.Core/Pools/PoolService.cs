@@ -1,0 +1,132 @@
+using SparseStorage.Core.Host;
+using SparseStorage.Core.Native;
+using SparseStorage.Core.Volumes;
+
+namespace SparseStorage.Core.Pools;
+
+/// <summary>Registers pools, computes their accounting, and confines volume paths to them.</summary>
+public sealed class PoolService(PoolConfiguration configuration)
+{
+    public IReadOnlyList<PoolDefinition> Definitions() => configuration.Load();
+
+    public StoragePool Register(string name, string path)
+    {
+        Names.RequireValid(name, "Pool");
+        var directory = LibcPaths.RealPath(path);
+        if (directory is null || !Directory.Exists(directory))
+            throw new InvalidStorageArgumentException("PoolPathNotFound", $"The pool directory '{path}' does not exist or is not a directory.", path);
+        configuration.Update(pools =>
+        {
+            if (pools.FirstOrDefault(p => p.Name.Equals(name, StringComparison.OrdinalIgnoreCase)) is { } same)
+                throw new ResourceExistsException("PoolExists", $"A pool named '{same.Name}' is already registered at {same.Path}.", name);
+            if (pools.FirstOrDefault(p => MountTable.IsUnder(directory, p.Path) || MountTable.IsUnder(p.Path, directory)) is { } overlap)
+                throw new ResourceExistsException("PoolOverlaps",
+                    $"'{directory}' overlaps pool '{overlap.Name}' at {overlap.Path}; pools may not contain one another.", directory);
+            return [.. pools, new PoolDefinition(name, directory)];
+        });
+        return Describe(new PoolDefinition(name, directory));
+    }
+
+    public PoolDefinition Unregister(string name)
+    {
+        PoolDefinition? removed = null;
+        configuration.Update(pools =>
+        {
+            removed = pools.FirstOrDefault(p => p.Name.Equals(name, StringComparison.OrdinalIgnoreCase))
+                      ?? throw new PoolNotFoundException($"No pool named '{name}' is registered (configuration: {configuration.FilePath}).", name);
+            return pools.Where(p => p != removed).ToList();
+        });
+        return removed!;
+    }
+
+    /// <summary>Pools whose names match any of the patterns; a pattern without wildcards that matches nothing is an error.</summary>
+    public IReadOnlyList<StoragePool> Get(IEnumerable<string>? namePatterns = null)
+    {
+        var all = Definitions();
+        var patterns = (namePatterns ?? ["*"]).Select(p => new NamePattern(p)).ToList();
+        foreach (var exact in patterns.Where(p => !p.HasWildcards && !all.Any(d => p.IsMatch(d.Name))))
+            throw new PoolNotFoundException($"No pool named '{exact.Text}' is registered.", exact.Text);
+        return all.Where(d => patterns.Any(p => p.IsMatch(d.Name))).Select(Describe).ToList();
+    }
+
+    public PoolDefinition Find(string name) =>
+        Definitions().FirstOrDefault(p => p.Name.Equals(name, StringComparison.OrdinalIgnoreCase))
+        ?? throw new PoolNotFoundException($"No pool named '{name}' is registered.", name);
+
+    /// <summary>The pool a resolved path lies in, or null.</summary>
+    public PoolDefinition? PoolOf(string resolvedPath) =>
+        Definitions().Where(p => MountTable.IsUnder(resolvedPath, p.Path) && resolvedPath != p.Path).MaxBy(p => p.Path.Length);
+
+    /// <summary>
+    /// Resolves a volume path (symlinks and ".." included) and requires it to lie inside a registered pool.
+    /// A path that does not exist yet is resolved through its parent directory.
+    /// </summary>
+    public (string Path, PoolDefinition Pool) Confine(string path)
+    {
+        var full = System.IO.Path.GetFullPath(path);
+        var resolved = LibcPaths.RealPath(full);
+        if (resolved is null)
+        {
+            var parent = LibcPaths.RealPath(System.IO.Path.GetDirectoryName(full)!)
+                         ?? throw new InvalidStorageArgumentException("DirectoryNotFound", $"The directory of '{path}' does not exist.", path);
+            if (new FileInfo(full).LinkTarget is not null)
+                throw new PathOutsidePoolException($"'{path}' is a dangling symbolic link; volumes are not created through links.", path);
+            resolved = System.IO.Path.Combine(parent, System.IO.Path.GetFileName(full));
+        }
+        var pool = PoolOf(resolved)
+                   ?? throw new PathOutsidePoolException(
+                       $"'{path}' resolves to '{resolved}', which is not inside any registered pool. Register its directory with Register-StoragePool, or choose a path in a pool.",
+                       path);
+        return (resolved, pool);
+    }
+
+    public StoragePool Describe(PoolDefinition pool)
+    {
+        var space = Directory.Exists(pool.Path) ? Libc.Space(pool.Path) : default;
+        var inspector = new VolumeInspector(new AttachmentState([], [], []));
+        long provisioned = 0, allocated = 0;
+        var count = 0;
+        foreach (var file in VolumeFiles(pool.Path))
+        {
+            var volume = TryInspect(inspector, file, pool.Name);
+            if (volume is null)
+                continue;
+            provisioned += volume.SizeBytes;
+            allocated += volume.AllocatedBytes;
+            count++;
+        }
+        return new StoragePool
+        {
+            Name = pool.Name,
+            Path = pool.Path,
+            HostFileSystem = MountTable.Containing(MountTable.Read(), pool.Path)?.FileSystemType ?? "",
+            CapacityBytes = space.CapacityBytes,
+            FreeBytes = space.AvailableBytes,
+            ProvisionedBytes = provisioned,
+            AllocatedBytes = allocated,
+            OvercommitRatio = space.CapacityBytes > 0 ? Math.Round((double)provisioned / space.CapacityBytes, 3) : 0,
+            VolumeCount = count,
+        };
+    }
+
+    /// <summary>The image files directly in a pool directory (snapshots and other module folders are hidden and skipped).</summary>
+    public static IEnumerable<string> VolumeFiles(string directory) =>
+        Directory.Exists(directory)
+            ? Directory.EnumerateFiles(directory)
+                .Where(f => !System.IO.Path.GetFileName(f).StartsWith('.'))
+                .Where(f => VolumeInspector.Extensions.Contains(System.IO.Path.GetExtension(f), StringComparer.OrdinalIgnoreCase))
+                .Order(StringComparer.Ordinal)
+            : [];
+
+    internal static SparseVolume? TryInspect(VolumeInspector inspector, string file, string? pool)
+    {
+        try
+        {
+            return inspector.Inspect(file, pool);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            return null; // a file removed or unreadable mid-listing is not a volume of this listing
+        }
+    }
+}

@@ -1,0 +1,21 @@
+namespace SparseStorage;
+
+/// <summary>A registered directory volumes may live in, with its accounting.</summary>
+public sealed class StoragePool
+{
+    public required string Name { get; init; }
+    public required string Path { get; init; }
+    /// <summary>The filesystem the pool directory lies on (ext4, xfs, btrfs, tmpfs, …).</summary>
+    public string HostFileSystem { get; init; } = "";
+    public long CapacityBytes { get; init; }
+    public long FreeBytes { get; init; }
+    /// <summary>What the pool has promised: the sum of its volumes' virtual sizes.</summary>
+    public long ProvisionedBytes { get; init; }
+    /// <summary>What the pool's volumes really occupy.</summary>
+    public long AllocatedBytes { get; init; }
+    /// <summary>Provisioned ÷ capacity: above 1 the pool has promised more than its disk holds.</summary>
+    public double OvercommitRatio { get; init; }
+    public int VolumeCount { get; init; }
+
+    public override string ToString() => Name;
+}

@@ -1,0 +1,87 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace SparseStorage.Core.Processes;
+
+/// <summary>
+/// Starts tools with an argument list (never a shell), feeds stdin, collects stdout and stderr, and enforces
+/// a timeout. Cancellation and timeout kill the whole process tree.
+/// </summary>
+public sealed class ProcessRunner(ToolLocator locator) : IProcessRunner
+{
+    public ProcessRunner() : this(ToolLocator.Default) { }
+
+    public ToolResult Run(ToolCommand command, CancellationToken cancellationToken = default) =>
+        RunAsync(command, cancellationToken).GetAwaiter().GetResult();
+
+    public async Task<ToolResult> RunAsync(ToolCommand command, CancellationToken cancellationToken = default)
+    {
+        using var process = new Process { StartInfo = StartInfoFor(command) };
+        var clock = Stopwatch.StartNew();
+        process.Start();
+        var stdout = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
+        var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
+        await FeedStandardInputAsync(process, command.StandardInput);
+
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(command.Timeout);
+        try
+        {
+            await process.WaitForExitAsync(deadline.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            KillTree(process);
+            var killed = new ToolResult(command, -1, await stdout, await stderr, clock.Elapsed);
+            cancellationToken.ThrowIfCancellationRequested();
+            throw new ToolTimeoutException(killed);
+        }
+
+        return new ToolResult(command, process.ExitCode, await stdout, await stderr, clock.Elapsed);
+    }
+
+    private ProcessStartInfo StartInfoFor(ToolCommand command)
+    {
+        var info = new ProcessStartInfo(locator.Locate(command.Tool))
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            StandardOutputEncoding = Encoding.UTF8,
+            StandardErrorEncoding = Encoding.UTF8,
+        };
+        foreach (var argument in command.Arguments)
+            info.ArgumentList.Add(argument);
+        // Tools' messages are parsed in a few places; keep them in one language.
+        info.Environment["LC_ALL"] = "C";
+        return info;
+    }
+
+    private static async Task FeedStandardInputAsync(Process process, ReadOnlyMemory<byte>? input)
+    {
+        try
+        {
+            if (input is { } bytes)
+                await process.StandardInput.BaseStream.WriteAsync(bytes);
+            process.StandardInput.Close();
+        }
+        catch (IOException)
+        {
+            // The tool exited without reading its input; its exit code tells the story.
+        }
+    }
+
+    private static void KillTree(Process process)
+    {
+        try
+        {
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit(5000);
+        }
+        catch (InvalidOperationException)
+        {
+            // Already gone.
+        }
+    }
+}

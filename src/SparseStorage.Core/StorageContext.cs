@@ -1,0 +1,34 @@
+using SparseStorage.Core.Host;
+using SparseStorage.Core.Native;
+using SparseStorage.Core.Pools;
+using SparseStorage.Core.Processes;
+
+namespace SparseStorage.Core;
+
+/// <summary>The shared dependencies of every Core service: configuration, the process seam, run-time paths.</summary>
+public sealed class StorageContext(PoolService pools, IProcessRunner runner, RuntimePaths runtime, bool isRoot)
+{
+    public static StorageContext CreateDefault() =>
+        new(new PoolService(PoolConfiguration.Default), new ProcessRunner(), RuntimePaths.Default, Libc.geteuid() == 0);
+
+    public PoolService Pools { get; } = pools;
+    public IProcessRunner Runner { get; } = runner;
+    public RuntimePaths Runtime { get; } = runtime;
+    public bool IsRoot { get; } = isRoot;
+
+    /// <summary>How long a mutation waits for another operation on the same volume before failing.</summary>
+    public TimeSpan LockWait { get; init; } = TimeSpan.FromSeconds(10);
+
+    public void RequireRoot(string operation)
+    {
+        if (!IsRoot)
+            throw new NotRootException(operation);
+    }
+
+    /// <summary>Takes the volume's exclusive lock, so two runbooks cannot change one volume at once.</summary>
+    public FileLock LockVolume(string volumePath, CancellationToken cancellationToken = default) =>
+        FileLock.Acquire(Path.Combine(Runtime.Ensure(Runtime.Locks), Devices.FuseExportRecord.KeyFor(volumePath) + ".lock"),
+            LockWait, $"volume {volumePath}", cancellationToken);
+
+    public AttachmentState ReadAttachments() => AttachmentState.Read(Runtime);
+}

@@ -1,0 +1,37 @@
+using SparseStorage.Core.Processes;
+
+namespace SparseStorage.Core.Volumes;
+
+/// <summary>
+/// A validated creation: where the volume will be and every step that will run, shown by -WhatIf. The image is
+/// built under a hidden temporary name and renamed only when complete, so a failure leaves nothing behind.
+/// </summary>
+public sealed record CreateVolumePlan(
+    string TargetPath,
+    string PoolName,
+    string TemporaryPath,
+    NewVolumeRequest Request,
+    ByteSize Size,
+    IReadOnlyList<ToolCommand> Commands)
+{
+    /// <summary>The raw file a filesystem is made in before a qcow2 conversion; null when none is needed.</summary>
+    public string? RawStagingPath { get; init; }
+
+    public IReadOnlyList<string> Steps
+    {
+        get
+        {
+            var steps = new List<string>();
+            if (RawStagingPath is not null || Request.Format == VolumeFormat.Raw)
+            {
+                var kind = Request.Preallocation == Preallocation.Full && Request.Format == VolumeFormat.Raw ? "preallocated" : "sparse";
+                steps.Add($"create {kind} raw file {RawStagingPath ?? TemporaryPath} of {Size}");
+            }
+            steps.AddRange(Commands.Select(c => c.ToString()));
+            steps.Add($"rename {TemporaryPath} to {TargetPath}");
+            return steps;
+        }
+    }
+
+    public string Describe() => string.Join("; ", Steps);
+}

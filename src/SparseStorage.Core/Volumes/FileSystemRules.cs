@@ -1,0 +1,52 @@
+using System.Text;
+using SparseStorage.Core.Processes;
+
+namespace SparseStorage.Core.Volumes;
+
+/// <summary>What each filesystem allows at creation, and the mkfs command that makes it.</summary>
+public static class FileSystemRules
+{
+    private sealed record Rule(string Tool, int MaxLabelBytes, long MinimumBytes, string[] Options);
+
+    // Minimums are the smallest sizes mkfs accepts (mkfs.xfs: 300 MiB since xfsprogs 5.19; mkfs.btrfs: about 114 MiB).
+    private static readonly Dictionary<FileSystemType, Rule> Rules = new()
+    {
+        [FileSystemType.Ext2] = new("mkfs.ext2", 16, ByteSize.FromMiB(1), ["-F", "-q"]),
+        [FileSystemType.Ext3] = new("mkfs.ext3", 16, ByteSize.FromMiB(4), ["-F", "-q"]),
+        [FileSystemType.Ext4] = new("mkfs.ext4", 16, ByteSize.FromMiB(4), ["-F", "-q"]),
+        [FileSystemType.Xfs] = new("mkfs.xfs", 12, ByteSize.FromMiB(300), ["-f", "-q"]),
+        [FileSystemType.Btrfs] = new("mkfs.btrfs", 255, ByteSize.FromMiB(128), ["-f", "-q"]),
+        [FileSystemType.Swap] = new("mkswap", 16, ByteSize.FromMiB(1), []),
+    };
+
+    public static bool CanCreate(FileSystemType type) => Rules.ContainsKey(type);
+
+    /// <summary>Checks size and label for a new filesystem; the message says the limit.</summary>
+    public static void Validate(FileSystemType type, ByteSize size, string? label)
+    {
+        if (type is FileSystemType.None)
+        {
+            if (label is not null)
+                throw new InvalidStorageArgumentException("LabelWithoutFileSystem", "-Label needs a -FileSystem to write it to.", label);
+            return;
+        }
+        if (!Rules.TryGetValue(type, out var rule))
+            throw new InvalidStorageArgumentException("UnsupportedFileSystem", $"The module cannot create a '{type}' filesystem.", type);
+        if (size.Bytes < rule.MinimumBytes)
+            throw new InvalidStorageArgumentException("VolumeTooSmallForFileSystem",
+                $"A {type} filesystem needs at least {ByteSize.Format(rule.MinimumBytes)}; {size} is too small.", size);
+        if (label is not null && (Encoding.UTF8.GetByteCount(label) > rule.MaxLabelBytes || label.Contains('\0')))
+            throw new InvalidStorageArgumentException("InvalidLabel",
+                $"The label '{label}' is too long for {type}: at most {rule.MaxLabelBytes} bytes.", label);
+    }
+
+    public static ToolCommand MakeCommand(FileSystemType type, string target, string? label)
+    {
+        var rule = Rules[type];
+        var arguments = new List<string>(rule.Options);
+        if (label is not null)
+            arguments.AddRange(["-L", label]);
+        arguments.Add(target);
+        return new ToolCommand(rule.Tool, arguments) { Timeout = TimeSpan.FromHours(2) };
+    }
+}

@@ -1,0 +1,31 @@
+namespace SparseStorage;
+
+/// <summary>One image file managed as a volume. Emitted as-is by the cmdlets.</summary>
+public sealed class SparseVolume
+{
+    public required string Name { get; init; }
+    /// <summary>The image file's absolute, resolved path.</summary>
+    public required string Path { get; init; }
+    /// <summary>The registered pool the volume lies in, if any.</summary>
+    public string? Pool { get; init; }
+    public VolumeFormat Format { get; init; }
+    /// <summary>The virtual size the volume offers.</summary>
+    public long SizeBytes { get; init; }
+    /// <summary>The bytes the image really occupies on the pool's disk.</summary>
+    public long AllocatedBytes { get; init; }
+    public FileSystemType FileSystem { get; init; }
+    public string? Label { get; init; }
+    /// <summary>"None", or the container and cipher read from the LUKS header, e.g. "LUKS1 aes-xts-plain64".</summary>
+    public string Encryption { get; init; } = "None";
+    public string? LoopDevice { get; init; }
+    public string? MountPoint { get; init; }
+    public string? BackingFile { get; init; }
+    public int SnapshotCount { get; init; }
+    public bool IsAttached { get; init; }
+    public bool IsMounted { get; init; }
+    public bool IsReadOnly { get; init; }
+    /// <summary>A FUSE export of the volume whose qemu-storage-daemon is gone: the volume needs Dismount-SparseVolume.</summary>
+    public bool IsBroken { get; init; }
+
+    public override string ToString() => Path;
+}

@@ -1,0 +1,109 @@
+using SparseStorage.Core.Native;
+using SparseStorage.Core.Pools;
+using SparseStorage.Core.Processes;
+
+namespace SparseStorage.Core.Volumes;
+
+/// <summary>Creates volumes: validates the request into a plan, then runs it so that nothing half-made is left.</summary>
+public sealed class VolumeCreator(StorageContext context)
+{
+    private const long SectorSize = 512;
+
+    public CreateVolumePlan Plan(NewVolumeRequest request)
+    {
+        if (request.Format == VolumeFormat.Luks)
+            throw new InvalidStorageArgumentException("UnsupportedFormat", "New-SparseVolume creates Raw or Qcow2 volumes; encrypt one with Protect-Volume.", request.Format);
+        var size = request.Size.RequirePositive("-Size").RoundUpTo(SectorSize);
+        FileSystemRules.Validate(request.FileSystem, size, request.Label);
+        var (target, pool) = ResolveTarget(request);
+        RequireReplaceable(target, request.Force);
+
+        var directory = System.IO.Path.GetDirectoryName(target)!;
+        var token = Guid.NewGuid().ToString("N")[..8];
+        var temporary = System.IO.Path.Combine(directory, $".{System.IO.Path.GetFileName(target)}.partial-{token}");
+        var needsStaging = request.Format == VolumeFormat.Qcow2 && request.FileSystem != FileSystemType.None;
+        var staging = needsStaging ? temporary + ".raw" : null;
+        var commands = new List<ToolCommand>();
+        if (request.FileSystem != FileSystemType.None)
+            commands.Add(FileSystemRules.MakeCommand(request.FileSystem, staging ?? temporary, request.Label));
+        if (request.Format == VolumeFormat.Qcow2)
+            commands.Add(staging is null ? Qcow2Create(temporary, size, request.Preallocation) : Qcow2Convert(staging, temporary, request.Preallocation));
+        return new CreateVolumePlan(target, pool.Name, temporary, request, size, commands) { RawStagingPath = staging };
+    }
+
+    public SparseVolume Create(CreateVolumePlan plan, CancellationToken cancellationToken = default)
+    {
+        using var volumeLock = context.LockVolume(plan.TargetPath, cancellationToken);
+        RequireReplaceable(plan.TargetPath, plan.Request.Force);
+        try
+        {
+            if (plan.Request.Format == VolumeFormat.Raw || plan.RawStagingPath is not null)
+                CreateRawFile(plan.RawStagingPath ?? plan.TemporaryPath, plan.Size.Bytes,
+                    plan.Request.Preallocation == Preallocation.Full && plan.RawStagingPath is null);
+            foreach (var command in plan.Commands)
+                context.Runner.RunChecked(command, cancellationToken);
+            File.Move(plan.TemporaryPath, plan.TargetPath, overwrite: plan.Request.Force);
+        }
+        finally
+        {
+            File.Delete(plan.TemporaryPath);
+            if (plan.RawStagingPath is not null)
+                File.Delete(plan.RawStagingPath);
+        }
+        return new VolumeCatalog(context).Get(plan.TargetPath);
+    }
+
+    public static ToolCommand Qcow2Create(string path, ByteSize size, Preallocation preallocation) =>
+        new("qemu-img", ["create", "-q", "-f", "qcow2", .. PreallocationOption(preallocation), path, ToolCommand.Number(size.Bytes)]);
+
+    private static ToolCommand Qcow2Convert(string source, string destination, Preallocation preallocation) =>
+        new("qemu-img", ["convert", "-q", "-f", "raw", "-O", "qcow2", .. PreallocationOption(preallocation), source, destination])
+        { Timeout = TimeSpan.FromHours(2) };
+
+    private static string[] PreallocationOption(Preallocation preallocation) =>
+        preallocation == Preallocation.Full ? ["-o", "preallocation=falloc"] : [];
+
+    private (string Path, PoolDefinition Pool) ResolveTarget(NewVolumeRequest request)
+    {
+        if (request.Path is not null)
+            return context.Pools.Confine(request.Path);
+        var name = Names.RequireValid(request.Name ?? "", "Volume");
+        var pool = request.Pool is not null ? context.Pools.Find(request.Pool) : OnlyPool();
+        var extension = request.Format == VolumeFormat.Qcow2 ? ".qcow2" : ".img";
+        var sibling = VolumeInspector.Extensions.Where(e => e != extension)
+            .Select(e => System.IO.Path.Combine(pool.Path, name + e)).FirstOrDefault(File.Exists);
+        if (sibling is not null)
+            throw new ResourceExistsException("VolumeExists", $"Pool '{pool.Name}' already has a volume named '{name}' ({sibling}); remove it first.", sibling);
+        return context.Pools.Confine(System.IO.Path.Combine(pool.Path, name + extension));
+    }
+
+    private PoolDefinition OnlyPool()
+    {
+        var pools = context.Pools.Definitions();
+        return pools.Count == 1 ? pools[0]
+            : throw new InvalidStorageArgumentException("PoolRequired", pools.Count == 0
+                ? "No storage pool is registered; register one with Register-StoragePool -Name <name> -Path <directory>."
+                : $"Several pools are registered ({string.Join(", ", pools.Select(p => p.Name))}); choose one with -Pool.");
+    }
+
+    private void RequireReplaceable(string target, bool force)
+    {
+        if (!File.Exists(target) && !Directory.Exists(target))
+            return;
+        if (!force || Directory.Exists(target))
+            throw new ResourceExistsException("VolumeExists", $"'{target}' already exists; use -Force to replace it.", target);
+        var attachment = context.ReadAttachments().Of(target);
+        if (attachment.IsAttached)
+            throw new VolumeInUseException($"'{target}' cannot be replaced: it is {attachment.Describe()}.", target);
+    }
+
+    private static void CreateRawFile(string path, long size, bool preallocate)
+    {
+        using var file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None);
+        if (preallocate)
+            SparseFile.Preallocate(file.SafeFileHandle, size, path);
+        else
+            file.SetLength(size);
+        file.Flush(flushToDisk: true);
+    }
+}

@@ -1,0 +1,18 @@
+namespace SparseStorage;
+
+/// <summary>The on-disk format of a volume's image file.</summary>
+public enum VolumeFormat
+{
+    Raw,
+    Qcow2,
+    Luks,
+}
+
+/// <summary>How a new volume's space is reserved.</summary>
+public enum Preallocation
+{
+    /// <summary>Thin: blocks are allocated when first written.</summary>
+    Sparse,
+    /// <summary>Every block is reserved at creation (fallocate), so writes cannot fail for lack of pool space.</summary>
+    Full,
+}
