@@ -33,6 +33,12 @@ internal static partial class Libc
     [LibraryImport(Library, SetLastError = true)]
     public static partial int kill(int pid, int signal);
 
+    /// <summary>ioctl(2) FICLONE: make <paramref name="destination"/> share all blocks of <paramref name="source"/> (reflink).</summary>
+    public const ulong FICLONE = 0x40049409;
+
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial int ioctl(SafeFileHandle fd, ulong request, SafeFileHandle source);
+
     [LibraryImport(Library, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static unsafe partial int statx(int dirfd, string path, int flags, uint mask, byte* buffer);
 

@@ -7,6 +7,8 @@ namespace SparseStorage.Core.Pools;
 /// <summary>Registers pools, computes their accounting, and confines volume paths to them.</summary>
 public sealed class PoolService(PoolConfiguration configuration)
 {
+    public string ConfigurationPath => configuration.FilePath;
+
     public IReadOnlyList<PoolDefinition> Definitions() => configuration.Load();
 
     public StoragePool Register(string name, string path)

@@ -1,0 +1,97 @@
+using System.Text.RegularExpressions;
+using SparseStorage.Core.Native;
+using SparseStorage.Core.Pools;
+using SparseStorage.Core.Processes;
+
+namespace SparseStorage.Core.Host;
+
+/// <summary>Finds out what this host can do: privileges, kernel filesystems and features, tools and their versions.</summary>
+public sealed partial class StorageHostProbe(StorageContext context, ToolLocator locator)
+{
+    /// <summary>Each tool the module calls, with the argument that makes it print its version.</summary>
+    private static readonly (string Tool, string VersionArgument)[] KnownTools =
+    [
+        ("qemu-img", "--version"), ("qemu-storage-daemon", "--version"), ("losetup", "--version"), ("mount", "--version"),
+        ("mkfs.ext4", "-V"), ("e2fsck", "-V"), ("resize2fs", "--help"), ("mkfs.xfs", "-V"), ("xfs_growfs", "-V"),
+        ("mkfs.btrfs", "--version"), ("btrfs", "--version"), ("mkswap", "--version"), ("fsfreeze", "--version"),
+        ("fstrim", "--version"), ("cryptsetup", "--version"), ("vblade", "--help"), ("zstd", "--version"),
+        ("fusermount3", "--version"),
+    ];
+
+    [GeneratedRegex(@"\d+\.\d+(\.\d+)?")]
+    private static partial Regex VersionPattern();
+
+    public StorageHost Probe(CancellationToken cancellationToken = default)
+    {
+        var tools = new ToolInfo[KnownTools.Length];
+        Parallel.For(0, KnownTools.Length, new ParallelOptions { CancellationToken = cancellationToken },
+            i => tools[i] = DescribeTool(KnownTools[i].Tool, KnownTools[i].VersionArgument, cancellationToken));
+        return new StorageHost
+        {
+            HostName = Environment.MachineName,
+            KernelVersion = ReadOrEmpty("/proc/sys/kernel/osrelease").Trim(),
+            IsRoot = context.IsRoot,
+            KernelFileSystems = KernelFileSystems(ReadOrEmpty("/proc/filesystems")),
+            Tools = tools,
+            Features = new HostFeatures
+            {
+                Loop = File.Exists("/dev/loop-control"),
+                DeviceMapper = File.Exists("/dev/mapper/control"),
+                Fuse = File.Exists("/dev/fuse"),
+                AoeDriver = Directory.Exists("/sys/module/aoe") || Directory.Exists("/dev/etherd"),
+                Reflink = context.Pools.Definitions().ToDictionary(p => p.Name, p => SupportsReflink(p.Path)),
+            },
+        };
+    }
+
+    /// <summary>The filesystems the running kernel has registered (block-device ones, not nodev pseudo-filesystems).</summary>
+    public static IReadOnlyList<string> KernelFileSystems(string procFilesystems) =>
+        procFilesystems.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Where(line => !line.StartsWith("nodev", StringComparison.Ordinal))
+            .Select(line => line.Trim())
+            .Where(name => name.Length > 0)
+            .ToList();
+
+    /// <summary>Tries a FICLONE between two scratch files in the directory: the only exact test of reflink support.</summary>
+    public static bool SupportsReflink(string directory)
+    {
+        var source = Path.Combine(directory, $".reflink-probe-{Environment.ProcessId}-a");
+        var clone = Path.Combine(directory, $".reflink-probe-{Environment.ProcessId}-b");
+        try
+        {
+            using var a = new FileStream(source, FileMode.Create, FileAccess.ReadWrite);
+            a.Write(new byte[4096]);
+            a.Flush();
+            using var b = new FileStream(clone, FileMode.Create, FileAccess.ReadWrite);
+            return Libc.ioctl(b.SafeFileHandle, Libc.FICLONE, a.SafeFileHandle) == 0;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+        finally
+        {
+            File.Delete(source);
+            File.Delete(clone);
+        }
+    }
+
+    private ToolInfo DescribeTool(string tool, string versionArgument, CancellationToken cancellationToken)
+    {
+        var path = locator.TryLocate(tool);
+        if (path is null)
+            return new ToolInfo(tool, ToolLocator.PackageFor(tool), null, null);
+        try
+        {
+            var result = context.Runner.Run(new ToolCommand(path, versionArgument) { Timeout = TimeSpan.FromSeconds(5) }, cancellationToken);
+            var match = VersionPattern().Match(result.StandardOutput + "\n" + result.StandardError);
+            return new ToolInfo(tool, ToolLocator.PackageFor(tool), path, match.Success ? match.Value : null);
+        }
+        catch (ToolFailedException)
+        {
+            return new ToolInfo(tool, ToolLocator.PackageFor(tool), path, null);
+        }
+    }
+
+    private static string ReadOrEmpty(string path) => File.Exists(path) ? File.ReadAllText(path) : "";
+}

@@ -1,0 +1,48 @@
+using System.Management.Automation;
+using SparseStorage.Core.Volumes;
+using SparseStorage.PowerShell.Completers;
+
+namespace SparseStorage.PowerShell.Commands;
+
+/// <summary>Get-SparseVolume: lists and inspects volumes by name (wildcards), by pool, or by file or directory path.</summary>
+[Cmdlet(VerbsCommon.Get, "SparseVolume", DefaultParameterSetName = NameSet)]
+[OutputType(typeof(SparseVolume))]
+public sealed class GetSparseVolumeCommand : SparseStorageCmdlet
+{
+    private const string NameSet = "Name";
+    private const string PathSet = "Path";
+
+    /// <summary>Volume names; wildcards allowed. All volumes when omitted.</summary>
+    [Parameter(Position = 0, ParameterSetName = NameSet, ValueFromPipeline = true)]
+    [SupportsWildcards]
+    [ArgumentCompleter(typeof(VolumeNameCompleter))]
+    public string[] Name { get; set; } = ["*"];
+
+    /// <summary>Only volumes in this pool.</summary>
+    [Parameter(ParameterSetName = NameSet)]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(PoolNameCompleter))]
+    public string? Pool { get; set; }
+
+    /// <summary>Image files, or directories whose volumes to list; binds FullName from Get-ChildItem and Path from pools and volumes.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = PathSet, ValueFromPipelineByPropertyName = true)]
+    [Alias("FullName", "PSPath")]
+    [ValidateNotNullOrEmpty]
+    public string[] Path { get; set; } = [];
+
+    protected override void ProcessRecord()
+    {
+        var catalog = new VolumeCatalog(Context);
+        if (ParameterSetName == NameSet)
+        {
+            Invoke(() =>
+            {
+                foreach (var volume in catalog.ByName(Name, Pool, missing => WriteError(Errors.ErrorMapping.ToRecord(missing))))
+                    WriteObject(volume);
+            });
+            return;
+        }
+        foreach (var path in Path)
+            Invoke(() => WriteObject(catalog.ByPath(ProviderPath(path)), enumerateCollection: true), path);
+    }
+}

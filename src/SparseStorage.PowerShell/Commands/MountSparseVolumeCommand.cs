@@ -1,0 +1,29 @@
+using System.Management.Automation;
+using SparseStorage.Core.Volumes;
+
+namespace SparseStorage.PowerShell.Commands;
+
+/// <summary>Mount-SparseVolume: attaches a volume to a loop device (qcow2 through a FUSE export) and mounts its filesystem.</summary>
+[Cmdlet(VerbsData.Mount, "SparseVolume", DefaultParameterSetName = NameSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[OutputType(typeof(SparseVolume))]
+public sealed class MountSparseVolumeCommand : VolumeCmdlet
+{
+    /// <summary>An empty directory to mount on; created when it does not exist (its parent must).</summary>
+    [Parameter(Mandatory = true, Position = 1)]
+    [ValidateNotNullOrEmpty]
+    public string MountPoint { get; set; } = "";
+
+    /// <summary>Attach and mount read-only.</summary>
+    [Parameter]
+    public SwitchParameter ReadOnly { get; set; }
+
+    protected override void ProcessRecord() =>
+        Invoke(() =>
+        {
+            var volume = ResolveVolume();
+            var mountPoint = ProviderPath(MountPoint);
+            var mounter = new VolumeMounter(Context);
+            if (ShouldProcessSteps(volume.Path, mounter.Plan(volume, mountPoint, ReadOnly), "Mount volume"))
+                WriteObject(RunWithProgress((_, token) => mounter.Mount(volume, mountPoint, ReadOnly, token)));
+        }, Name.Length > 0 ? Name : Path);
+}

@@ -1,0 +1,30 @@
+using System.Management.Automation;
+
+namespace SparseStorage.PowerShell.Commands;
+
+/// <summary>Register-StoragePool: names a directory as a pool that volumes may live in.</summary>
+[Cmdlet(VerbsLifecycle.Register, "StoragePool", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[OutputType(typeof(StoragePool))]
+public sealed class RegisterStoragePoolCommand : SparseStorageCmdlet
+{
+    /// <summary>The pool's name: letters, digits, '.', '_' and '-'.</summary>
+    [Parameter(Mandatory = true, Position = 0)]
+    [ValidateNotNullOrEmpty]
+    public string Name { get; set; } = "";
+
+    /// <summary>An existing directory; it may not contain or lie inside another pool.</summary>
+    [Parameter(Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true)]
+    [Alias("FullName", "PSPath")]
+    [ValidateNotNullOrEmpty]
+    public string Path { get; set; } = "";
+
+    protected override void ProcessRecord()
+    {
+        var directory = ProviderPath(Path);
+        Invoke(() =>
+        {
+            if (ShouldProcess(directory, $"Register storage pool '{Name}' in {Context.Pools.ConfigurationPath}"))
+                WriteObject(Context.Pools.Register(Name, directory));
+        }, directory);
+    }
+}

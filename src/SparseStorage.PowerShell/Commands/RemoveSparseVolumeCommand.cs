@@ -1,0 +1,38 @@
+using System.Management.Automation;
+using SparseStorage.Core.Volumes;
+
+namespace SparseStorage.PowerShell.Commands;
+
+/// <summary>Remove-SparseVolume: deletes a volume's image; -Wipe overwrites its data first. Refuses a mounted or attached volume.</summary>
+[Cmdlet(VerbsCommon.Remove, "SparseVolume", DefaultParameterSetName = NameSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
+[OutputType(typeof(SparseVolume))]
+public sealed class RemoveSparseVolumeCommand : VolumeCmdlet
+{
+    /// <summary>Overwrite every allocated block with zeros and flush before deleting, so the data cannot be recovered from the pool's disk.</summary>
+    [Parameter]
+    public SwitchParameter Wipe { get; set; }
+
+    /// <summary>Do not ask for confirmation (-WhatIf still only reports).</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    /// <summary>Write the removed volume as it was just before removal.</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
+    protected override void ProcessRecord() =>
+        Invoke(() =>
+        {
+            var volume = ResolveVolume();
+            var action = Wipe ? $"Wipe {ByteSize.Format(volume.AllocatedBytes)} of data and remove volume" : "Remove volume";
+            if (!ShouldProcessUnlessForced(Force, volume.Path, action))
+                return;
+            RunWithProgress((progress, token) =>
+            {
+                new VolumeRemover(Context).Remove(volume, Wipe, progress, token);
+                return volume;
+            });
+            if (PassThru)
+                WriteObject(volume);
+        }, Name.Length > 0 ? Name : Path);
+}

@@ -1,0 +1,14 @@
+using System.Collections;
+using System.Management.Automation;
+using System.Management.Automation.Language;
+using SparseStorage.Core.Pools;
+
+namespace SparseStorage.PowerShell.Completers;
+
+/// <summary>Completes registered pool names.</summary>
+public sealed class PoolNameCompleter : IArgumentCompleter
+{
+    public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
+        CommandAst commandAst, IDictionary fakeBoundParameters) =>
+        Completion.Safely(() => PoolConfiguration.Default.Load().Select(p => p.Name), wordToComplete);
+}

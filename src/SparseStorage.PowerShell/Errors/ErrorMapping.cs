@@ -1,0 +1,36 @@
+using System.Management.Automation;
+using SparseStorage.Core.Processes;
+
+namespace SparseStorage.PowerShell.Errors;
+
+/// <summary>The one place where Core's failures become ErrorRecords: an id, a category and the real target.</summary>
+internal static class ErrorMapping
+{
+    public static ErrorRecord ToRecord(Exception exception, object? target = null) => exception switch
+    {
+        SparseStorageException e => new ErrorRecord(e, e.ErrorId, CategoryOf(e.Kind), e.Target ?? target),
+        OperationCanceledException e => new ErrorRecord(e, "OperationStopped", ErrorCategory.OperationStopped, target),
+        UnauthorizedAccessException e => new ErrorRecord(e, "AccessDenied", ErrorCategory.PermissionDenied, target),
+        IOException e => new ErrorRecord(e, "IOError", ErrorCategory.WriteError, target),
+        _ => new ErrorRecord(exception, "UnexpectedError", ErrorCategory.NotSpecified, target),
+    };
+
+    /// <summary>Failures that no later pipeline item can avoid (a missing tool, a host without the feature, not root) stop the command.</summary>
+    public static bool IsTerminating(Exception exception) =>
+        exception is MissingToolException or NotRootException or HostNotCapableException or OperationCanceledException;
+
+    public static ErrorCategory CategoryOf(StorageErrorKind kind) => kind switch
+    {
+        StorageErrorKind.InvalidArgument => ErrorCategory.InvalidArgument,
+        StorageErrorKind.ObjectNotFound => ErrorCategory.ObjectNotFound,
+        StorageErrorKind.ResourceExists => ErrorCategory.ResourceExists,
+        StorageErrorKind.ResourceBusy => ErrorCategory.ResourceBusy,
+        StorageErrorKind.PermissionDenied => ErrorCategory.PermissionDenied,
+        StorageErrorKind.NotInstalled => ErrorCategory.NotInstalled,
+        StorageErrorKind.NotSupported => ErrorCategory.NotEnabled,
+        StorageErrorKind.InvalidOperation => ErrorCategory.InvalidOperation,
+        StorageErrorKind.ToolFailed => ErrorCategory.FromStdErr,
+        StorageErrorKind.OperationTimeout => ErrorCategory.OperationTimeout,
+        _ => ErrorCategory.NotSpecified,
+    };
+}

@@ -1,0 +1,92 @@
+using System.Collections.Concurrent;
+using System.Management.Automation;
+using SparseStorage.Core;
+using SparseStorage.PowerShell.Errors;
+
+namespace SparseStorage.PowerShell;
+
+/// <summary>
+/// The base of every cmdlet: cancellation on Ctrl+C, Core exceptions as ErrorRecords, provider-aware paths, and
+/// progress from Core's IProgress written on the pipeline thread.
+/// </summary>
+public abstract class SparseStorageCmdlet : PSCmdlet
+{
+    private readonly CancellationTokenSource cancellation = new();
+    private StorageContext? context;
+
+    protected CancellationToken Cancellation => cancellation.Token;
+    protected StorageContext Context => context ??= StorageContext.CreateDefault();
+
+    protected override void StopProcessing() => cancellation.Cancel();
+
+    /// <summary>Runs one unit of work; a failure becomes a non-terminating error unless no later item could succeed.</summary>
+    protected void Invoke(Action work, object? target = null)
+    {
+        try
+        {
+            work();
+        }
+        catch (Exception e) when (e is SparseStorageException or IOException or UnauthorizedAccessException or OperationCanceledException)
+        {
+            var record = ErrorMapping.ToRecord(e, target);
+            if (ErrorMapping.IsTerminating(e))
+                ThrowTerminatingError(record);
+            WriteError(record);
+        }
+    }
+
+    /// <summary>Asks ShouldProcess with the real steps as the action, and lists them in the verbose stream.</summary>
+    protected bool ShouldProcessSteps(string target, IReadOnlyList<string> steps, string verb)
+    {
+        foreach (var step in steps)
+            WriteVerbose(step);
+        return ShouldProcess(target, steps.Count == 0 ? verb : $"{verb}: {string.Join("; ", steps)}");
+    }
+
+    /// <summary>ShouldProcess, except that -Force skips the confirmation prompt; -WhatIf still reports and does nothing.</summary>
+    protected bool ShouldProcessUnlessForced(bool force, string target, string action) =>
+        force && !MyInvocation.BoundParameters.ContainsKey("WhatIf") || ShouldProcess(target, action);
+
+    /// <summary>A path as PowerShell means it: relative to the current location, with provider prefixes removed.</summary>
+    protected string ProviderPath(string path) => SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
+
+    /// <summary>Runs Core work on a worker thread while this thread writes its progress records (Write* must stay on the pipeline thread).</summary>
+    protected T RunWithProgress<T>(Func<IProgress<OperationProgress>, CancellationToken, T> work)
+    {
+        using var queue = new BlockingCollection<OperationProgress>();
+        var task = Task.Run(() =>
+        {
+            try
+            {
+                return work(new QueueProgress(queue), Cancellation);
+            }
+            finally
+            {
+                queue.CompleteAdding();
+            }
+        });
+        OperationProgress? last = null;
+        foreach (var update in queue.GetConsumingEnumerable())
+        {
+            last = update;
+            WriteProgress(new ProgressRecord(1, update.Activity, update.Status) { PercentComplete = update.PercentComplete });
+        }
+        if (last is not null)
+            WriteProgress(new ProgressRecord(1, last.Activity, "Done") { RecordType = ProgressRecordType.Completed });
+        return task.GetAwaiter().GetResult();
+    }
+
+    private sealed class QueueProgress(BlockingCollection<OperationProgress> queue) : IProgress<OperationProgress>
+    {
+        private DateTime lastReport = DateTime.MinValue;
+
+        public void Report(OperationProgress value)
+        {
+            // Write-Progress is costly; a few updates a second are enough for a person watching.
+            if (DateTime.UtcNow - lastReport < TimeSpan.FromMilliseconds(200) && value.Done < value.Total)
+                return;
+            lastReport = DateTime.UtcNow;
+            queue.Add(value);
+        }
+    }
+}
