@@ -1,0 +1,34 @@
+@{
+    RootModule           = 'SparseStorage.psm1'
+    ModuleVersion        = '0.1.0'
+    GUID                 = '5d0f3c52-8a3e-4b8e-9a55-0e6f3f7c2b19'
+    Author               = 'SparseStorage contributors'
+    CompanyName          = 'SparseStorage'
+    Copyright            = '(c) SparseStorage contributors. MIT License.'
+    Description          = 'Thin-provisioned virtual disks from ordinary files on Linux: pools with overcommit accounting, raw and qcow2 volumes, filesystems, loop and FUSE mounts.'
+    PowerShellVersion    = '7.4'
+    CompatiblePSEditions = @('Core')
+    NestedModules        = @('SparseStorage.PowerShell.dll')
+    FormatsToProcess     = @('SparseStorage.format.ps1xml')
+    TypesToProcess       = @('SparseStorage.types.ps1xml')
+    CmdletsToExport      = @(
+        'Get-StorageHost'
+        'Register-StoragePool'
+        'Get-StoragePool'
+        'Unregister-StoragePool'
+        'New-SparseVolume'
+        'Get-SparseVolume'
+        'Remove-SparseVolume'
+        'Mount-SparseVolume'
+        'Dismount-SparseVolume'
+    )
+    FunctionsToExport    = @()
+    AliasesToExport      = @()
+    VariablesToExport    = @()
+    PrivateData          = @{
+        PSData = @{
+            Tags       = @('Linux', 'Storage', 'Sparse', 'qcow2', 'LoopDevice', 'ThinProvisioning')
+            LicenseUri = 'https://opensource.org/licenses/MIT'
+        }
+    }
+}
