@@ -64,7 +64,8 @@ public readonly partial record struct ByteSize(long Bytes) : IComparable<ByteSiz
         string text => Parse(text),
         long or int or short or sbyte or byte or ushort or uint => FromInteger(Convert.ToInt64(value, CultureInfo.InvariantCulture), value),
         ulong big => big <= long.MaxValue ? new ByteSize((long)big) : throw Invalid(value, "it is larger than the largest size (8 EiB)"),
-        double or float or decimal => FromReal(Convert.ToDecimal(value, CultureInfo.InvariantCulture), value),
+        double or float => FromReal(Convert.ToDouble(value, CultureInfo.InvariantCulture), value),
+        decimal exact => FromReal((double)exact, value),
         _ => throw Invalid(value, $"a {value.GetType().Name} is not a size"),
     };
 
@@ -113,13 +114,13 @@ public readonly partial record struct ByteSize(long Bytes) : IComparable<ByteSiz
     private static ByteSize FromInteger(long bytes, object original) =>
         bytes >= 0 ? new ByteSize(bytes) : throw Invalid(original, "a size cannot be negative");
 
-    private static ByteSize FromReal(decimal value, object original)
+    private static ByteSize FromReal(double value, object original)
     {
         if (value < 0)
             throw Invalid(original, "a size cannot be negative");
-        if (value != decimal.Floor(value))
+        if (value != Math.Floor(value))
             throw Invalid(original, "a size in bytes must be a whole number");
-        return value <= long.MaxValue ? new ByteSize((long)value) : throw Invalid(original, "it is larger than the largest size (8 EiB)");
+        return value < long.MaxValue ? new ByteSize((long)value) : throw Invalid(original, "it is larger than the largest size (8 EiB)");
     }
 
     private static InvalidStorageArgumentException Invalid(object text, string why) =>

@@ -15,8 +15,8 @@ public static class MountTable
     public static MountEntry? Parse(string line)
     {
         var fields = line.Split(' ');
-        var separator = Array.IndexOf(fields, "-", 6);
-        if (fields.Length < 10 || separator < 0 || separator + 2 >= fields.Length)
+        var separator = fields.Length < 10 ? -1 : Array.IndexOf(fields, "-", 6);
+        if (separator < 0 || separator + 2 >= fields.Length)
             return null;
         var options = fields[5].Split(',');
         return new MountEntry(fields[2], Unescape(fields[4]), fields[separator + 1], Unescape(fields[separator + 2]), options.Contains("ro"));

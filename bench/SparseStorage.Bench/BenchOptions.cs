@@ -1,0 +1,46 @@
+namespace SparseStorage.Bench;
+
+/// <summary>The command line: --volumes N, --only listing|create, --keep, --base DIR, --repeats N, --results DIR.</summary>
+internal sealed record BenchOptions
+{
+    public const string Usage =
+        "usage: bench/run.sh [--volumes N] [--only listing|create] [--keep] [--base DIR] [--repeats N] [--results DIR]";
+
+    public int Volumes { get; init; } = 10_000;
+    public string? Only { get; init; }
+    public bool Keep { get; init; }
+    public string BaseDirectory { get; init; } = "/var/tmp";
+    public int Repeats { get; init; } = 20;
+    public string? ResultsDirectory { get; init; }
+
+    /// <summary>The longest the qemu-img side of the listing may take before it is sampled and extrapolated.</summary>
+    public TimeSpan QemuBudget { get; init; } = TimeSpan.FromMinutes(5);
+
+    public bool Runs(string benchmark) => Only is null || Only == benchmark;
+
+    public static BenchOptions Parse(IReadOnlyList<string> args)
+    {
+        var options = new BenchOptions();
+        for (var i = 0; i < args.Count; i++)
+            options = args[i] switch
+            {
+                "--volumes" => options with { Volumes = PositiveInt(Value(args, ref i), "--volumes") },
+                "--only" => options with { Only = Benchmark(Value(args, ref i)) },
+                "--keep" => options with { Keep = true },
+                "--base" => options with { BaseDirectory = Value(args, ref i) },
+                "--repeats" => options with { Repeats = PositiveInt(Value(args, ref i), "--repeats") },
+                "--results" => options with { ResultsDirectory = Value(args, ref i) },
+                _ => throw new ArgumentException($"unknown option '{args[i]}'"),
+            };
+        return options;
+    }
+
+    private static string Value(IReadOnlyList<string> args, ref int i) =>
+        ++i < args.Count ? args[i] : throw new ArgumentException($"{args[i - 1]} needs a value");
+
+    private static int PositiveInt(string text, string option) =>
+        int.TryParse(text, out var value) && value > 0 ? value : throw new ArgumentException($"{option} needs a positive number, not '{text}'");
+
+    private static string Benchmark(string text) =>
+        text is "listing" or "create" ? text : throw new ArgumentException($"--only takes listing or create, not '{text}'");
+}

@@ -1,0 +1,26 @@
+using System.Globalization;
+
+namespace SparseStorage.Bench;
+
+/// <summary>Small numeric and formatting helpers shared by the benchmarks.</summary>
+internal static class Stats
+{
+    public static double Median(IReadOnlyList<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        var middle = sorted.Length / 2;
+        return sorted.Length % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+    }
+
+    public static string Ms(double milliseconds) => F(milliseconds, milliseconds < 10 ? "0.000" : "0.0") + " ms";
+
+    public static string Seconds(double milliseconds) => F(milliseconds / 1000, "0.00") + " s";
+
+    public static string Us(double microseconds) => F(microseconds, "0.0") + " µs";
+
+    public static string Ratio(double ratio) => F(ratio, ratio < 10 ? "0.00" : "0") + "×";
+
+    public static string Bytes(double bytes) => ByteSize.Format((long)Math.Round(bytes)) + $" ({F(bytes, "0")} B)";
+
+    public static string F(double value, string format) => value.ToString(format, CultureInfo.InvariantCulture);
+}
