@@ -1,0 +1,48 @@
+using SparseStorage.Core.Native;
+using SparseStorage.Core.Processes;
+
+namespace SparseStorage.Core.Tests.Support;
+
+/// <summary>
+/// A test on real tools, loop devices and mounts. It skips, with the reason, where root or a tool is missing —
+/// unless SPARSESTORAGE_INTEGRATION=require (set by CI), where it runs and a missing prerequisite fails it.
+/// </summary>
+public sealed class IntegrationFactAttribute : FactAttribute
+{
+    public IntegrationFactAttribute(params string[] tools)
+    {
+        if (Prerequisites.Required)
+            return;
+        var missing = Prerequisites.Missing(tools);
+        if (missing is not null)
+            Skip = missing;
+    }
+}
+
+public sealed class IntegrationTheoryAttribute : TheoryAttribute
+{
+    public IntegrationTheoryAttribute(params string[] tools)
+    {
+        if (Prerequisites.Required)
+            return;
+        var missing = Prerequisites.Missing(tools);
+        if (missing is not null)
+            Skip = missing;
+    }
+}
+
+public static class Prerequisites
+{
+    public static bool Required =>
+        string.Equals(Environment.GetEnvironmentVariable("SPARSESTORAGE_INTEGRATION"), "require", StringComparison.OrdinalIgnoreCase);
+
+    public static string? Missing(IEnumerable<string> tools)
+    {
+        if (Libc.geteuid() != 0)
+            return "needs root for loop devices and mounts (set SPARSESTORAGE_INTEGRATION=require to fail instead)";
+        if (!File.Exists("/dev/loop-control"))
+            return "needs the loop driver";
+        var absent = tools.Where(t => ToolLocator.Default.TryLocate(t) is null).ToList();
+        return absent.Count == 0 ? null : $"needs {string.Join(", ", absent)} (set SPARSESTORAGE_INTEGRATION=require to fail instead)";
+    }
+}

@@ -1,0 +1,52 @@
+using SparseStorage.Core.Host;
+using SparseStorage.Core.Pools;
+using SparseStorage.Core.Processes;
+
+namespace SparseStorage.Core.Tests.Support;
+
+/// <summary>
+/// A registered pool in a scratch directory with its own configuration and runtime directory. Dispose tears down,
+/// with plain tools and independently of the code under test, every mount, loop device and FUSE daemon that
+/// refers to the directory, then deletes it.
+/// </summary>
+public sealed class TestPool : IDisposable
+{
+    public const string Name = "test";
+    private readonly TempDirectory root = new("sparse-pool");
+
+    public TestPool()
+    {
+        Directory.CreateDirectory(PoolPath);
+        Pools.Register(Name, PoolPath);
+    }
+
+    public string Root => root.Path;
+    public string PoolPath => root.Combine("pool");
+    public string ConfigPath => root.Combine("pools.json");
+    public RuntimePaths Runtime => new(root.Combine("run"));
+    public PoolService Pools => new(new PoolConfiguration(ConfigPath));
+
+    public StorageContext Context(IProcessRunner? runner = null, bool isRoot = true) =>
+        new(Pools, runner ?? new ProcessRunner(), Runtime, isRoot) { LockWait = TimeSpan.FromSeconds(2) };
+
+    public string Combine(params string[] parts) => root.Combine(parts);
+
+    public void Dispose()
+    {
+        var runner = new ProcessRunner();
+        foreach (var mount in MountTable.Read().Where(m => m.MountPoint.StartsWith(Root, StringComparison.Ordinal)).Reverse())
+            runner.Run(new ToolCommand("umount", "-l", mount.MountPoint));
+        foreach (var loop in LoopDevices.Read().Where(l => l.BackingFile.StartsWith(Root, StringComparison.Ordinal)))
+        {
+            foreach (var mount in MountTable.Read().Where(m => m.DeviceNumber == loop.DeviceNumber))
+                runner.Run(new ToolCommand("umount", "-l", mount.MountPoint));
+            runner.Run(new ToolCommand("losetup", "--detach", loop.Device));
+        }
+        foreach (var pidFile in Directory.Exists(Runtime.FuseExports) ? Directory.GetFiles(Runtime.FuseExports, "*.pid") : [])
+            runner.Run(new ToolCommand("kill", File.ReadAllText(pidFile).Trim()));
+        foreach (var mount in MountTable.Read().Where(m => m.MountPoint.StartsWith(Root, StringComparison.Ordinal)))
+            runner.Run(new ToolCommand("umount", "-l", mount.MountPoint));
+        Thread.Sleep(100);
+        root.Dispose();
+    }
+}
