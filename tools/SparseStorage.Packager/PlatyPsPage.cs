@@ -111,8 +111,14 @@ public sealed partial class PlatyPsPage
         syntax is null
             ? []
             : syntax.Children
-                .Select(set => new SyntaxSet(set.Title, string.Join("\n", set.Blocks().Where(b => b.IsFence).Select(b => b.Text))))
+                .Select(set => new SyntaxSet(
+                    SetName(set.Title),
+                    string.Join("\n", set.Blocks().Where(b => b.IsFence).Select(b => b.Text))))
                 .ToList();
+
+    /// <summary>platyPS marks the default set as '### Name (Default)'.</summary>
+    private static string SetName(string heading) =>
+        heading.EndsWith("(Default)", StringComparison.OrdinalIgnoreCase) ? heading[..^"(Default)".Length].TrimEnd() : heading;
 
     private static List<SyntaxSet> DeriveSyntaxSets(IReadOnlyList<HelpParameter> parameters)
     {

@@ -25,12 +25,15 @@ public sealed class AttachmentState
 {
     private readonly ILookup<string, LoopDevice> loopsByBackingFile;
     private readonly ILookup<string, MountEntry> mountsByDevice;
+    private readonly ILookup<string, MountEntry> mountsBySource;
     private readonly Dictionary<string, FuseExportRecord> exportsByVolume;
 
     public AttachmentState(IEnumerable<LoopDevice> loops, IEnumerable<MountEntry> mounts, IEnumerable<FuseExportRecord> exports)
     {
         loopsByBackingFile = loops.ToLookup(l => l.BackingFile, StringComparer.Ordinal);
-        mountsByDevice = mounts.ToLookup(m => m.DeviceNumber, StringComparer.Ordinal);
+        var all = mounts.ToList();
+        mountsByDevice = all.ToLookup(m => m.DeviceNumber, StringComparer.Ordinal);
+        mountsBySource = all.ToLookup(m => m.Source, StringComparer.Ordinal);
         exportsByVolume = exports.GroupBy(e => e.VolumePath).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
     }
 
@@ -44,7 +47,8 @@ public sealed class AttachmentState
                    ?? (export is null ? null : loopsByBackingFile[export.ExportPath].FirstOrDefault());
         if (loop is null)
             return export is null ? VolumeAttachment.Detached : new VolumeAttachment(null, [], export, false);
-        var mounts = mountsByDevice[loop.DeviceNumber].ToList();
+        // btrfs reports an anonymous device number (0:NN) in mountinfo, so the source device name is matched too.
+        var mounts = mountsByDevice[loop.DeviceNumber].Union(mountsBySource[loop.Device]).ToList();
         return new VolumeAttachment(loop.Device, mounts.Select(m => m.MountPoint).ToList(), export,
             loop.ReadOnly || (mounts.Count > 0 && mounts.All(m => m.ReadOnly)));
     }
