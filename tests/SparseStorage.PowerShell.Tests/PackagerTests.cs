@@ -32,12 +32,13 @@ public sealed class PackagerTests : IDisposable
 
         ### Name (Default)
         ```
-        Mount-TestVolume [-Name] <String> [-ReadOnly] [-WhatIf] [<CommonParameters>]
+        Mount-TestVolume [-Name] <String> [-Mode <MountMode>] [-ReadOnly] [-WhatIf]
+         [<CommonParameters>]
         ```
 
         ### Path
         ```
-        Mount-TestVolume -Path <String[]> [-ReadOnly] [-WhatIf] [<CommonParameters>]
+        Mount-TestVolume -Path <String[]> [-Mode <MountMode>] [-ReadOnly] [-WhatIf] [<CommonParameters>]
         ```
 
         ## DESCRIPTION
@@ -62,6 +63,22 @@ public sealed class PackagerTests : IDisposable
         ```
 
         ## PARAMETERS
+
+        ### -Mode
+        How to mount.
+
+        ```yaml
+        Type: MountMode
+        Parameter Sets: (All)
+        Aliases:
+        Accepted values: Auto, Loop, Fuse
+
+        Required: False
+        Position: Named
+        Default value: Auto
+        Accept pipeline input: False
+        Accept wildcard characters: False
+        ```
 
         ### -Name
         The volume name.
@@ -199,7 +216,7 @@ public sealed class PackagerTests : IDisposable
         var parameters = Convert().Element(Command + "parameters")!;
 
         parameters.Elements(Command + "parameter").Select(p => p.Element(Maml + "name")!.Value)
-            .Should().Equal("Name", "Path", "ReadOnly", "WhatIf");
+            .Should().Equal("Mode", "Name", "Path", "ReadOnly", "WhatIf");
 
         var path = ParameterIn(parameters, "Path");
         path.Attribute("required")!.Value.Should().Be("true");
@@ -230,14 +247,18 @@ public sealed class PackagerTests : IDisposable
         items.Should().HaveCount(2);
         items.Should().AllSatisfy(i => i.Element(Maml + "name")!.Value.Should().Be("Mount-TestVolume"));
         items[0].Elements(Command + "parameter").Select(p => p.Element(Maml + "name")!.Value)
-            .Should().Equal("Name", "ReadOnly", "WhatIf");
+            .Should().Equal("Name", "Mode", "ReadOnly", "WhatIf");
         items[1].Elements(Command + "parameter").Select(p => p.Element(Maml + "name")!.Value)
-            .Should().Equal("Path", "ReadOnly", "WhatIf");
+            .Should().Equal("Path", "Mode", "ReadOnly", "WhatIf");
 
         ParameterIn(items[1], "Path").Attribute("pipelineInput")!.Value.Should().Be("True (ByPropertyName)");
         // A switch shows no value placeholder in a syntax line, as in platyPS output.
         ParameterIn(items[0], "ReadOnly").Element(Command + "parameterValue").Should().BeNull();
         ParameterIn(items[0], "Name").Element(Command + "parameterValue")!.Value.Should().Be("String");
+        // Accepted values become the '{Auto | Loop | Fuse}' group of the syntax line.
+        ParameterIn(items[1], "Mode").Element(Command + "parameterValueGroup")!.Elements(Command + "parameterValue")
+            .Select(v => v.Value).Should().Equal("Auto", "Loop", "Fuse");
+        ParameterIn(items[1], "Mode").Element(Dev + "defaultValue")!.Value.Should().Be("Auto");
     }
 
     [Fact]

@@ -107,6 +107,14 @@ public static class MamlWriter
             new XAttribute("aliases", metadata.Aliases.Count > 0 ? string.Join(", ", metadata.Aliases) : "none"),
             new XElement(Maml + "name", parameter.Name),
             new XElement(Maml + "description", Paras(parameter.Description)),
+            // Get-Help shows these as '-Name {A | B}' in the syntax line.
+            inSyntax && metadata.AcceptedValues.Count > 0
+                ? new XElement(Command + "parameterValueGroup", metadata.AcceptedValues.Select(v =>
+                    new XElement(Command + "parameterValue",
+                        new XAttribute("required", "false"),
+                        new XAttribute("variableLength", "false"),
+                        v)))
+                : null,
             // Like platyPS: no value placeholder for a switch inside a syntax line.
             inSyntax && metadata.IsSwitch
                 ? null

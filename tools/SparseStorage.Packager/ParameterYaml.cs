@@ -26,7 +26,8 @@ public static class ParameterYaml
             Value("Position").ToLowerInvariant(),
             Value("Default value", "None"),
             Value("Accept pipeline input", "False"),
-            IsTrue(Value("Accept wildcard characters", "False")));
+            IsTrue(Value("Accept wildcard characters", "False")),
+            List(Value("Accepted values", "")));
     }
 
     private static IReadOnlyList<string> List(string value) =>

@@ -11,12 +11,17 @@ public sealed record ParameterMetadata(
     string Position,
     string DefaultValue,
     string PipelineInput,
-    bool Globbing)
+    bool Globbing,
+    IReadOnlyList<string> AcceptedValues)
 {
     public const string AllSets = "(All)";
 
+    /// <summary>The name platyPS gives the only set of a cmdlet without named sets; every parameter is in it.</summary>
+    public const string AllParameterSets = "__AllParameterSets";
+
     public bool AppliesTo(string parameterSet) =>
-        ParameterSets.Any(s => s == AllSets || string.Equals(s, parameterSet, StringComparison.OrdinalIgnoreCase));
+        parameterSet == AllParameterSets
+        || ParameterSets.Any(s => s == AllSets || string.Equals(s, parameterSet, StringComparison.OrdinalIgnoreCase));
 
     public bool IsSwitch => Type is "SwitchParameter" or "switch" or "System.Management.Automation.SwitchParameter";
 }
@@ -107,14 +112,20 @@ public sealed partial class PlatyPsPage
         return (values, 0); // no closing '---': not front matter after all
     }
 
-    private static List<SyntaxSet> ReadSyntax(MarkdownSection? syntax) =>
-        syntax is null
-            ? []
-            : syntax.Children
-                .Select(set => new SyntaxSet(
-                    SetName(set.Title),
-                    string.Join("\n", set.Blocks().Where(b => b.IsFence).Select(b => b.Text))))
-                .ToList();
+    /// <summary>The '### SetName' sub-headings; a cmdlet with one set has just a fenced block, which platyPS writes without a heading.</summary>
+    private static List<SyntaxSet> ReadSyntax(MarkdownSection? syntax)
+    {
+        if (syntax is null)
+            return [];
+        if (syntax.Children.Count == 0)
+            return syntax.Blocks().Any(b => b.IsFence)
+                ? [new SyntaxSet(ParameterMetadata.AllParameterSets, FencedText(syntax))]
+                : [];
+        return syntax.Children.Select(set => new SyntaxSet(SetName(set.Title), FencedText(set))).ToList();
+    }
+
+    private static string FencedText(MarkdownSection section) =>
+        string.Join("\n", section.Blocks().Where(b => b.IsFence).Select(b => b.Text));
 
     /// <summary>platyPS marks the default set as '### Name (Default)'.</summary>
     private static string SetName(string heading) =>
@@ -127,7 +138,7 @@ public sealed partial class PlatyPsPage
             .Distinct(StringComparer.OrdinalIgnoreCase)
             .ToList();
         return names.Count == 0
-            ? [new SyntaxSet("__AllParameterSets", "")]
+            ? [new SyntaxSet(ParameterMetadata.AllParameterSets, "")]
             : names.Select(n => new SyntaxSet(n, "")).ToList();
     }
 
@@ -159,7 +170,7 @@ public sealed partial class PlatyPsPage
 
     private static void CheckParameterSets(PageContext context, List<SyntaxSet> syntax, List<HelpParameter> parameters)
     {
-        if (syntax.Count == 0)
+        if (syntax.Count == 0 || syntax.Any(s => s.Name == ParameterMetadata.AllParameterSets))
             return;
         foreach (var parameter in parameters)
         {

@@ -18,6 +18,21 @@ public sealed class LoopDeviceManager(IProcessRunner runner)
         return device;
     }
 
-    public void Detach(string device, CancellationToken cancellationToken) =>
+    /// <summary>
+    /// Detaches and waits until the kernel has let go: while udev or blkid still holds the device open, LOOP_CLR_FD
+    /// only marks it for auto-clear, and the volume would still look attached to the next command.
+    /// </summary>
+    public void Detach(string device, CancellationToken cancellationToken)
+    {
         runner.RunChecked(DetachCommand(device), cancellationToken);
+        var backingFile = $"/sys/block/{Path.GetFileName(device)}/loop/backing_file";
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (File.Exists(backingFile) && DateTime.UtcNow < deadline)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            Thread.Sleep(20);
+        }
+        if (File.Exists(backingFile))
+            throw new StorageOperationException("LoopDetachPending", $"{device} is still in use by another process and was only marked for detaching; it detaches when that process closes it.", device);
+    }
 }

@@ -24,6 +24,20 @@ internal static partial class Libc
     [LibraryImport(Library, SetLastError = true)]
     public static partial int flock(SafeFileHandle fd, int operation);
 
+    public const int O_RDWR = 2;
+    public const int O_CREAT = 0x40;
+    public const int O_CLOEXEC = 0x80000;
+
+    [LibraryImport(Library, EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int OpenFile(string path, int flags, int mode);
+
+    /// <summary>open(2) without .NET's FileStream, whose own emulated sharing locks would collide with flock.</summary>
+    public static SafeFileHandle Open(string path, int flags, int mode)
+    {
+        var fd = OpenFile(path, flags, mode);
+        return fd >= 0 ? new SafeFileHandle(fd, ownsHandle: true) : throw ErrnoException(path);
+    }
+
     [LibraryImport(Library, SetLastError = true)]
     public static partial int fallocate(SafeFileHandle fd, int mode, long offset, long length);
 

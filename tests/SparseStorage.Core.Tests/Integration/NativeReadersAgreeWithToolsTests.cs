@@ -68,7 +68,7 @@ public sealed class NativeReadersAgreeWithToolsTests : IDisposable
         var secret = scratch.Combine("key");
         File.WriteAllText(secret, "correct horse");
         runner.RunChecked(new ToolCommand("qemu-img", "create", "-q", "-f", "luks", "--object", $"secret,id=sec0,file={secret}",
-            "-o", "key-secret=sec0,iter-time=10", image, "64M"));
+            "-o", "key-secret=sec0,iter-time=250", image, "64M"));
 
         var volume = inspector.Inspect(image, null);
         volume.Format.Should().Be(VolumeFormat.Luks);

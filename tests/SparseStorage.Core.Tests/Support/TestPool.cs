@@ -34,19 +34,18 @@ public sealed class TestPool : IDisposable
     public void Dispose()
     {
         var runner = new ProcessRunner();
-        foreach (var mount in MountTable.Read().Where(m => m.MountPoint.StartsWith(Root, StringComparison.Ordinal)).Reverse())
-            runner.Run(new ToolCommand("umount", "-l", mount.MountPoint));
+        // Loops first: once a FUSE export under Root is unmounted, its loop's backing file reads "/" and cannot be found.
         foreach (var loop in LoopDevices.Read().Where(l => l.BackingFile.StartsWith(Root, StringComparison.Ordinal)))
         {
-            foreach (var mount in MountTable.Read().Where(m => m.DeviceNumber == loop.DeviceNumber))
-                runner.Run(new ToolCommand("umount", "-l", mount.MountPoint));
+            foreach (var mount in MountTable.Read().Where(m => m.DeviceNumber == loop.DeviceNumber || m.Source == loop.Device))
+                runner.Run(new ToolCommand("umount", mount.MountPoint));
             runner.Run(new ToolCommand("losetup", "--detach", loop.Device));
         }
         foreach (var pidFile in Directory.Exists(Runtime.FuseExports) ? Directory.GetFiles(Runtime.FuseExports, "*.pid") : [])
             runner.Run(new ToolCommand("kill", File.ReadAllText(pidFile).Trim()));
-        foreach (var mount in MountTable.Read().Where(m => m.MountPoint.StartsWith(Root, StringComparison.Ordinal)))
+        Thread.Sleep(200);
+        foreach (var mount in MountTable.Read().Where(m => m.MountPoint.StartsWith(Root, StringComparison.Ordinal)).Reverse())
             runner.Run(new ToolCommand("umount", "-l", mount.MountPoint));
-        Thread.Sleep(100);
         root.Dispose();
     }
 }
