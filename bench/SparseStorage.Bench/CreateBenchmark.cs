@@ -15,25 +15,26 @@ internal sealed class CreateBenchmark(BenchEnvironment environment, BenchOptions
 
     public void Run()
     {
-        report.Section($"create: New-SparseVolume raw, no filesystem, 1 GiB vs 2 TiB ({options.Repeats} runs each, median)");
+        report.Section($"create: New-SparseVolume raw, no filesystem, 1 GiB vs 2 TiB vs truncate -s 2T ({options.Repeats} rounds, median)");
         environment.NewPool(Pool);
-        var small = TimeCore(OneGiB, out _);
-        var large = TimeCore(TwoTiB, out var allocated);
-        var truncate = TimeTruncate(environment.Scratch("truncate"));
-        ReportFigures(small, large, allocated, truncate);
+        var creator = new VolumeCreator(environment.Context);
+        var scratch = environment.Scratch("truncate");
+        var (small, large, truncate) = (new List<double>(), new List<double>(), new List<double>());
+        long allocated = 0;
+        for (var round = 0; round <= options.Repeats; round++) // round 0 warms up; the three alternate so drift hits each alike
+        {
+            var times = (Create(creator, OneGiB, $"small-{round}", out _), Create(creator, TwoTiB, $"large-{round}", out allocated), Truncate(scratch, round));
+            if (round > 0)
+                (small, large, truncate) = ([.. small, times.Item1], [.. large, times.Item2], [.. truncate, times.Item3]);
+        }
+        Line("Core 1 GiB", small);
+        Line("Core 2 TiB", large);
+        Line("truncate -s 2T (one process)", truncate);
+        ReportFigures(Stats.Median(small), Stats.Median(large), allocated, Stats.Median(truncate));
     }
 
-    private double TimeCore(long size, out long allocated)
-    {
-        var creator = new VolumeCreator(environment.Context);
-        Create(creator, size, "warm-up", out _);
-        var times = new List<double>();
-        allocated = 0;
-        for (var i = 0; i < options.Repeats; i++)
-            times.Add(Create(creator, size, $"create-{i}", out allocated));
-        report.Line($"Core {ByteSize.Format(size)}: median {Stats.Ms(Stats.Median(times))} (min {Stats.Ms(times.Min())}, max {Stats.Ms(times.Max())})");
-        return Stats.Median(times);
-    }
+    private void Line(string what, List<double> times) =>
+        report.Line($"{what}: median {Stats.Ms(Stats.Median(times))} (min {Stats.Ms(times.Min())}, max {Stats.Ms(times.Max())})");
 
     /// <summary>Times Plan + Create as New-SparseVolume runs them, then removes the file; returns milliseconds.</summary>
     private double Create(VolumeCreator creator, long size, string name, out long allocated)
@@ -58,20 +59,14 @@ internal sealed class CreateBenchmark(BenchEnvironment environment, BenchOptions
             : throw new InvalidOperationException($"{path}: Core reports {reportedByCore} allocated bytes, stat {byStat}");
     }
 
-    private double TimeTruncate(string directory)
+    private static double Truncate(string directory, int round)
     {
-        var times = new List<double>();
-        for (var i = 0; i <= options.Repeats; i++)
-        {
-            var path = Path.Combine(directory, $"truncate-{i}.img");
-            var clock = Stopwatch.StartNew();
-            Shell.Run("truncate", "-s", "2T", path);
-            if (i > 0) // the first run is a warm-up, as for Core
-                times.Add(clock.Elapsed.TotalMilliseconds);
-            File.Delete(path);
-        }
-        report.Line($"truncate -s 2T (one process): median {Stats.Ms(Stats.Median(times))} (min {Stats.Ms(times.Min())}, max {Stats.Ms(times.Max())})");
-        return Stats.Median(times);
+        var path = Path.Combine(directory, $"truncate-{round}.img");
+        var clock = Stopwatch.StartNew();
+        Shell.Run("truncate", "-s", "2T", path);
+        var elapsed = clock.Elapsed.TotalMilliseconds;
+        File.Delete(path);
+        return elapsed;
     }
 
     private void ReportFigures(double small, double large, long allocated, double truncate)

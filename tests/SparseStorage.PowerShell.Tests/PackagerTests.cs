@@ -292,6 +292,56 @@ public sealed class PackagerTests : IDisposable
         links.Should().Equal(("Dismount-TestVolume", ""), ("Design", "https://example.org/design"));
     }
 
+    [Fact]
+    public void A_single_unnamed_syntax_block_is_one_set_holding_every_parameter()
+    {
+        const string page = """
+            # Get-TestHost
+
+            ## SYNOPSIS
+            Describes the host.
+
+            ## SYNTAX
+
+            ```
+            Get-TestHost [-Refresh] [<CommonParameters>]
+            ```
+
+            ## DESCRIPTION
+            Reads what the host can do.
+
+            ## EXAMPLES
+
+            ### Example 1: Everything
+            ```powershell
+            Get-TestHost
+            ```
+
+            ## PARAMETERS
+
+            ### -Refresh
+            Probe again.
+
+            ```yaml
+            Type: SwitchParameter
+            Parameter Sets: Default
+            Aliases:
+
+            Required: False
+            Position: Named
+            Default value: None
+            Accept pipeline input: False
+            Accept wildcard characters: False
+            ```
+            """;
+
+        var command = MamlWriter.ToDocument([PlatyPsPage.Parse(page, "Get-TestHost.md")]).Root!.Element(Command + "command")!;
+
+        var item = command.Element(Command + "syntax")!.Elements(Command + "syntaxItem").Should().ContainSingle().Subject;
+        item.Elements(Command + "parameter").Select(p => p.Element(Maml + "name")!.Value).Should().Equal("Refresh");
+        command.Element(Maml + "relatedLinks")!.Elements().Should().BeEmpty();
+    }
+
     [Theory]
     [InlineData("## SYNOPSIS\nMounts a test volume.\n", "## SYNOPSIS")]
     [InlineData("## DESCRIPTION\nAttaches the image to a loop device\nand mounts it.\n\nA second paragraph.\n", "## DESCRIPTION")]

@@ -68,6 +68,8 @@ public sealed partial class PlatyPsPage
         var root = MarkdownOutline.Parse(lines.Skip(bodyStart));
         var title = root.Children.FirstOrDefault()
             ?? throw Fail(fileName, "# <cmdlet name>", "the page has no level-1 heading with the cmdlet name");
+        if (!string.Equals(Path.GetFileNameWithoutExtension(fileName), title.Title, StringComparison.OrdinalIgnoreCase))
+            throw Fail(fileName, $"# {title.Title}", $"the page is named after '{title.Title}' but its file is '{fileName}'");
         var context = new PageContext(fileName, title);
         var syntax = ReadSyntax(title.Child("SYNTAX"));
         var parameters = ReadParameters(context);

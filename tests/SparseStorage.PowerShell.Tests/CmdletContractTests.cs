@@ -1,0 +1,218 @@
+using System.Reflection;
+using System.Text.RegularExpressions;
+using System.Xml.Linq;
+
+namespace SparseStorage.PowerShell.Tests;
+
+/// <summary>The cmdlet surface as PowerShell will see it, read from the compiled assembly's metadata.</summary>
+public sealed class CmdletContractTests : IDisposable
+{
+    private static readonly string[] ReadOnlyVerbs = ["Get", "Find", "Test", "Measure", "Show"];
+    private readonly CmdletAssembly assembly = new();
+
+    /// <summary>Exactly the parameters each cmdlet has, so a change to the surface is a deliberate one.</summary>
+    public static TheoryData<string, string[]> Surfaces => new()
+    {
+        { "Get-StorageHost", [] },
+        { "Register-StoragePool", ["Name", "Path"] },
+        { "Get-StoragePool", ["Name"] },
+        { "Unregister-StoragePool", ["Name", "PassThru"] },
+        { "New-SparseVolume", ["Name", "Pool", "Path", "Size", "Format", "Preallocation", "FileSystem", "Label", "Force"] },
+        { "Get-SparseVolume", ["Name", "Pool", "Path"] },
+        { "Remove-SparseVolume", ["Name", "Pool", "Path", "Wipe", "Force", "PassThru"] },
+        { "Mount-SparseVolume", ["Name", "Pool", "Path", "MountPoint", "ReadOnly"] },
+        { "Dismount-SparseVolume", ["Name", "Pool", "Path", "PassThru"] },
+    };
+
+    [Theory]
+    [MemberData(nameof(Surfaces))]
+    public void Each_cmdlet_has_exactly_its_parameters(string cmdlet, string[] parameters) =>
+        assembly.Get(cmdlet).Parameters.Select(p => p.Name).Should().BeEquivalentTo(parameters);
+
+    [Fact]
+    public void The_catalogue_is_complete() =>
+        assembly.All.Select(c => c.Name).Should().BeEquivalentTo(Surfaces.Select(row => (string)row[0]));
+
+    [Fact]
+    public void Verbs_are_approved_and_classes_are_sealed_and_named_after_the_cmdlet()
+    {
+        var approved = new[] { "VerbsCommon", "VerbsData", "VerbsLifecycle", "VerbsDiagnostic", "VerbsCommunications", "VerbsSecurity", "VerbsOther" }
+            .SelectMany(name => assembly.SmaType(name).GetFields().Select(f => (string)f.GetRawConstantValue()!))
+            .ToHashSet();
+        approved.Should().Contain("Get").And.Contain("Mount");
+        foreach (var cmdlet in assembly.All)
+        {
+            approved.Should().Contain(cmdlet.Verb, cmdlet.Name);
+            cmdlet.Type.IsSealed.Should().BeTrue(cmdlet.Name);
+            cmdlet.Type.Name.Should().Be(cmdlet.Verb + cmdlet.Noun + "Command");
+        }
+    }
+
+    [Fact]
+    public void Every_cmdlet_declares_output_types_that_exist()
+    {
+        foreach (var cmdlet in assembly.All)
+        {
+            cmdlet.OutputTypes.Should().NotBeEmpty(cmdlet.Name);
+            cmdlet.OutputTypes.Should().OnlyContain(t => t.Assembly == assembly.Core, cmdlet.Name);
+        }
+    }
+
+    [Fact]
+    public void State_changing_cmdlets_support_ShouldProcess_and_removal_is_high_impact()
+    {
+        foreach (var cmdlet in assembly.All.Where(c => !ReadOnlyVerbs.Contains(c.Verb)))
+        {
+            cmdlet.Named<bool>("SupportsShouldProcess").Should().BeTrue(cmdlet.Name);
+            var impact = cmdlet.Named<int?>("ConfirmImpact");
+            impact.Should().NotBeNull(cmdlet.Name);
+            if (cmdlet.Verb == "Remove")
+                impact.Should().Be(3, $"{cmdlet.Name} destroys data: ConfirmImpact.High");
+        }
+        foreach (var cmdlet in assembly.All.Where(c => ReadOnlyVerbs.Contains(c.Verb)))
+            cmdlet.Named<bool>("SupportsShouldProcess").Should().BeFalse(cmdlet.Name);
+    }
+
+    [Theory]
+    [InlineData("Get-SparseVolume")]
+    [InlineData("Remove-SparseVolume")]
+    [InlineData("Mount-SparseVolume")]
+    [InlineData("Dismount-SparseVolume")]
+    public void Volume_cmdlets_bind_Path_by_property_name_from_what_upstream_cmdlets_emit(string cmdlet)
+    {
+        var path = assembly.Get(cmdlet).Parameters.Single(p => p.Name == "Path");
+        path.Sets.Should().OnlyContain(s => s.FromPipelineByPropertyName);
+        path.Aliases.Should().Contain(["FullName", "PSPath"]);
+        foreach (var upstream in new[] { "New-SparseVolume", "Get-SparseVolume", "Mount-SparseVolume", "Get-StoragePool" })
+            foreach (var type in assembly.Get(upstream).OutputTypes)
+                type.GetProperty("Path").Should().NotBeNull($"{upstream} emits {type.Name}, which must carry Path for {cmdlet}");
+    }
+
+    [Fact]
+    public void Pools_pipe_into_Unregister_by_name()
+    {
+        assembly.Get("Unregister-StoragePool").Parameters.Single(p => p.Name == "Name").Sets.Should().OnlyContain(s => s.FromPipelineByPropertyName);
+        assembly.Get("Get-StoragePool").OutputTypes.Single().GetProperty("Name").Should().NotBeNull();
+    }
+
+    [Fact]
+    public void Only_Path_binds_by_property_name_in_volume_action_cmdlets_so_a_piped_volume_picks_one_set()
+    {
+        foreach (var cmdlet in new[] { "Remove-SparseVolume", "Mount-SparseVolume", "Dismount-SparseVolume", "Get-SparseVolume" })
+        {
+            var byProperty = assembly.Get(cmdlet).Parameters.Where(p => p.Sets.Any(s => s.FromPipelineByPropertyName)).Select(p => p.Name);
+            byProperty.Should().Equal(["Path"], cmdlet);
+        }
+    }
+
+    [Fact]
+    public void Parameter_sets_can_be_resolved()
+    {
+        foreach (var cmdlet in assembly.All)
+        {
+            var sets = cmdlet.ParameterSets;
+            if (sets.Count > 1)
+                sets.Should().Contain(cmdlet.Named<string>("DefaultParameterSetName")!, $"{cmdlet.Name} needs a default among its sets");
+            foreach (var set in sets.DefaultIfEmpty(ParameterInfo.AllSets))
+            {
+                var members = cmdlet.Parameters.Where(p => p.InSet(set)).Select(p => (p, binding: p.Sets.First(s => s.Set == set || s.Set == ParameterInfo.AllSets))).ToList();
+                var positions = members.Where(m => m.binding.Position >= 0).Select(m => m.binding.Position).ToList();
+                positions.Should().OnlyHaveUniqueItems($"{cmdlet.Name} set {set} positions");
+                members.Count(m => m.binding.FromPipeline).Should().BeLessThanOrEqualTo(1, $"{cmdlet.Name} set {set}: one by-value pipeline parameter");
+                if (sets.Count > 1)
+                    members.Should().Contain(m => m.p.Sets.All(s => s.Set == set), $"{cmdlet.Name} set {set} needs a parameter of its own");
+            }
+        }
+    }
+
+    [Fact]
+    public void Sizes_take_the_transformation_that_accepts_numbers_and_text()
+    {
+        var size = assembly.Get("New-SparseVolume").Parameters.Single(p => p.Name == "Size");
+        size.Type.FullName.Should().Be("SparseStorage.ByteSize");
+        size.Has("ByteSizeTransformationAttribute").Should().BeTrue();
+    }
+
+    [Fact]
+    public void Core_has_no_PowerShell_reference() =>
+        assembly.Core.GetReferencedAssemblies().Select(a => a.Name).Should().NotContain("System.Management.Automation");
+
+    [Fact]
+    public void The_manifest_exports_exactly_the_assembly_cmdlets_and_names_existing_files()
+    {
+        var manifest = File.ReadAllText(Path.Combine(CmdletAssembly.RepositoryRoot, "SparseStorage.psd1"));
+        var exported = Regex.Match(manifest, @"CmdletsToExport\s*=\s*@\(([^)]*)\)").Groups[1].Value;
+        Regex.Matches(exported, "'([^']+)'").Select(m => m.Groups[1].Value).Should().BeEquivalentTo(assembly.All.Select(c => c.Name));
+        manifest.Should().MatchRegex(@"PowerShellVersion\s*=\s*'7\.4'").And.MatchRegex(@"CompatiblePSEditions\s*=\s*@\('Core'\)");
+        foreach (Match file in Regex.Matches(manifest, @"'([\w.]+\.(ps1xml|psm1))'"))
+            File.Exists(Path.Combine(CmdletAssembly.RepositoryRoot, "module", file.Groups[1].Value)).Should().BeTrue(file.Value);
+        manifest.Should().Contain("'SparseStorage.PowerShell.dll'");
+    }
+
+    [Fact]
+    public void Format_views_name_existing_types_properties_and_methods()
+    {
+        var document = XDocument.Load(Path.Combine(CmdletAssembly.RepositoryRoot, "module", "SparseStorage.format.ps1xml"));
+        foreach (var view in document.Descendants("View"))
+        {
+            var typeNames = view.Descendants("TypeName").Select(t => t.Value).ToList();
+            typeNames.Should().Contain(n => n.StartsWith("Deserialized."), "remoting returns deserialized objects that need the same view");
+            foreach (var typeName in typeNames.Where(n => !n.StartsWith("Deserialized.")))
+            {
+                var type = assembly.Core.GetType(typeName);
+                type.Should().NotBeNull(typeName);
+                var used = view.Descendants("PropertyName").Select(p => p.Value)
+                    .Concat(view.Descendants("ScriptBlock").SelectMany(s => Regex.Matches(s.Value, @"\$_\.(\w+)").Select(m => m.Groups[1].Value)));
+                foreach (var property in used.Distinct())
+                    type!.GetProperty(property).Should().NotBeNull($"{typeName}.{property} is shown by view {view.Element("Name")!.Value}");
+            }
+            foreach (Match call in view.Descendants("ScriptBlock").SelectMany(s => Regex.Matches(s.Value, @"\[([\w.]+)\]::(\w+)")))
+                assembly.Core.GetType(call.Groups[1].Value)!.GetMethod(call.Groups[2].Value).Should().NotBeNull(call.Value);
+        }
+    }
+
+    [Fact]
+    public void Type_extensions_refer_to_existing_members()
+    {
+        var document = XDocument.Load(Path.Combine(CmdletAssembly.RepositoryRoot, "module", "SparseStorage.types.ps1xml"));
+        foreach (var type in document.Descendants("Type"))
+        {
+            var clr = assembly.Core.GetType(type.Element("Name")!.Value);
+            clr.Should().NotBeNull(type.Element("Name")!.Value);
+            foreach (var alias in type.Descendants("ReferencedMemberName"))
+                clr!.GetProperty(alias.Value).Should().NotBeNull(alias.Value);
+            foreach (var script in type.Descendants("GetScriptBlock"))
+                foreach (Match member in Regex.Matches(script.Value, @"\$this\.(\w+)"))
+                    clr!.GetProperty(member.Groups[1].Value).Should().NotBeNull(member.Value);
+        }
+    }
+
+    [Fact]
+    public void Every_cmdlet_has_a_docs_page_covering_exactly_its_parameters_and_two_examples()
+    {
+        foreach (var cmdlet in assembly.All)
+        {
+            var page = Path.Combine(CmdletAssembly.RepositoryRoot, "docs", "en-US", cmdlet.Name + ".md");
+            File.Exists(page).Should().BeTrue($"{cmdlet.Name} needs {page}");
+            var text = File.ReadAllText(page);
+            var documented = Regex.Matches(text, @"^### -(\w+)\s*$", RegexOptions.Multiline).Select(m => m.Groups[1].Value)
+                .Except(["WhatIf", "Confirm"]).ToList();
+            documented.Should().BeEquivalentTo(cmdlet.Parameters.Select(p => p.Name), cmdlet.Name);
+            Regex.Matches(text, @"^### Example \d+", RegexOptions.Multiline).Count.Should().BeGreaterThanOrEqualTo(2, cmdlet.Name);
+            text.Should().Contain("## SYNOPSIS").And.Contain("## DESCRIPTION").And.Contain("## OUTPUTS");
+            if (cmdlet.Named<bool>("SupportsShouldProcess"))
+                text.Should().Contain("### -WhatIf").And.Contain("### -Confirm");
+        }
+    }
+
+    [Fact]
+    public void Cmdlets_stay_thin()
+    {
+        var commands = Directory.GetFiles(Path.Combine(CmdletAssembly.RepositoryRoot, "src", "SparseStorage.PowerShell", "Commands"), "*.cs");
+        commands.Should().HaveCount(assembly.All.Count, "one cmdlet per file");
+        foreach (var file in commands)
+            File.ReadAllLines(file).Length.Should().BeLessThan(120, $"{Path.GetFileName(file)} should map parameters to one Core call");
+    }
+
+    public void Dispose() => assembly.Dispose();
+}

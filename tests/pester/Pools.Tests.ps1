@@ -1,0 +1,114 @@
+# Register-StoragePool, Get-StoragePool and Unregister-StoragePool, and the thin-provisioning accounting.
+# Needs no root: nothing here attaches or mounts.
+
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'common.ps1')
+    $TestEnv = New-TestEnvironment -Name 'pools'
+}
+
+AfterAll {
+    Remove-TestEnvironment -Environment $TestEnv
+}
+
+Describe 'Register-StoragePool and Get-StoragePool' {
+    BeforeAll {
+        $poolPath = New-TestDirectory -Environment $TestEnv -Name 'main'
+        $registered = Register-StoragePool -Name 'pester-main' -Path $poolPath
+    }
+
+    It 'returns the new, empty pool' {
+        $registered | Should -BeOfType 'SparseStorage.StoragePool'
+        $registered.Name | Should -Be 'pester-main'
+        $registered.Path | Should -Be $poolPath
+        $registered.VolumeCount | Should -Be 0
+        $registered.ProvisionedBytes | Should -Be 0
+        $registered.CapacityBytes | Should -BeGreaterThan 0
+    }
+
+    It 'records the pool in the file named by SPARSESTORAGE_CONFIG' {
+        $configuration = Get-Content -LiteralPath $TestEnv.ConfigPath -Raw | ConvertFrom-Json
+        $configuration.pools.name | Should -Contain 'pester-main'
+    }
+
+    It 'finds the pool by name and by wildcard' {
+        (Get-StoragePool -Name 'pester-main').Path | Should -Be $poolPath
+        (Get-StoragePool -Name 'pester-ma*').Name | Should -Be 'pester-main'
+    }
+
+    It 'refuses a second pool with the same name: PoolExists' {
+        $otherPath = New-TestDirectory -Environment $TestEnv -Name 'main-again'
+
+        $err = { Register-StoragePool -Name 'pester-main' -Path $otherPath -ErrorAction Stop } |
+            Should -Throw -ErrorId 'PoolExists,SparseStorage.PowerShell.Commands.RegisterStoragePoolCommand' -PassThru
+
+        $err.CategoryInfo.Category | Should -Be 'ResourceExists'
+        (Get-StoragePool -Name 'pester-main').Path | Should -Be $poolPath
+    }
+
+    It 'refuses a directory that does not exist: PoolPathNotFound' {
+        $missing = Join-Path $TestEnv.Root 'no-such-directory'
+
+        $err = { Register-StoragePool -Name 'pester-missing' -Path $missing -ErrorAction Stop } |
+            Should -Throw -ErrorId 'PoolPathNotFound,SparseStorage.PowerShell.Commands.RegisterStoragePoolCommand' -PassThru
+
+        $err.CategoryInfo.Category | Should -Be 'InvalidArgument'
+        Get-StoragePool -Name 'pester-missing' -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+    }
+
+    It 'registers nothing under -WhatIf' {
+        $whatIfPath = New-TestDirectory -Environment $TestEnv -Name 'whatif'
+
+        Register-StoragePool -Name 'pester-whatif' -Path $whatIfPath -WhatIf | Should -BeNullOrEmpty
+
+        Get-StoragePool -Name 'pester-whatif' -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        (Get-Content -LiteralPath $TestEnv.ConfigPath -Raw | ConvertFrom-Json).pools.name | Should -Not -Contain 'pester-whatif'
+    }
+}
+
+Describe 'Pool accounting with a 2 TB sparse volume' {
+    BeforeAll {
+        $null = New-TestPool -Environment $TestEnv -Name 'pester-thin'
+        $volume = New-SparseVolume -Name 'big' -Pool 'pester-thin' -Size 2TB
+        $pool = Get-StoragePool -Name 'pester-thin'
+    }
+
+    It 'counts the virtual size as provisioned' {
+        $volume.SizeBytes | Should -Be 2TB
+        $pool.VolumeCount | Should -Be 1
+        $pool.ProvisionedBytes | Should -Be 2TB
+    }
+
+    It 'counts only the blocks really used as allocated' {
+        $pool.AllocatedBytes | Should -Be $volume.AllocatedBytes
+        $pool.AllocatedBytes | Should -BeLessThan 1MB
+    }
+
+    It 'reports the overcommit ratio as provisioned / capacity, rounded to 3 decimals' {
+        $pool.OvercommitRatio | Should -Be ([math]::Round($pool.ProvisionedBytes / $pool.CapacityBytes, 3))
+    }
+
+    It 'shows an overcommit above 1 when the disk is smaller than 2 TB' {
+        if ($pool.CapacityBytes -ge 2TB) {
+            Set-ItResult -Skipped -Because "the filesystem of $($pool.Path) holds 2 TB or more"
+            return
+        }
+        $pool.OvercommitRatio | Should -BeGreaterThan 1
+    }
+}
+
+Describe 'Unregister-StoragePool' {
+    BeforeAll {
+        $gonePath = (New-TestPool -Environment $TestEnv -Name 'pester-gone').Path
+        $null = New-SparseVolume -Name 'kept' -Pool 'pester-gone' -Size 1MB
+    }
+
+    It 'forgets the pool and leaves its directory and volumes on disk' {
+        $before = Unregister-StoragePool -Name 'pester-gone' -PassThru -Confirm:$false
+
+        $before.Name | Should -Be 'pester-gone'
+        $before.VolumeCount | Should -Be 1
+        { Get-StoragePool -Name 'pester-gone' -ErrorAction Stop } |
+            Should -Throw -ErrorId 'PoolNotFound,SparseStorage.PowerShell.Commands.GetStoragePoolCommand'
+        Test-Path -LiteralPath (Join-Path $gonePath 'kept.img') -PathType Leaf | Should -BeTrue
+    }
+}

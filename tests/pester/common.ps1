@@ -1,0 +1,150 @@
+# Shared by tests/pester/*.Tests.ps1. Dot-source it from the test file's top-level BeforeAll:
+#
+#     BeforeAll {
+#         . (Join-Path $PSScriptRoot 'common.ps1')
+#         $TestEnv = New-TestEnvironment -Name 'pools'
+#     }
+#     AfterAll {
+#         Remove-TestEnvironment -Environment $TestEnv
+#     }
+#
+# It imports the BUILT module from out/ (never the sources), and gives each test file its own pool configuration
+# (SPARSESTORAGE_CONFIG) and run-time directory (SPARSESTORAGE_RUNTIME_DIR) under /tmp, so a suite never reads or
+# changes the pools, locks or FUSE exports of the machine it runs on. The module reads both variables on every
+# cmdlet call, so setting them in this process is enough.
+
+$SparseStorageRepositoryRoot = [System.IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../..'))
+$SparseStorageVersion = (Import-PowerShellDataFile -LiteralPath (Join-Path $SparseStorageRepositoryRoot 'SparseStorage.psd1')).ModuleVersion
+$SparseStorageManifestPath = [System.IO.Path]::GetFullPath(
+    (Join-Path $PSScriptRoot "../../out/SparseStorage/$SparseStorageVersion/SparseStorage.psd1"))
+
+function New-TestEnvironment {
+    <#
+    .SYNOPSIS
+    Creates /tmp/sparsestorage-pester-<name>-<random>/ with pools.json, run/, pools/ and mnt/, and points the module at it.
+    .OUTPUTS
+    An object with Root, ConfigPath, RuntimeDirectory, PoolsDirectory, MountDirectory and the values to restore.
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)]
+        [ValidatePattern('^[a-z0-9-]+$')]
+        [string] $Name
+    )
+
+    # The module reports resolved paths (symbolic links followed); resolve /tmp so that tests can compare paths.
+    $tmpTarget = [System.IO.Directory]::ResolveLinkTarget('/tmp', $true)
+    $base = if ($null -ne $tmpTarget) { $tmpTarget.FullName } else { '/tmp' }
+    $root = Join-Path $base ('sparsestorage-pester-{0}-{1}' -f $Name, [guid]::NewGuid().ToString('N').Substring(0, 8))
+
+    $environment = [pscustomobject]@{
+        Root                  = $root
+        ConfigPath            = Join-Path $root 'pools.json'
+        RuntimeDirectory      = Join-Path $root 'run'
+        PoolsDirectory        = Join-Path $root 'pools'
+        MountDirectory        = Join-Path $root 'mnt'
+        SavedConfig           = $env:SPARSESTORAGE_CONFIG
+        SavedRuntimeDirectory = $env:SPARSESTORAGE_RUNTIME_DIR
+    }
+    $null = New-Item -ItemType Directory -Path $root, $environment.PoolsDirectory, $environment.MountDirectory -ErrorAction Stop
+    $env:SPARSESTORAGE_CONFIG = $environment.ConfigPath
+    $env:SPARSESTORAGE_RUNTIME_DIR = $environment.RuntimeDirectory
+    $environment
+}
+
+function New-TestDirectory {
+    <# .SYNOPSIS Creates <root>/pools/<name> (not registered) and returns its path. #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)] [psobject] $Environment,
+        [Parameter(Mandatory)] [string] $Name
+    )
+
+    (New-Item -ItemType Directory -Path (Join-Path $Environment.PoolsDirectory $Name) -ErrorAction Stop).FullName
+}
+
+function New-TestPool {
+    <# .SYNOPSIS Creates <root>/pools/<name>, registers it as pool <name> and returns the StoragePool. #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)] [psobject] $Environment,
+        [Parameter(Mandatory)] [string] $Name
+    )
+
+    $path = New-TestDirectory -Environment $Environment -Name $Name
+    Register-StoragePool -Name $Name -Path $path -Confirm:$false -ErrorAction Stop
+}
+
+function Get-MountPointUnder {
+    <# .SYNOPSIS Mount points at or below a directory, from /proc/self/mountinfo (field 5, \ooo-escaped). #>
+    param([Parameter(Mandatory)] [string] $Directory)
+
+    foreach ($line in [System.IO.File]::ReadLines('/proc/self/mountinfo')) {
+        $mountPoint = $line.Split(' ')[4] -replace '\\([0-7]{3})', { [string][char][Convert]::ToInt32($_.Groups[1].Value, 8) }
+        if ($mountPoint -eq $Directory -or $mountPoint.StartsWith("$Directory/", [System.StringComparison]::Ordinal)) {
+            $mountPoint
+        }
+    }
+}
+
+function Remove-TestEnvironment {
+    <#
+    .SYNOPSIS
+    Dismounts and removes every volume of the test's pools, unregisters the pools, restores SPARSESTORAGE_CONFIG and
+    SPARSESTORAGE_RUNTIME_DIR and deletes the directory. Meant for AfterAll: it keeps going after a failure and
+    reports it as a warning.
+    #>
+    [CmdletBinding()]
+    param(
+        [AllowNull()]
+        [psobject] $Environment
+    )
+
+    if ($null -eq $Environment) {
+        return # the BeforeAll that should have made it failed first; that failure is the one to read
+    }
+    try {
+        # Whatever a test did to the variables, clean up the test's own pools and nothing else.
+        $env:SPARSESTORAGE_CONFIG = $Environment.ConfigPath
+        $env:SPARSESTORAGE_RUNTIME_DIR = $Environment.RuntimeDirectory
+        if ((Get-Command -Name Get-StoragePool -ErrorAction Ignore) -and (Test-Path -LiteralPath $Environment.ConfigPath)) {
+            foreach ($pool in @(Get-StoragePool -ErrorAction SilentlyContinue)) {
+                foreach ($volume in @(Get-SparseVolume -Pool $pool.Name -ErrorAction SilentlyContinue)) {
+                    # -Path rather than the pipeline: cleanup must work even when pipeline binding is what broke.
+                    try {
+                        Dismount-SparseVolume -Path $volume.Path -Confirm:$false -ErrorAction Stop
+                        Remove-SparseVolume -Path $volume.Path -Force -Confirm:$false -ErrorAction Stop
+                    }
+                    catch {
+                        Write-Warning "Test cleanup: volume $($volume.Path): $_"
+                    }
+                }
+                try {
+                    Unregister-StoragePool -Name $pool.Name -Confirm:$false -ErrorAction Stop
+                }
+                catch {
+                    Write-Warning "Test cleanup: pool $($pool.Name): $_"
+                }
+            }
+        }
+    }
+    finally {
+        # SetEnvironmentVariable with $null removes the variable, which is what "restore" means when it was unset.
+        [System.Environment]::SetEnvironmentVariable('SPARSESTORAGE_CONFIG', $Environment.SavedConfig)
+        [System.Environment]::SetEnvironmentVariable('SPARSESTORAGE_RUNTIME_DIR', $Environment.SavedRuntimeDirectory)
+
+        # Never delete recursively through a mount (a volume or a FUSE export the cleanup could not take down).
+        $stillMounted = @(Get-MountPointUnder -Directory $Environment.Root)
+        if ($stillMounted.Count -gt 0) {
+            Write-Warning "Test cleanup: left $($Environment.Root) in place; still mounted: $($stillMounted -join ', ')"
+        }
+        elseif (Test-Path -LiteralPath $Environment.Root) {
+            Remove-Item -LiteralPath $Environment.Root -Recurse -Force
+        }
+    }
+}
+
+if (-not (Test-Path -LiteralPath $SparseStorageManifestPath -PathType Leaf)) {
+    throw "The built module is missing: $SparseStorageManifestPath. Build it first (./build.ps1 -Task Build)."
+}
+Import-Module -Name $SparseStorageManifestPath -Force -ErrorAction Stop
