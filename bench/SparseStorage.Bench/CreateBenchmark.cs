@@ -23,9 +23,12 @@ internal sealed class CreateBenchmark(BenchEnvironment environment, BenchOptions
         long allocated = 0;
         for (var round = 0; round <= options.Repeats; round++) // round 0 warms up; the three alternate so drift hits each alike
         {
-            var times = (Create(creator, OneGiB, $"small-{round}", out _), Create(creator, TwoTiB, $"large-{round}", out allocated), Truncate(scratch, round));
-            if (round > 0)
-                (small, large, truncate) = ([.. small, times.Item1], [.. large, times.Item2], [.. truncate, times.Item3]);
+            var (one, two, tool) = (Create(creator, OneGiB, $"small-{round}", out _), Create(creator, TwoTiB, $"large-{round}", out allocated), Truncate(scratch, round));
+            if (round == 0)
+                continue;
+            small.Add(one);
+            large.Add(two);
+            truncate.Add(tool);
         }
         Line("Core 1 GiB", small);
         Line("Core 2 TiB", large);

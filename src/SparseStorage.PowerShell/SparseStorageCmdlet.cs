@@ -26,7 +26,8 @@ public abstract class SparseStorageCmdlet : PSCmdlet
         {
             work();
         }
-        catch (Exception e) when (e is SparseStorageException or IOException or UnauthorizedAccessException or OperationCanceledException)
+        catch (Exception e) when (e is SparseStorageException or IOException or UnauthorizedAccessException or OperationCanceledException
+                                       or InvalidDataException or PSArgumentException or ItemNotFoundException or System.Management.Automation.DriveNotFoundException)
         {
             var record = ErrorMapping.ToRecord(e, target);
             if (ErrorMapping.IsTerminating(e))

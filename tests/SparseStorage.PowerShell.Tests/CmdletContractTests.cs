@@ -16,7 +16,7 @@ public sealed class CmdletContractTests : IDisposable
         { "Get-StorageHost", [] },
         { "Register-StoragePool", ["Name", "Path"] },
         { "Get-StoragePool", ["Name"] },
-        { "Unregister-StoragePool", ["Name", "PassThru"] },
+        { "Unregister-StoragePool", ["Name", "InputObject", "PassThru"] },
         { "New-SparseVolume", ["Name", "Pool", "Path", "Size", "Format", "Preallocation", "FileSystem", "Label", "Force"] },
         { "Get-SparseVolume", ["Name", "Pool", "Path"] },
         { "Remove-SparseVolume", ["Name", "Pool", "Path", "Wipe", "Force", "PassThru"] },
@@ -89,10 +89,13 @@ public sealed class CmdletContractTests : IDisposable
     }
 
     [Fact]
-    public void Pools_pipe_into_Unregister_by_name()
+    public void Only_pools_pipe_into_Unregister_so_a_piped_volume_cannot_name_a_pool()
     {
-        assembly.Get("Unregister-StoragePool").Parameters.Single(p => p.Name == "Name").Sets.Should().OnlyContain(s => s.FromPipelineByPropertyName);
-        assembly.Get("Get-StoragePool").OutputTypes.Single().GetProperty("Name").Should().NotBeNull();
+        var unregister = assembly.Get("Unregister-StoragePool").Parameters;
+        unregister.Should().NotContain(p => p.Sets.Any(s => s.FromPipelineByPropertyName));
+        var input = unregister.Single(p => p.Sets.Any(s => s.FromPipeline));
+        input.Type.Should().BeSameAs(assembly.Get("Get-StoragePool").OutputTypes.Single());
+        assembly.Get("Get-StoragePool").Parameters.Should().NotContain(p => p.Sets.Any(s => s.FromPipelineByPropertyName));
     }
 
     [Fact]
@@ -122,6 +125,22 @@ public sealed class CmdletContractTests : IDisposable
                 if (sets.Count > 1)
                     members.Should().Contain(m => m.p.Sets.All(s => s.Set == set), $"{cmdlet.Name} set {set} needs a parameter of its own");
             }
+        }
+    }
+
+    [Fact]
+    public void Piped_input_alone_can_satisfy_the_default_parameter_set()
+    {
+        // PowerShell starts from the default set when only pipeline input is given; a mandatory parameter there that no
+        // pipeline object can fill would make it prompt instead of binding the piped object.
+        foreach (var cmdlet in assembly.All.Where(c => c.Parameters.Any(p => p.Sets.Any(s => s.FromPipeline || s.FromPipelineByPropertyName))))
+        {
+            var set = cmdlet.Named<string>("DefaultParameterSetName") ?? ParameterInfo.AllSets;
+            // Parameters mandatory in every set (Mount-SparseVolume -MountPoint) come from the command line and choose no set.
+            var ownMandatory = cmdlet.Parameters.Where(p => p.Sets.Any(s => s.Set == set && s.Mandatory))
+                .Where(p => !cmdlet.ParameterSets.All(other => p.Sets.Any(s => (s.Set == other || s.Set == ParameterInfo.AllSets) && s.Mandatory)))
+                .Select(p => p.Sets.First(s => s.Set == set));
+            ownMandatory.Where(b => !b.FromPipeline && !b.FromPipelineByPropertyName).Should().BeEmpty(cmdlet.Name);
         }
     }
 

@@ -11,15 +11,17 @@ BeforeDiscovery {
     }
     $LifecycleCases = @(
         @{ Format = 'Raw'; FileSystem = 'Ext4'; Size = 64MB; Extension = '.img'
-           Skip = -not $RequireIntegration -and -not (Test-Tool 'losetup', 'mount', 'mkfs.ext4') }
+           SkipCase = -not $RequireIntegration -and -not (Test-Tool 'losetup', 'mount', 'mkfs.ext4') }
         # mkfs.xfs refuses less than 300 MiB.
         @{ Format = 'Qcow2'; FileSystem = 'Xfs'; Size = 512MB; Extension = '.qcow2'
-           Skip = -not $RequireIntegration -and -not ((Test-Tool 'losetup', 'mount', 'mkfs.xfs', 'qemu-img', 'qemu-storage-daemon') -and (Test-Path -LiteralPath '/dev/fuse')) }
+           SkipCase = -not $RequireIntegration -and -not ((Test-Tool 'losetup', 'mount', 'mkfs.xfs', 'qemu-img', 'qemu-storage-daemon') -and (Test-Path -LiteralPath '/dev/fuse')) }
     )
 }
 
 BeforeAll {
     . (Join-Path $PSScriptRoot 'common.ps1')
+    # The skip condition again, for the Run phase: older Pester 5 releases run BeforeAll even in a skipped block.
+    $RunMountTests = (& id -u) -eq '0' -or $env:SPARSESTORAGE_INTEGRATION -eq 'require'
     $TestEnv = New-TestEnvironment -Name 'lifecycle'
     $PoolName = 'pester-life'
     $PoolPath = (New-TestPool -Environment $TestEnv -Name $PoolName).Path
@@ -37,7 +39,7 @@ Describe 'Mounted volume lifecycle' -Skip:(-not $IsRoot -and -not $RequireIntegr
             $mountPoint = Join-Path $TestEnv.MountDirectory $name
         }
 
-        It 'is created, mounted, written, remounted read-only with the same data, dismounted and removed' -Skip:$Skip {
+        It 'is created, mounted, written, remounted read-only with the same data, dismounted and removed' -Skip:$SkipCase {
             $mounted = New-SparseVolume -Name $name -Pool $PoolName -Size $Size -Format $Format -FileSystem $FileSystem |
                 Mount-SparseVolume -MountPoint $mountPoint
             $mounted.Path | Should -Be $imagePath
@@ -75,12 +77,11 @@ Describe 'Mounted volume lifecycle' -Skip:(-not $IsRoot -and -not $RequireIntegr
         BeforeAll {
             $busyPath = Join-Path $PoolPath 'busy.img'
             $busyMountPoint = Join-Path $TestEnv.MountDirectory 'busy'
-            $null = New-SparseVolume -Name 'busy' -Pool $PoolName -Size 64MB -FileSystem Ext4 |
-                Mount-SparseVolume -MountPoint $busyMountPoint
-        }
-
-        AfterAll {
-            Dismount-SparseVolume -Path $busyPath -ErrorAction Continue
+            if ($RunMountTests) {
+                # Remove-TestEnvironment dismounts it after the file.
+                $null = New-SparseVolume -Name 'busy' -Pool $PoolName -Size 64MB -FileSystem Ext4 |
+                    Mount-SparseVolume -MountPoint $busyMountPoint
+            }
         }
 
         It 'cannot be mounted a second time: VolumeInUse' {

@@ -28,7 +28,8 @@ public sealed class Qcow2FuseExporter(IProcessRunner runner, RuntimePaths runtim
 
     public FuseExportRecord Start(string volumePath, bool readOnly, CancellationToken cancellationToken)
     {
-        var directory = runtime.Ensure(runtime.FuseExports);
+        // Readable by all (0755): the records name volumes and daemons, no secrets, and a non-root session must see them.
+        var directory = runtime.Ensure(runtime.FuseExports, UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
         var exportPath = FuseExportRecord.ExportPathFor(directory, volumePath);
         File.WriteAllBytes(exportPath, []); // qemu mounts the export over an existing regular file
         try

@@ -38,7 +38,8 @@ public sealed class AttachmentState
     }
 
     public static AttachmentState Read(RuntimePaths paths) =>
-        new(LoopDevices.Read(), MountTable.Read(), FuseExportRecord.ReadAll(paths.FuseExports));
+        new(LoopDevices.Read(), MountTable.Read(),
+            FuseExportRecord.ReadAll(paths.FuseExports).Concat(paths.FuseExports == RuntimePaths.SystemFuseExports ? [] : FuseExportRecord.ReadAll(RuntimePaths.SystemFuseExports)));
 
     public VolumeAttachment Of(string volumePath)
     {

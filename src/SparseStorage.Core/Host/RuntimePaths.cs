@@ -14,14 +14,17 @@ public sealed class RuntimePaths(string root)
         : Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR") is { Length: > 0 } xdg ? Path.Combine(xdg, "sparsestorage")
         : Path.Combine(Path.GetTempPath(), $"sparsestorage-{Libc.geteuid()}"));
 
+    /// <summary>Where root's FUSE export records live; every session reads them, since only root can mount.</summary>
+    public const string SystemFuseExports = "/run/sparsestorage/fuse";
+
     public string Root { get; } = root;
     public string Locks => Path.Combine(Root, "locks");
     public string FuseExports => Path.Combine(Root, "fuse");
 
-    /// <summary>Creates the directory if needed, readable only by its owner (it names volumes and processes).</summary>
-    public string Ensure(string directory)
+    /// <summary>Creates the directory if needed, accessible to its owner and to others only as <paramref name="othersMay"/> says.</summary>
+    public string Ensure(string directory, UnixFileMode othersMay = UnixFileMode.None)
     {
-        Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | othersMay);
         return directory;
     }
 }

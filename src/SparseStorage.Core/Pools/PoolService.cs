@@ -29,8 +29,12 @@ public sealed class PoolService(PoolConfiguration configuration)
         return Describe(new PoolDefinition(name, directory));
     }
 
-    public PoolDefinition Unregister(string name)
+    /// <summary>Forgets a pool; refused while one of its volumes is in use, since it could not be dismounted by name afterwards.</summary>
+    public PoolDefinition Unregister(string name, Host.AttachmentState attachments)
     {
+        var busy = VolumeFiles(Find(name).Path).Select(f => (File: f, Use: attachments.Of(f))).FirstOrDefault(v => v.Use.IsAttached);
+        if (busy.File is not null)
+            throw new VolumeInUseException($"Pool '{name}' still has volume {busy.File} {busy.Use.Describe()}; dismount it before unregistering the pool.", name);
         PoolDefinition? removed = null;
         configuration.Update(pools =>
         {
@@ -41,14 +45,23 @@ public sealed class PoolService(PoolConfiguration configuration)
         return removed!;
     }
 
-    /// <summary>Pools whose names match any of the patterns; a pattern without wildcards that matches nothing is an error.</summary>
-    public IReadOnlyList<StoragePool> Get(IEnumerable<string>? namePatterns = null)
+    /// <summary>
+    /// Pools whose names match any of the patterns. A pattern without wildcards that matches nothing is reported to
+    /// <paramref name="onMissing"/> after the matches (thrown when it is null).
+    /// </summary>
+    public IReadOnlyList<StoragePool> Get(IEnumerable<string>? namePatterns = null, Action<PoolNotFoundException>? onMissing = null)
     {
         var all = Definitions();
         var patterns = (namePatterns ?? ["*"]).Select(p => new NamePattern(p)).ToList();
+        var found = all.Where(d => patterns.Any(p => p.IsMatch(d.Name))).Select(Describe).ToList();
         foreach (var exact in patterns.Where(p => !p.HasWildcards && !all.Any(d => p.IsMatch(d.Name))))
-            throw new PoolNotFoundException($"No pool named '{exact.Text}' is registered.", exact.Text);
-        return all.Where(d => patterns.Any(p => p.IsMatch(d.Name))).Select(Describe).ToList();
+        {
+            var error = new PoolNotFoundException($"No pool named '{exact.Text}' is registered.", exact.Text);
+            if (onMissing is null)
+                throw error;
+            onMissing(error);
+        }
+        return found;
     }
 
     public PoolDefinition Find(string name) =>

@@ -6,17 +6,17 @@ namespace SparseStorage.Core.Volumes;
 /// <summary>What each filesystem allows at creation, and the mkfs command that makes it.</summary>
 public static class FileSystemRules
 {
-    private sealed record Rule(string Tool, int MaxLabelBytes, long MinimumBytes, string[] Options);
+    private sealed record Rule(string Tool, int MaxLabelBytes, long MinimumBytes, string[] Options, string[] NoDiscard);
 
     // Minimums are the smallest sizes mkfs accepts (mkfs.xfs: 300 MiB since xfsprogs 5.19; mkfs.btrfs: about 114 MiB).
     private static readonly Dictionary<FileSystemType, Rule> Rules = new()
     {
-        [FileSystemType.Ext2] = new("mkfs.ext2", 16, ByteSize.FromMiB(1), ["-F", "-q"]),
-        [FileSystemType.Ext3] = new("mkfs.ext3", 16, ByteSize.FromMiB(4), ["-F", "-q"]),
-        [FileSystemType.Ext4] = new("mkfs.ext4", 16, ByteSize.FromMiB(4), ["-F", "-q"]),
-        [FileSystemType.Xfs] = new("mkfs.xfs", 12, ByteSize.FromMiB(300), ["-f", "-q"]),
-        [FileSystemType.Btrfs] = new("mkfs.btrfs", 255, ByteSize.FromMiB(128), ["-f", "-q"]),
-        [FileSystemType.Swap] = new("mkswap", 16, ByteSize.FromMiB(1), []),
+        [FileSystemType.Ext2] = new("mkfs.ext2", 16, ByteSize.FromMiB(1), ["-F", "-q"], ["-E", "nodiscard"]),
+        [FileSystemType.Ext3] = new("mkfs.ext3", 16, ByteSize.FromMiB(4), ["-F", "-q"], ["-E", "nodiscard"]),
+        [FileSystemType.Ext4] = new("mkfs.ext4", 16, ByteSize.FromMiB(4), ["-F", "-q"], ["-E", "nodiscard"]),
+        [FileSystemType.Xfs] = new("mkfs.xfs", 12, ByteSize.FromMiB(300), ["-f", "-q"], ["-K"]),
+        [FileSystemType.Btrfs] = new("mkfs.btrfs", 255, ByteSize.FromMiB(128), ["-f", "-q"], ["-K"]),
+        [FileSystemType.Swap] = new("mkswap", 16, ByteSize.FromMiB(1), [], []),
     };
 
     public static bool CanCreate(FileSystemType type) => Rules.ContainsKey(type);
@@ -40,10 +40,16 @@ public static class FileSystemRules
                 $"The label '{label}' is too long for {type}: at most {rule.MaxLabelBytes} bytes.", label);
     }
 
-    public static ToolCommand MakeCommand(FileSystemType type, string target, string? label)
+    /// <summary>
+    /// The mkfs command. On a preallocated image mkfs must not discard: on a file, discard punches holes and would
+    /// undo the preallocation.
+    /// </summary>
+    public static ToolCommand MakeCommand(FileSystemType type, string target, string? label, bool keepAllocation = false)
     {
         var rule = Rules[type];
         var arguments = new List<string>(rule.Options);
+        if (keepAllocation)
+            arguments.AddRange(rule.NoDiscard);
         if (label is not null)
             arguments.AddRange(["-L", label]);
         arguments.Add(target);

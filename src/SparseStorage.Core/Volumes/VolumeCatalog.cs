@@ -54,13 +54,20 @@ public sealed class VolumeCatalog(StorageContext context)
         var (resolved, pool) = context.Pools.Confine(path);
         if (!File.Exists(resolved))
             throw new VolumeNotFoundException($"No volume file at '{path}'.", path);
-        return new VolumeInspector(context.ReadAttachments()).Inspect(resolved, pool.Name);
+        try
+        {
+            return new VolumeInspector(context.ReadAttachments()).Inspect(resolved, pool.Name);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new StorageOperationException("InvalidVolumeImage", $"'{resolved}' is not an image the module can read: {e.Message}.", resolved, e);
+        }
     }
 
     /// <summary>Exactly one volume by name; more than one match across pools is an error that lists them.</summary>
     public SparseVolume Single(string name, string? pool)
     {
-        var matches = ByName([name], pool).ToList();
+        var matches = ByName([Names.RequireValid(name, "Volume")], pool).ToList();
         return matches.Count == 1 ? matches[0]
             : throw new InvalidStorageArgumentException("AmbiguousVolumeName",
                 $"'{name}' names {matches.Count} volumes ({string.Join(", ", matches.Select(v => v.Path))}); give -Pool or -Path.", name);

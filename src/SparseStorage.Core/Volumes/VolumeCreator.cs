@@ -25,7 +25,8 @@ public sealed class VolumeCreator(StorageContext context)
         var staging = needsStaging ? temporary + ".raw" : null;
         var commands = new List<ToolCommand>();
         if (request.FileSystem != FileSystemType.None)
-            commands.Add(FileSystemRules.MakeCommand(request.FileSystem, staging ?? temporary, request.Label));
+            commands.Add(FileSystemRules.MakeCommand(request.FileSystem, staging ?? temporary, request.Label,
+                keepAllocation: request.Preallocation == Preallocation.Full && staging is null));
         if (request.Format == VolumeFormat.Qcow2)
             commands.Add(staging is null ? Qcow2Create(temporary, size, request.Preallocation) : Qcow2Convert(staging, temporary, request.Preallocation));
         return new CreateVolumePlan(target, pool.Name, temporary, request, size, commands) { RawStagingPath = staging };
@@ -66,7 +67,7 @@ public sealed class VolumeCreator(StorageContext context)
     private (string Path, PoolDefinition Pool) ResolveTarget(NewVolumeRequest request)
     {
         if (request.Path is not null)
-            return context.Pools.Confine(request.Path);
+            return context.Pools.Confine(RequireExtensionFor(request.Path, request.Format));
         var name = Names.RequireValid(request.Name ?? "", "Volume");
         var pool = request.Pool is not null ? context.Pools.Find(request.Pool) : OnlyPool();
         var extension = request.Format == VolumeFormat.Qcow2 ? ".qcow2" : ".img";
@@ -75,6 +76,15 @@ public sealed class VolumeCreator(StorageContext context)
         if (sibling is not null)
             throw new ResourceExistsException("VolumeExists", $"Pool '{pool.Name}' already has a volume named '{name}' ({sibling}); remove it first.", sibling);
         return context.Pools.Confine(System.IO.Path.Combine(pool.Path, name + extension));
+    }
+
+    private static string RequireExtensionFor(string path, VolumeFormat format)
+    {
+        var extension = System.IO.Path.GetExtension(path).ToLowerInvariant();
+        var allowed = format == VolumeFormat.Qcow2 ? new[] { ".qcow2" } : [".img", ".raw"];
+        return allowed.Contains(extension) ? path
+            : throw new InvalidStorageArgumentException("InvalidVolumeExtension",
+                $"A {format} volume's file must end in {string.Join(" or ", allowed)} so that pools list it; '{path}' does not.", path);
     }
 
     private PoolDefinition OnlyPool()

@@ -4,7 +4,7 @@ using SparseStorage.Core.Volumes;
 namespace SparseStorage.PowerShell.Commands;
 
 /// <summary>Dismount-SparseVolume: unmounts a volume, detaches its loop device and stops its FUSE daemon. A volume not in use is left as it is.</summary>
-[Cmdlet(VerbsData.Dismount, "SparseVolume", DefaultParameterSetName = NameSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[Cmdlet(VerbsData.Dismount, "SparseVolume", DefaultParameterSetName = PathSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(SparseVolume))]
 public sealed class DismountSparseVolumeCommand : VolumeCmdlet
 {

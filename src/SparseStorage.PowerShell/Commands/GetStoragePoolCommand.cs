@@ -9,11 +9,11 @@ namespace SparseStorage.PowerShell.Commands;
 public sealed class GetStoragePoolCommand : SparseStorageCmdlet
 {
     /// <summary>Pool names; wildcards allowed. All pools when omitted.</summary>
-    [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Position = 0, ValueFromPipeline = true)]
     [SupportsWildcards]
     [ArgumentCompleter(typeof(PoolNameCompleter))]
     public string[] Name { get; set; } = ["*"];
 
     protected override void ProcessRecord() =>
-        Invoke(() => WriteObject(Context.Pools.Get(Name), enumerateCollection: true));
+        Invoke(() => WriteObject(Context.Pools.Get(Name, missing => WriteError(Errors.ErrorMapping.ToRecord(missing))), enumerateCollection: true));
 }

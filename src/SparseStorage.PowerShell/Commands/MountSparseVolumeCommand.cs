@@ -4,7 +4,7 @@ using SparseStorage.Core.Volumes;
 namespace SparseStorage.PowerShell.Commands;
 
 /// <summary>Mount-SparseVolume: attaches a volume to a loop device (qcow2 through a FUSE export) and mounts its filesystem.</summary>
-[Cmdlet(VerbsData.Mount, "SparseVolume", DefaultParameterSetName = NameSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[Cmdlet(VerbsData.Mount, "SparseVolume", DefaultParameterSetName = PathSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(SparseVolume))]
 public sealed class MountSparseVolumeCommand : VolumeCmdlet
 {

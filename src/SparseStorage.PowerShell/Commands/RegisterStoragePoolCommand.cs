@@ -20,11 +20,11 @@ public sealed class RegisterStoragePoolCommand : SparseStorageCmdlet
 
     protected override void ProcessRecord()
     {
-        var directory = ProviderPath(Path);
         Invoke(() =>
         {
+            var directory = ProviderPath(Path);
             if (ShouldProcess(directory, $"Register storage pool '{Name}' in {Context.Pools.ConfigurationPath}"))
                 WriteObject(Context.Pools.Register(Name, directory));
-        }, directory);
+        }, Path);
     }
 }

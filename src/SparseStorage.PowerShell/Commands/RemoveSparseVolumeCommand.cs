@@ -4,7 +4,7 @@ using SparseStorage.Core.Volumes;
 namespace SparseStorage.PowerShell.Commands;
 
 /// <summary>Remove-SparseVolume: deletes a volume's image; -Wipe overwrites its data first. Refuses a mounted or attached volume.</summary>
-[Cmdlet(VerbsCommon.Remove, "SparseVolume", DefaultParameterSetName = NameSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
+[Cmdlet(VerbsCommon.Remove, "SparseVolume", DefaultParameterSetName = PathSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
 [OutputType(typeof(SparseVolume))]
 public sealed class RemoveSparseVolumeCommand : VolumeCmdlet
 {

@@ -4,15 +4,19 @@ using SparseStorage.PowerShell.Completers;
 namespace SparseStorage.PowerShell.Commands;
 
 /// <summary>Unregister-StoragePool: forgets a pool. Its directory and volumes stay on disk untouched.</summary>
-[Cmdlet(VerbsLifecycle.Unregister, "StoragePool", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(StoragePool))]
+[Cmdlet(VerbsLifecycle.Unregister, "StoragePool", DefaultParameterSetName = "InputObject", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 public sealed class UnregisterStoragePoolCommand : SparseStorageCmdlet
 {
-    /// <summary>The pool to forget; binds from StoragePool objects on the pipeline.</summary>
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    /// <summary>The pool to forget.</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Name")]
     [ValidateNotNullOrEmpty]
     [ArgumentCompleter(typeof(PoolNameCompleter))]
     public string Name { get; set; } = "";
+
+    /// <summary>A pool from Get-StoragePool. Only pools bind from the pipeline, so a piped volume cannot name a pool by accident.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = "InputObject", ValueFromPipeline = true)]
+    public StoragePool? InputObject { get; set; }
 
     /// <summary>Write the pool as it was before it was unregistered.</summary>
     [Parameter]
@@ -21,12 +25,12 @@ public sealed class UnregisterStoragePoolCommand : SparseStorageCmdlet
     protected override void ProcessRecord() =>
         Invoke(() =>
         {
-            var pool = Context.Pools.Find(Name);
+            var pool = Context.Pools.Find(InputObject?.Name ?? Name);
             if (!ShouldProcess(pool.Path, $"Unregister storage pool '{pool.Name}' (files are kept)"))
                 return;
             var described = PassThru ? Context.Pools.Describe(pool) : null;
-            Context.Pools.Unregister(pool.Name);
+            Context.Pools.Unregister(pool.Name, Context.ReadAttachments());
             if (described is not null)
                 WriteObject(described);
-        }, Name);
+        }, InputObject?.Name ?? Name);
 }

@@ -61,19 +61,26 @@ public sealed class NativeReadersAgreeWithToolsTests : IDisposable
         inQcow2.SizeBytes.Should().Be(400L << 20);
     }
 
-    [IntegrationFact("qemu-img")]
-    public void Luks_container_made_by_qemu_img_is_read_natively()
+    [IntegrationTheory("cryptsetup")]
+    [InlineData("luks1", 1)]
+    [InlineData("luks2", 2)]
+    public void Luks_header_made_by_cryptsetup_is_read_natively(string type, int version)
     {
-        var image = scratch.Combine("secret.luks");
-        var secret = scratch.Combine("key");
-        File.WriteAllText(secret, "correct horse");
-        runner.RunChecked(new ToolCommand("qemu-img", "create", "-q", "-f", "luks", "--object", $"secret,id=sec0,file={secret}",
-            "-o", "key-secret=sec0,iter-time=250", image, "64M"));
+        var image = scratch.Combine($"secret.{type}");
+        using (var file = File.Create(image))
+            file.SetLength(64L << 20);
+        // Fixed iterations skip cryptsetup's PBKDF benchmark, which fails on a loaded machine; the passphrase goes through stdin.
+        runner.RunChecked(new ToolCommand("cryptsetup", "luksFormat", "--batch-mode", "--type", type, "--pbkdf", "pbkdf2",
+            "--pbkdf-force-iterations", "1000", "--key-file", "-", image) { StandardInput = "correct horse"u8.ToArray() });
+        var uuid = runner.RunChecked(new ToolCommand("cryptsetup", "luksUUID", image)).StandardOutput.Trim();
 
         var volume = inspector.Inspect(image, null);
         volume.Format.Should().Be(VolumeFormat.Luks);
-        volume.Encryption.Should().StartWith("LUKS1 aes-xts-plain64");
-        volume.SizeBytes.Should().Be(64L << 20);
+        volume.Encryption.Should().Be($"LUKS{version} aes-xts-plain64");
+        var header = Formats.LuksHeader.Parse(File.ReadAllBytes(image).AsSpan(0, Formats.LuksHeader.ReadSize));
+        header.Uuid.Should().Be(uuid);
+        header.ActiveKeySlots.Should().Be(1);
+        volume.SizeBytes.Should().Be((64L << 20) - header.PayloadOffset);
     }
 
     [IntegrationFact]

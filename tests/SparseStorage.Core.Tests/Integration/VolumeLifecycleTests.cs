@@ -75,6 +75,8 @@ public sealed class VolumeLifecycleTests : IDisposable
         var replace = new NewVolumeRequest { Name = "byhand", Size = ByteSize.FromMiB(64), FileSystem = FileSystemType.Ext4, Force = true };
         FluentActions.Invoking(() => creator.Plan(replace)).Should().Throw<VolumeInUseException>("re-formatting a mounted volume is refused");
         File.Exists(volume.Path).Should().BeTrue();
+        FluentActions.Invoking(() => pool.Pools.Unregister(TestPool.Name, context.ReadAttachments())).Should().Throw<VolumeInUseException>()
+            .WithMessage("*byhand.img*dismount it before unregistering*");
 
         new VolumeMounter(context).Dismount(seen).IsAttached.Should().BeFalse();
         NothingLeftBehind();

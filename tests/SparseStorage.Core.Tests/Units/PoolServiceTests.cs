@@ -1,4 +1,5 @@
 using System.Text.Json;
+using SparseStorage.Core.Host;
 using SparseStorage.Core.Pools;
 using SparseStorage.Core.Tests.Support;
 
@@ -47,10 +48,10 @@ public sealed class PoolServiceTests : IDisposable
     {
         pools.Register("one", scratch.Combine("a"));
         File.WriteAllText(scratch.Combine("a", "v.img"), "x");
-        pools.Unregister("one").Name.Should().Be("one");
+        pools.Unregister("one", new AttachmentState([], [], [])).Name.Should().Be("one");
         pools.Definitions().Should().BeEmpty();
         File.Exists(scratch.Combine("a", "v.img")).Should().BeTrue();
-        FluentActions.Invoking(() => pools.Unregister("one")).Should().Throw<PoolNotFoundException>();
+        FluentActions.Invoking(() => pools.Unregister("one", new AttachmentState([], [], []))).Should().Throw<PoolNotFoundException>();
     }
 
     [Fact]
