@@ -9,26 +9,12 @@ namespace SparseStorage.Core.Tests.Support;
 /// </summary>
 public sealed class IntegrationFactAttribute : FactAttribute
 {
-    public IntegrationFactAttribute(params string[] tools)
-    {
-        if (Prerequisites.Required)
-            return;
-        var missing = Prerequisites.Missing(tools);
-        if (missing is not null)
-            Skip = missing;
-    }
+    public IntegrationFactAttribute(params string[] tools) => Skip = Prerequisites.SkipReason(tools);
 }
 
 public sealed class IntegrationTheoryAttribute : TheoryAttribute
 {
-    public IntegrationTheoryAttribute(params string[] tools)
-    {
-        if (Prerequisites.Required)
-            return;
-        var missing = Prerequisites.Missing(tools);
-        if (missing is not null)
-            Skip = missing;
-    }
+    public IntegrationTheoryAttribute(params string[] tools) => Skip = Prerequisites.SkipReason(tools);
 }
 
 public static class Prerequisites
@@ -36,7 +22,10 @@ public static class Prerequisites
     public static bool Required =>
         string.Equals(Environment.GetEnvironmentVariable("SPARSESTORAGE_INTEGRATION"), "require", StringComparison.OrdinalIgnoreCase);
 
-    public static string? Missing(IEnumerable<string> tools)
+    /// <summary>Why the test cannot run here, or null; always null when CI requires integration tests.</summary>
+    public static string? SkipReason(IEnumerable<string> tools) => Required ? null : Missing(tools);
+
+    private static string? Missing(IEnumerable<string> tools)
     {
         if (Libc.geteuid() != 0)
             return "needs root for loop devices and mounts (set SPARSESTORAGE_INTEGRATION=require to fail instead)";
