@@ -20,7 +20,8 @@ internal static class Stats
 
     public static string Ratio(double ratio) => F(ratio, ratio < 10 ? "0.00" : "0") + "×";
 
-    public static string Bytes(double bytes) => ByteSize.Format((long)Math.Round(bytes)) + $" ({F(bytes, "0")} B)";
+    public static string Bytes(double bytes) =>
+        Math.Abs(bytes) < 1024 ? $"{F(bytes, "0")} B" : ByteSize.Format((long)Math.Round(bytes)) + $" ({F(bytes, "0")} B)";
 
     public static string F(double value, string format) => value.ToString(format, CultureInfo.InvariantCulture);
 }

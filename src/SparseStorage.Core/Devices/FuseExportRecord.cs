@@ -19,6 +19,7 @@ public sealed record FuseExportRecord(string VolumePath, string ExportPath, int 
     public static string RecordPath(string directory, string volumePath) => Path.Combine(directory, KeyFor(volumePath) + ".json");
     public static string ExportPathFor(string directory, string volumePath) => Path.Combine(directory, KeyFor(volumePath) + ".raw");
     public static string PidFilePath(string directory, string volumePath) => Path.Combine(directory, KeyFor(volumePath) + ".pid");
+    public static string MonitorPath(string directory, string volumePath) => Path.Combine(directory, KeyFor(volumePath) + ".qmp");
 
     public bool IsDaemonAlive => ProcessId > 0 && Directory.Exists($"/proc/{ProcessId}");
 

@@ -22,6 +22,8 @@ public sealed class Qcow2FuseExporter(IProcessRunner runner, RuntimePaths runtim
             "--blockdev", $"driver=file,node-name=file0,filename={Escape(volumePath)}{readOnlyOption}",
             "--blockdev", $"driver=qcow2,node-name=disk0,file=file0{readOnlyOption}",
             "--export", $"type=fuse,id=export0,node-name=disk0,mountpoint={Escape(FuseExportRecord.ExportPathFor(directory, volumePath))},writable={(readOnly ? "off" : "on")}",
+            "--chardev", $"socket,id=qmp0,path={Escape(FuseExportRecord.MonitorPath(directory, volumePath))},server=on,wait=off",
+            "--monitor", "chardev=qmp0",
             "--pidfile", FuseExportRecord.PidFilePath(directory, volumePath),
             "--daemonize");
     }
@@ -64,6 +66,13 @@ public sealed class Qcow2FuseExporter(IProcessRunner runner, RuntimePaths runtim
         RemoveFiles(runtime.FuseExports, record.VolumePath, record.ExportPath);
     }
 
+    /// <summary>Grows or shrinks the image under a running export (QMP block_resize); the FUSE file follows the new size.</summary>
+    public void Resize(FuseExportRecord record, long newSize)
+    {
+        using var monitor = QmpClient.Connect(FuseExportRecord.MonitorPath(runtime.FuseExports, record.VolumePath), TimeSpan.FromSeconds(30));
+        monitor.Execute("block_resize", new System.Text.Json.Nodes.JsonObject { ["node-name"] = "disk0", ["size"] = newSize });
+    }
+
     private static bool WaitForExit(int pid, TimeSpan wait)
     {
         var deadline = DateTime.UtcNow + wait;
@@ -91,7 +100,7 @@ public sealed class Qcow2FuseExporter(IProcessRunner runner, RuntimePaths runtim
 
     private static void RemoveFiles(string directory, string volumePath, string exportPath)
     {
-        foreach (var file in new[] { exportPath, FuseExportRecord.PidFilePath(directory, volumePath), FuseExportRecord.RecordPath(directory, volumePath) })
+        foreach (var file in new[] { exportPath, FuseExportRecord.PidFilePath(directory, volumePath), FuseExportRecord.RecordPath(directory, volumePath), FuseExportRecord.MonitorPath(directory, volumePath) })
             File.Delete(file);
     }
 

@@ -15,6 +15,18 @@ public sealed record FileSystemSignature(FileSystemType Type, string? Label, lon
 
     public static FileSystemSignature Blank { get; } = new(FileSystemType.None, null, 0);
 
+    /// <summary>The filesystem's allocation unit (ext: 1–64 KiB, xfs: its block size); 0 when unknown.</summary>
+    public int BlockSize { get; init; }
+
+    /// <summary>Reads the signature at the start of a file or block device.</summary>
+    public static FileSystemSignature Read(string path)
+    {
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        var head = new byte[ProbeLength];
+        var read = RandomAccess.Read(handle, head, 0);
+        return Detect(head.AsSpan(0, read));
+    }
+
     private const int ExtSuperblock = 1024;
     private const int BtrfsSuperblock = 0x10000;
     private const uint ExtCompatHasJournal = 0x4;
@@ -48,12 +60,13 @@ public sealed record FileSystemSignature(FileSystemType Type, string? Label, lon
         var blocks = (long)BinaryPrimitives.ReadUInt32LittleEndian(sb[4..]);
         if ((incompat & ExtIncompat64Bit) != 0)
             blocks |= (long)BinaryPrimitives.ReadUInt32LittleEndian(sb[0x150..]) << 32;
-        return new FileSystemSignature(type, Text(sb.Slice(120, 16)), blocks * blockSize);
+        return new FileSystemSignature(type, Text(sb.Slice(120, 16)), blocks * blockSize) { BlockSize = (int)blockSize };
     }
 
     private static FileSystemSignature Xfs(ReadOnlySpan<byte> sb) =>
         new(FileSystemType.Xfs, Text(sb.Slice(108, 12)),
-            (long)BinaryPrimitives.ReadUInt64BigEndian(sb[8..]) * BinaryPrimitives.ReadUInt32BigEndian(sb[4..]));
+            (long)BinaryPrimitives.ReadUInt64BigEndian(sb[8..]) * BinaryPrimitives.ReadUInt32BigEndian(sb[4..]))
+        { BlockSize = (int)BinaryPrimitives.ReadUInt32BigEndian(sb[4..]) };
 
     private static FileSystemSignature Btrfs(ReadOnlySpan<byte> sb) =>
         new(FileSystemType.Btrfs, Text(sb.Slice(0x12b, 256)), (long)BinaryPrimitives.ReadUInt64LittleEndian(sb[0x70..]));

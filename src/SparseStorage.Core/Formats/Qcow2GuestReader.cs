@@ -6,7 +6,7 @@ namespace SparseStorage.Core.Formats;
 /// Reads a few guest bytes of a qcow2 image through its L1/L2 tables, enough to find a filesystem's magic
 /// without starting qemu. Compressed clusters and backing files are not followed: the caller gets null.
 /// </summary>
-internal sealed class Qcow2GuestReader(FileStream image, Qcow2Header header)
+internal sealed class Qcow2GuestReader(Microsoft.Win32.SafeHandles.SafeFileHandle image, Qcow2Header header)
 {
     private const ulong OffsetMask = 0x00FFFFFFFFFFFE00UL;
     private const ulong CompressedFlag = 1UL << 62;
@@ -27,7 +27,7 @@ internal sealed class Qcow2GuestReader(FileStream image, Qcow2Header header)
             var target = buffer.Slice(done, chunk);
             if (hostCluster == 0)
                 target.Clear();
-            else if (RandomAccess.Read(image.SafeFileHandle, target, hostCluster.Value + inCluster) != chunk)
+            else if (RandomAccess.Read(image, target, hostCluster.Value + inCluster) != chunk)
                 return false;
             done += chunk;
         }
@@ -57,6 +57,6 @@ internal sealed class Qcow2GuestReader(FileStream image, Qcow2Header header)
     private ulong ReadEntry(long position)
     {
         Span<byte> entry = stackalloc byte[8];
-        return RandomAccess.Read(image.SafeFileHandle, entry, position) == 8 ? BinaryPrimitives.ReadUInt64BigEndian(entry) : 0;
+        return RandomAccess.Read(image, entry, position) == 8 ? BinaryPrimitives.ReadUInt64BigEndian(entry) : 0;
     }
 }

@@ -24,6 +24,7 @@ internal static partial class Libc
     [LibraryImport(Library, SetLastError = true)]
     public static partial int flock(SafeFileHandle fd, int operation);
 
+    public const int O_RDONLY = 0;
     public const int O_RDWR = 2;
     public const int O_CREAT = 0x40;
     public const int O_CLOEXEC = 0x80000;

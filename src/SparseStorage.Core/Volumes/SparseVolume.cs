@@ -14,6 +14,8 @@ public sealed class SparseVolume
     /// <summary>The bytes the image really occupies on the pool's disk.</summary>
     public long AllocatedBytes { get; init; }
     public FileSystemType FileSystem { get; init; }
+    /// <summary>The size the filesystem itself spans, read from its superblock (0 without a filesystem).</summary>
+    public long FileSystemSizeBytes { get; init; }
     public string? Label { get; init; }
     /// <summary>"None", or the container and cipher read from the LUKS header, e.g. "LUKS1 aes-xts-plain64".</summary>
     public string Encryption { get; init; } = "None";

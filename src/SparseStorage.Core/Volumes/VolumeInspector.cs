@@ -1,6 +1,7 @@
 using SparseStorage.Core.Devices;
 using SparseStorage.Core.Formats;
 using SparseStorage.Core.Host;
+using Microsoft.Win32.SafeHandles;
 using SparseStorage.Core.Native;
 
 namespace SparseStorage.Core.Volumes;
@@ -21,16 +22,26 @@ public sealed class VolumeInspector(AttachmentState attachments)
         return Extensions.Contains(extension, StringComparer.OrdinalIgnoreCase) ? file[..^extension.Length] : file;
     }
 
+    private const int HeadLength = 4096;
+    private const int BtrfsRegion = 0x10000;
+    private readonly byte[] head = new byte[HeadLength];
+    private readonly byte[] probe = new byte[FileSystemSignature.ProbeLength];
+
+    /// <summary>
+    /// Describes one image. Reads 4 KiB (every header and superblock but btrfs's lies there) and 4 KiB more at
+    /// 64 KiB only when nothing was recognised. Opened with open(2), not FileStream: .NET's emulated sharing
+    /// locks would hide a volume that another operation holds open. Not thread-safe: buffers are reused.
+    /// </summary>
     public SparseVolume Inspect(string path, string? pool)
     {
         var status = Libc.Stat(path);
-        using var image = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.None);
-        var head = new byte[Math.Min(FileSystemSignature.ProbeLength, status.Size)];
-        RandomAccess.Read(image.SafeFileHandle, head, 0);
+        using var image = Libc.Open(path, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+        var length = RandomAccess.Read(image, head, 0);
+        var start = head.AsSpan(0, length);
         var attachment = attachments.Of(path);
-        var volume = Qcow2Header.HasMagic(head) ? DescribeQcow2(image, head)
-            : LuksHeader.HasMagic(head) ? DescribeLuks(image, status.Size)
-            : DescribeRaw(head, status.Size);
+        var volume = Qcow2Header.HasMagic(start) ? DescribeQcow2(image, start)
+            : LuksHeader.HasMagic(start) ? DescribeLuks(image, status.Size)
+            : new Description(VolumeFormat.Raw, status.Size, DetectFileSystem((offset, buffer) => RandomAccess.Read(image, buffer, offset) >= 0, status.Size));
         return new SparseVolume
         {
             Name = NameOf(path),
@@ -40,6 +51,7 @@ public sealed class VolumeInspector(AttachmentState attachments)
             SizeBytes = volume.Size,
             AllocatedBytes = status.AllocatedBytes,
             FileSystem = volume.FileSystem.Type,
+            FileSystemSizeBytes = volume.FileSystem.SizeBytes,
             Label = volume.FileSystem.Label,
             Encryption = volume.Encryption,
             BackingFile = volume.BackingFile,
@@ -53,33 +65,47 @@ public sealed class VolumeInspector(AttachmentState attachments)
         };
     }
 
+    private delegate bool ReadVolumeBytes(long offset, Span<byte> buffer);
+
     private sealed record Description(VolumeFormat Format, long Size, FileSystemSignature FileSystem, string Encryption = "None", string? BackingFile = null, int SnapshotCount = 0);
 
-    private static Description DescribeRaw(byte[] head, long size) =>
-        new(VolumeFormat.Raw, size, FileSystemSignature.Detect(head));
+    /// <summary>Detects the filesystem from the volume's first 4 KiB, and its btrfs superblock only if that found nothing.</summary>
+    private FileSystemSignature DetectFileSystem(ReadVolumeBytes read, long size)
+    {
+        Array.Clear(probe);
+        var first = probe.AsSpan(0, (int)Math.Min(HeadLength, size));
+        if (!read(0, first))
+            return new FileSystemSignature(FileSystemType.Unknown, null, 0);
+        var found = FileSystemSignature.Detect(first);
+        if (found.Type is not (FileSystemType.None or FileSystemType.Unknown) || size < BtrfsRegion + HeadLength)
+            return found;
+        if (!read(BtrfsRegion, probe.AsSpan(BtrfsRegion, HeadLength)))
+            return found;
+        var btrfs = FileSystemSignature.Detect(probe);
+        return btrfs.Type == FileSystemType.Btrfs ? btrfs : found;
+    }
 
-    private static Description DescribeLuks(FileStream image, long size)
+    private static Description DescribeLuks(SafeFileHandle image, long size)
     {
         var header = LuksHeader.Parse(ReadAt(image, 0, LuksHeader.ReadSize));
         return new Description(VolumeFormat.Luks, Math.Max(0, size - header.PayloadOffset), FileSystemSignature.Blank,
             $"LUKS{header.Version} {header.Cipher}");
     }
 
-    private static Description DescribeQcow2(FileStream image, byte[] head)
+    private Description DescribeQcow2(SafeFileHandle image, ReadOnlySpan<byte> start)
     {
-        var header = Qcow2Header.Parse(head);
-        var guest = new byte[Math.Min(FileSystemSignature.ProbeLength, header.VirtualSize)];
+        var header = Qcow2Header.Parse(start);
+        var reader = new Qcow2GuestReader(image, header);
         var fileSystem = header.IsLuksEncrypted ? FileSystemSignature.Blank
-            : new Qcow2GuestReader(image, header).TryRead(0, guest) ? FileSystemSignature.Detect(guest)
-            : new FileSystemSignature(FileSystemType.Unknown, null, 0);
+            : DetectFileSystem(reader.TryRead, header.VirtualSize);
         return new Description(VolumeFormat.Qcow2, header.VirtualSize, fileSystem,
             header.IsLuksEncrypted ? "qcow2 LUKS" : "None", header.BackingFile, header.SnapshotCount);
     }
 
-    private static byte[] ReadAt(FileStream image, long offset, int count)
+    private static byte[] ReadAt(SafeFileHandle image, long offset, int count)
     {
         var buffer = new byte[count];
-        var read = RandomAccess.Read(image.SafeFileHandle, buffer, offset);
+        var read = RandomAccess.Read(image, buffer, offset);
         return buffer[..read];
     }
 }

@@ -22,7 +22,8 @@ public sealed class VolumeRemover(StorageContext context)
     /// <summary>Overwrites the allocated extents (holes hold no data) and flushes before the file is unlinked.</summary>
     internal static void Wipe(string path, IProgress<OperationProgress>? progress, CancellationToken cancellationToken)
     {
-        using var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.None);
+        // FileShare.ReadWrite: the volume lock already serialises changes, and an exclusive share lock would hide the volume from listings.
+        using var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, 1, FileOptions.None);
         var extents = SparseFile.DataExtents(file.SafeFileHandle, file.Length).ToList();
         var total = extents.Sum(e => e.Length);
         var zeros = new byte[WipeChunk];

@@ -109,6 +109,15 @@ public sealed class VolumeFaultTests : IDisposable
     }
 
     [IntegrationFact]
+    public void A_volume_held_open_exclusively_elsewhere_still_lists_and_counts()
+    {
+        var volume = Create("held", VolumeFormat.Raw, FileSystemType.None);
+        using var held = new FileStream(volume.Path, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+        new VolumeCatalog(pool.Context()).ByName(["*"]).Should().ContainSingle(v => v.Name == "held");
+        pool.Pools.Get([TestPool.Name]).Single().VolumeCount.Should().Be(1);
+    }
+
+    [IntegrationFact]
     public void Dismounting_a_volume_that_is_not_in_use_changes_nothing()
     {
         var volume = Create("idle", VolumeFormat.Raw, FileSystemType.None);

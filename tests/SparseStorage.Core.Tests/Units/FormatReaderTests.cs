@@ -24,7 +24,7 @@ public class FormatReaderTests
         BinaryPrimitives.WriteUInt32LittleEndian(sb[24..], 2);      // 4 KiB blocks
         Encoding.ASCII.GetBytes("web01").CopyTo(sb[120..]);
         var found = FileSystemSignature.Detect(data);
-        found.Should().Be(new FileSystemSignature(expected, "web01", 1L << 30));
+        found.Should().Be(new FileSystemSignature(expected, "web01", 1L << 30) { BlockSize = 4096 });
     }
 
     [Fact]
@@ -35,7 +35,7 @@ public class FormatReaderTests
         BinaryPrimitives.WriteUInt32BigEndian(xfs.AsSpan(4), 4096);
         BinaryPrimitives.WriteUInt64BigEndian(xfs.AsSpan(8), 1000);
         Encoding.ASCII.GetBytes("data").CopyTo(xfs, 108);
-        FileSystemSignature.Detect(xfs).Should().Be(new FileSystemSignature(FileSystemType.Xfs, "data", 4096000));
+        FileSystemSignature.Detect(xfs).Should().Be(new FileSystemSignature(FileSystemType.Xfs, "data", 4096000) { BlockSize = 4096 });
 
         var btrfs = Blank();
         "_BHRfS_M"u8.CopyTo(btrfs.AsSpan(0x10040));

@@ -1,0 +1,12 @@
+namespace SparseStorage.Core.Volumes.Resize;
+
+/// <summary>What Resize-SparseVolume was asked for: exactly one of a new size, a signed change, or the minimum.</summary>
+public sealed record ResizeRequest
+{
+    public ByteSize? Size { get; init; }
+    /// <summary>A signed change in bytes: +10 GiB grows, -5 GiB shrinks.</summary>
+    public long? Delta { get; init; }
+    public bool ToMinimumSize { get; init; }
+
+    public static ResizeRequest To(ByteSize size) => new() { Size = size };
+}

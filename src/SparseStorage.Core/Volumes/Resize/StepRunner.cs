@@ -1,0 +1,45 @@
+using SparseStorage.Core.Processes;
+
+namespace SparseStorage.Core.Volumes.Resize;
+
+/// <summary>
+/// Runs the steps of an operation, or in a dry run only records them. The same code path produces -WhatIf's list
+/// of real command lines and the real work, so the two cannot drift apart.
+/// </summary>
+public sealed class StepRunner(IProcessRunner runner, bool dryRun, IProgress<OperationProgress>? progress, string activity, CancellationToken cancellationToken)
+{
+    private readonly List<string> steps = [];
+
+    public bool DryRun { get; } = dryRun;
+    public IReadOnlyList<string> Steps => steps;
+    public CancellationToken Cancellation { get; } = cancellationToken;
+
+    /// <summary>Runs a tool and throws on failure; in a dry run returns an empty success.</summary>
+    public ToolResult Tool(ToolCommand command)
+    {
+        Record(command.ToString());
+        return DryRun ? new ToolResult(command, 0, "", "", TimeSpan.Zero) : runner.RunChecked(command, Cancellation);
+    }
+
+    /// <summary>Does an in-process step (a file length change, a QMP call) described as a person would read it.</summary>
+    public void Do(string description, Action action)
+    {
+        Record(description);
+        if (!DryRun)
+            action();
+    }
+
+    /// <summary>Computes a value during the run; a dry run gets <paramref name="dryRunValue"/> instead.</summary>
+    public T Measure<T>(string description, Func<T> measure, T dryRunValue)
+    {
+        Record(description);
+        return DryRun ? dryRunValue : measure();
+    }
+
+    private void Record(string step)
+    {
+        Cancellation.ThrowIfCancellationRequested();
+        steps.Add(step);
+        progress?.Report(new OperationProgress(activity, step, steps.Count, 0));
+    }
+}
