@@ -21,6 +21,7 @@
         'Remove-SparseVolume'
         'Mount-SparseVolume'
         'Dismount-SparseVolume'
+        'Resize-SparseVolume'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

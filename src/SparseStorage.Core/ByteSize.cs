@@ -69,6 +69,22 @@ public readonly partial record struct ByteSize(long Bytes) : IComparable<ByteSiz
         _ => throw Invalid(value, $"a {value.GetType().Name} is not a size"),
     };
 
+    /// <summary>A signed change of size: "+10GB", "-5GiB", or a number (-5GB in PowerShell arrives as a negative long).</summary>
+    public static long ParseDelta(object value)
+    {
+        if (value is string text && text.Trim() is { Length: > 0 } trimmed && (trimmed[0] == '-' || trimmed[0] == '+'))
+        {
+            var magnitude = Parse(trimmed[1..]).Bytes;
+            return trimmed[0] == '-' ? -magnitude : magnitude;
+        }
+        return value switch
+        {
+            long or int or short or sbyte when Convert.ToInt64(value, CultureInfo.InvariantCulture) is var signed and < 0 => signed,
+            double real when real < 0 => -From(-real).Bytes,
+            _ => From(value).Bytes,
+        };
+    }
+
     /// <summary>Throws unless the size is greater than zero; <paramref name="what"/> names the parameter in the message.</summary>
     public ByteSize RequirePositive(string what) =>
         Bytes > 0 ? this : throw new InvalidStorageArgumentException("InvalidSize", $"{what} must be greater than zero, not {this}.", this);

@@ -48,6 +48,17 @@ public abstract class SparseStorageCmdlet : PSCmdlet
     protected bool ShouldProcessUnlessForced(bool force, string target, string action) =>
         force && !MyInvocation.BoundParameters.ContainsKey("WhatIf") || ShouldProcess(target, action);
 
+    /// <summary>
+    /// A second confirmation for the high-impact form of a medium-impact command (a shrink): asked unless -Force,
+    /// -Confirm:$false or $ConfirmPreference = 'None', so unattended runbooks are never prompted.
+    /// </summary>
+    protected bool ConfirmHighImpact(bool force, string query, string caption)
+    {
+        var confirmOff = MyInvocation.BoundParameters.TryGetValue("Confirm", out var confirm) && !((SwitchParameter)confirm).IsPresent;
+        var preference = SessionState.PSVariable.GetValue("ConfirmPreference") is ConfirmImpact impact ? impact : ConfirmImpact.High;
+        return force || confirmOff || preference == ConfirmImpact.None || ShouldContinue(query, caption);
+    }
+
     /// <summary>A path as PowerShell means it: relative to the current location, with provider prefixes removed.</summary>
     protected string ProviderPath(string path) => SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
 

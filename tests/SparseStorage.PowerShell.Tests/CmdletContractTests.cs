@@ -22,6 +22,7 @@ public sealed class CmdletContractTests : IDisposable
         { "Remove-SparseVolume", ["Name", "Pool", "Path", "Wipe", "Force", "PassThru"] },
         { "Mount-SparseVolume", ["Name", "Pool", "Path", "MountPoint", "ReadOnly"] },
         { "Dismount-SparseVolume", ["Name", "Pool", "Path", "PassThru"] },
+        { "Resize-SparseVolume", ["Name", "Pool", "Path", "Size", "Delta", "ToMinimumSize", "Force"] },
     };
 
     [Theory]
@@ -78,12 +79,13 @@ public sealed class CmdletContractTests : IDisposable
     [InlineData("Remove-SparseVolume")]
     [InlineData("Mount-SparseVolume")]
     [InlineData("Dismount-SparseVolume")]
+    [InlineData("Resize-SparseVolume")]
     public void Volume_cmdlets_bind_Path_by_property_name_from_what_upstream_cmdlets_emit(string cmdlet)
     {
         var path = assembly.Get(cmdlet).Parameters.Single(p => p.Name == "Path");
         path.Sets.Should().OnlyContain(s => s.FromPipelineByPropertyName);
         path.Aliases.Should().Contain(["FullName", "PSPath"]);
-        foreach (var upstream in new[] { "New-SparseVolume", "Get-SparseVolume", "Mount-SparseVolume", "Get-StoragePool" })
+        foreach (var upstream in new[] { "New-SparseVolume", "Get-SparseVolume", "Mount-SparseVolume", "Get-StoragePool", "Resize-SparseVolume" })
             foreach (var type in assembly.Get(upstream).OutputTypes)
                 type.GetProperty("Path").Should().NotBeNull($"{upstream} emits {type.Name}, which must carry Path for {cmdlet}");
     }
@@ -101,7 +103,7 @@ public sealed class CmdletContractTests : IDisposable
     [Fact]
     public void Only_Path_binds_by_property_name_in_volume_action_cmdlets_so_a_piped_volume_picks_one_set()
     {
-        foreach (var cmdlet in new[] { "Remove-SparseVolume", "Mount-SparseVolume", "Dismount-SparseVolume", "Get-SparseVolume" })
+        foreach (var cmdlet in new[] { "Remove-SparseVolume", "Mount-SparseVolume", "Dismount-SparseVolume", "Get-SparseVolume", "Resize-SparseVolume" })
         {
             var byProperty = assembly.Get(cmdlet).Parameters.Where(p => p.Sets.Any(s => s.FromPipelineByPropertyName)).Select(p => p.Name);
             byProperty.Should().Equal(["Path"], cmdlet);

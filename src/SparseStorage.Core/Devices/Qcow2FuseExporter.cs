@@ -71,6 +71,11 @@ public sealed class Qcow2FuseExporter(IProcessRunner runner, RuntimePaths runtim
     {
         using var monitor = QmpClient.Connect(FuseExportRecord.MonitorPath(runtime.FuseExports, record.VolumePath), TimeSpan.FromSeconds(30));
         monitor.Execute("block_resize", new System.Text.Json.Nodes.JsonObject { ["node-name"] = "disk0", ["size"] = newSize });
+        // The kernel caches the FUSE file's attributes for a while; a loop capacity refresh before it sees the new
+        // length would keep the old size.
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (new FileInfo(record.ExportPath).Length != newSize && DateTime.UtcNow < deadline)
+            Thread.Sleep(50);
     }
 
     private static bool WaitForExit(int pid, TimeSpan wait)

@@ -9,4 +9,11 @@ public sealed record ResizeRequest
     public bool ToMinimumSize { get; init; }
 
     public static ResizeRequest To(ByteSize size) => new() { Size = size };
+
+    public void Validate()
+    {
+        var given = (Size is null ? 0 : 1) + (Delta is null ? 0 : 1) + (ToMinimumSize ? 1 : 0);
+        if (given != 1)
+            throw new InvalidStorageArgumentException("ResizeTargetRequired", "Give exactly one of -Size, -Delta or -ToMinimumSize.");
+    }
 }

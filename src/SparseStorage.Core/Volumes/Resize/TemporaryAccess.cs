@@ -1,0 +1,92 @@
+using SparseStorage.Core.Devices;
+using SparseStorage.Core.Host;
+using SparseStorage.Core.Processes;
+
+namespace SparseStorage.Core.Volumes.Resize;
+
+/// <summary>
+/// Gives a resize what its filesystem tool needs — the raw bytes (a file or block device) or a mount point — and
+/// sets up only what is missing: a FUSE export for an unattached qcow2 image, a loop device, a temporary mount.
+/// <see cref="Close"/> takes down what it set up, in reverse order, also after a failure.
+/// </summary>
+internal sealed class TemporaryAccess(StorageContext context, SparseVolume volume, VolumeAttachment attachment, StepRunner steps) : IDisposable
+{
+    private readonly Stack<Action> undo = new();
+    private readonly Qcow2FuseExporter exporter = new(context.Runner, context.Runtime);
+    private string? rawView;
+    private string? device;
+    private string? mountPoint;
+
+    /// <summary>A file or device holding the volume's raw bytes: the loop device when attached, else the image or its FUSE export.</summary>
+    public string RawView()
+    {
+        if (rawView is not null)
+            return rawView;
+        if (attachment.LoopDevice is not null)
+            return rawView = attachment.LoopDevice;
+        if (volume.Format == VolumeFormat.Raw)
+            return rawView = volume.Path;
+        var export = steps.Measure(exporter.StartCommand(volume.Path, readOnly: false).ToString(),
+            () => exporter.Start(volume.Path, readOnly: false, steps.Cancellation),
+            new FuseExportRecord(volume.Path, FuseExportRecord.ExportPathFor(context.Runtime.FuseExports, volume.Path), 0));
+        undo.Push(() => steps.Do($"stop qemu-storage-daemon (FUSE export {export.ExportPath})", () => exporter.Stop(export, CancellationToken.None)));
+        return rawView = export.ExportPath;
+    }
+
+    /// <summary>Where the filesystem is mounted: the user's mount point, or a temporary one under the runtime directory.</summary>
+    public string MountPoint()
+    {
+        if (attachment.MountPoints.Count > 0)
+            return attachment.MountPoints[0];
+        if (mountPoint is not null)
+            return mountPoint;
+        var view = RawView();
+        var block = view.StartsWith("/dev/", StringComparison.Ordinal) ? view : Attach(view);
+        var target = Path.Combine(context.Runtime.Ensure(Path.Combine(context.Runtime.Root, "mnt")), FuseExportRecord.KeyFor(volume.Path));
+        steps.Do($"mkdir {target}", () => Directory.CreateDirectory(target));
+        undo.Push(() => steps.Do($"rmdir {target}", () => Directory.Delete(target)));
+        steps.Tool(Mounter.MountCommand(block, target, volume.FileSystem, readOnly: false));
+        undo.Push(() => steps.Tool(Mounter.UnmountCommand(target)));
+        return mountPoint = target;
+    }
+
+    /// <summary>Takes down what this access set up; safe to call twice.</summary>
+    public void Close()
+    {
+        Exception? first = null;
+        while (undo.TryPop(out var step))
+        {
+            try
+            {
+                step();
+            }
+            catch (Exception e) when (e is SparseStorageException or IOException)
+            {
+                first ??= e;
+            }
+        }
+        rawView = device = mountPoint = null;
+        if (first is not null)
+            throw first;
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Close();
+        }
+        catch (Exception e) when (e is SparseStorageException or IOException)
+        {
+            // Reported by an explicit Close on the success path; after a failure the first error is the one that matters.
+        }
+    }
+
+    private string Attach(string file)
+    {
+        var loop = steps.Measure(LoopDeviceManager.AttachCommand(file, readOnly: false).ToString(),
+            () => new LoopDeviceManager(context.Runner).Attach(file, readOnly: false, steps.Cancellation), "<loop device>");
+        undo.Push(() => steps.Do(LoopDeviceManager.DetachCommand(loop).ToString(), () => new LoopDeviceManager(context.Runner).Detach(loop, CancellationToken.None)));
+        return device = loop;
+    }
+}
