@@ -1,10 +1,10 @@
 namespace SparseStorage.Bench;
 
-/// <summary>The command line: --volumes N, --only listing|create, --keep, --base DIR, --repeats N, --results DIR.</summary>
+/// <summary>The command line: --volumes N, --only listing|create|resize, --keep, --base DIR, --repeats N, --results DIR.</summary>
 internal sealed record BenchOptions
 {
     public const string Usage =
-        "usage: bench/run.sh [--volumes N] [--only listing|create] [--keep] [--base DIR] [--repeats N] [--results DIR]";
+        "usage: bench/run.sh [--volumes N] [--only listing|create|resize] [--keep] [--base DIR] [--repeats N] [--results DIR]";
 
     public int Volumes { get; init; } = 10_000;
     public string? Only { get; init; }
@@ -42,5 +42,5 @@ internal sealed record BenchOptions
         int.TryParse(text, out var value) && value > 0 ? value : throw new ArgumentException($"{option} needs a positive number, not '{text}'");
 
     private static string Benchmark(string text) =>
-        text is "listing" or "create" ? text : throw new ArgumentException($"--only takes listing or create, not '{text}'");
+        text is "listing" or "create" or "resize" ? text : throw new ArgumentException($"--only takes listing, create or resize, not '{text}'");
 }

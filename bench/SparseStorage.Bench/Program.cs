@@ -20,6 +20,8 @@ using (var environment = BenchEnvironment.Create(options))
         new ListingBenchmark(environment, options, report).Run();
     if (options.Runs("create"))
         new CreateBenchmark(environment, options, report).Run();
+    if (options.Runs("resize"))
+        new ResizeBenchmark(environment, options, report).Run();
     report.PrintSummary();
     var written = report.Write(options.ResultsDirectory ?? Machine.DefaultResultsDirectory(), Machine.Describe(environment));
     Console.WriteLine($"\nresults written to {written}");
