@@ -116,6 +116,29 @@ public sealed class ResizeMatrixTests : IDisposable
         CheckFileSystem(volume, fileSystem);
     }
 
+    [IntegrationTheory("mkswap", "swaplabel", "blkid", "qemu-img")]
+    [InlineData(VolumeFormat.Raw, true)]
+    [InlineData(VolumeFormat.Raw, false)]
+    [InlineData(VolumeFormat.Qcow2, true)]
+    public void Swap_is_recreated_with_its_uuid_and_label(VolumeFormat format, bool grow)
+    {
+        var context = pool.Context();
+        var creator = new VolumeCreator(context);
+        var volume = creator.Create(creator.Plan(new NewVolumeRequest { Name = "swap", Size = ByteSize.FromMiB(64), Format = format, FileSystem = FileSystemType.Swap, Label = "sw" }));
+        var before = Blkid(volume);
+        var target = ByteSize.FromMiB(grow ? 96 : 48);
+        var result = new VolumeResizer(context).Resize(volume, ResizeRequest.To(target));
+        result.NewSizeBytes.Should().Be(target.Bytes);
+        result.FileSystemSizeBytes.Should().Be(target.Bytes, "the swap signature spans the new size");
+        var after = Blkid(volume);
+        after["UUID"].Should().Be(before["UUID"]);
+        after["LABEL"].Should().Be("sw");
+    }
+
+    private Dictionary<string, string> Blkid(SparseVolume volume) =>
+        runner.RunChecked(new ToolCommand("blkid", "-o", "export", "-p", RawCopyPath(volume))).StandardOutput
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
+
     [IntegrationFact("resize2fs")]
     public void Same_size_is_a_no_op_and_bad_targets_are_refused()
     {
