@@ -57,6 +57,24 @@ public class ByteSizeTests
         FluentActions.Invoking(() => ByteSize.From(DateTime.Now)).Should().Throw<InvalidStorageArgumentException>().WithMessage("*not a size*");
     }
 
+    [Theory]
+    [InlineData("+10GB", 10737418240L)]
+    [InlineData("-5GiB", -5368709120L)]
+    [InlineData(" -1.5K", -1536L)]
+    [InlineData("512M", 536870912L)]
+    public void Parses_signed_changes(string text, long expected) => ByteSize.ParseDelta(text).Should().Be(expected);
+
+    [Fact]
+    public void Takes_signed_numbers_as_PowerShell_binds_them()
+    {
+        ByteSize.ParseDelta(-5368709120L).Should().Be(-5368709120L); // -5GB arrives as a negative long
+        ByteSize.ParseDelta(-1024).Should().Be(-1024);
+        ByteSize.ParseDelta(-2048.0).Should().Be(-2048);
+        ByteSize.ParseDelta(4096L).Should().Be(4096);
+        FluentActions.Invoking(() => ByteSize.ParseDelta("--1G")).Should().Throw<InvalidStorageArgumentException>();
+        FluentActions.Invoking(() => ByteSize.ParseDelta("+x")).Should().Throw<InvalidStorageArgumentException>();
+    }
+
     [Fact]
     public void Zero_is_refused_where_it_is_meaningless()
     {
