@@ -23,9 +23,8 @@ public sealed partial class StorageHostProbe(StorageContext context, ToolLocator
 
     public StorageHost Probe(CancellationToken cancellationToken = default)
     {
-        var tools = new ToolInfo[KnownTools.Length];
-        Parallel.For(0, KnownTools.Length, new ParallelOptions { CancellationToken = cancellationToken },
-            i => tools[i] = DescribeTool(KnownTools[i].Tool, KnownTools[i].VersionArgument, cancellationToken));
+        // One after another: each takes a few milliseconds, and blocking pool threads in parallel starves the pool.
+        var tools = KnownTools.Select(t => DescribeTool(t.Tool, t.VersionArgument, cancellationToken)).ToList();
         return new StorageHost
         {
             HostName = Environment.MachineName,

@@ -1,0 +1,33 @@
+using SparseStorage.Core.Host;
+using SparseStorage.Core.Processes;
+using SparseStorage.Core.Tests.Support;
+
+namespace SparseStorage.Core.Tests.Integration;
+
+public sealed class StorageHostProbeTests : IDisposable
+{
+    private readonly TestPool pool = new();
+
+    [IntegrationFact("qemu-img", "mkfs.xfs")]
+    public void Reports_privileges_features_filesystems_and_tool_versions()
+    {
+        var host = new StorageHostProbe(pool.Context(), ToolLocator.Default).Probe();
+        host.IsRoot.Should().BeTrue();
+        host.Features.Loop.Should().BeTrue();
+        host.Features.DeviceMapper.Should().Be(File.Exists("/dev/mapper/control"));
+        host.KernelFileSystems.Should().Contain("ext4").And.NotContain(f => f.StartsWith("nodev"));
+        var qemu = host.Tools.Single(t => t.Name == "qemu-img");
+        qemu.IsInstalled.Should().BeTrue();
+        new ProcessRunner().RunChecked(new ToolCommand("qemu-img", "--version")).StandardOutput.Should().Contain(qemu.Version!);
+        host.Tools.Should().Contain(t => t.Name == "mkfs.xfs" && t.Package == "xfsprogs" && t.Version != null);
+        host.Features.Reflink.Should().ContainKey(TestPool.Name);
+        Directory.EnumerateFileSystemEntries(pool.PoolPath).Should().BeEmpty("the reflink probe cleans up after itself");
+    }
+
+    [Fact]
+    public void Kernel_filesystems_skip_pseudo_filesystems() =>
+        StorageHostProbe.KernelFileSystems("nodev\tsysfs\nnodev\tproc\n\text4\n\txfs\nnodev\tfuse\n\tbtrfs\n")
+            .Should().Equal("ext4", "xfs", "btrfs");
+
+    public void Dispose() => pool.Dispose();
+}
