@@ -1,13 +1,16 @@
 #Requires -Version 7.4
 <#
 .SYNOPSIS
-A short, unattended tour of SparseStorage: a pool, a thin 10 GB ext4 volume, a mount, and a clean exit.
+A short, unattended tour of SparseStorage: a pool, a thin 10 GB ext4 volume, a mount, a grow, and a clean exit.
 
 .DESCRIPTION
 Registers a pool 'quickstart' in a temporary directory, creates a sparse 10 GB ext4 volume 'demo' in it, shows the
 pool's overcommit, mounts the volume, writes a file, shows what the volume really occupies against what it offers,
-then dismounts it, removes it, unregisters the pool and deletes the directory. Whatever happens (an error, Ctrl+C),
-the finally block takes down what is still in place.
+then dismounts it, grows it by 5 GB, removes it, unregisters the pool and deletes the directory. Whatever happens
+(an error, Ctrl+C), the finally block takes down what is still in place.
+
+The grow runs after the dismount, offline (e2fsck, then resize2fs on the image file): some kernels refuse to grow a
+mounted ext4 filesystem, and Resize-SparseVolume then stops with OnlineResizeRefused.
 
 Your own pools are untouched: the demo keeps its pool in a temporary configuration file ($env:SPARSESTORAGE_CONFIG,
 restored at the end). The run-time directory stays the default one, so the demo's mount is recorded where your own
@@ -90,6 +93,16 @@ try {
 
     Dismount-SparseVolume -Name 'demo' -Pool 'quickstart'
     Write-Host "Dismounted '$($volume.Name)' and detached $($volume.LoopDevice)."
+
+    # Grown offline, now that it is dismounted: image first, then the filesystem. A grow does not ask for confirmation.
+    $resize = Resize-SparseVolume -Name 'demo' -Pool 'quickstart' -Delta +5GB
+    Write-Host ("Grew '{0}' from {1} to {2}; its ext4 filesystem now spans {3}. The steps that ran:" -f
+        $resize.Name, (Format-Size $resize.OldSizeBytes), (Format-Size $resize.NewSizeBytes), (Format-Size $resize.FileSystemSizeBytes))
+    $resize.Steps | ForEach-Object { Write-Host "    $_" }
+    $volume = $resize.Volume
+    Write-Host ("Volume 'demo' now offers {0} and occupies {1} of the pool's disk." -f
+        (Format-Size $volume.SizeBytes), (Format-Size $volume.AllocatedBytes))
+    Get-SparseVolume -Pool 'quickstart' | Out-Host
 
     Remove-SparseVolume -Name 'demo' -Pool 'quickstart' -Confirm:$false
     Write-Host "Removed volume 'demo' ($($volume.Path))."

@@ -237,3 +237,37 @@ public sealed class CmdletContractTests : IDisposable
 
     public void Dispose() => assembly.Dispose();
 }
+
+/// <summary>The real docs pages convert into MAML help with one command, synopsis and its examples per exported cmdlet.</summary>
+public sealed class RealHelpTests : IDisposable
+{
+    private readonly CmdletAssembly assembly = new();
+
+    [Fact]
+    public void Every_cmdlet_page_converts_to_maml_with_synopsis_parameters_and_examples()
+    {
+        var output = Path.Combine(Path.GetTempPath(), $"help-{Guid.NewGuid():N}.xml");
+        try
+        {
+            var pages = SparseStorage.Packager.MamlWriter.ConvertDirectory(Path.Combine(CmdletAssembly.RepositoryRoot, "docs", "en-US"), output);
+            pages.Should().HaveCount(assembly.All.Count);
+            var commands = XDocument.Load(output).Descendants(SparseStorage.Packager.MamlWriter.Command + "command").ToList();
+            foreach (var cmdlet in assembly.All)
+            {
+                var command = commands.Single(c => c.Descendants(SparseStorage.Packager.MamlWriter.Command + "name").First().Value == cmdlet.Name);
+                command.Descendants(SparseStorage.Packager.MamlWriter.Maml + "para").First().Value.Should().NotBeNullOrWhiteSpace();
+                command.Descendants(SparseStorage.Packager.MamlWriter.Command + "example").Should().HaveCountGreaterThanOrEqualTo(2, cmdlet.Name);
+                var documented = command.Element(SparseStorage.Packager.MamlWriter.Command + "parameters")!
+                    .Elements().Select(p => p.Element(SparseStorage.Packager.MamlWriter.Maml + "name")!.Value);
+                foreach (var parameter in cmdlet.Parameters)
+                    documented.Should().Contain(parameter.Name, cmdlet.Name);
+            }
+        }
+        finally
+        {
+            File.Delete(output);
+        }
+    }
+
+    public void Dispose() => assembly.Dispose();
+}
