@@ -27,7 +27,8 @@ public abstract class SparseStorageCmdlet : PSCmdlet
             work();
         }
         catch (Exception e) when (e is SparseStorageException or IOException or UnauthorizedAccessException or OperationCanceledException
-                                       or InvalidDataException or PSArgumentException or ItemNotFoundException or System.Management.Automation.DriveNotFoundException)
+                                       or InvalidDataException or PSArgumentException or ItemNotFoundException or System.Management.Automation.DriveNotFoundException
+                                       or PSInvalidOperationException)
         {
             var record = ErrorMapping.ToRecord(e, target);
             if (ErrorMapping.IsTerminating(e))
@@ -55,7 +56,8 @@ public abstract class SparseStorageCmdlet : PSCmdlet
     protected bool ConfirmHighImpact(bool force, string query, string caption)
     {
         var confirmOff = MyInvocation.BoundParameters.TryGetValue("Confirm", out var confirm) && !((SwitchParameter)confirm).IsPresent;
-        var preference = SessionState.PSVariable.GetValue("ConfirmPreference") is ConfirmImpact impact ? impact : ConfirmImpact.High;
+        // Assigned in a script or function scope, $ConfirmPreference holds a string, not the enum.
+        var preference = LanguagePrimitives.TryConvertTo<ConfirmImpact>(SessionState.PSVariable.GetValue("ConfirmPreference"), out var impact) ? impact : ConfirmImpact.High;
         return force || confirmOff || preference == ConfirmImpact.None || ShouldContinue(query, caption);
     }
 

@@ -74,8 +74,13 @@ public sealed class Qcow2FuseExporter(IProcessRunner runner, RuntimePaths runtim
         // The kernel caches the FUSE file's attributes for a while; a loop capacity refresh before it sees the new
         // length would keep the old size.
         var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (new FileInfo(record.ExportPath).Length != newSize && DateTime.UtcNow < deadline)
+        while (new FileInfo(record.ExportPath).Length != newSize)
+        {
+            if (DateTime.UtcNow > deadline)
+                throw new StorageOperationException("ExportResizePending",
+                    $"qemu-storage-daemon resized {record.VolumePath} to {newSize} bytes, but its FUSE export still shows {new FileInfo(record.ExportPath).Length}; dismount and mount the volume to see the new size.", record.VolumePath);
             Thread.Sleep(50);
+        }
     }
 
     private static bool WaitForExit(int pid, TimeSpan wait)

@@ -35,7 +35,7 @@ public sealed class ResizeSparseVolumeCommand : VolumeCmdlet
             if (!ShouldProcessSteps(volume.Path, resizer.Plan(volume, request), "Resize volume"))
                 return;
             if (VolumeResizer.IsShrink(volume, request) && !ConfirmHighImpact(Force,
-                    $"Shrink volume '{volume.Name}' ({ByteSize.Format(volume.SizeBytes)})? Space beyond the new size is cut off.", "Shrink volume"))
+                    $"Shrink volume '{volume.Name}' from {ByteSize.Format(volume.SizeBytes)} to {(ToMinimumSize ? "its filesystem's minimum plus margin" : ByteSize.Format(VolumeResizer.TargetOf(volume, request)))}? Space beyond the new size is cut off.", "Shrink volume"))
                 return;
             WriteObject(RunWithProgress((progress, token) => resizer.Resize(volume, request, progress, token)));
         }, Name.Length > 0 ? Name : Path);

@@ -139,6 +139,17 @@ public sealed class ResizeMatrixTests : IDisposable
         runner.RunChecked(new ToolCommand("blkid", "-o", "export", "-p", RawCopyPath(volume))).StandardOutput
             .Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
 
+    [IntegrationFact("mkfs.xfs")]
+    public void A_read_only_mount_is_refused_before_anything_changes()
+    {
+        var context = pool.Context();
+        var volume = Create(context, VolumeFormat.Raw, FileSystemType.Xfs);
+        var mounted = new VolumeMounter(context).Mount(volume, pool.Combine("ro"), readOnly: true);
+        FluentActions.Invoking(() => new VolumeResizer(context).Resize(mounted, ResizeRequest.To(new ByteSize(Grown))))
+            .Should().Throw<VolumeInUseException>().WithMessage("*read-only*");
+        new VolumeCatalog(context).Get(volume.Path).SizeBytes.Should().Be(Start);
+    }
+
     [IntegrationFact("resize2fs")]
     public void Same_size_is_a_no_op_and_bad_targets_are_refused()
     {

@@ -11,6 +11,8 @@ internal static class ResizeRules
             throw new ResizeNotSupportedException("ResizeEncryptedVolume", $"{volume.Name} is encrypted ({volume.Encryption}); resizing encrypted volumes is not supported yet.", volume);
         if (volume.IsBroken)
             throw new VolumeInUseException($"{volume.Name} has a FUSE export whose daemon is gone; run Dismount-SparseVolume first.", volume);
+        if (attachment.IsAttached && attachment.ReadOnly)
+            throw new VolumeInUseException($"{volume.Name} is {attachment.Describe()} read-only; dismount it (or mount it read-write) before resizing.", volume);
         if (volume.FileSystem == FileSystemType.Swap && attachment.IsAttached)
             throw new VolumeInUseException($"{volume.Name} is swap space {attachment.Describe()}; swapoff and dismount it before resizing.", volume);
     }

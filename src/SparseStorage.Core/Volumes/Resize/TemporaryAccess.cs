@@ -24,6 +24,8 @@ internal sealed class TemporaryAccess(StorageContext context, SparseVolume volum
             return rawView;
         if (attachment.LoopDevice is not null)
             return rawView = attachment.LoopDevice;
+        if (attachment.FuseExport is not null)
+            return rawView = attachment.FuseExport.ExportPath;
         if (volume.Format == VolumeFormat.Raw)
             return rawView = volume.Path;
         var export = steps.Measure(exporter.StartCommand(volume.Path, readOnly: false).ToString(),
@@ -40,6 +42,7 @@ internal sealed class TemporaryAccess(StorageContext context, SparseVolume volum
             return attachment.MountPoints[0];
         if (mountPoint is not null)
             return mountPoint;
+        context.RequireRoot("Resizing an unmounted xfs or btrfs volume (it is mounted for the resize)");
         var view = RawView();
         var block = view.StartsWith("/dev/", StringComparison.Ordinal) ? view : Attach(view);
         var target = Path.Combine(context.Runtime.Ensure(Path.Combine(context.Runtime.Root, "mnt")), FuseExportRecord.KeyFor(volume.Path));

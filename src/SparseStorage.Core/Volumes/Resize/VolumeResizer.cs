@@ -157,7 +157,7 @@ public sealed partial class VolumeResizer(StorageContext context)
         if (!dryRun && target < floor)
             throw new ShrinkBelowUsedException(
                 $"{volume.Name} cannot shrink to {ByteSize.Format(target)}: its {volume.FileSystem} filesystem needs at least {ByteSize.Format(minimum)} " +
-                $"plus a margin of {ByteSize.Format(Margin(minimum))}, so the smallest size is {ByteSize.Format(floor)}. Nothing was changed.", volume);
+                $"plus a margin of {ByteSize.Format(Margin(minimum))}, so the smallest size is {ByteSize.Format(floor)}. The volume's size was not changed.", volume);
         return target;
     }
 
@@ -167,11 +167,12 @@ public sealed partial class VolumeResizer(StorageContext context)
         {
             steps.Tool(new ToolCommand("resize2fs", attachment.LoopDevice!));
         }
-        catch (ToolFailedException e)
+        catch (ToolFailedException e) when (e is not ToolTimeoutException)
         {
+            var reason = e.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? $"exit code {e.ExitCode}";
             throw new ResizeNotSupportedException("OnlineResizeRefused",
-                $"The image of {volume.Name} now has {ByteSize.Format(target)}, but the kernel refused to grow its mounted {volume.FileSystem} " +
-                $"filesystem online ({e.StandardError.Trim()}). The filesystem is unchanged and the data intact; dismount the volume " +
+                $"The image of {volume.Name} now has {ByteSize.Format(target)}, but growing its mounted {volume.FileSystem} filesystem online " +
+                $"failed ({reason}); this kernel may not allow it. The filesystem keeps its old size and the data is intact; dismount the volume " +
                 $"(mounted at {string.Join(", ", attachment.MountPoints)}) and run Resize-SparseVolume again to finish.", volume);
         }
     }
