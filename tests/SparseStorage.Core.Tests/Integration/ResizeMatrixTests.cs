@@ -81,7 +81,7 @@ public sealed class ResizeMatrixTests : IDisposable
         var volume = Create(context, VolumeFormat.Raw, FileSystemType.Ext4);
         var sums = WriteSample(context, volume);
         FluentActions.Invoking(() => new VolumeResizer(context).Resize(volume, ResizeRequest.To(ByteSize.FromMiB(40))))
-            .Should().Throw<ShrinkBelowUsedException>().Where(e => e.ErrorId == "ShrinkBelowUsedSpace" && e.Message.Contains("Nothing was changed"));
+            .Should().Throw<ShrinkBelowUsedException>().Where(e => e.ErrorId == "ShrinkBelowUsedSpace" && e.Message.Contains("size was not changed"));
         new VolumeCatalog(context).Get(volume.Path).SizeBytes.Should().Be(Start);
         VerifySample(context, volume, sums);
     }
