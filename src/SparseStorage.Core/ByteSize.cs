@@ -43,20 +43,6 @@ public readonly partial record struct ByteSize(long Bytes) : IComparable<ByteSiz
         }
     }
 
-    public static bool TryParse(string text, out ByteSize size)
-    {
-        try
-        {
-            size = Parse(text);
-            return true;
-        }
-        catch (InvalidStorageArgumentException)
-        {
-            size = Zero;
-            return false;
-        }
-    }
-
     /// <summary>Accepts what PowerShell may bind: a ByteSize, an integer, a whole double, or text.</summary>
     public static ByteSize From(object value) => value switch
     {

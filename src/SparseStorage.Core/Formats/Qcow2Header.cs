@@ -19,7 +19,6 @@ public sealed record Qcow2Header(
     long L1TableOffset,
     int L1Size)
 {
-    public const int HeaderReadSize = 64 * 1024;
     private const uint BackingFormatExtension = 0xE2792ACA;
     private const uint EndOfExtensions = 0;
 

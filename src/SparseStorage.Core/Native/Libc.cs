@@ -11,10 +11,8 @@ internal static partial class Libc
     public const int LOCK_EX = 2;
     public const int LOCK_NB = 4;
     public const int LOCK_UN = 8;
-    public const int EWOULDBLOCK = 11;
     public const int SEEK_DATA = 3;
     public const int SEEK_HOLE = 4;
-    public const int ENXIO = 6;
     public const int AT_FDCWD = -100;
     public const uint STATX_BASIC_STATS = 0x7ff;
 
@@ -61,24 +59,18 @@ internal static partial class Libc
     private static unsafe partial int statvfs(string path, ulong* buffer);
 
     /// <summary>The fields of statx(2) Core reads; statx's layout is the same on every architecture.</summary>
-    public readonly record struct FileStatus(long Size, long AllocatedBytes, uint Mode, uint DeviceMajor, uint DeviceMinor, ulong Inode, uint BlockSize);
+    public readonly record struct FileStatus(long Size, long AllocatedBytes);
 
     public static unsafe FileStatus Stat(string path)
     {
         var buffer = stackalloc byte[256];
         if (statx(AT_FDCWD, path, 0, STATX_BASIC_STATS, buffer) != 0)
             throw ErrnoException(path);
-        return new FileStatus(
-            Size: (long)*(ulong*)(buffer + 40),
-            AllocatedBytes: (long)*(ulong*)(buffer + 48) * 512,
-            Mode: *(ushort*)(buffer + 28),
-            DeviceMajor: *(uint*)(buffer + 136),
-            DeviceMinor: *(uint*)(buffer + 140),
-            Inode: *(ulong*)(buffer + 32),
-            BlockSize: *(uint*)(buffer + 4));
+        // stx_size at offset 40, stx_blocks (512-byte units) at 48.
+        return new FileStatus(Size: (long)*(ulong*)(buffer + 40), AllocatedBytes: (long)*(ulong*)(buffer + 48) * 512);
     }
 
-    public readonly record struct FileSystemSpace(long CapacityBytes, long FreeBytes, long AvailableBytes);
+    public readonly record struct FileSystemSpace(long CapacityBytes, long AvailableBytes);
 
     /// <summary>statvfs(3) on 64-bit Linux: eleven 8-byte fields, then spare ints.</summary>
     public static unsafe FileSystemSpace Space(string path)
@@ -87,7 +79,8 @@ internal static partial class Libc
         if (statvfs(path, buffer) != 0)
             throw ErrnoException(path);
         var fragment = (long)buffer[1];
-        return new FileSystemSpace((long)buffer[2] * fragment, (long)buffer[3] * fragment, (long)buffer[4] * fragment);
+        // f_blocks and f_bavail (blocks available to unprivileged users) in f_frsize units.
+        return new FileSystemSpace((long)buffer[2] * fragment, (long)buffer[4] * fragment);
     }
 
     public static IOException ErrnoException(string what)

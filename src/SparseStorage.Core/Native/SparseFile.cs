@@ -10,9 +10,6 @@ public static class SparseFile
         public long End => Offset + Length;
     }
 
-    /// <summary>Bytes the file really occupies on disk (st_blocks × 512), as <c>du</c> reports.</summary>
-    public static long AllocatedBytes(string path) => Libc.Stat(path).AllocatedBytes;
-
     /// <summary>The file's data extents in order; holes are skipped without reading them.</summary>
     public static IEnumerable<Extent> DataExtents(SafeFileHandle handle, long length)
     {

@@ -22,9 +22,6 @@ public sealed record ToolCommand
     /// <summary>Exit codes that count as success (most tools: only 0; e2fsck: 0 and 1).</summary>
     public IReadOnlyCollection<int> SuccessExitCodes { get; init; } = [0];
 
-    public ToolCommand WithArguments(params IEnumerable<string> more) =>
-        new(Tool, Arguments.Concat(more)) { StandardInput = StandardInput, Timeout = Timeout, SuccessExitCodes = SuccessExitCodes };
-
     /// <summary>The command as a person would type it; used for -WhatIf, verbose output and errors.</summary>
     public override string ToString() =>
         string.Join(' ', new[] { Tool }.Concat(Arguments).Select(Quote));

@@ -32,6 +32,4 @@ public sealed record CreateVolumePlan(
             return steps;
         }
     }
-
-    public string Describe() => string.Join("; ", Steps);
 }

@@ -19,8 +19,6 @@ public static class FileSystemRules
         [FileSystemType.Swap] = new("mkswap", 16, ByteSize.FromMiB(1), [], []),
     };
 
-    public static bool CanCreate(FileSystemType type) => Rules.ContainsKey(type);
-
     /// <summary>Checks size and label for a new filesystem; the message says the limit.</summary>
     public static void Validate(FileSystemType type, ByteSize size, string? label)
     {

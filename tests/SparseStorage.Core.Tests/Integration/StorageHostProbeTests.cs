@@ -14,6 +14,7 @@ public sealed class StorageHostProbeTests : IDisposable
         var host = new StorageHostProbe(pool.Context(), ToolLocator.Default).Probe();
         host.IsRoot.Should().BeTrue();
         host.Features.Loop.Should().BeTrue();
+        host.Features.Fuse.Should().BeTrue("qcow2 volumes mount through FUSE, which the integration tests use");
         host.Features.DeviceMapper.Should().Be(File.Exists("/dev/mapper/control"));
         host.KernelFileSystems.Should().Contain("ext4").And.NotContain(f => f.StartsWith("nodev"));
         var qemu = host.Tools.Single(t => t.Name == "qemu-img");

@@ -14,7 +14,6 @@ internal sealed class TemporaryAccess(StorageContext context, SparseVolume volum
     private readonly Stack<Action> undo = new();
     private readonly Qcow2FuseExporter exporter = new(context.Runner, context.Runtime);
     private string? rawView;
-    private string? device;
     private string? mountPoint;
 
     /// <summary>A file or device holding the volume's raw bytes: the loop device when attached, else the image or its FUSE export.</summary>
@@ -68,7 +67,7 @@ internal sealed class TemporaryAccess(StorageContext context, SparseVolume volum
                 first ??= e;
             }
         }
-        rawView = device = mountPoint = null;
+        rawView = mountPoint = null;
         if (first is not null)
             throw first;
     }
@@ -90,6 +89,6 @@ internal sealed class TemporaryAccess(StorageContext context, SparseVolume volum
         var loop = steps.Measure(LoopDeviceManager.AttachCommand(file, readOnly: false).ToString(),
             () => new LoopDeviceManager(context.Runner).Attach(file, readOnly: false, steps.Cancellation), "<loop device>");
         undo.Push(() => steps.Do(LoopDeviceManager.DetachCommand(loop).ToString(), () => new LoopDeviceManager(context.Runner).Detach(loop, CancellationToken.None)));
-        return device = loop;
+        return loop;
     }
 }
