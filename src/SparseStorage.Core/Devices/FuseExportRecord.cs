@@ -21,6 +21,9 @@ public sealed record FuseExportRecord(string VolumePath, string ExportPath, int 
     public static string PidFilePath(string directory, string volumePath) => Path.Combine(directory, KeyFor(volumePath) + ".pid");
     public static string MonitorPath(string directory, string volumePath) => Path.Combine(directory, KeyFor(volumePath) + ".qmp");
 
+    /// <summary>The daemon's QMP socket, beside its export.</summary>
+    public string MonitorSocketPath => MonitorPath(Path.GetDirectoryName(ExportPath)!, VolumePath);
+
     public bool IsDaemonAlive => ProcessId > 0 && Directory.Exists($"/proc/{ProcessId}");
 
     public void Save(string directory) =>

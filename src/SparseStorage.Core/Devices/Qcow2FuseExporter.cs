@@ -19,8 +19,8 @@ public sealed class Qcow2FuseExporter(IProcessRunner runner, RuntimePaths runtim
         var directory = runtime.FuseExports;
         var readOnlyOption = readOnly ? ",read-only=on" : "";
         return new ToolCommand("qemu-storage-daemon",
-            "--blockdev", $"driver=file,node-name=file0,filename={Escape(volumePath)}{readOnlyOption}",
-            "--blockdev", $"driver=qcow2,node-name=disk0,file=file0{readOnlyOption}",
+            "--blockdev", $"driver=file,node-name=file0,filename={Escape(volumePath)}{readOnlyOption},discard=unmap",
+            "--blockdev", $"driver=qcow2,node-name=disk0,file=file0{readOnlyOption},discard=unmap",
             "--export", $"type=fuse,id=export0,node-name=disk0,mountpoint={Escape(FuseExportRecord.ExportPathFor(directory, volumePath))},writable={(readOnly ? "off" : "on")}",
             "--chardev", $"socket,id=qmp0,path={Escape(FuseExportRecord.MonitorPath(directory, volumePath))},server=on,wait=off",
             "--monitor", "chardev=qmp0",
@@ -69,7 +69,7 @@ public sealed class Qcow2FuseExporter(IProcessRunner runner, RuntimePaths runtim
     /// <summary>Grows or shrinks the image under a running export (QMP block_resize); the FUSE file follows the new size.</summary>
     public void Resize(FuseExportRecord record, long newSize)
     {
-        using var monitor = QmpClient.Connect(FuseExportRecord.MonitorPath(runtime.FuseExports, record.VolumePath), TimeSpan.FromSeconds(30));
+        using var monitor = QmpClient.Connect(record.MonitorSocketPath, TimeSpan.FromSeconds(30));
         monitor.Execute("block_resize", new System.Text.Json.Nodes.JsonObject { ["node-name"] = "disk0", ["size"] = newSize });
         // The kernel caches the FUSE file's attributes for a while; a loop capacity refresh before it sees the new
         // length would keep the old size.

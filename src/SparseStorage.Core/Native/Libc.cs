@@ -24,7 +24,9 @@ internal static partial class Libc
 
     public const int O_RDONLY = 0;
     public const int O_RDWR = 2;
+    public const int O_WRONLY = 1;
     public const int O_CREAT = 0x40;
+    public const int O_EXCL = 0x80;
     public const int O_CLOEXEC = 0x80000;
 
     [LibraryImport(Library, EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
@@ -42,6 +44,21 @@ internal static partial class Libc
 
     [LibraryImport(Library, SetLastError = true)]
     public static partial long lseek(SafeFileHandle fd, long offset, int whence);
+
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial int ftruncate(SafeFileHandle fd, long length);
+
+    public const int FALLOC_FL_KEEP_SIZE = 1;
+    public const int FALLOC_FL_PUNCH_HOLE = 2;
+
+    /// <summary>copy_file_range(2): an in-kernel copy (or reflink, where the filesystem shares blocks) between two files.</summary>
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial nint copy_file_range(SafeFileHandle input, ref long inputOffset, SafeFileHandle output, ref long outputOffset, nuint length, uint flags);
+
+    public const int EXDEV = 18;
+    public const int EINVAL = 22;
+    public const int ENOSYS = 38;
+    public const int EOPNOTSUPP = 95;
 
     [LibraryImport(Library, SetLastError = true)]
     public static partial int kill(int pid, int signal);

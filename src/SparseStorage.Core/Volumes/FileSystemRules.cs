@@ -53,4 +53,23 @@ public static class FileSystemRules
         arguments.Add(target);
         return new ToolCommand(rule.Tool, arguments) { Timeout = TimeSpan.FromHours(2) };
     }
+
+    /// <summary>Filesystems whose writes fsfreeze can pause.</summary>
+    public static bool CanFreeze(FileSystemType type) =>
+        type is FileSystemType.Ext2 or FileSystemType.Ext3 or FileSystemType.Ext4 or FileSystemType.Xfs or FileSystemType.Btrfs;
+
+    /// <summary>
+    /// A check that changes nothing, and the exit codes that mean "the filesystem has errors" (other non-zero codes
+    /// mean the check itself failed). Null for types without a checker.
+    /// </summary>
+    public static (ToolCommand Command, int[] ErrorExitCodes)? ReadOnlyCheck(FileSystemType type, string target) => type switch
+    {
+        FileSystemType.Ext2 or FileSystemType.Ext3 or FileSystemType.Ext4 => (Check(new ToolCommand("e2fsck", "-f", "-n", target), 4), [4]),
+        FileSystemType.Xfs => (Check(new ToolCommand("xfs_repair", "-n", "-f", target), 1), [1]),
+        FileSystemType.Btrfs => (Check(new ToolCommand("btrfs", "check", "--readonly", target), 1), [1]),
+        _ => null,
+    };
+
+    private static ToolCommand Check(ToolCommand command, int errorExitCode) =>
+        command with { SuccessExitCodes = [0, errorExitCode], Timeout = TimeSpan.FromHours(2) };
 }

@@ -18,9 +18,7 @@ public sealed class VolumeCreator(StorageContext context)
         var (target, pool) = ResolveTarget(request);
         RequireReplaceable(target, request.Force);
 
-        var directory = System.IO.Path.GetDirectoryName(target)!;
-        var token = Guid.NewGuid().ToString("N")[..8];
-        var temporary = System.IO.Path.Combine(directory, $".{System.IO.Path.GetFileName(target)}.partial-{token}");
+        var temporary = SiblingFile.TemporaryFor(target);
         var needsStaging = request.Format == VolumeFormat.Qcow2 && request.FileSystem != FileSystemType.None;
         var staging = needsStaging ? temporary + ".raw" : null;
         var commands = new List<ToolCommand>();

@@ -55,7 +55,7 @@ public sealed class VolumeInspector(AttachmentState attachments)
             Label = volume.FileSystem.Label,
             Encryption = volume.Encryption,
             BackingFile = volume.BackingFile,
-            SnapshotCount = volume.SnapshotCount,
+            SnapshotCount = volume.Format == VolumeFormat.Qcow2 ? volume.SnapshotCount : Snapshots.RawSnapshotStore.Count(path),
             LoopDevice = attachment.LoopDevice,
             MountPoint = attachment.MountPoints.FirstOrDefault(),
             IsAttached = attachment.IsAttached,

@@ -1,8 +1,12 @@
 using SparseStorage.Core.Native;
+using SparseStorage.Core.Snapshots;
 
 namespace SparseStorage.Core.Volumes;
 
-/// <summary>Deletes volumes; with wipe, overwrites every allocated extent with zeros first so the data cannot be read back.</summary>
+/// <summary>
+/// Deletes volumes with their raw snapshots; with wipe, overwrites every allocated extent with zeros first so the
+/// data cannot be read back. A base image of linked clones is refused.
+/// </summary>
 public sealed class VolumeRemover(StorageContext context)
 {
     private const int WipeChunk = 4 * 1024 * 1024;
@@ -14,6 +18,10 @@ public sealed class VolumeRemover(StorageContext context)
         var attachment = context.ReadAttachments().Of(current.Path);
         if (attachment.IsAttached)
             throw new VolumeInUseException($"Volume '{current.Name}' cannot be removed: it is {attachment.Describe()}. Dismount it first.", current);
+        new BackingChains(context).RequireNoDependants(current, "removed");
+        if (current.Format != VolumeFormat.Qcow2)
+            foreach (var snapshot in RawSnapshotStore.List(current))
+                RawSnapshotStore.Remove(snapshot, wipe, progress, cancellationToken);
         if (wipe)
             Wipe(current.Path, progress, cancellationToken);
         File.Delete(current.Path);

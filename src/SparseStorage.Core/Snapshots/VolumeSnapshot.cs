@@ -1,0 +1,36 @@
+namespace SparseStorage;
+
+/// <summary>Where a snapshot's data lives.</summary>
+public enum SnapshotKind
+{
+    /// <summary>An internal snapshot inside the qcow2 image (qemu-img snapshot).</summary>
+    Qcow2Internal,
+    /// <summary>A raw volume's copy that shares blocks with it (FICLONE on an xfs or btrfs pool): instant, costs only what changes later.</summary>
+    Reflink,
+    /// <summary>A raw volume's copy of its allocated extents, on a pool whose filesystem cannot share blocks.</summary>
+    SparseCopy,
+}
+
+/// <summary>A point in time of a volume. Pipes into Restore-VolumeSnapshot and Remove-VolumeSnapshot by VolumePath and Name.</summary>
+public sealed class VolumeSnapshot
+{
+    /// <summary>The volume's name.</summary>
+    public required string Volume { get; init; }
+    /// <summary>The volume's image file.</summary>
+    public required string VolumePath { get; init; }
+    public string? Pool { get; init; }
+    /// <summary>The snapshot's name, unique per volume.</summary>
+    public required string Name { get; init; }
+    /// <summary>qcow2's snapshot id; for raw snapshots a sequence number kept in the metadata file.</summary>
+    public required string Id { get; init; }
+    public SnapshotKind Kind { get; init; }
+    public DateTime CreatedUtc { get; init; }
+    /// <summary>The volume's virtual size when the snapshot was taken; a restore brings this size back.</summary>
+    public long SizeBytes { get; init; }
+    /// <summary>Saved virtual-machine state in a qcow2 snapshot (0 for disk-only snapshots).</summary>
+    public long VmStateSizeBytes { get; init; }
+    /// <summary>The copy holding a raw snapshot's data (under the pool's hidden .snapshots folder); null for qcow2.</summary>
+    public string? SnapshotPath { get; init; }
+
+    public override string ToString() => $"{Volume}@{Name}";
+}

@@ -1,0 +1,14 @@
+namespace SparseStorage;
+
+/// <summary>How a copy of a volume taken while it might be written (a snapshot, a backup) was kept consistent.</summary>
+public enum WriteConsistency
+{
+    /// <summary>The volume was not attached: nothing could write to it.</summary>
+    Detached,
+    /// <summary>The volume was attached or mounted read-only.</summary>
+    ReadOnly,
+    /// <summary>Its filesystem was frozen (fsfreeze) for the duration: the copy is what a clean unmount would leave.</summary>
+    Frozen,
+    /// <summary>Taken with -Force while writes could continue: the filesystem in the copy may need a check.</summary>
+    Unfrozen,
+}
