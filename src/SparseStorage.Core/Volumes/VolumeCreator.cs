@@ -76,7 +76,7 @@ public sealed class VolumeCreator(StorageContext context)
         return context.Pools.Confine(System.IO.Path.Combine(pool.Path, name + extension));
     }
 
-    private static string RequireExtensionFor(string path, VolumeFormat format)
+    internal static string RequireExtensionFor(string path, VolumeFormat format)
     {
         var extension = System.IO.Path.GetExtension(path).ToLowerInvariant();
         var allowed = format == VolumeFormat.Qcow2 ? new[] { ".qcow2" } : [".img", ".raw"];

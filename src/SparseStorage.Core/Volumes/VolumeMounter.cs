@@ -35,6 +35,8 @@ public sealed class VolumeMounter(StorageContext context)
         using var volumeLock = context.LockVolume(volume.Path, cancellationToken);
         var current = new VolumeCatalog(context).Get(volume.Path);
         RequireMountable(current);
+        if (!readOnly)
+            new BackingChains(context).RequireNoDependants(current, "mounted read-write (mount it with -ReadOnly)");
         var target = MountPointRules.Prepare(mountPoint);
         var undo = new Stack<Action>();
         if (target.Created)

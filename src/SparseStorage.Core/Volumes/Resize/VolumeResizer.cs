@@ -35,6 +35,7 @@ public sealed partial class VolumeResizer(StorageContext context)
         using var volumeLock = context.LockVolume(volume.Path, cancellationToken);
         var steps = new StepRunner(context.Runner, dryRun: false, progress, $"Resizing {volume.Name}", cancellationToken);
         var before = new VolumeCatalog(context).Get(volume.Path);
+        new BackingChains(context).RequireNoDependants(before, "resized");
         Run(before, request, steps);
         var after = new VolumeCatalog(context).Get(volume.Path);
         return new VolumeResizeResult

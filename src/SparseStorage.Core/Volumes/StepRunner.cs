@@ -1,6 +1,6 @@
 using SparseStorage.Core.Processes;
 
-namespace SparseStorage.Core.Volumes.Resize;
+namespace SparseStorage.Core.Volumes;
 
 /// <summary>
 /// Runs the steps of an operation, or in a dry run only records them. The same code path produces -WhatIf's list

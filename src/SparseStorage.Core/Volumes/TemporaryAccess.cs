@@ -2,14 +2,15 @@ using SparseStorage.Core.Devices;
 using SparseStorage.Core.Host;
 using SparseStorage.Core.Processes;
 
-namespace SparseStorage.Core.Volumes.Resize;
+namespace SparseStorage.Core.Volumes;
 
 /// <summary>
-/// Gives a resize what its filesystem tool needs — the raw bytes (a file or block device) or a mount point — and
+/// Gives a filesystem tool what it needs — the volume's raw bytes (a file or block device) or a mount point — and
 /// sets up only what is missing: a FUSE export for an unattached qcow2 image, a loop device, a temporary mount.
-/// <see cref="Close"/> takes down what it set up, in reverse order, also after a failure.
+/// <see cref="Close"/> takes down what it set up, in reverse order, also after a failure. With
+/// <paramref name="readOnly"/> everything it sets up is read-only (for checks).
 /// </summary>
-internal sealed class TemporaryAccess(StorageContext context, SparseVolume volume, VolumeAttachment attachment, StepRunner steps) : IDisposable
+internal sealed class TemporaryAccess(StorageContext context, SparseVolume volume, VolumeAttachment attachment, StepRunner steps, bool readOnly = false) : IDisposable
 {
     private readonly Stack<Action> undo = new();
     private readonly Qcow2FuseExporter exporter = new(context.Runner, context.Runtime);
@@ -27,8 +28,8 @@ internal sealed class TemporaryAccess(StorageContext context, SparseVolume volum
             return rawView = attachment.FuseExport.ExportPath;
         if (volume.Format == VolumeFormat.Raw)
             return rawView = volume.Path;
-        var export = steps.Measure(exporter.StartCommand(volume.Path, readOnly: false).ToString(),
-            () => exporter.Start(volume.Path, readOnly: false, steps.Cancellation),
+        var export = steps.Measure(exporter.StartCommand(volume.Path, readOnly).ToString(),
+            () => exporter.Start(volume.Path, readOnly, steps.Cancellation),
             new FuseExportRecord(volume.Path, FuseExportRecord.ExportPathFor(context.Runtime.FuseExports, volume.Path), 0));
         undo.Push(() => steps.Do($"stop qemu-storage-daemon (FUSE export {export.ExportPath})", () => exporter.Stop(export, CancellationToken.None)));
         return rawView = export.ExportPath;
@@ -41,13 +42,13 @@ internal sealed class TemporaryAccess(StorageContext context, SparseVolume volum
             return attachment.MountPoints[0];
         if (mountPoint is not null)
             return mountPoint;
-        context.RequireRoot("Resizing an unmounted xfs or btrfs volume (it is mounted for the resize)");
+        context.RequireRoot($"Mounting {volume.Name} temporarily");
         var view = RawView();
         var block = view.StartsWith("/dev/", StringComparison.Ordinal) ? view : Attach(view);
         var target = Path.Combine(context.Runtime.Ensure(Path.Combine(context.Runtime.Root, "mnt")), FuseExportRecord.KeyFor(volume.Path));
         steps.Do($"mkdir {target}", () => Directory.CreateDirectory(target));
         undo.Push(() => steps.Do($"rmdir {target}", () => Directory.Delete(target)));
-        steps.Tool(Mounter.MountCommand(block, target, volume.FileSystem, readOnly: false));
+        steps.Tool(Mounter.MountCommand(block, target, volume.FileSystem, readOnly));
         undo.Push(() => steps.Tool(Mounter.UnmountCommand(target)));
         return mountPoint = target;
     }
@@ -86,8 +87,8 @@ internal sealed class TemporaryAccess(StorageContext context, SparseVolume volum
 
     private string Attach(string file)
     {
-        var loop = steps.Measure(LoopDeviceManager.AttachCommand(file, readOnly: false).ToString(),
-            () => new LoopDeviceManager(context.Runner).Attach(file, readOnly: false, steps.Cancellation), "<loop device>");
+        var loop = steps.Measure(LoopDeviceManager.AttachCommand(file, readOnly).ToString(),
+            () => new LoopDeviceManager(context.Runner).Attach(file, readOnly, steps.Cancellation), "<loop device>");
         undo.Push(() => steps.Do(LoopDeviceManager.DetachCommand(loop).ToString(), () => new LoopDeviceManager(context.Runner).Detach(loop, CancellationToken.None)));
         return loop;
     }

@@ -1,0 +1,138 @@
+using SparseStorage.Core.Pools;
+using SparseStorage.Core.Processes;
+using SparseStorage.Core.Volumes;
+
+namespace SparseStorage.Core.Copying;
+
+public sealed record CopyVolumeRequest
+{
+    /// <summary>A volume name (the copy goes beside the source), a file path, or a pool directory.</summary>
+    public required string Destination { get; init; }
+    /// <summary>A qcow2 overlay that reads through the source, instead of a full copy.</summary>
+    public bool Linked { get; init; }
+    public bool DetectZeroes { get; init; }
+    /// <summary>Replace an existing destination; also copy a source whose writes cannot be paused.</summary>
+    public bool Force { get; init; }
+}
+
+/// <summary>A validated copy: where it goes and what it will run.</summary>
+public sealed record CopyVolumePlan(SparseVolume Source, string DestinationPath, string Pool, CopyVolumeRequest Request)
+{
+    public string Describe() => Request.Linked
+        ? $"Create linked clone {DestinationPath} on base image {Source.Path} (the base becomes read-only)"
+        : $"Copy {ByteSize.Format(Source.AllocatedBytes)} of allocated data to {DestinationPath}{(Request.DetectZeroes ? ", zero blocks as holes" : "")}";
+}
+
+/// <summary>
+/// Full clones that keep holes (the sparse copy engine: reflink where source and destination share a filesystem
+/// that can, copy_file_range otherwise) and linked clones (qcow2 overlays on a read-only base). Both are written
+/// under a hidden temporary name and renamed when complete.
+/// </summary>
+public sealed class VolumeCopier(StorageContext context)
+{
+    public CopyVolumePlan Plan(SparseVolume source, CopyVolumeRequest request)
+    {
+        var destination = ResolveDestination(source, request);
+        VolumeCreator.RequireExtensionFor(destination, request.Linked ? VolumeFormat.Qcow2 : source.Format);
+        var (path, pool) = context.Pools.Confine(destination);
+        if (path == source.Path)
+            throw new InvalidStorageArgumentException("DestinationIsSource", $"The destination '{path}' is the source volume itself.", path);
+        RequireReplaceable(path, request.Force);
+        if (request.Linked)
+            RequireLinkableBase(source);
+        return new CopyVolumePlan(source, path, pool.Name, request);
+    }
+
+    public SparseVolume Copy(CopyVolumePlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        using var sourceLock = context.LockVolume(plan.Source.Path, cancellationToken);
+        using var destinationLock = context.LockVolume(plan.DestinationPath, cancellationToken);
+        var source = new VolumeCatalog(context).Get(plan.Source.Path);
+        RequireReplaceable(plan.DestinationPath, plan.Request.Force);
+        var temporary = SiblingFile.TemporaryFor(plan.DestinationPath);
+        try
+        {
+            if (plan.Request.Linked)
+                CreateOverlay(source, temporary, cancellationToken);
+            else
+                CopyFull(source, temporary, plan, progress, cancellationToken);
+            File.Move(temporary, plan.DestinationPath, overwrite: plan.Request.Force);
+        }
+        finally
+        {
+            SiblingFile.Discard(temporary);
+        }
+        return new VolumeCatalog(context).Get(plan.DestinationPath);
+    }
+
+    public static ToolCommand OverlayCommand(string basePath, VolumeFormat baseFormat, string overlayPath) =>
+        new("qemu-img", "create", "-q", "-f", "qcow2", "-b", basePath, "-F", baseFormat == VolumeFormat.Qcow2 ? "qcow2" : "raw", overlayPath);
+
+    /// <summary>qemu-img rebase -u: rewrites only the backing file name in the header, for a copy moved to another directory.</summary>
+    public static ToolCommand RebaseCommand(string overlayPath, string backingPath, string? backingFormat) =>
+        new("qemu-img", ["rebase", "-u", "-b", backingPath, .. backingFormat is null ? Array.Empty<string>() : ["-F", backingFormat], overlayPath]);
+
+    private void CopyFull(SparseVolume source, string temporary, CopyVolumePlan plan, IProgress<OperationProgress>? progress, CancellationToken cancellationToken)
+    {
+        var attachment = context.ReadAttachments().Of(source.Path);
+        using (FileSystemFreeze.Begin(context, source, attachment, plan.Request.Force, "copy it", cancellationToken))
+            SparseCopier.Copy(source.Path, temporary, new SparseCopyOptions { DetectZeroes = plan.Request.DetectZeroes }, progress, cancellationToken);
+        if (source.BackingFile is not null && !System.IO.Path.IsPathRooted(source.BackingFile)
+            && System.IO.Path.GetDirectoryName(source.Path) != System.IO.Path.GetDirectoryName(plan.DestinationPath))
+            context.Runner.RunChecked(RebaseCommand(temporary, BackingChains.ResolveBacking(source), BackingFormatOf(source)), cancellationToken);
+    }
+
+    private void CreateOverlay(SparseVolume source, string temporary, CancellationToken cancellationToken)
+    {
+        RequireLinkableBase(source);
+        context.Runner.RunChecked(OverlayCommand(source.Path, source.Format, temporary), cancellationToken);
+        // The base must never change under its clones; without write permission a stray open for writing fails.
+        File.SetUnixFileMode(source.Path, File.GetUnixFileMode(source.Path) & ~(UnixFileMode.UserWrite | UnixFileMode.GroupWrite | UnixFileMode.OtherWrite));
+    }
+
+    private string? BackingFormatOf(SparseVolume overlay)
+    {
+        using var image = Native.Libc.Open(overlay.Path, Native.Libc.O_RDONLY | Native.Libc.O_CLOEXEC, 0);
+        var head = new byte[4096];
+        return Formats.Qcow2Header.Parse(head.AsSpan(0, RandomAccess.Read(image, head, 0))).BackingFormat;
+    }
+
+    private static string ResolveDestination(SparseVolume source, CopyVolumeRequest request)
+    {
+        var destination = request.Destination;
+        var extension = request.Linked ? ".qcow2" : System.IO.Path.GetExtension(source.Path);
+        if (Directory.Exists(destination))
+            return System.IO.Path.Combine(destination, source.Name + extension);
+        if (destination.Contains('/'))
+            return destination;
+        var name = VolumeInspector.NameOf(destination);
+        Names.RequireValid(name, "Volume");
+        return System.IO.Path.Combine(System.IO.Path.GetDirectoryName(source.Path)!, name == destination ? name + extension : destination);
+    }
+
+    private void RequireReplaceable(string path, bool force)
+    {
+        var name = VolumeInspector.NameOf(path);
+        var sibling = VolumeInspector.Extensions.Select(e => System.IO.Path.Combine(System.IO.Path.GetDirectoryName(path)!, name + e))
+            .FirstOrDefault(p => p != path && File.Exists(p));
+        if (sibling is not null)
+            throw new ResourceExistsException("VolumeExists", $"A volume named '{name}' already exists beside the destination ({sibling}); choose another name.", sibling);
+        if (Directory.Exists(path) || File.Exists(path) && !force)
+            throw new ResourceExistsException("VolumeExists", $"'{path}' already exists; use -Force to replace it.", path);
+        if (!File.Exists(path))
+            return;
+        var attachment = context.ReadAttachments().Of(path);
+        if (attachment.IsAttached)
+            throw new VolumeInUseException($"'{path}' cannot be replaced: it is {attachment.Describe()}.", path);
+        new BackingChains(context).RequireNoDependants(new VolumeCatalog(context).Get(path), "replaced");
+    }
+
+    private void RequireLinkableBase(SparseVolume source)
+    {
+        if (source.Encryption != "None")
+            throw new InvalidStorageArgumentException("EncryptedBase", $"Volume '{source.Name}' is encrypted ({source.Encryption}); a linked clone needs a plain base image. Make a full copy instead.", source.Path);
+        var attachment = context.ReadAttachments().Of(source.Path);
+        if (attachment.IsAttached && !attachment.ReadOnly)
+            throw new VolumeInUseException($"Volume '{source.Name}' is {attachment.Describe()} read-write; a base image must not change under its clones. Dismount it, or mount it with -ReadOnly.", source.Path);
+    }
+}

@@ -1,0 +1,112 @@
+using System.Text.Json.Nodes;
+using SparseStorage.Core.Processes;
+
+namespace SparseStorage.Core.Volumes.Maintenance;
+
+public enum FindingSeverity
+{
+    Information,
+    Warning,
+    Error,
+}
+
+/// <summary>One thing a check found: which check, how bad, and what it means.</summary>
+public sealed record VolumeFinding(string Check, FindingSeverity Severity, string Message);
+
+/// <summary>The outcome of Test-SparseVolume: healthy when no finding is an error.</summary>
+public sealed class VolumeTestResult
+{
+    public required string Name { get; init; }
+    public required string Path { get; init; }
+    public VolumeFormat Format { get; init; }
+    public FileSystemType FileSystem { get; init; }
+    public bool IsHealthy => Findings.All(f => f.Severity != FindingSeverity.Error);
+    public IReadOnlyList<VolumeFinding> Findings { get; init; } = [];
+    /// <summary>The checks that ran, as commands a person could type again.</summary>
+    public IReadOnlyList<string> Checks { get; init; } = [];
+}
+
+/// <summary>
+/// Checks a volume without changing it: the image (qemu-img check for qcow2, sizes and backing file for all) and
+/// the filesystem with its read-only checker (e2fsck -n, xfs_repair -n, btrfs check --readonly). A mounted
+/// filesystem is not checked: a checker reading a live filesystem reports errors that are not there.
+/// </summary>
+public sealed class VolumeChecker(StorageContext context)
+{
+    public VolumeTestResult Test(SparseVolume volume, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        using var volumeLock = context.LockVolume(volume.Path, cancellationToken);
+        var current = new VolumeCatalog(context).Get(volume.Path);
+        var attachment = context.ReadAttachments().Of(current.Path);
+        var steps = new StepRunner(context.Runner, dryRun: false, progress, $"Checking {current.Name}", cancellationToken);
+        var findings = new List<VolumeFinding>();
+        CheckSizes(current, findings);
+        if (current.Format == VolumeFormat.Qcow2)
+            CheckQcow2(current, attachment.IsAttached, steps, findings);
+        if (attachment.IsMounted)
+            findings.Add(new VolumeFinding("filesystem", FindingSeverity.Information, $"Not checked: the volume is {attachment.Describe()}; dismount it to check the filesystem."));
+        else
+            CheckFileSystem(current, attachment, steps, findings);
+        return new VolumeTestResult
+        {
+            Name = current.Name, Path = current.Path, Format = current.Format, FileSystem = current.FileSystem,
+            Findings = findings, Checks = steps.Steps,
+        };
+    }
+
+    public static ToolCommand Qcow2CheckCommand(string path, bool inUse) =>
+        new ToolCommand("qemu-img", ["check", "--output=json", .. inUse ? new[] { "-U" } : [], path])
+            { SuccessExitCodes = [0, 2, 3], Timeout = TimeSpan.FromHours(2) };
+
+    private static void CheckSizes(SparseVolume volume, List<VolumeFinding> findings)
+    {
+        if (volume.FileSystemSizeBytes > volume.SizeBytes)
+            findings.Add(new VolumeFinding("image", FindingSeverity.Error,
+                $"The {volume.FileSystem} filesystem spans {ByteSize.Format(volume.FileSystemSizeBytes)} but the image offers only {ByteSize.Format(volume.SizeBytes)}: the image was cut short; grow it back with Resize-SparseVolume -Size {volume.FileSystemSizeBytes}."));
+        if (volume.BackingFile is not null && !File.Exists(BackingChains.ResolveBacking(volume)))
+            findings.Add(new VolumeFinding("image", FindingSeverity.Error, $"The backing file {BackingChains.ResolveBacking(volume)} is missing: the linked clone cannot be read."));
+    }
+
+    private static void CheckQcow2(SparseVolume volume, bool inUse, StepRunner steps, List<VolumeFinding> findings)
+    {
+        var result = steps.Tool(Qcow2CheckCommand(volume.Path, inUse));
+        var report = JsonNode.Parse(result.StandardOutput) as JsonObject ?? [];
+        var corruptions = Count(report, "corruptions");
+        var leaks = Count(report, "leaks");
+        if (corruptions > 0)
+            findings.Add(new VolumeFinding("qemu-img check", FindingSeverity.Error, $"{corruptions} corrupted qcow2 metadata entries; data may be lost. Copy the data off, or repair a copy with qemu-img check -r all."));
+        if (leaks > 0)
+            findings.Add(new VolumeFinding("qemu-img check", FindingSeverity.Warning, $"{leaks} leaked clusters: space is wasted but no data is at risk (qemu-img check -r leaks, or Optimize-SparseVolume, gives it back)."));
+        if (inUse)
+            findings.Add(new VolumeFinding("qemu-img check", FindingSeverity.Information, "The image was in use while it was checked; counts may be off by what was being written."));
+    }
+
+    private void CheckFileSystem(SparseVolume volume, Host.VolumeAttachment attachment, StepRunner steps, List<VolumeFinding> findings)
+    {
+        if (volume.Encryption != "None")
+        {
+            findings.Add(new VolumeFinding("filesystem", FindingSeverity.Information, $"Not checked: the volume is encrypted ({volume.Encryption}); unlock it first."));
+            return;
+        }
+        using var access = new TemporaryAccess(context, volume, attachment, steps, readOnly: true);
+        if (FileSystemRules.ReadOnlyCheck(volume.FileSystem, "") is null)
+        {
+            findings.Add(new VolumeFinding("filesystem", FindingSeverity.Information, $"No filesystem check for {volume.FileSystem}."));
+            return;
+        }
+        var (command, errorCodes) = FileSystemRules.ReadOnlyCheck(volume.FileSystem, access.RawView())!.Value;
+        var result = steps.Tool(command);
+        if (errorCodes.Contains(result.ExitCode))
+            findings.Add(new VolumeFinding(command.Tool, FindingSeverity.Error,
+                $"The {volume.FileSystem} filesystem has errors (exit code {result.ExitCode}): {Summary(result)}"));
+        access.Close();
+    }
+
+    private static long Count(JsonObject report, string key) => report[key]?.GetValue<long>() ?? 0;
+
+    private static string Summary(ToolResult result)
+    {
+        var lines = (result.StandardOutput + "\n" + result.StandardError).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return string.Join(" / ", lines.TakeLast(6));
+    }
+}

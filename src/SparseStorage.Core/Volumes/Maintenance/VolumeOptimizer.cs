@@ -1,0 +1,116 @@
+using SparseStorage.Core.Copying;
+using SparseStorage.Core.Native;
+using SparseStorage.Core.Processes;
+
+namespace SparseStorage.Core.Volumes.Maintenance;
+
+/// <summary>What Optimize-SparseVolume gave back.</summary>
+public sealed class VolumeOptimizeResult
+{
+    public required string Name { get; init; }
+    public required string Path { get; init; }
+    public long AllocatedBeforeBytes { get; init; }
+    public long AllocatedAfterBytes { get; init; }
+    /// <summary>Allocated bytes before minus after, measured on the image file (never negative).</summary>
+    public long ReclaimedBytes => Math.Max(0, AllocatedBeforeBytes - AllocatedAfterBytes);
+    /// <summary>What was done, in order (commands as typed, in-process steps described).</summary>
+    public IReadOnlyList<string> Steps { get; init; } = [];
+    /// <summary>Methods that did not apply to this volume, and why.</summary>
+    public IReadOnlyList<string> Skipped { get; init; } = [];
+    public required SparseVolume Volume { get; init; }
+}
+
+/// <summary>
+/// Gives freed space back to the pool: fstrim through the filesystem (mounted temporarily when needed; loop
+/// devices turn discards into holes in the image), holes for all-zero blocks of a dismounted raw image, and
+/// qemu-img convert compaction of a dismounted qcow2 image.
+/// </summary>
+public sealed class VolumeOptimizer(StorageContext context)
+{
+    public IReadOnlyList<string> Plan(SparseVolume volume)
+    {
+        var steps = new StepRunner(context.Runner, dryRun: true, null, "", CancellationToken.None);
+        Run(volume, steps, []);
+        return steps.Steps;
+    }
+
+    public VolumeOptimizeResult Optimize(SparseVolume volume, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        using var volumeLock = context.LockVolume(volume.Path, cancellationToken);
+        var before = new VolumeCatalog(context).Get(volume.Path);
+        var steps = new StepRunner(context.Runner, dryRun: false, progress, $"Optimizing {volume.Name}", cancellationToken);
+        var skipped = new List<string>();
+        Run(before, steps, skipped);
+        var after = new VolumeCatalog(context).Get(volume.Path);
+        return new VolumeOptimizeResult
+        {
+            Name = after.Name, Path = after.Path, AllocatedBeforeBytes = before.AllocatedBytes, AllocatedAfterBytes = after.AllocatedBytes,
+            Steps = steps.Steps, Skipped = skipped, Volume = after,
+        };
+    }
+
+    public static ToolCommand TrimCommand(string mountPoint) => new ToolCommand("fstrim", "--verbose", mountPoint) { Timeout = TimeSpan.FromHours(2) };
+
+    public static ToolCommand CompactCommand(string source, string destination) =>
+        new ToolCommand("qemu-img", "convert", "-q", "-f", "qcow2", "-O", "qcow2", source, destination) { Timeout = TimeSpan.FromHours(6) };
+
+    private void Run(SparseVolume volume, StepRunner steps, List<string> skipped)
+    {
+        var attachment = context.ReadAttachments().Of(volume.Path);
+        if (attachment.IsAttached && !attachment.IsMounted)
+            throw new VolumeInUseException($"Volume '{volume.Name}' is {attachment.Describe()} without a mounted filesystem, so nothing here can trim it; mount or dismount it first.", volume.Path);
+        if (attachment.IsMounted && attachment.ReadOnly)
+            throw new VolumeInUseException($"Volume '{volume.Name}' is {attachment.Describe()} read-only; fstrim needs it writable. Dismount it (it is then mounted temporarily) or mount it read-write.", volume.Path);
+        if (FileSystemRules.CanFreeze(volume.FileSystem))
+            Trim(volume, attachment, steps);
+        else
+            skipped.Add($"fstrim: no mountable filesystem ({volume.FileSystem})");
+        if (attachment.IsAttached)
+        {
+            skipped.Add("hole punching and compaction: the volume is mounted (fstrim did what can be done online)");
+            return;
+        }
+        if (volume.Format == VolumeFormat.Qcow2)
+            Compact(volume, steps, skipped);
+        else
+            steps.Do($"punch holes in all-zero {SparseCopier.ZeroBlockSize / 1024} KiB blocks of {volume.Path}",
+                () => HolePuncher.PunchZeroBlocks(volume.Path, null, steps.Cancellation));
+    }
+
+    private void Trim(SparseVolume volume, Host.VolumeAttachment attachment, StepRunner steps)
+    {
+        using var access = new TemporaryAccess(context, volume, attachment, steps);
+        steps.Tool(TrimCommand(access.MountPoint()));
+        access.Close();
+    }
+
+    /// <summary>Rewrites the image without its unused clusters: beside it, then renamed over it. Internal snapshots and backing files rule it out (convert keeps neither).</summary>
+    private void Compact(SparseVolume volume, StepRunner steps, List<string> skipped)
+    {
+        if (volume.SnapshotCount > 0 || volume.BackingFile is not null || volume.Encryption != "None")
+        {
+            skipped.Add($"qcow2 compaction: the image has {(volume.SnapshotCount > 0 ? "internal snapshots" : volume.BackingFile is not null ? "a backing file" : "encryption")}, which qemu-img convert would not keep");
+            return;
+        }
+        var temporary = SiblingFile.TemporaryFor(volume.Path);
+        try
+        {
+            steps.Tool(CompactCommand(volume.Path, temporary));
+            steps.Do($"rename {temporary} to {volume.Path} if it allocates less", () =>
+            {
+                if (Libc.Stat(temporary).AllocatedBytes >= Libc.Stat(volume.Path).AllocatedBytes)
+                {
+                    skipped.Add("qcow2 compaction: the rewritten image was not smaller; the original is kept");
+                    return;
+                }
+                File.SetUnixFileMode(temporary, File.GetUnixFileMode(volume.Path));
+                File.Move(temporary, volume.Path, overwrite: true);
+            });
+        }
+        finally
+        {
+            if (!steps.DryRun)
+                SiblingFile.Discard(temporary);
+        }
+    }
+}
