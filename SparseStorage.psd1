@@ -22,6 +22,13 @@
         'Mount-SparseVolume'
         'Dismount-SparseVolume'
         'Resize-SparseVolume'
+        'Copy-SparseVolume'
+        'Optimize-SparseVolume'
+        'Test-SparseVolume'
+        'New-VolumeSnapshot'
+        'Get-VolumeSnapshot'
+        'Restore-VolumeSnapshot'
+        'Remove-VolumeSnapshot'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -23,6 +23,13 @@ public sealed class CmdletContractTests : IDisposable
         { "Mount-SparseVolume", ["Name", "Pool", "Path", "MountPoint", "ReadOnly"] },
         { "Dismount-SparseVolume", ["Name", "Pool", "Path", "PassThru"] },
         { "Resize-SparseVolume", ["Name", "Pool", "Path", "Size", "Delta", "ToMinimumSize", "Force"] },
+        { "Copy-SparseVolume", ["Name", "Pool", "Path", "Destination", "Linked", "DetectZeroes", "Force"] },
+        { "Optimize-SparseVolume", ["Name", "Pool", "Path"] },
+        { "Test-SparseVolume", ["Name", "Pool", "Path", "Quiet"] },
+        { "New-VolumeSnapshot", ["Volume", "Pool", "VolumePath", "Name", "Force"] },
+        { "Get-VolumeSnapshot", ["Volume", "Pool", "VolumePath", "Name"] },
+        { "Restore-VolumeSnapshot", ["Volume", "Pool", "VolumePath", "Name", "Force", "PassThru"] },
+        { "Remove-VolumeSnapshot", ["Volume", "Pool", "VolumePath", "Name", "Force", "PassThru"] },
     };
 
     [Theory]
@@ -55,7 +62,8 @@ public sealed class CmdletContractTests : IDisposable
         foreach (var cmdlet in assembly.All)
         {
             cmdlet.OutputTypes.Should().NotBeEmpty(cmdlet.Name);
-            cmdlet.OutputTypes.Should().OnlyContain(t => t.Assembly == assembly.Core, cmdlet.Name);
+            // A Test-* cmdlet may also write a plain Boolean (-Quiet), as Test-Path does.
+            cmdlet.OutputTypes.Should().OnlyContain(t => t.Assembly == assembly.Core || cmdlet.Verb == "Test" && t.FullName == "System.Boolean", cmdlet.Name);
         }
     }
 
@@ -80,6 +88,9 @@ public sealed class CmdletContractTests : IDisposable
     [InlineData("Mount-SparseVolume")]
     [InlineData("Dismount-SparseVolume")]
     [InlineData("Resize-SparseVolume")]
+    [InlineData("Copy-SparseVolume")]
+    [InlineData("Optimize-SparseVolume")]
+    [InlineData("Test-SparseVolume")]
     public void Volume_cmdlets_bind_Path_by_property_name_from_what_upstream_cmdlets_emit(string cmdlet)
     {
         var path = assembly.Get(cmdlet).Parameters.Single(p => p.Name == "Path");
@@ -88,6 +99,28 @@ public sealed class CmdletContractTests : IDisposable
         foreach (var upstream in new[] { "New-SparseVolume", "Get-SparseVolume", "Mount-SparseVolume", "Get-StoragePool", "Resize-SparseVolume" })
             foreach (var type in assembly.Get(upstream).OutputTypes)
                 type.GetProperty("Path").Should().NotBeNull($"{upstream} emits {type.Name}, which must carry Path for {cmdlet}");
+    }
+
+    [Theory]
+    [InlineData("New-VolumeSnapshot", false)]
+    [InlineData("Get-VolumeSnapshot", false)]
+    [InlineData("Restore-VolumeSnapshot", true)]
+    [InlineData("Remove-VolumeSnapshot", true)]
+    public void Snapshot_cmdlets_take_volumes_and_snapshots_from_the_pipeline(string cmdlet, bool namesSnapshotFromPipeline)
+    {
+        var parameters = assembly.Get(cmdlet).Parameters;
+        var volumePath = parameters.Single(p => p.Name == "VolumePath");
+        volumePath.Sets.Should().OnlyContain(s => s.FromPipelineByPropertyName);
+        volumePath.Aliases.Should().Contain(["Path", "FullName", "PSPath"]);
+        var byProperty = parameters.Where(p => p.Sets.Any(s => s.FromPipelineByPropertyName)).Select(p => p.Name).ToList();
+        byProperty.Should().Equal(namesSnapshotFromPipeline ? ["VolumePath", "Name"] : ["VolumePath"],
+            "only a cmdlet that acts on an existing snapshot may take a piped object's Name as the snapshot's name");
+
+        var snapshot = assembly.Get("Get-VolumeSnapshot").OutputTypes.Single();
+        snapshot.GetProperty("VolumePath").Should().NotBeNull();
+        snapshot.GetProperty("Name").Should().NotBeNull();
+        snapshot.GetProperty("Path").Should().BeNull("a snapshot's Path would compete with VolumePath for the -VolumePath parameter");
+        assembly.Get("Get-SparseVolume").OutputTypes.Single().GetProperty("Path").Should().NotBeNull();
     }
 
     [Fact]
@@ -103,7 +136,7 @@ public sealed class CmdletContractTests : IDisposable
     [Fact]
     public void Only_Path_binds_by_property_name_in_volume_action_cmdlets_so_a_piped_volume_picks_one_set()
     {
-        foreach (var cmdlet in new[] { "Remove-SparseVolume", "Mount-SparseVolume", "Dismount-SparseVolume", "Get-SparseVolume", "Resize-SparseVolume" })
+        foreach (var cmdlet in new[] { "Remove-SparseVolume", "Mount-SparseVolume", "Dismount-SparseVolume", "Get-SparseVolume", "Resize-SparseVolume", "Copy-SparseVolume", "Optimize-SparseVolume", "Test-SparseVolume" })
         {
             var byProperty = assembly.Get(cmdlet).Parameters.Where(p => p.Sets.Any(s => s.FromPipelineByPropertyName)).Select(p => p.Name);
             byProperty.Should().Equal(["Path"], cmdlet);

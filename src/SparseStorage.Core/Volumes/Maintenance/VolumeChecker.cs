@@ -3,29 +3,6 @@ using SparseStorage.Core.Processes;
 
 namespace SparseStorage.Core.Volumes.Maintenance;
 
-public enum FindingSeverity
-{
-    Information,
-    Warning,
-    Error,
-}
-
-/// <summary>One thing a check found: which check, how bad, and what it means.</summary>
-public sealed record VolumeFinding(string Check, FindingSeverity Severity, string Message);
-
-/// <summary>The outcome of Test-SparseVolume: healthy when no finding is an error.</summary>
-public sealed class VolumeTestResult
-{
-    public required string Name { get; init; }
-    public required string Path { get; init; }
-    public VolumeFormat Format { get; init; }
-    public FileSystemType FileSystem { get; init; }
-    public bool IsHealthy => Findings.All(f => f.Severity != FindingSeverity.Error);
-    public IReadOnlyList<VolumeFinding> Findings { get; init; } = [];
-    /// <summary>The checks that ran, as commands a person could type again.</summary>
-    public IReadOnlyList<string> Checks { get; init; } = [];
-}
-
 /// <summary>
 /// Checks a volume without changing it: the image (qemu-img check for qcow2, sizes and backing file for all) and
 /// the filesystem with its read-only checker (e2fsck -n, xfs_repair -n, btrfs check --readonly). A mounted

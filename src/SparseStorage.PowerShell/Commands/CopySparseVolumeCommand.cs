@@ -1,0 +1,44 @@
+using System.Management.Automation;
+using SparseStorage.Core.Copying;
+
+namespace SparseStorage.PowerShell.Commands;
+
+/// <summary>Copy-SparseVolume: a full clone that keeps holes, or with -Linked a qcow2 overlay that reads through the source.</summary>
+[Cmdlet(VerbsCommon.Copy, "SparseVolume", DefaultParameterSetName = PathSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[OutputType(typeof(SparseVolume))]
+public sealed class CopySparseVolumeCommand : VolumeCmdlet
+{
+    /// <summary>
+    /// Where the copy goes: a volume name (placed beside the source, same format), a file path in a registered pool,
+    /// or a pool directory (the source's name is kept).
+    /// </summary>
+    [Parameter(Mandatory = true, Position = 1)]
+    [ValidateNotNullOrEmpty]
+    public string Destination { get; set; } = "";
+
+    /// <summary>Make a qcow2 overlay on the source instead of a full copy; the source becomes a read-only base image.</summary>
+    [Parameter]
+    public SwitchParameter Linked { get; set; }
+
+    /// <summary>Turn all-zero 4 KiB blocks inside the source's allocated extents into holes in the copy (reads all data; no reflink).</summary>
+    [Parameter]
+    public SwitchParameter DetectZeroes { get; set; }
+
+    /// <summary>Replace an existing destination volume, and copy a source whose writes cannot be paused (attached without a mount).</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    protected override void ProcessRecord() =>
+        Invoke(() =>
+        {
+            if (Linked && DetectZeroes)
+                throw new PSArgumentException("-DetectZeroes applies to full copies; a linked clone copies no data.", nameof(DetectZeroes));
+            var volume = ResolveVolume();
+            var copier = new VolumeCopier(Context);
+            var destination = Destination.Contains('/') ? ProviderPath(Destination) : Destination;
+            var plan = copier.Plan(volume, new CopyVolumeRequest { Destination = destination, Linked = Linked, DetectZeroes = DetectZeroes, Force = Force });
+            if (!ShouldProcess(volume.Path, plan.Describe()))
+                return;
+            WriteObject(RunWithProgress((progress, token) => copier.Copy(plan, progress, token)));
+        }, Name.Length > 0 ? Name : Path);
+}

@@ -1,0 +1,20 @@
+using System.Management.Automation;
+using SparseStorage.Core.Volumes.Maintenance;
+
+namespace SparseStorage.PowerShell.Commands;
+
+/// <summary>Optimize-SparseVolume: gives the space of freed blocks back to the pool (fstrim, hole punching, qcow2 compaction).</summary>
+[Cmdlet(VerbsCommon.Optimize, "SparseVolume", DefaultParameterSetName = PathSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[OutputType(typeof(VolumeOptimizeResult))]
+public sealed class OptimizeSparseVolumeCommand : VolumeCmdlet
+{
+    protected override void ProcessRecord() =>
+        Invoke(() =>
+        {
+            var volume = ResolveVolume();
+            var optimizer = new VolumeOptimizer(Context);
+            if (!ShouldProcessSteps(volume.Path, optimizer.Plan(volume), "Optimize volume"))
+                return;
+            WriteObject(RunWithProgress((progress, token) => optimizer.Optimize(volume, progress, token)));
+        }, Name.Length > 0 ? Name : Path);
+}

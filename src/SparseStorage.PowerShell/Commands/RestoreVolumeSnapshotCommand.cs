@@ -1,0 +1,37 @@
+using System.Management.Automation;
+using SparseStorage.Core.Snapshots;
+
+namespace SparseStorage.PowerShell.Commands;
+
+/// <summary>Restore-VolumeSnapshot: brings a dismounted volume back to a snapshot; what was written since is lost.</summary>
+[Cmdlet(VerbsData.Restore, "VolumeSnapshot", DefaultParameterSetName = PathSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
+[OutputType(typeof(SparseVolume))]
+public sealed class RestoreVolumeSnapshotCommand : SnapshotCmdlet
+{
+    /// <summary>The snapshot to restore; binds the Name of a snapshot from the pipeline.</summary>
+    [Parameter(Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(Completers.SnapshotNameCompleter))]
+    public string Name { get; set; } = "";
+
+    /// <summary>Do not ask for confirmation (-WhatIf still only reports).</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    /// <summary>Write the restored volume.</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
+    protected override void ProcessRecord() =>
+        Invoke(() =>
+        {
+            var volume = ResolveVolume();
+            var service = new SnapshotService(Context);
+            var snapshot = service.Find(volume, Name);
+            if (!ShouldProcessUnlessForced(Force, volume.Path, $"Restore snapshot '{snapshot.Name}' of {snapshot.CreatedUtc:u}; everything written since is lost"))
+                return;
+            var restored = RunWithProgress((progress, token) => service.Restore(snapshot, progress, token));
+            if (PassThru)
+                WriteObject(restored);
+        }, Target);
+}
