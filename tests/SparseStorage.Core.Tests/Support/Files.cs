@@ -21,4 +21,10 @@ public static class Files
 
     public static Dictionary<string, string> Hash(string directory, IEnumerable<string> relativePaths) =>
         relativePaths.ToDictionary(p => p, p => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(Path.Combine(directory, p)))));
+
+    public static string HashFile(string path)
+    {
+        using var file = File.OpenRead(path);
+        return Convert.ToHexString(SHA256.HashData(file));
+    }
 }
