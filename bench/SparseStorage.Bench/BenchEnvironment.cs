@@ -40,6 +40,9 @@ internal sealed class BenchEnvironment : IDisposable
         return Context.Pools.Register(name, directory).Path;
     }
 
+    /// <summary>Registers an existing directory anywhere (another filesystem, say) as a pool; returns its resolved path.</summary>
+    public string RegisterPool(string name, string directory) => Context.Pools.Register(name, directory).Path;
+
     /// <summary>A scratch directory outside every pool, for templates and comparison files.</summary>
     public string Scratch(string name) => Directory.CreateDirectory(Path.Combine(Root, name)).FullName;
 

@@ -1,10 +1,10 @@
 namespace SparseStorage.Bench;
 
-/// <summary>The command line: --volumes N, --only listing|create|resize, --keep, --base DIR, --repeats N, --results DIR.</summary>
+/// <summary>The command line: --volumes N, --only listing|create|resize|copy, --keep, --base DIR, --repeats N, --results DIR.</summary>
 internal sealed record BenchOptions
 {
     public const string Usage =
-        "usage: bench/run.sh [--volumes N] [--only listing|create|resize] [--keep] [--base DIR] [--repeats N] [--results DIR]";
+        "usage: bench/run.sh [--volumes N] [--only listing|create|resize|copy] [--keep] [--base DIR] [--repeats N] [--results DIR]";
 
     public int Volumes { get; init; } = 10_000;
     public string? Only { get; init; }
@@ -16,7 +16,13 @@ internal sealed record BenchOptions
     /// <summary>The longest the qemu-img side of the listing may take before it is sampled and extrapolated.</summary>
     public TimeSpan QemuBudget { get; init; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>Timed runs per contender in the copy benchmark: 3, or fewer when --repeats is smaller.</summary>
+    public int CopyRuns => Math.Min(Repeats, 3);
+
     public bool Runs(string benchmark) => Only is null || Only == benchmark;
+
+    /// <summary>What the results file name ends with: "-copy" for --only copy, nothing when everything runs.</summary>
+    public string ResultsSuffix => Only is null ? "" : "-" + Only;
 
     public static BenchOptions Parse(IReadOnlyList<string> args)
     {
@@ -42,5 +48,5 @@ internal sealed record BenchOptions
         int.TryParse(text, out var value) && value > 0 ? value : throw new ArgumentException($"{option} needs a positive number, not '{text}'");
 
     private static string Benchmark(string text) =>
-        text is "listing" or "create" or "resize" ? text : throw new ArgumentException($"--only takes listing, create or resize, not '{text}'");
+        text is "listing" or "create" or "resize" or "copy" ? text : throw new ArgumentException($"--only takes listing, create, resize or copy, not '{text}'");
 }

@@ -22,8 +22,10 @@ using (var environment = BenchEnvironment.Create(options))
         new CreateBenchmark(environment, options, report).Run();
     if (options.Runs("resize"))
         new ResizeBenchmark(environment, options, report).Run();
+    if (options.Runs("copy"))
+        new CopyBenchmark(environment, options, report).Run();
     report.PrintSummary();
-    var written = report.Write(options.ResultsDirectory ?? Machine.DefaultResultsDirectory(), Machine.Describe(environment));
+    var written = report.Write(options.ResultsDirectory ?? Machine.DefaultResultsDirectory(), Machine.Describe(environment), options.ResultsSuffix);
     Console.WriteLine($"\nresults written to {written}");
 }
 return 0;

@@ -34,10 +34,11 @@ internal sealed class Report
             Console.WriteLine($"  {$"{row.Benchmark} / {row.Figure}".PadRight(width)}  {row.Value}{(row.Target.Length > 0 ? $"   [{row.Target}]" : "")}");
     }
 
-    public string Write(string directory, IEnumerable<string> machine)
+    /// <summary>Writes bench/results/&lt;yyyy-MM-dd-HHmm&gt;&lt;suffix&gt;.md and returns its path.</summary>
+    public string Write(string directory, IEnumerable<string> machine, string suffix = "")
     {
         Directory.CreateDirectory(directory);
-        var path = Path.Combine(directory, $"{started:yyyy-MM-dd-HHmm}.md");
+        var path = Path.Combine(directory, $"{started:yyyy-MM-dd-HHmm}{suffix}.md");
         File.WriteAllText(path, Markdown(machine));
         return path;
     }

@@ -16,6 +16,9 @@ internal static class Stats
 
     public static string Seconds(double milliseconds) => F(milliseconds / 1000, "0.00") + " s";
 
+    /// <summary>Milliseconds below a second, seconds from there on.</summary>
+    public static string Duration(double milliseconds) => milliseconds < 1000 ? Ms(milliseconds) : Seconds(milliseconds);
+
     public static string Us(double microseconds) => F(microseconds, "0.0") + " µs";
 
     public static string Ratio(double ratio) => F(ratio, ratio < 10 ? "0.00" : "0") + "×";
