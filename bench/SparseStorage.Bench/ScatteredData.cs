@@ -15,15 +15,17 @@ internal static class ScatteredData
     /// <summary>Creates the images (which must not exist) with the same data in each, and fsyncs them.</summary>
     public static void Write(IReadOnlyList<(string Path, long Size)> images)
     {
-        var handles = images.Select(i => Create(i.Path, i.Size)).ToArray();
+        var handles = new List<Microsoft.Win32.SafeHandles.SafeFileHandle>();
         try
         {
+            foreach (var (path, size) in images)
+                handles.Add(Create(path, size));
             var offsets = images.Select((image, index) => Offsets(image.Size, index)).ToArray();
             var chunk = GC.AllocateUninitializedArray<byte>(ChunkSize);
             for (var i = 0; i < ChunkCount; i++)
             {
                 Fill(i, chunk);
-                for (var image = 0; image < handles.Length; image++)
+                for (var image = 0; image < handles.Count; image++)
                     RandomAccess.Write(handles[image], chunk, offsets[image][i]);
             }
             foreach (var handle in handles)

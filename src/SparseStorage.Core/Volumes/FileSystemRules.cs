@@ -64,12 +64,13 @@ public static class FileSystemRules
     /// </summary>
     public static (ToolCommand Command, int[] ErrorExitCodes)? ReadOnlyCheck(FileSystemType type, string target) => type switch
     {
-        FileSystemType.Ext2 or FileSystemType.Ext3 or FileSystemType.Ext4 => (Check(new ToolCommand("e2fsck", "-f", "-n", target), 4), [4]),
-        FileSystemType.Xfs => (Check(new ToolCommand("xfs_repair", "-n", "-f", target), 1), [1]),
-        FileSystemType.Btrfs => (Check(new ToolCommand("btrfs", "check", "--readonly", target), 1), [1]),
+        // e2fsck's exit code is a bit mask: 4 errors left uncorrected, 8 aborted; damage bad enough to abort gives 12.
+        FileSystemType.Ext2 or FileSystemType.Ext3 or FileSystemType.Ext4 => Checker(new ToolCommand("e2fsck", "-f", "-n", target), 4, 12),
+        FileSystemType.Xfs => Checker(new ToolCommand("xfs_repair", "-n", "-f", target), 1),
+        FileSystemType.Btrfs => Checker(new ToolCommand("btrfs", "check", "--readonly", target), 1),
         _ => null,
     };
 
-    private static ToolCommand Check(ToolCommand command, int errorExitCode) =>
-        command with { SuccessExitCodes = [0, errorExitCode], Timeout = TimeSpan.FromHours(2) };
+    private static (ToolCommand, int[]) Checker(ToolCommand command, params int[] errorExitCodes) =>
+        (command with { SuccessExitCodes = [0, .. errorExitCodes], Timeout = TimeSpan.FromHours(2) }, errorExitCodes);
 }
