@@ -128,11 +128,8 @@ public sealed class CopyTests : IDisposable
         Directory.GetFiles(pool.PoolPath).Select(Path.GetFileName).Should().Equal("big.img");
     }
 
-    private SparseVolume Create(string name, VolumeFormat format, FileSystemType fileSystem = FileSystemType.Ext4)
-    {
-        var creator = new VolumeCreator(context);
-        return creator.Create(creator.Plan(new NewVolumeRequest { Name = name, Size = ByteSize.FromMiB(128), Format = format, FileSystem = fileSystem }));
-    }
+    private SparseVolume Create(string name, VolumeFormat format, FileSystemType fileSystem = FileSystemType.Ext4) =>
+        pool.CreateVolume(context, name, ByteSize.FromMiB(128), format, fileSystem);
 
     private sealed class CancelOnFirstReport(CancellationTokenSource cancel) : IProgress<OperationProgress>
     {

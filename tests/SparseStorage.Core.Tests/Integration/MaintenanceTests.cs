@@ -36,7 +36,7 @@ public sealed class MaintenanceTests : IDisposable
         var mounted = mounter.Mount(volume, pool.Combine("check"), readOnly: true);
         Files.Hash(mounted.MountPoint!, kept.Keys).Should().Equal(kept);
         mounter.Dismount(mounted);
-        NothingLeftBehind();
+        pool.AssertNothingLeftBehind();
     }
 
     [IntegrationFact("losetup", "mount", "mkfs.ext4", "fstrim")]
@@ -70,7 +70,7 @@ public sealed class MaintenanceTests : IDisposable
 
         plan.Should().Contain(s => s.StartsWith("losetup ")).And.Contain(s => s.StartsWith("fstrim --verbose ")).And.Contain(s => s.StartsWith("punch holes"));
         Libc.Stat(volume.Path).AllocatedBytes.Should().Be(allocated);
-        NothingLeftBehind();
+        pool.AssertNothingLeftBehind();
     }
 
     [IntegrationFact]
@@ -102,7 +102,7 @@ public sealed class MaintenanceTests : IDisposable
         result.Checks.Should().Contain(c => c.StartsWith(checker));
         if (format == VolumeFormat.Qcow2)
             result.Checks.Should().Contain(c => c.StartsWith("qemu-img check --output=json "));
-        NothingLeftBehind();
+        pool.AssertNothingLeftBehind();
     }
 
     [IntegrationFact("mkfs.ext4", "e2fsck", "debugfs")]
@@ -137,18 +137,9 @@ public sealed class MaintenanceTests : IDisposable
         return kept;
     }
 
-    private SparseVolume Create(string name, VolumeFormat format, FileSystemType fileSystem = FileSystemType.Ext4, ByteSize? size = null)
-    {
-        var creator = new VolumeCreator(context);
-        return creator.Create(creator.Plan(new NewVolumeRequest { Name = name, Size = size ?? ByteSize.FromMiB(256), Format = format, FileSystem = fileSystem }));
-    }
+    private SparseVolume Create(string name, VolumeFormat format, FileSystemType fileSystem = FileSystemType.Ext4, ByteSize? size = null) =>
+        pool.CreateVolume(context, name, size ?? ByteSize.FromMiB(256), format, fileSystem);
 
-    private void NothingLeftBehind()
-    {
-        LoopDevices.Read().Should().NotContain(l => l.BackingFile.StartsWith(pool.Root));
-        MountTable.Read().Should().NotContain(m => m.MountPoint.StartsWith(pool.Root));
-        LiveProcesses.CommandLinesMentioning(pool.Root).Should().BeEmpty();
-    }
 
     public void Dispose() => pool.Dispose();
 }

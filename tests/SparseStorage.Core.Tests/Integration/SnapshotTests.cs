@@ -49,7 +49,7 @@ public sealed class SnapshotTests : IDisposable
         Files.Hash(mountPoint, atSnapshot.Keys).Should().Equal(atSnapshot);
         File.Exists(Path.Combine(mountPoint, "after.txt")).Should().BeFalse();
         mounter.Dismount(again);
-        NothingLeftBehind();
+        pool.AssertNothingLeftBehind();
     }
 
     [IntegrationFact("qemu-img")]
@@ -120,7 +120,7 @@ public sealed class SnapshotTests : IDisposable
         Files.Hash(mountPoint, content.Keys).Should().Equal(content);
         new VolumeMounter(context).Dismount(mounted);
         snapshots.List(volume).Should().ContainSingle();
-        NothingLeftBehind();
+        pool.AssertNothingLeftBehind();
     }
 
     [IntegrationFact("losetup", "mkfs.ext4")]
@@ -143,20 +143,11 @@ public sealed class SnapshotTests : IDisposable
         }
     }
 
-    private SparseVolume Create(string name, VolumeFormat format, FileSystemType fileSystem = FileSystemType.Ext4)
-    {
-        var creator = new VolumeCreator(context);
-        return creator.Create(creator.Plan(new NewVolumeRequest { Name = name, Size = ByteSize.FromMiB(256), Format = format, FileSystem = fileSystem }));
-    }
+    private SparseVolume Create(string name, VolumeFormat format, FileSystemType fileSystem = FileSystemType.Ext4) =>
+        pool.CreateVolume(context, name, ByteSize.FromMiB(256), format, fileSystem);
 
     private static string Sha(string path) => Files.HashFile(path);
 
-    private void NothingLeftBehind()
-    {
-        LoopDevices.Read().Should().NotContain(l => l.BackingFile.StartsWith(pool.Root));
-        MountTable.Read().Should().NotContain(m => m.MountPoint.StartsWith(pool.Root));
-        LiveProcesses.CommandLinesMentioning(pool.Root).Should().BeEmpty();
-    }
 
     public void Dispose() => pool.Dispose();
 }

@@ -1,6 +1,7 @@
 using SparseStorage.Core.Host;
 using SparseStorage.Core.Pools;
 using SparseStorage.Core.Processes;
+using SparseStorage.Core.Volumes;
 
 namespace SparseStorage.Core.Tests.Support;
 
@@ -30,6 +31,21 @@ public sealed class TestPool : IDisposable
         new(Pools, runner ?? new ProcessRunner(), Runtime, isRoot) { LockWait = TimeSpan.FromSeconds(2) };
 
     public string Combine(params string[] parts) => root.Combine(parts);
+
+    /// <summary>Creates a volume in this pool through the real creator.</summary>
+    public SparseVolume CreateVolume(StorageContext context, string name, ByteSize size, VolumeFormat format = VolumeFormat.Raw, FileSystemType fileSystem = FileSystemType.Ext4)
+    {
+        var creator = new VolumeCreator(context);
+        return creator.Create(creator.Plan(new NewVolumeRequest { Name = name, Size = size, Format = format, FileSystem = fileSystem }));
+    }
+
+    /// <summary>Asserts that no loop device, mount or process still refers to this pool's directory.</summary>
+    public void AssertNothingLeftBehind()
+    {
+        LoopDevices.Read().Should().NotContain(l => l.BackingFile.StartsWith(Root, StringComparison.Ordinal));
+        MountTable.Read().Should().NotContain(m => m.MountPoint.StartsWith(Root, StringComparison.Ordinal));
+        LiveProcesses.CommandLinesMentioning(Root).Should().BeEmpty("no daemon may outlive the operation");
+    }
 
     public void Dispose()
     {
