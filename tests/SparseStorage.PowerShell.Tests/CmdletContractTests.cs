@@ -113,7 +113,7 @@ public sealed class CmdletContractTests : IDisposable
         volumePath.Sets.Should().OnlyContain(s => s.FromPipelineByPropertyName);
         volumePath.Aliases.Should().Contain(["Path", "FullName", "PSPath"]);
         var byProperty = parameters.Where(p => p.Sets.Any(s => s.FromPipelineByPropertyName)).Select(p => p.Name).ToList();
-        byProperty.Should().Equal(namesSnapshotFromPipeline ? ["VolumePath", "Name"] : ["VolumePath"],
+        byProperty.Should().BeEquivalentTo(namesSnapshotFromPipeline ? ["VolumePath", "Name"] : ["VolumePath"],
             "only a cmdlet that acts on an existing snapshot may take a piped object's Name as the snapshot's name");
 
         var snapshot = assembly.Get("Get-VolumeSnapshot").OutputTypes.Single();

@@ -32,6 +32,8 @@ public sealed class VolumeCopier(StorageContext context)
 {
     public CopyVolumePlan Plan(SparseVolume source, CopyVolumeRequest request)
     {
+        if (request.Linked && request.DetectZeroes)
+            throw new InvalidStorageArgumentException("LinkedWithDetectZeroes", "-DetectZeroes applies to full copies; a linked clone copies no data.", request.Destination);
         var destination = ResolveDestination(source, request);
         VolumeCreator.RequireExtensionFor(destination, request.Linked ? VolumeFormat.Qcow2 : source.Format);
         var (path, pool) = context.Pools.Confine(destination);
@@ -117,14 +119,7 @@ public sealed class VolumeCopier(StorageContext context)
             .FirstOrDefault(p => p != path && File.Exists(p));
         if (sibling is not null)
             throw new ResourceExistsException("VolumeExists", $"A volume named '{name}' already exists beside the destination ({sibling}); choose another name.", sibling);
-        if (Directory.Exists(path) || File.Exists(path) && !force)
-            throw new ResourceExistsException("VolumeExists", $"'{path}' already exists; use -Force to replace it.", path);
-        if (!File.Exists(path))
-            return;
-        var attachment = context.ReadAttachments().Of(path);
-        if (attachment.IsAttached)
-            throw new VolumeInUseException($"'{path}' cannot be replaced: it is {attachment.Describe()}.", path);
-        new BackingChains(context).RequireNoDependants(new VolumeCatalog(context).Get(path), "replaced");
+        VolumeReplacement.RequireReplaceable(context, path, force);
     }
 
     private void RequireLinkableBase(SparseVolume source)

@@ -44,11 +44,13 @@ public sealed class SnapshotService(StorageContext context)
         }
     }
 
-    /// <summary>The one snapshot of the volume with exactly this name.</summary>
+    /// <summary>The snapshot with this name: an exact match, else the only one whose name differs in case alone.</summary>
     public VolumeSnapshot Find(SparseVolume volume, string name)
     {
         var snapshots = List(volume);
-        return snapshots.FirstOrDefault(s => s.Name == name) ?? throw NotFound(volume, name, snapshots);
+        var ignoringCase = snapshots.Where(s => string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase)).ToList();
+        return snapshots.FirstOrDefault(s => s.Name == name)
+               ?? (ignoringCase.Count == 1 ? ignoringCase[0] : throw NotFound(volume, name, snapshots));
     }
 
     /// <summary>What consistency a snapshot of the volume would have now (for a warning before -Force).</summary>
@@ -61,6 +63,8 @@ public sealed class SnapshotService(StorageContext context)
         var current = new VolumeCatalog(context).Get(volume.Path);
         if (List(current).Any(s => s.Name == name))
             throw new ResourceExistsException("SnapshotExists", $"Volume '{current.Name}' already has a snapshot named '{name}'; choose another name or remove it first.", name);
+        if (current.Format == VolumeFormat.Qcow2)
+            new BackingChains(context).RequireNoDependants(current, "snapshotted (an internal snapshot rewrites its metadata)");
         var attachment = context.ReadAttachments().Of(current.Path);
         using (FileSystemFreeze.Begin(context, current, attachment, force, "snapshot it", cancellationToken))
         {

@@ -45,7 +45,8 @@ internal sealed class TemporaryAccess(StorageContext context, SparseVolume volum
         context.RequireRoot($"Mounting {volume.Name} temporarily");
         var view = RawView();
         var block = view.StartsWith("/dev/", StringComparison.Ordinal) ? view : Attach(view);
-        var target = Path.Combine(context.Runtime.Ensure(Path.Combine(context.Runtime.Root, "mnt")), FuseExportRecord.KeyFor(volume.Path));
+        var parent = Path.Combine(context.Runtime.Root, "mnt");
+        var target = Path.Combine(steps.DryRun ? parent : context.Runtime.Ensure(parent), FuseExportRecord.KeyFor(volume.Path));
         steps.Do($"mkdir {target}", () => Directory.CreateDirectory(target));
         undo.Push(() => steps.Do($"rmdir {target}", () => Directory.Delete(target)));
         steps.Tool(Mounter.MountCommand(block, target, volume.FileSystem, readOnly));

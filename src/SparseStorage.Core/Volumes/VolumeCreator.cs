@@ -16,7 +16,7 @@ public sealed class VolumeCreator(StorageContext context)
         var size = request.Size.RequirePositive("-Size").RoundUpTo(SectorSize);
         FileSystemRules.Validate(request.FileSystem, size, request.Label);
         var (target, pool) = ResolveTarget(request);
-        RequireReplaceable(target, request.Force);
+        VolumeReplacement.RequireReplaceable(context, target, request.Force);
 
         var temporary = SiblingFile.TemporaryFor(target);
         var needsStaging = request.Format == VolumeFormat.Qcow2 && request.FileSystem != FileSystemType.None;
@@ -33,7 +33,7 @@ public sealed class VolumeCreator(StorageContext context)
     public SparseVolume Create(CreateVolumePlan plan, CancellationToken cancellationToken = default)
     {
         using var volumeLock = context.LockVolume(plan.TargetPath, cancellationToken);
-        RequireReplaceable(plan.TargetPath, plan.Request.Force);
+        VolumeReplacement.RequireReplaceable(context, plan.TargetPath, plan.Request.Force);
         try
         {
             if (plan.Request.Format == VolumeFormat.Raw || plan.RawStagingPath is not null)
@@ -92,17 +92,6 @@ public sealed class VolumeCreator(StorageContext context)
             : throw new InvalidStorageArgumentException("PoolRequired", pools.Count == 0
                 ? "No storage pool is registered; register one with Register-StoragePool -Name <name> -Path <directory>."
                 : $"Several pools are registered ({string.Join(", ", pools.Select(p => p.Name))}); choose one with -Pool.");
-    }
-
-    private void RequireReplaceable(string target, bool force)
-    {
-        if (!File.Exists(target) && !Directory.Exists(target))
-            return;
-        if (!force || Directory.Exists(target))
-            throw new ResourceExistsException("VolumeExists", $"'{target}' already exists; use -Force to replace it.", target);
-        var attachment = context.ReadAttachments().Of(target);
-        if (attachment.IsAttached)
-            throw new VolumeInUseException($"'{target}' cannot be replaced: it is {attachment.Describe()}.", target);
     }
 
     private static void CreateRawFile(string path, long size, bool preallocate)

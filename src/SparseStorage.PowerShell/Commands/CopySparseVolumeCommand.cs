@@ -31,8 +31,6 @@ public sealed class CopySparseVolumeCommand : VolumeCmdlet
     protected override void ProcessRecord() =>
         Invoke(() =>
         {
-            if (Linked && DetectZeroes)
-                throw new PSArgumentException("-DetectZeroes applies to full copies; a linked clone copies no data.", nameof(DetectZeroes));
             var volume = ResolveVolume();
             var copier = new VolumeCopier(Context);
             var destination = Destination.Contains('/') ? ProviderPath(Destination) : Destination;

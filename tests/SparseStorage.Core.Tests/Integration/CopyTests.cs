@@ -78,6 +78,7 @@ public sealed class CopyTests : IDisposable
         var baseNow = new VolumeCatalog(context).Get(@base.Path);
         FluentActions.Invoking(() => new VolumeRemover(context).Remove(baseNow, wipe: false)).Should().Throw<VolumeInUseException>().WithMessage("*tenant7.qcow2*");
         FluentActions.Invoking(() => mounter.Mount(baseNow, pool.Combine("rw"), readOnly: false)).Should().Throw<VolumeInUseException>().WithMessage("*linked clone*");
+        FluentActions.Invoking(() => new Volumes.Maintenance.VolumeOptimizer(context).Optimize(baseNow)).Should().Throw<VolumeInUseException>().WithMessage("*tenant7.qcow2*");
         File.Exists(@base.Path).Should().BeTrue();
 
         new VolumeRemover(context).Remove(new VolumeCatalog(context).Get(clone.Path), wipe: false);
@@ -104,7 +105,14 @@ public sealed class CopyTests : IDisposable
                 .Should().Throw<InvalidStorageArgumentException>().Which.ErrorId.Should().Be("InvalidVolumeExtension");
             FluentActions.Invoking(() => copier.Plan(source, new CopyVolumeRequest { Destination = Path.Combine(pool.PoolPath, "..", "up.img") }))
                 .Should().Throw<PathOutsidePoolException>();
+            FluentActions.Invoking(() => copier.Plan(source, new CopyVolumeRequest { Destination = "lz", Linked = true, DetectZeroes = true }))
+                .Should().Throw<InvalidStorageArgumentException>().Which.ErrorId.Should().Be("LinkedWithDetectZeroes");
             Directory.GetFiles(pool.PoolPath).Select(Path.GetFileName).Should().BeEquivalentTo(["src.img", "taken.img"]);
+
+            var snapshot = new Snapshots.SnapshotService(context).Create(new VolumeCatalog(context).Get(Path.Combine(pool.PoolPath, "taken.img")), "keep", force: false);
+            FluentActions.Invoking(() => copier.Plan(source, new CopyVolumeRequest { Destination = "taken", Force = true }))
+                .Should().Throw<ResourceExistsException>().Which.ErrorId.Should().Be("VolumeHasSnapshots");
+            new Snapshots.SnapshotService(context).Remove(snapshot);
 
             var replaced = copier.Copy(copier.Plan(source, new CopyVolumeRequest { Destination = "taken", Force = true }));
             Files.HashFile(replaced.Path).Should().Be(Files.HashFile(source.Path));

@@ -40,6 +40,7 @@ public sealed class VolumeOptimizer(StorageContext context)
 
     private void Run(SparseVolume volume, StepRunner steps, List<string> skipped)
     {
+        new BackingChains(context).RequireNoDependants(volume, "optimized (fstrim and compaction write to it)");
         var attachment = context.ReadAttachments().Of(volume.Path);
         if (attachment.IsAttached && !attachment.IsMounted)
             throw new VolumeInUseException($"Volume '{volume.Name}' is {attachment.Describe()} without a mounted filesystem, so nothing here can trim it; mount or dismount it first.", volume.Path);
