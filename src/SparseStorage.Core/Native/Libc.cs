@@ -45,6 +45,15 @@ internal static partial class Libc
     [LibraryImport(Library, SetLastError = true)]
     public static partial long lseek(SafeFileHandle fd, long offset, int whence);
 
+    [LibraryImport(Library, EntryPoint = "access", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Access(string path, int mode);
+
+    private const int W_OK = 2;
+
+    /// <summary>access(2) W_OK: null when this process may write to the path, else the reason (e.g. a read-only filesystem).</summary>
+    public static string? WriteRefusal(string path) =>
+        Access(path, W_OK) == 0 ? null : Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError());
+
     [LibraryImport(Library, SetLastError = true)]
     public static partial int ftruncate(SafeFileHandle fd, long length);
 

@@ -1,0 +1,101 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace SparseStorage.Core.Backups;
+
+/// <summary>
+/// One block of the image at the time of a set: its index (offset / BlockSize), SHA-256, and where its bytes are —
+/// the set that stores them and the offset in that set's data file. A block that is all zeros stores nothing
+/// (Set is null); a block absent from the manifest is a hole.
+/// </summary>
+public sealed record BackupBlock(
+    [property: JsonPropertyName("i")] long Index,
+    [property: JsonPropertyName("n")] int Length,
+    [property: JsonPropertyName("h")] string Hash,
+    [property: JsonPropertyName("s")] string? Set,
+    [property: JsonPropertyName("o")] long Offset);
+
+/// <summary>
+/// manifest.json of a backup set. Block size 1 MiB and SHA-256: 1 MiB keeps the manifest near 100 bytes per MiB of
+/// data (about 10 MB for 100 GiB) at the cost of storing a whole MiB for a small change; SHA-256 is in the base
+/// library, runs on the CPU's SHA instructions at well over 1 GB/s, and a changed block cannot go unnoticed
+/// by accident or by design. manifest.sha256 beside it holds the manifest's own hash.
+/// </summary>
+public sealed record BackupManifest
+{
+    public const string FormatName = "sparsestorage-backup/1";
+    public const string FileName = "manifest.json";
+    public const string ChecksumFileName = "manifest.sha256";
+    public const string DataFileName = "data.bin";
+    public const int DefaultBlockSize = 1 << 20;
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        Converters = { new JsonStringEnumConverter() },
+    };
+
+    public string Format { get; init; } = FormatName;
+    public required string Name { get; init; }
+    public required string Volume { get; init; }
+    public required string VolumePath { get; init; }
+    public VolumeFormat VolumeFormat { get; init; }
+    public BackupKind Kind { get; init; }
+    public string? Parent { get; init; }
+    public string? ParentChecksum { get; init; }
+    public DateTime CreatedUtc { get; init; }
+    public WriteConsistency Consistency { get; init; }
+    public int BlockSize { get; init; } = DefaultBlockSize;
+    public long SizeBytes { get; init; }
+    public long StoredBytes { get; init; }
+    public required IReadOnlyList<BackupBlock> Blocks { get; init; }
+
+    public byte[] Serialize() => JsonSerializer.SerializeToUtf8Bytes(this, Json);
+
+    public static string Checksum(ReadOnlySpan<byte> manifest) => Convert.ToHexString(SHA256.HashData(manifest)).ToLowerInvariant();
+
+    /// <summary>Reads a set's manifest and checks it against manifest.sha256; an edited or truncated manifest is refused.</summary>
+    public static (BackupManifest Manifest, string Checksum) Load(string setDirectory)
+    {
+        var path = Path.Combine(setDirectory, FileName);
+        var checksumPath = Path.Combine(setDirectory, ChecksumFileName);
+        if (!File.Exists(path) || !File.Exists(checksumPath))
+            throw new BackupDamagedException($"The backup set {setDirectory} has no {(File.Exists(path) ? ChecksumFileName : FileName)}; it is incomplete or damaged.", setDirectory);
+        var bytes = File.ReadAllBytes(path);
+        var checksum = Checksum(bytes);
+        if (!string.Equals(File.ReadAllText(checksumPath).Trim(), checksum, StringComparison.OrdinalIgnoreCase))
+            throw new BackupDamagedException($"The manifest of backup set {setDirectory} does not match its checksum: it was changed or damaged.", setDirectory);
+        try
+        {
+            var manifest = JsonSerializer.Deserialize<BackupManifest>(bytes, Json) ?? throw new JsonException("empty manifest");
+            return manifest.Format == FormatName ? (manifest, checksum)
+                : throw new BackupDamagedException($"The backup set {setDirectory} has format '{manifest.Format}', not {FormatName}.", setDirectory);
+        }
+        catch (JsonException e)
+        {
+            throw new BackupDamagedException($"The manifest of backup set {setDirectory} cannot be read: {e.Message}", setDirectory);
+        }
+    }
+
+    /// <summary>Writes manifest.json and its checksum file, flushed; returns the checksum.</summary>
+    public string Save(string setDirectory)
+    {
+        var bytes = Serialize();
+        WriteFlushed(Path.Combine(setDirectory, FileName), bytes);
+        var checksum = Checksum(bytes);
+        WriteFlushed(Path.Combine(setDirectory, ChecksumFileName), System.Text.Encoding.ASCII.GetBytes(checksum + "\n"));
+        return checksum;
+    }
+
+    private static void WriteFlushed(string path, byte[] bytes)
+    {
+        using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write);
+        file.Write(bytes);
+        file.Flush(flushToDisk: true);
+    }
+}
+
+/// <summary>A backup set that cannot be trusted: a changed or missing block, an edited manifest, a broken chain.</summary>
+public sealed class BackupDamagedException(string message, object? target = null)
+    : SparseStorageException("BackupDamaged", StorageErrorKind.InvalidOperation, message, target);

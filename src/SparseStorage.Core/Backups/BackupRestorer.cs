@@ -1,0 +1,117 @@
+using Microsoft.Win32.SafeHandles;
+using SparseStorage.Core.Native;
+using SparseStorage.Core.Volumes;
+
+namespace SparseStorage.Core.Backups;
+
+/// <summary>A validated restore: which set, and which file it rebuilds.</summary>
+public sealed record RestorePlan(string SetDirectory, string TargetPath, BackupManifest Manifest, IReadOnlyList<BackupCatalog.Link> Chain)
+{
+    public string Describe() =>
+        $"Rebuild {TargetPath} ({ByteSize.Format(Manifest.SizeBytes)}, {Manifest.VolumeFormat}) from backup set {Manifest.Name} and the {Chain.Count - 1} set(s) before it, verifying every block";
+}
+
+/// <summary>
+/// Rebuilds an image from a backup set and its chain: sparse (holes and zero blocks are not written), every block
+/// checked against its SHA-256 before it is written, into a hidden file beside the target that is flushed and
+/// renamed only when the whole image is verified. Anything damaged stops the restore and leaves the target as it was.
+/// </summary>
+public sealed class BackupRestorer(StorageContext context)
+{
+    /// <summary>Checks the chain (manifests, checksums, data files present and long enough) and where the image goes.</summary>
+    public RestorePlan Plan(string setDirectory, string? destination)
+    {
+        var set = Path.GetFullPath(setDirectory);
+        if (!Directory.Exists(set))
+            throw new InvalidStorageArgumentException("BackupNotFound", $"No backup set at '{setDirectory}'.", setDirectory);
+        var chain = BackupCatalog.Chain(set);
+        RequireDataFiles(chain);
+        var manifest = chain[^1].Manifest;
+        var target = ResolveTarget(manifest, destination);
+        var (path, _) = context.Pools.Confine(target);
+        RequireRestorable(path);
+        return new RestorePlan(set, path, manifest, chain);
+    }
+
+    public SparseVolume Restore(RestorePlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        using var volumeLock = context.LockVolume(plan.TargetPath, cancellationToken);
+        RequireRestorable(plan.TargetPath);
+        var temporary = SiblingFile.TemporaryFor(plan.TargetPath);
+        try
+        {
+            using (var output = Libc.Open(temporary, Libc.O_RDWR | Libc.O_CREAT | Libc.O_EXCL | Libc.O_CLOEXEC, 0b110_100_100))
+            {
+                if (Libc.ftruncate(output, plan.Manifest.SizeBytes) != 0)
+                    throw Libc.ErrnoException($"cannot size {temporary}");
+                WriteBlocks(plan, output, progress, cancellationToken);
+                RandomAccess.FlushToDisk(output);
+            }
+            File.Move(temporary, plan.TargetPath, overwrite: true);
+        }
+        finally
+        {
+            SiblingFile.Discard(temporary);
+        }
+        return new VolumeCatalog(context).Get(plan.TargetPath);
+    }
+
+    private static void WriteBlocks(RestorePlan plan, SafeFileHandle output, IProgress<OperationProgress>? progress, CancellationToken cancellationToken)
+    {
+        var sources = plan.Chain.ToDictionary(l => l.Manifest.Name, l => Libc.Open(Path.Combine(l.Directory, BackupManifest.DataFileName), Libc.O_RDONLY | Libc.O_CLOEXEC, 0));
+        try
+        {
+            var buffer = GC.AllocateUninitializedArray<byte>(plan.Manifest.BlockSize);
+            var stored = plan.Manifest.Blocks.Where(b => b.Set is not null).ToList();
+            long done = 0, total = stored.Sum(b => (long)b.Length);
+            foreach (var block in stored)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var data = buffer.AsSpan(0, block.Length);
+                if (RandomAccess.Read(sources[block.Set!], data, block.Offset) != block.Length || BlockScanner.HashOf(data) != block.Hash)
+                    throw new BackupDamagedException(
+                        $"Block {block.Index} (image offset {block.Index * plan.Manifest.BlockSize}) stored in backup set {block.Set} at offset {block.Offset} is damaged: its content does not match its SHA-256. Nothing was restored.",
+                        Path.Combine(Path.GetDirectoryName(plan.SetDirectory)!, block.Set!));
+                RandomAccess.Write(output, data, block.Index * plan.Manifest.BlockSize);
+                done += block.Length;
+                progress?.Report(new OperationProgress($"Restoring {Path.GetFileName(plan.TargetPath)}", $"{ByteSize.Format(done)} of {ByteSize.Format(total)} verified and written", done, total));
+            }
+        }
+        finally
+        {
+            foreach (var handle in sources.Values)
+                handle.Dispose();
+        }
+    }
+
+    /// <summary>Every set in the chain has a data file that reaches the last byte its blocks need.</summary>
+    private static void RequireDataFiles(IReadOnlyList<BackupCatalog.Link> chain)
+    {
+        var needed = chain[^1].Manifest.Blocks.Where(b => b.Set is not null)
+            .GroupBy(b => b.Set!).ToDictionary(g => g.Key, g => g.Max(b => b.Offset + b.Length));
+        foreach (var (set, end) in needed)
+        {
+            var link = chain.FirstOrDefault(l => l.Manifest.Name == set)
+                       ?? throw new BackupDamagedException($"The manifest of {chain[^1].Directory} refers to set {set}, which is not in its chain.", chain[^1].Directory);
+            var data = Path.Combine(link.Directory, BackupManifest.DataFileName);
+            if (!File.Exists(data))
+                throw new BackupDamagedException($"The data file {data} of backup set {set} is missing; nothing was restored.", link.Directory);
+            if (new FileInfo(data).Length < end)
+                throw new BackupDamagedException($"The data file {data} of backup set {set} is cut short ({new FileInfo(data).Length} bytes, {end} needed); nothing was restored.", link.Directory);
+        }
+    }
+
+    private static string ResolveTarget(BackupManifest manifest, string? destination)
+    {
+        if (string.IsNullOrEmpty(destination))
+            return manifest.VolumePath;
+        if (destination.Contains('/'))
+            return destination;
+        var name = Pools.Names.RequireValid(VolumeInspector.NameOf(destination), "Volume");
+        var extension = Path.GetExtension(manifest.VolumePath);
+        return Path.Combine(Path.GetDirectoryName(manifest.VolumePath)!, name == destination ? name + extension : destination);
+    }
+
+    /// <summary>A restore may replace an existing volume (it is what a restore is for), but never one in use, a base image or one with snapshots.</summary>
+    private void RequireRestorable(string target) => VolumeReplacement.RequireReplaceable(context, target, force: true);
+}

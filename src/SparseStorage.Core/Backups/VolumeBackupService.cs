@@ -1,0 +1,126 @@
+using SparseStorage.Core.Native;
+using SparseStorage.Core.Volumes;
+
+namespace SparseStorage.Core.Backups;
+
+public sealed record BackupRequest
+{
+    /// <summary>The directory that holds backup sets (one folder per volume inside it).</summary>
+    public required string Destination { get; init; }
+    /// <summary>Store every block even when a sound earlier set exists.</summary>
+    public bool Full { get; init; }
+    /// <summary>Back up a volume whose writes cannot be paused (attached without a mount).</summary>
+    public bool Force { get; init; }
+}
+
+/// <summary>What a backup will do: where, on top of which set, and how the volume is kept consistent.</summary>
+public sealed record BackupPlan(SparseVolume Volume, string Destination, string? ParentDirectory, WriteConsistency Consistency)
+{
+    public BackupKind Kind => ParentDirectory is null ? BackupKind.Full : BackupKind.Incremental;
+
+    public string Describe() =>
+        $"{(Kind == BackupKind.Full ? "Full backup" : $"Incremental backup on {Path.GetFileName(ParentDirectory)}")} of {ByteSize.Format(Volume.AllocatedBytes)} allocated data into {BackupCatalog.VolumeFolder(Destination, Volume.Name)}" +
+        (Consistency == WriteConsistency.Frozen ? $", freezing {Volume.MountPoint} meanwhile" : "");
+}
+
+/// <summary>
+/// Full and incremental backups of a volume's image file into backup sets. Every allocated 1 MiB block is read
+/// and hashed; a block whose hash equals the parent set's for the same place is referred to, not stored again.
+/// Holes are recorded by their absence; all-zero blocks by their hash alone. A set is written in a hidden
+/// directory and renamed when complete.
+/// </summary>
+public sealed class VolumeBackupService(StorageContext context)
+{
+    public BackupPlan Plan(SparseVolume volume, BackupRequest request)
+    {
+        var destination = RequireWritableDestination(volume, request.Destination);
+        var parent = request.Full ? null : BackupCatalog.NewestSound(destination, volume.Name);
+        var consistency = FileSystemFreeze.Assess(volume, context.ReadAttachments().Of(volume.Path));
+        return new BackupPlan(volume, destination, parent?.Directory, consistency);
+    }
+
+    public VolumeBackup Backup(BackupPlan plan, bool force, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        using var volumeLock = context.LockVolume(plan.Volume.Path, cancellationToken);
+        var volume = new VolumeCatalog(context).Get(plan.Volume.Path);
+        var parent = plan.ParentDirectory is null ? null : BackupCatalog.Chain(plan.ParentDirectory)[^1];
+        var folder = Directory.CreateDirectory(BackupCatalog.VolumeFolder(plan.Destination, volume.Name)).FullName;
+        var kind = parent is null ? BackupKind.Full : BackupKind.Incremental;
+        var name = BackupCatalog.NewSetName(DateTime.UtcNow, kind);
+        var work = Path.Combine(folder, "." + name + SiblingFile.PartialMarker + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(work);
+        try
+        {
+            var attachment = context.ReadAttachments().Of(volume.Path);
+            BackupManifest manifest;
+            using (var freeze = FileSystemFreeze.Begin(context, volume, attachment, force, "back it up", cancellationToken))
+                manifest = WriteSet(volume, name, kind, parent, freeze.Consistency, work, progress, cancellationToken);
+            manifest.Save(work);
+            var final = Path.Combine(folder, name);
+            Directory.Move(work, final);
+            return BackupCatalog.Describe(final);
+        }
+        catch
+        {
+            Directory.Delete(work, recursive: true);
+            throw;
+        }
+    }
+
+    private static BackupManifest WriteSet(SparseVolume volume, string name, BackupKind kind, BackupCatalog.Link? parent, WriteConsistency consistency,
+        string work, IProgress<OperationProgress>? progress, CancellationToken cancellationToken)
+    {
+        var blockSize = parent?.Manifest.BlockSize ?? BackupManifest.DefaultBlockSize;
+        var previous = parent?.Manifest.Blocks.ToDictionary(b => b.Index) ?? [];
+        using var image = Libc.Open(volume.Path, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+        var length = RandomAccess.GetLength(image);
+        var scanner = new BlockScanner(image, length, blockSize);
+        var blocks = scanner.DataBlocks();
+        var entries = new List<BackupBlock>(blocks.Count);
+        using var data = new FileStream(Path.Combine(work, BackupManifest.DataFileName), FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
+        long scanned = 0;
+        scanner.Scan(blocks, batch =>
+        {
+            foreach (var block in batch)
+            {
+                entries.Add(block.IsZero ? new BackupBlock(block.Index, block.Length, block.Hash, null, 0)
+                    : previous.TryGetValue(block.Index, out var old) && old.Hash == block.Hash && old.Length == block.Length ? old
+                    : Store(block, name, data));
+                scanned += block.Length;
+            }
+            progress?.Report(new OperationProgress($"Backing up {volume.Name}", $"{ByteSize.Format(scanned)} of {ByteSize.Format((long)blocks.Count * blockSize)} read, {ByteSize.Format(data.Length)} stored", scanned, (long)blocks.Count * blockSize));
+        }, cancellationToken);
+        data.Flush(flushToDisk: true);
+        return new BackupManifest
+        {
+            Name = name, Volume = volume.Name, VolumePath = volume.Path, VolumeFormat = volume.Format, Kind = kind,
+            Parent = parent is null ? null : Path.GetFileName(parent.Directory), ParentChecksum = parent?.Checksum,
+            CreatedUtc = DateTime.UtcNow, Consistency = consistency, BlockSize = blockSize, SizeBytes = length,
+            StoredBytes = data.Length, Blocks = entries,
+        };
+    }
+
+    private static BackupBlock Store(ScannedBlock block, string setName, FileStream data)
+    {
+        var offset = data.Position;
+        data.Write(block.Data.Span);
+        return new BackupBlock(block.Index, block.Length, block.Hash, setName, offset);
+    }
+
+    /// <summary>The destination must exist, be writable, and not lie inside the volume itself (its mount), where the backup would change what it copies.</summary>
+    private string RequireWritableDestination(SparseVolume volume, string destination)
+    {
+        var full = Path.GetFullPath(destination);
+        if (!Directory.Exists(full))
+            throw new InvalidStorageArgumentException("BackupDestinationNotFound", $"The backup destination '{destination}' does not exist; create the directory first.", destination);
+        var resolved = LibcPaths.RealPath(full) ?? full;
+        foreach (var mountPoint in context.ReadAttachments().Of(volume.Path).MountPoints)
+            if (resolved == mountPoint || resolved.StartsWith(mountPoint.TrimEnd('/') + "/", StringComparison.Ordinal))
+                throw new InvalidStorageArgumentException("BackupDestinationInsideVolume",
+                    $"The backup destination '{destination}' lies inside volume '{volume.Name}' itself (mounted at {mountPoint}); choose a directory on another disk.", destination);
+        if (Libc.WriteRefusal(resolved) is { } reason)
+            throw new SparseStorageException("BackupDestinationNotWritable", StorageErrorKind.PermissionDenied,
+                $"The backup destination '{destination}' is not writable: {reason}.", destination);
+        return resolved;
+    }
+}
