@@ -1,0 +1,188 @@
+using SparseStorage.Core.Backups;
+using SparseStorage.Core.Native;
+using SparseStorage.Core.Processes;
+using SparseStorage.Core.Tests.Support;
+using SparseStorage.Core.Volumes;
+
+namespace SparseStorage.Core.Tests.Integration;
+
+/// <summary>Backups, restores and archives on real sparse images, with the damage a backup must detect.</summary>
+public sealed class BackupTests : IDisposable
+{
+    private readonly TestPool pool = new();
+    private readonly StorageContext context;
+    private readonly VolumeBackupService backups;
+    private readonly string destination;
+
+    public BackupTests()
+    {
+        context = pool.Context();
+        backups = new VolumeBackupService(context);
+        destination = pool.Combine("backups");
+        Directory.CreateDirectory(destination);
+    }
+
+    [IntegrationFact("cmp")]
+    public void A_three_link_chain_restores_each_point_byte_identical_and_sparse_and_incrementals_store_only_changes()
+    {
+        var volume = Scattered("chain", chunks: 64);
+        var states = new List<(VolumeBackup Set, string Copy)>();
+        for (var link = 0; link < 3; link++)
+        {
+            if (link > 0)
+                ScatteredImage.Scribble(volume.Path, chunks: 4, seed: link);
+            var set = backups.Backup(backups.Plan(Fresh(volume), new BackupRequest { Destination = destination }), force: false);
+            var copy = pool.Combine($"state{link}.img");
+            new ProcessRunner().RunChecked(new ToolCommand("cp", "--sparse=always", volume.Path, copy));
+            states.Add((set, copy));
+        }
+
+        states.Select(s => s.Set.Kind).Should().Equal(BackupKind.Full, BackupKind.Incremental, BackupKind.Incremental);
+        states[0].Set.StoredBytes.Should().BeCloseTo(64L << 20, 1 << 20);
+        states[1].Set.StoredBytes.Should().BeLessThanOrEqualTo(4L << 20, "4 changed MiB are stored, nothing else");
+        states[1].Set.Parent.Should().Be(states[0].Set.Name);
+        states[2].Set.Parent.Should().Be(states[1].Set.Name);
+
+        foreach (var (set, copy) in states)
+        {
+            var restorer = new BackupRestorer(context);
+            var restored = restorer.Restore(restorer.Plan(set.BackupPath, $"restored-{set.Name}.img"));
+            new ProcessRunner().Run(new ToolCommand("cmp", copy, restored.Path)).ExitCode.Should().Be(0, $"restoring {set.Name} gives the image as it was");
+            Libc.Stat(restored.Path).AllocatedBytes.Should().BeCloseTo(Libc.Stat(copy).AllocatedBytes, 1 << 20);
+        }
+    }
+
+    [IntegrationFact]
+    public void Damage_is_detected_and_named_and_nothing_is_restored()
+    {
+        var volume = Scattered("damage", chunks: 16);
+        var full = backups.Backup(backups.Plan(volume, new BackupRequest { Destination = destination }), force: false);
+        ScatteredImage.Scribble(volume.Path, chunks: 2, seed: 5);
+        var incremental = backups.Backup(backups.Plan(Fresh(volume), new BackupRequest { Destination = destination }), force: false);
+        var restorer = new BackupRestorer(context);
+        var data = Path.Combine(full.BackupPath, BackupManifest.DataFileName);
+        var original = File.ReadAllBytes(data);
+
+        using (var file = new FileStream(data, FileMode.Open)) { file.Position = 3 << 20; file.WriteByte(0x5A); }
+        ExpectDamage(() => restorer.Restore(restorer.Plan(incremental.BackupPath, "out.img")), "*damaged*SHA-256*");
+        File.WriteAllBytes(data, original);
+
+        File.Move(data, data + ".gone");
+        ExpectDamage(() => restorer.Plan(incremental.BackupPath, "out.img"), "*data.bin*missing*");
+        File.Move(data + ".gone", data);
+
+        var manifest = Path.Combine(full.BackupPath, BackupManifest.FileName);
+        var text = File.ReadAllText(manifest);
+        File.WriteAllText(manifest, text.Replace("\"sizeBytes\":", "\"sizeBytes\": 1"));
+        ExpectDamage(() => restorer.Plan(incremental.BackupPath, "out.img"), "*does not match its checksum*");
+        File.WriteAllText(manifest, text);
+
+        Directory.Move(full.BackupPath, full.BackupPath + "-moved");
+        ExpectDamage(() => restorer.Plan(incremental.BackupPath, "out.img"), "*chain*broken*missing*");
+        Directory.Move(full.BackupPath + "-moved", full.BackupPath);
+
+        File.Exists(Path.Combine(pool.PoolPath, "out.img")).Should().BeFalse();
+        Directory.GetFiles(pool.PoolPath, ".*").Should().BeEmpty("no temporary file is left");
+        restorer.Restore(restorer.Plan(incremental.BackupPath, "out.img")).SizeBytes.Should().Be(volume.SizeBytes, "the repaired chain restores");
+    }
+
+    [IntegrationFact]
+    public void Retention_never_breaks_the_chain_of_a_kept_set()
+    {
+        var volume = Scattered("keep", chunks: 8);
+        var sets = new List<VolumeBackup>();
+        foreach (var full in new[] { true, false, true, false })
+        {
+            ScatteredImage.Scribble(volume.Path, chunks: 1, seed: sets.Count);
+            sets.Add(backups.Backup(backups.Plan(Fresh(volume), new BackupRequest { Destination = destination, Full = full }), force: false));
+        }
+
+        FluentActions.Invoking(() => BackupRetention.Remove(sets[0].BackupPath, includeDependants: false))
+            .Should().Throw<SparseStorageException>().Where(e => e.ErrorId == "BackupHasDependants").WithMessage($"*{sets[1].Name}*");
+        var pruned = BackupRetention.Prune(BackupCatalog.VolumeFolder(destination, "keep"), keep: 1);
+
+        pruned.Select(Path.GetFileName).Should().Equal(sets[0].Name, sets[1].Name);
+        BackupCatalog.SetDirectories(BackupCatalog.VolumeFolder(destination, "keep")).Select(Path.GetFileName).Should().Equal(sets[2].Name, sets[3].Name);
+        BackupCatalog.Chain(sets[3].BackupPath).Should().HaveCount(2);
+    }
+
+    [IntegrationFact("losetup", "mount", "mkfs.ext4", "fsfreeze")]
+    public void Bad_destinations_and_a_mounted_restore_target_are_refused()
+    {
+        var volume = pool.CreateVolume(context, "mounted", ByteSize.FromMiB(128));
+        var mounter = new VolumeMounter(context);
+        var mounted = mounter.Mount(volume, pool.Combine("mnt"), readOnly: false);
+        var readOnly = pool.Combine("ro");
+        Directory.CreateDirectory(readOnly);
+        new ProcessRunner().RunChecked(new ToolCommand("mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", readOnly));
+        try
+        {
+            ErrorOf(() => backups.Plan(mounted, new BackupRequest { Destination = mounted.MountPoint! })).Should().Be("BackupDestinationInsideVolume");
+            ErrorOf(() => backups.Plan(mounted, new BackupRequest { Destination = readOnly })).Should().Be("BackupDestinationNotWritable");
+            ErrorOf(() => backups.Plan(mounted, new BackupRequest { Destination = pool.Combine("nosuch") })).Should().Be("BackupDestinationNotFound");
+
+            var plan = backups.Plan(mounted, new BackupRequest { Destination = destination });
+            plan.Consistency.Should().Be(WriteConsistency.Frozen);
+            var set = backups.Backup(plan, force: false);
+            set.Consistency.Should().Be(WriteConsistency.Frozen);
+            File.WriteAllText(Path.Combine(mounted.MountPoint!, "thawed.txt"), "writable again after the backup");
+
+            var restorer = new BackupRestorer(context);
+            FluentActions.Invoking(() => restorer.Plan(set.BackupPath, null)).Should().Throw<VolumeInUseException>().WithMessage("*mounted at*");
+        }
+        finally
+        {
+            new ProcessRunner().Run(new ToolCommand("umount", readOnly));
+            mounter.Dismount(new VolumeCatalog(context).Get(volume.Path));
+        }
+    }
+
+    [IntegrationFact("tar", "zstd", "cmp")]
+    public void An_archive_expands_sparse_and_byte_identical_and_a_truncated_one_is_refused()
+    {
+        var volume = Scattered("arch", chunks: 32);
+        var archives = new ArchiveService(context);
+        var archivePath = archives.ResolveArchivePath(volume, destination);
+
+        var archive = archives.Compress(volume, archivePath, level: 3, force: false);
+
+        archive.Path.Should().Be(Path.Combine(destination, "arch.img.tar.zst"));
+        archive.StoredBytes.Should().BeLessThan(archive.DataBytes, "half the data is text and compresses");
+        var expanded = archives.Expand(archivePath, Path.Combine(pool.PoolPath, "back.img"), force: false);
+        new ProcessRunner().Run(new ToolCommand("cmp", volume.Path, expanded.Path)).ExitCode.Should().Be(0);
+        Libc.Stat(expanded.Path).AllocatedBytes.Should().BeCloseTo(Libc.Stat(volume.Path).AllocatedBytes, 1 << 20);
+
+        var truncated = Path.Combine(destination, "cut.img.tar.zst");
+        File.WriteAllBytes(truncated, File.ReadAllBytes(archivePath)[..(int)(archive.StoredBytes / 2)]);
+        FluentActions.Invoking(() => archives.Expand(truncated, Path.Combine(pool.PoolPath, "cut.img"), force: false)).Should().Throw<ToolFailedException>();
+        File.Exists(Path.Combine(pool.PoolPath, "cut.img")).Should().BeFalse();
+        Directory.GetFileSystemEntries(pool.PoolPath, ".*").Should().BeEmpty("the temporary directory is removed");
+    }
+
+    private SparseVolume Scattered(string name, int chunks)
+    {
+        var path = Path.Combine(pool.PoolPath, name + ".img");
+        ScatteredImage.Write(path, 2L << 30, chunks);
+        return new VolumeCatalog(context).Get(path);
+    }
+
+    private SparseVolume Fresh(SparseVolume volume) => new VolumeCatalog(context).Get(volume.Path);
+
+    private static void ExpectDamage(Action action, string message) =>
+        FluentActions.Invoking(action).Should().Throw<BackupDamagedException>().WithMessage(message);
+
+    private static string? ErrorOf(Action action)
+    {
+        try
+        {
+            action();
+            return null;
+        }
+        catch (SparseStorageException e)
+        {
+            return e.ErrorId;
+        }
+    }
+
+    public void Dispose() => pool.Dispose();
+}
