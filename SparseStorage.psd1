@@ -29,6 +29,12 @@
         'Get-VolumeSnapshot'
         'Restore-VolumeSnapshot'
         'Remove-VolumeSnapshot'
+        'Backup-SparseVolume'
+        'Restore-SparseVolume'
+        'Get-VolumeBackup'
+        'Remove-VolumeBackup'
+        'Compress-SparseVolume'
+        'Expand-SparseVolume'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

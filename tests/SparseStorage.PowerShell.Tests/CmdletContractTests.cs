@@ -30,6 +30,12 @@ public sealed class CmdletContractTests : IDisposable
         { "Get-VolumeSnapshot", ["Volume", "Pool", "VolumePath", "Name"] },
         { "Restore-VolumeSnapshot", ["Volume", "Pool", "VolumePath", "Name", "Force", "PassThru"] },
         { "Remove-VolumeSnapshot", ["Volume", "Pool", "VolumePath", "Name", "Force", "PassThru"] },
+        { "Backup-SparseVolume", ["Name", "Pool", "Path", "Destination", "Full", "Keep", "Force"] },
+        { "Restore-SparseVolume", ["Backup", "Destination", "Force"] },
+        { "Get-VolumeBackup", ["Destination", "Volume"] },
+        { "Remove-VolumeBackup", ["Backup", "IncludeDependants", "Force"] },
+        { "Compress-SparseVolume", ["Name", "Pool", "Path", "Destination", "Level", "Force"] },
+        { "Expand-SparseVolume", ["Path", "Destination", "Force"] },
     };
 
     [Theory]
@@ -91,6 +97,8 @@ public sealed class CmdletContractTests : IDisposable
     [InlineData("Copy-SparseVolume")]
     [InlineData("Optimize-SparseVolume")]
     [InlineData("Test-SparseVolume")]
+    [InlineData("Backup-SparseVolume")]
+    [InlineData("Compress-SparseVolume")]
     public void Volume_cmdlets_bind_Path_by_property_name_from_what_upstream_cmdlets_emit(string cmdlet)
     {
         var path = assembly.Get(cmdlet).Parameters.Single(p => p.Name == "Path");
@@ -123,6 +131,22 @@ public sealed class CmdletContractTests : IDisposable
         assembly.Get("Get-SparseVolume").OutputTypes.Single().GetProperty("Path").Should().NotBeNull();
     }
 
+    [Theory]
+    [InlineData("Restore-SparseVolume")]
+    [InlineData("Remove-VolumeBackup")]
+    public void Backup_sets_pipe_in_by_BackupPath_and_carry_no_Path_a_volume_cmdlet_could_take(string cmdlet)
+    {
+        var parameters = assembly.Get(cmdlet).Parameters;
+        parameters.Where(p => p.Sets.Any(s => s.FromPipelineByPropertyName)).Select(p => p.Name).Should().Equal("Backup");
+        parameters.Single(p => p.Name == "Backup").Aliases.Should().Contain("BackupPath");
+        var backup = assembly.Get("Get-VolumeBackup").OutputTypes.Single();
+        backup.Should().BeSameAs(assembly.Get("Backup-SparseVolume").OutputTypes.Single());
+        backup.GetProperty("BackupPath").Should().NotBeNull();
+        backup.GetProperty("Path").Should().BeNull("a piped backup set must not bind as a volume's -Path");
+        assembly.Get("Expand-SparseVolume").Parameters.Single(p => p.Name == "Path").Sets.Should().OnlyContain(s => s.FromPipelineByPropertyName);
+        assembly.Get("Compress-SparseVolume").OutputTypes.Single().GetProperty("Path").Should().NotBeNull("archives pipe into Expand-SparseVolume");
+    }
+
     [Fact]
     public void Only_pools_pipe_into_Unregister_so_a_piped_volume_cannot_name_a_pool()
     {
@@ -136,7 +160,7 @@ public sealed class CmdletContractTests : IDisposable
     [Fact]
     public void Only_Path_binds_by_property_name_in_volume_action_cmdlets_so_a_piped_volume_picks_one_set()
     {
-        foreach (var cmdlet in new[] { "Remove-SparseVolume", "Mount-SparseVolume", "Dismount-SparseVolume", "Get-SparseVolume", "Resize-SparseVolume", "Copy-SparseVolume", "Optimize-SparseVolume", "Test-SparseVolume" })
+        foreach (var cmdlet in new[] { "Remove-SparseVolume", "Mount-SparseVolume", "Dismount-SparseVolume", "Get-SparseVolume", "Resize-SparseVolume", "Copy-SparseVolume", "Optimize-SparseVolume", "Test-SparseVolume", "Backup-SparseVolume", "Compress-SparseVolume" })
         {
             var byProperty = assembly.Get(cmdlet).Parameters.Where(p => p.Sets.Any(s => s.FromPipelineByPropertyName)).Select(p => p.Name);
             byProperty.Should().Equal(["Path"], cmdlet);

@@ -1,0 +1,44 @@
+using System.Management.Automation;
+using SparseStorage.Core.Backups;
+
+namespace SparseStorage.PowerShell.Commands;
+
+/// <summary>Backup-SparseVolume: a full or incremental backup set of a volume in a destination directory.</summary>
+[Cmdlet(VerbsData.Backup, "SparseVolume", DefaultParameterSetName = PathSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[OutputType(typeof(VolumeBackup))]
+public sealed class BackupSparseVolumeCommand : VolumeCmdlet
+{
+    /// <summary>The directory that holds backup sets; each volume gets a folder of its own inside it.</summary>
+    [Parameter(Mandatory = true, Position = 1)]
+    [ValidateNotNullOrEmpty]
+    public string Destination { get; set; } = "";
+
+    /// <summary>Store every block, even when an earlier set of the volume exists (starts a new chain).</summary>
+    [Parameter]
+    public SwitchParameter Full { get; set; }
+
+    /// <summary>After the backup, keep only the newest N sets of the volume and what their chains need.</summary>
+    [Parameter]
+    [ValidateRange(1, int.MaxValue)]
+    public int? Keep { get; set; }
+
+    /// <summary>Back up a volume whose writes cannot be paused (attached without a mount): the set may then hold a filesystem that needs a check.</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    protected override void ProcessRecord() =>
+        Invoke(() =>
+        {
+            var volume = ResolveVolume();
+            var service = new VolumeBackupService(Context);
+            var plan = service.Plan(volume, new BackupRequest { Destination = ProviderPath(Destination), Full = Full, Force = Force });
+            if (!ShouldProcess(volume.Path, plan.Describe()))
+                return;
+            if (plan.Consistency == WriteConsistency.Unfrozen && Force)
+                WriteWarning($"Volume '{volume.Name}' is in use and its writes cannot be paused; the backup may hold a filesystem that needs a check.");
+            WriteObject(RunWithProgress((progress, token) => service.Backup(plan, Force, progress, token)));
+            if (Keep is { } keep)
+                foreach (var removed in BackupRetention.Prune(BackupCatalog.VolumeFolder(plan.Destination, volume.Name), keep))
+                    WriteVerbose($"Removed backup set {removed} (-Keep {keep}).");
+        }, Name.Length > 0 ? Name : Path);
+}

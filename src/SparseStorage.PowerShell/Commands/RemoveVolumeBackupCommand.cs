@@ -1,0 +1,39 @@
+using System.Management.Automation;
+using SparseStorage.Core.Backups;
+
+namespace SparseStorage.PowerShell.Commands;
+
+/// <summary>Remove-VolumeBackup: deletes a backup set; a set that later sets build on goes only with them (-IncludeDependants).</summary>
+[Cmdlet(VerbsCommon.Remove, "VolumeBackup", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
+[OutputType(typeof(VolumeBackup))]
+public sealed class RemoveVolumeBackupCommand : SparseStorageCmdlet
+{
+    /// <summary>The backup set's directory; binds BackupPath from Get-VolumeBackup output.</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [Alias("BackupPath")]
+    [ValidateNotNullOrEmpty]
+    public string Backup { get; set; } = "";
+
+    /// <summary>Also remove the later sets that build on this one; without it such a set is refused (BackupHasDependants).</summary>
+    [Parameter]
+    public SwitchParameter IncludeDependants { get; set; }
+
+    /// <summary>Do not ask for confirmation (-WhatIf still only reports).</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    protected override void ProcessRecord() =>
+        Invoke(() =>
+        {
+            var set = ProviderPath(Backup);
+            var backup = BackupCatalog.Describe(set);
+            var dependants = BackupRetention.DependantsOf(set);
+            var action = dependants.Count > 0 && IncludeDependants
+                ? $"Remove backup set {backup.Name} and the {dependants.Count} set(s) that build on it"
+                : $"Remove backup set {backup.Name} ({ByteSize.Format(backup.StoredBytes)} stored)";
+            if (!ShouldProcessUnlessForced(Force, set, action))
+                return;
+            foreach (var removed in BackupRetention.Remove(set, IncludeDependants))
+                WriteVerbose($"Removed backup set {removed}.");
+        }, Backup);
+}

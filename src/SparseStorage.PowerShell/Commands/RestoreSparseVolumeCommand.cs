@@ -1,0 +1,37 @@
+using System.Management.Automation;
+using SparseStorage.Core.Backups;
+
+namespace SparseStorage.PowerShell.Commands;
+
+/// <summary>Restore-SparseVolume: rebuilds a volume from a backup set and its chain, sparse, every block verified.</summary>
+[Cmdlet(VerbsData.Restore, "SparseVolume", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
+[OutputType(typeof(SparseVolume))]
+public sealed class RestoreSparseVolumeCommand : SparseStorageCmdlet
+{
+    /// <summary>The backup set's directory; binds BackupPath from Get-VolumeBackup and Backup-SparseVolume output.</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [Alias("BackupPath")]
+    [ValidateNotNullOrEmpty]
+    public string Backup { get; set; } = "";
+
+    /// <summary>Where the image goes: a volume name (beside the original), or a file path in a pool. The original volume when omitted.</summary>
+    [Parameter(Position = 1)]
+    [ValidateNotNullOrEmpty]
+    public string? Destination { get; set; }
+
+    /// <summary>Do not ask for confirmation (-WhatIf still only reports).</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    protected override void ProcessRecord() =>
+        Invoke(() =>
+        {
+            var restorer = new BackupRestorer(Context);
+            var destination = Destination is not null && Destination.Contains('/') ? ProviderPath(Destination) : Destination;
+            var plan = restorer.Plan(ProviderPath(Backup), destination);
+            var replaces = File.Exists(plan.TargetPath) ? "; the volume's current content is replaced" : "";
+            if (!ShouldProcessUnlessForced(Force, plan.TargetPath, plan.Describe() + replaces))
+                return;
+            WriteObject(RunWithProgress((progress, token) => restorer.Restore(plan, progress, token)));
+        }, Backup);
+}
