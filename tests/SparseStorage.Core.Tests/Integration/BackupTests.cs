@@ -52,6 +52,24 @@ public sealed class BackupTests : IDisposable
         }
     }
 
+    [IntegrationFact("qemu-img", "qemu-io")]
+    public void A_qcow2_volume_backs_up_and_restores_as_the_same_image()
+    {
+        var volume = pool.CreateVolume(context, "q", ByteSize.FromMiB(256), VolumeFormat.Qcow2, FileSystemType.None);
+        new ProcessRunner().RunChecked(new ToolCommand("qemu-io", "-f", "qcow2", "-c", "write -P 0x61 16M 8M", volume.Path));
+        var set = backups.Backup(backups.Plan(Fresh(volume), new BackupRequest { Destination = destination }), force: false);
+        new ProcessRunner().RunChecked(new ToolCommand("qemu-io", "-f", "qcow2", "-c", "write -P 0x62 16M 1M", volume.Path));
+
+        var restorer = new BackupRestorer(context);
+        var restored = restorer.Restore(restorer.Plan(set.BackupPath, "q-restored.qcow2"));
+
+        set.Format.Should().Be(VolumeFormat.Qcow2);
+        restored.Format.Should().Be(VolumeFormat.Qcow2);
+        var pattern = new ProcessRunner().Run(new ToolCommand("qemu-io", "-f", "qcow2", "-c", "read -P 0x61 16M 8M", restored.Path));
+        pattern.StandardOutput.Should().NotContain("Pattern verification failed").And.Contain("read 8388608/8388608");
+        new ProcessRunner().Run(new ToolCommand("qemu-img", "compare", volume.Path, restored.Path)).ExitCode.Should().Be(1, "the volume changed after the backup, the restore did not");
+    }
+
     [IntegrationFact]
     public void Damage_is_detected_and_named_and_nothing_is_restored()
     {
