@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 using SparseStorage.Core.Native;
 
@@ -9,9 +8,7 @@ public enum CopyMethod
 {
     /// <summary>FICLONE: the copy shares the source's blocks; nothing was read or written.</summary>
     Reflink,
-    /// <summary>copy_file_range over the allocated extents: the kernel moved the data without a trip through user space.</summary>
-    CopyFileRange,
-    /// <summary>Reads and writes of the allocated extents (zero blocks skipped, or a cross-filesystem copy).</summary>
+    /// <summary>Reads and writes of the allocated extents only (with -DetectZeroes, all-zero blocks skipped).</summary>
     ReadWrite,
 }
 
@@ -28,8 +25,9 @@ public sealed record SparseCopyOptions
 public sealed record SparseCopyResult(CopyMethod Method, long SizeBytes, long DataBytes, long WrittenBytes);
 
 /// <summary>
-/// Copies a file keeping its holes: only the allocated extents (SEEK_DATA/SEEK_HOLE) are visited, so the time
-/// follows the data, not the virtual size. The one engine behind clones, raw snapshots and restores.
+/// Copies a file keeping its holes: a reflink where the filesystem can share blocks, otherwise only the allocated
+/// extents (SEEK_DATA/SEEK_HOLE) are read and written, so the time follows the data, not the virtual size. The one
+/// engine behind clones, raw snapshots and restores.
 /// </summary>
 public static class SparseCopier
 {
@@ -60,59 +58,53 @@ public static class SparseCopier
             throw Libc.ErrnoException("cannot set the length of the copy");
         var extents = SparseFile.DataExtents(input, length).ToList();
         progress.Start(extents.Sum(e => e.Length));
-        var mover = options.DetectZeroes ? new BlockMover(input, output, skipZeroes: true) : null;
-        long written = 0;
-        foreach (var extent in extents)
-        {
-            written += mover is null && TryKernelCopy(input, output, extent, progress, cancellationToken) is { } copied
-                ? copied
-                : (mover ??= new BlockMover(input, output, skipZeroes: false)).Move(extent, progress, cancellationToken);
-        }
-        var method = options.DetectZeroes || mover is not null ? CopyMethod.ReadWrite : CopyMethod.CopyFileRange;
-        return new SparseCopyResult(method, length, extents.Sum(e => e.Length), written);
+        var written = new ChunkPipeline(input, output, options.DetectZeroes).Copy(extents, progress, cancellationToken);
+        return new SparseCopyResult(CopyMethod.ReadWrite, length, extents.Sum(e => e.Length), written);
     }
 
-    /// <summary>copy_file_range over one extent; null when the kernel cannot copy between these files (then nothing was written).</summary>
-    private static long? TryKernelCopy(SafeFileHandle input, SafeFileHandle output, SparseFile.Extent extent, CopyProgress progress, CancellationToken cancellationToken)
+    /// <summary>
+    /// Moves the extents through two buffers: the next chunk is read while the last one is written, so reading and
+    /// writing overlap on two cores. Plain reads and writes, not copy_file_range: on ext4 (no reflink) the
+    /// kernel's splice-based copy_file_range measured three times slower than this for 1 GiB of scattered data.
+    /// </summary>
+    private sealed class ChunkPipeline(SafeFileHandle input, SafeFileHandle output, bool skipZeroes)
     {
-        long inputOffset = extent.Offset, outputOffset = extent.Offset;
-        while (inputOffset < extent.End)
+        private readonly byte[][] buffers = [GC.AllocateUninitializedArray<byte>(ChunkSize), GC.AllocateUninitializedArray<byte>(ChunkSize)];
+        private Task<long> pending = Task.FromResult(0L);
+        private int current;
+        private long written;
+
+        public long Copy(IReadOnlyList<SparseFile.Extent> extents, CopyProgress progress, CancellationToken cancellationToken)
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            var count = Libc.copy_file_range(input, ref inputOffset, output, ref outputOffset, (nuint)Math.Min(ChunkSize, extent.End - inputOffset), 0);
-            if (count < 0)
+            try
             {
-                var errno = Marshal.GetLastPInvokeError();
-                if (inputOffset == extent.Offset && errno is Libc.EXDEV or Libc.EINVAL or Libc.ENOSYS or Libc.EOPNOTSUPP)
-                    return null;
-                throw Libc.ErrnoException("copy_file_range");
+                foreach (var extent in extents)
+                    CopyExtent(extent, progress, cancellationToken);
+                return written + pending.GetAwaiter().GetResult();
             }
-            if (count == 0)
-                throw new IOException($"the source ended at {inputOffset} bytes, inside an extent that reached {extent.End}");
-            progress.Advance(count);
+            finally
+            {
+                // Never leave a write running on a handle the caller is about to close.
+                ((IAsyncResult)pending).AsyncWaitHandle.WaitOne();
+            }
         }
-        return extent.Length;
-    }
 
-    /// <summary>Moves data through a buffer; with zero skipping, all-zero 4 KiB blocks are left as holes in the copy.</summary>
-    private sealed class BlockMover(SafeFileHandle input, SafeFileHandle output, bool skipZeroes)
-    {
-        private readonly byte[] buffer = GC.AllocateUninitializedArray<byte>(ChunkSize);
-
-        public long Move(SparseFile.Extent extent, CopyProgress progress, CancellationToken cancellationToken)
+        private void CopyExtent(SparseFile.Extent extent, CopyProgress progress, CancellationToken cancellationToken)
         {
-            long written = 0;
             for (var offset = extent.Offset; offset < extent.End;)
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                var buffer = buffers[current];
                 var read = RandomAccess.Read(input, buffer.AsSpan(0, (int)Math.Min(ChunkSize, extent.End - offset)), offset);
                 if (read == 0)
                     throw new IOException($"the source ended at {offset} bytes, inside an extent that reached {extent.End}");
-                written += skipZeroes ? WriteNonZeroRuns(buffer.AsSpan(0, read), offset) : Write(buffer.AsSpan(0, read), offset);
+                written += pending.GetAwaiter().GetResult();
+                var at = offset;
+                pending = Task.Run(() => skipZeroes ? WriteNonZeroRuns(buffer.AsSpan(0, read), at) : Write(buffer.AsSpan(0, read), at));
                 offset += read;
+                current ^= 1;
                 progress.Advance(read);
             }
-            return written;
         }
 
         private long WriteNonZeroRuns(ReadOnlySpan<byte> data, long offset)

@@ -60,14 +60,6 @@ internal static partial class Libc
     public const int FALLOC_FL_KEEP_SIZE = 1;
     public const int FALLOC_FL_PUNCH_HOLE = 2;
 
-    /// <summary>copy_file_range(2): an in-kernel copy (or reflink, where the filesystem shares blocks) between two files.</summary>
-    [LibraryImport(Library, SetLastError = true)]
-    public static partial nint copy_file_range(SafeFileHandle input, ref long inputOffset, SafeFileHandle output, ref long outputOffset, nuint length, uint flags);
-
-    public const int EXDEV = 18;
-    public const int EINVAL = 22;
-    public const int ENOSYS = 38;
-    public const int EOPNOTSUPP = 95;
 
     [LibraryImport(Library, SetLastError = true)]
     public static partial int kill(int pid, int signal);
