@@ -33,7 +33,7 @@ public sealed class CmdletContractTests : IDisposable
         { "Backup-SparseVolume", ["Name", "Pool", "Path", "Destination", "Full", "Keep", "Force"] },
         { "Restore-SparseVolume", ["Backup", "Destination", "Force"] },
         { "Get-VolumeBackup", ["Destination", "Volume"] },
-        { "Remove-VolumeBackup", ["Backup", "IncludeDependants", "Force"] },
+        { "Remove-VolumeBackup", ["Backup", "IncludeDependants", "Force", "PassThru"] },
         { "Compress-SparseVolume", ["Name", "Pool", "Path", "Destination", "Level", "Force"] },
         { "Expand-SparseVolume", ["Path", "Destination", "Force"] },
     };

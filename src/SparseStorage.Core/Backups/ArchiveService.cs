@@ -42,6 +42,7 @@ public sealed class ArchiveService(StorageContext context)
     public VolumeArchive Compress(SparseVolume volume, string archivePath, int level, bool force, CancellationToken cancellationToken = default)
     {
         RequireLevel(level);
+        ToolLocator.Default.Locate("zstd"); // tar starts zstd itself and would only say that it failed
         using var volumeLock = context.LockVolume(volume.Path, cancellationToken);
         var current = new VolumeCatalog(context).Get(volume.Path);
         if (File.Exists(archivePath) && !force)
@@ -70,8 +71,8 @@ public sealed class ArchiveService(StorageContext context)
         }
     }
 
-    /// <summary>Expands an archive into a volume file in a pool. The archive must hold exactly one image file.</summary>
-    public SparseVolume Expand(string archivePath, string destination, bool force, CancellationToken cancellationToken = default)
+    /// <summary>Where an archive would expand to, checked: the archive exists, the target lies in a pool and may be replaced.</summary>
+    public string PlanExpand(string archivePath, string destination, bool force)
     {
         if (!File.Exists(archivePath))
             throw new InvalidStorageArgumentException("ArchiveNotFound", $"No archive at '{archivePath}'.", archivePath);
@@ -80,6 +81,16 @@ public sealed class ArchiveService(StorageContext context)
             ? Path.Combine(destination, Path.GetFileName(archivePath)[..^Extension.Length])
             : destination;
         var (target, _) = context.Pools.Confine(named);
+        if (!VolumeInspector.Extensions.Contains(Path.GetExtension(target).ToLowerInvariant()))
+            throw new InvalidStorageArgumentException("InvalidVolumeExtension", $"'{target}' does not end in {string.Join(", ", VolumeInspector.Extensions)}, so no pool would list it; give the volume file's name.", target);
+        VolumeReplacement.RequireReplaceable(context, target, force);
+        return target;
+    }
+
+    /// <summary>Expands an archive into a volume file in a pool. The archive must hold exactly one image file, whose format must fit the target's extension.</summary>
+    public SparseVolume Expand(string archivePath, string target, bool force, CancellationToken cancellationToken = default)
+    {
+        ToolLocator.Default.Locate("zstd"); // tar starts zstd itself and would only say that it failed
         using var volumeLock = context.LockVolume(target, cancellationToken);
         VolumeReplacement.RequireReplaceable(context, target, force);
         var work = SiblingFile.TemporaryFor(target);
@@ -90,6 +101,8 @@ public sealed class ArchiveService(StorageContext context)
             var files = Directory.GetFileSystemEntries(work, "*", SearchOption.AllDirectories);
             if (files.Length != 1 || !File.Exists(files[0]))
                 throw new StorageOperationException("ArchiveNotAVolume", $"'{archivePath}' holds {files.Length} entries; a volume archive holds exactly one image file.", archivePath);
+            var format = new VolumeInspector(new Host.AttachmentState([], [], [])).Inspect(files[0], null).Format;
+            VolumeCreator.RequireExtensionFor(target, format);
             using (var image = new FileStream(files[0], FileMode.Open, FileAccess.ReadWrite))
                 image.Flush(flushToDisk: true);
             File.Move(files[0], target, overwrite: force);

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.RegularExpressions;
 
 namespace SparseStorage.Core.Backups;
 
@@ -6,8 +7,11 @@ namespace SparseStorage.Core.Backups;
 /// The backup sets in a destination directory: <c>&lt;destination&gt;/&lt;volume name&gt;/&lt;set name&gt;/</c>, each with
 /// manifest.json, manifest.sha256 and data.bin. Sets are named by their UTC time, so names sort by age.
 /// </summary>
-public static class BackupCatalog
+public static partial class BackupCatalog
 {
+    [GeneratedRegex(@"^\d{8}T\d{9}Z-(full|incr)$")]
+    private static partial Regex SetName();
+
     public static string NewSetName(DateTime utcNow, BackupKind kind) =>
         utcNow.ToString("yyyyMMdd'T'HHmmssfff'Z'", CultureInfo.InvariantCulture) + (kind == BackupKind.Full ? "-full" : "-incr");
 
@@ -35,10 +39,14 @@ public static class BackupCatalog
             }
     }
 
-    /// <summary>The newest set of a volume whose whole chain is sound, or null; a newer damaged set is passed over.</summary>
-    public static (BackupManifest Manifest, string Checksum, string Directory)? NewestSound(string destination, string volumeName)
+    /// <summary>
+    /// The newest set of this volume whose whole chain is sound (manifests, checksums and data files), or null; a
+    /// newer damaged set is passed over, so damage never spreads into later sets. Sets of another volume that
+    /// has the same name (in another pool) are refused rather than built on.
+    /// </summary>
+    public static string? NewestSound(string destination, SparseVolume volume)
     {
-        var folder = VolumeFolder(destination, volumeName);
+        var folder = VolumeFolder(destination, volume.Name);
         if (!Directory.Exists(folder))
             return null;
         foreach (var set in SetDirectories(folder).Reverse())
@@ -46,13 +54,34 @@ public static class BackupCatalog
             try
             {
                 var chain = Chain(set);
-                return (chain[^1].Manifest, chain[^1].Checksum, set);
+                RequireDataFiles(chain);
+                if (chain[^1].Manifest.VolumePath != volume.Path)
+                    throw new ResourceExistsException("BackupFolderOfAnotherVolume",
+                        $"{folder} holds backups of {chain[^1].Manifest.VolumePath}, another volume named '{volume.Name}'; back up {volume.Path} to another destination.", folder);
+                return set;
             }
             catch (BackupDamagedException)
             {
             }
         }
         return null;
+    }
+
+    /// <summary>Every set in the chain has a data file that reaches the last byte its blocks need.</summary>
+    public static void RequireDataFiles(IReadOnlyList<Link> chain)
+    {
+        var needed = chain[^1].Manifest.Blocks.Where(b => b.Set is not null)
+            .GroupBy(b => b.Set!).ToDictionary(g => g.Key, g => g.Max(b => b.Offset + b.Length));
+        foreach (var (set, end) in needed)
+        {
+            var link = chain.FirstOrDefault(l => l.Manifest.Name == set)
+                       ?? throw new BackupDamagedException($"The manifest of {chain[^1].Directory} refers to set {set}, which is not in its chain.", chain[^1].Directory);
+            var data = Path.Combine(link.Directory, BackupManifest.DataFileName);
+            if (!File.Exists(data))
+                throw new BackupDamagedException($"The data file {data} of backup set {set} is missing; nothing was restored.", link.Directory);
+            if (new FileInfo(data).Length < end)
+                throw new BackupDamagedException($"The data file {data} of backup set {set} is cut short ({new FileInfo(data).Length} bytes, {end} needed); nothing was restored.", link.Directory);
+        }
     }
 
     public sealed record Link(BackupManifest Manifest, string Checksum, string Directory);
@@ -79,6 +108,11 @@ public static class BackupCatalog
         }
     }
 
+    /// <summary>The set directory, which must exist.</summary>
+    public static string RequireSet(string setDirectory) =>
+        Directory.Exists(setDirectory) ? setDirectory
+            : throw new InvalidStorageArgumentException("BackupNotFound", $"No backup set at '{setDirectory}'.", setDirectory);
+
     public static VolumeBackup Describe(string setDirectory)
     {
         var (manifest, checksum) = BackupManifest.Load(setDirectory);
@@ -100,9 +134,9 @@ public static class BackupCatalog
         };
     }
 
-    /// <summary>Complete set directories of one volume folder, oldest first (work in progress is hidden and skipped).</summary>
+    /// <summary>Set directories of one volume folder, oldest first; work in progress (hidden) and unrelated folders are skipped.</summary>
     public static IEnumerable<string> SetDirectories(string volumeFolder) =>
         Directory.EnumerateDirectories(volumeFolder)
-            .Where(d => !Path.GetFileName(d).StartsWith('.'))
+            .Where(d => SetName().IsMatch(Path.GetFileName(d)))
             .Order(StringComparer.Ordinal);
 }

@@ -21,13 +21,11 @@ public sealed class BackupRestorer(StorageContext context)
     /// <summary>Checks the chain (manifests, checksums, data files present and long enough) and where the image goes.</summary>
     public RestorePlan Plan(string setDirectory, string? destination)
     {
-        var set = Path.GetFullPath(setDirectory);
-        if (!Directory.Exists(set))
-            throw new InvalidStorageArgumentException("BackupNotFound", $"No backup set at '{setDirectory}'.", setDirectory);
+        var set = BackupCatalog.RequireSet(Path.GetFullPath(setDirectory));
         var chain = BackupCatalog.Chain(set);
-        RequireDataFiles(chain);
+        BackupCatalog.RequireDataFiles(chain);
         var manifest = chain[^1].Manifest;
-        var target = ResolveTarget(manifest, destination);
+        var target = VolumeCreator.RequireExtensionFor(ResolveTarget(manifest, destination), manifest.VolumeFormat);
         var (path, _) = context.Pools.Confine(target);
         RequireRestorable(path);
         return new RestorePlan(set, path, manifest, chain);
@@ -81,23 +79,6 @@ public sealed class BackupRestorer(StorageContext context)
         {
             foreach (var handle in sources.Values)
                 handle.Dispose();
-        }
-    }
-
-    /// <summary>Every set in the chain has a data file that reaches the last byte its blocks need.</summary>
-    private static void RequireDataFiles(IReadOnlyList<BackupCatalog.Link> chain)
-    {
-        var needed = chain[^1].Manifest.Blocks.Where(b => b.Set is not null)
-            .GroupBy(b => b.Set!).ToDictionary(g => g.Key, g => g.Max(b => b.Offset + b.Length));
-        foreach (var (set, end) in needed)
-        {
-            var link = chain.FirstOrDefault(l => l.Manifest.Name == set)
-                       ?? throw new BackupDamagedException($"The manifest of {chain[^1].Directory} refers to set {set}, which is not in its chain.", chain[^1].Directory);
-            var data = Path.Combine(link.Directory, BackupManifest.DataFileName);
-            if (!File.Exists(data))
-                throw new BackupDamagedException($"The data file {data} of backup set {set} is missing; nothing was restored.", link.Directory);
-            if (new FileInfo(data).Length < end)
-                throw new BackupDamagedException($"The data file {data} of backup set {set} is cut short ({new FileInfo(data).Length} bytes, {end} needed); nothing was restored.", link.Directory);
         }
     }
 

@@ -16,14 +16,20 @@ public static class BackupRetention
             .Select(set => Path.Combine(Path.GetDirectoryName(setDirectory)!, set)).Order(StringComparer.Ordinal).ToList();
     }
 
+    /// <summary>The sets a removal would take with it; refused when there are any and <paramref name="includeDependants"/> is not set.</summary>
+    public static IReadOnlyList<string> RequireRemovable(string setDirectory, bool includeDependants)
+    {
+        var dependants = DependantsOf(setDirectory);
+        return dependants.Count == 0 || includeDependants ? dependants
+            : throw new SparseStorageException("BackupHasDependants", StorageErrorKind.ResourceBusy,
+                $"Backup set {setDirectory} is the base of {dependants.Count} later set(s) ({string.Join(", ", dependants.Select(Path.GetFileName))}); removing it alone would break their chain. Use -IncludeDependants to remove them too, or keep it.",
+                setDirectory);
+    }
+
     /// <summary>Removes a set; with dependants it is refused unless <paramref name="includeDependants"/>, which removes them first. Returns what was removed.</summary>
     public static IReadOnlyList<string> Remove(string setDirectory, bool includeDependants)
     {
-        var dependants = DependantsOf(setDirectory);
-        if (dependants.Count > 0 && !includeDependants)
-            throw new SparseStorageException("BackupHasDependants", StorageErrorKind.ResourceBusy,
-                $"Backup set {setDirectory} is the base of {dependants.Count} later set(s) ({string.Join(", ", dependants.Select(Path.GetFileName))}); removing it alone would break their chain. Use -IncludeDependants to remove them too, or keep it.",
-                setDirectory);
+        var dependants = RequireRemovable(setDirectory, includeDependants);
         var removed = dependants.Reverse().Append(setDirectory).ToList();
         foreach (var set in removed)
             Delete(set);

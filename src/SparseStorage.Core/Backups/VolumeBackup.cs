@@ -15,13 +15,14 @@ public sealed class VolumeBackup
     public required string Source { get; init; }
     /// <summary>The volume's image file when it was backed up.</summary>
     public required string SourcePath { get; init; }
-    /// <summary>The set's name, unique per volume in a destination: its UTC time and kind, e.g. 20261121T051400Z-full.</summary>
+    /// <summary>The set's name, unique per volume in a destination: its UTC time and kind, e.g. 20261121T051400123Z-full.</summary>
     public required string Name { get; init; }
     /// <summary>The set's directory. Restore-SparseVolume takes it (binds by property name as -Backup).</summary>
     public required string BackupPath { get; init; }
     public BackupKind Kind { get; init; }
     /// <summary>The set this one builds on (null for a full set).</summary>
     public string? Parent { get; init; }
+    /// <summary>When the backup started (the set name's time).</summary>
     public DateTime CreatedUtc { get; init; }
     public VolumeFormat Format { get; init; }
     /// <summary>The image file's size when it was backed up (a restore brings this size back).</summary>

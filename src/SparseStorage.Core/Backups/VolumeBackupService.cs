@@ -11,16 +11,20 @@ public sealed record BackupRequest
     public bool Full { get; init; }
     /// <summary>Back up a volume whose writes cannot be paused (attached without a mount).</summary>
     public bool Force { get; init; }
+    /// <summary>After the backup, keep only the newest N sets of the volume and what their chains need.</summary>
+    public int? Keep { get; init; }
 }
 
 /// <summary>What a backup will do: where, on top of which set, and how the volume is kept consistent.</summary>
 public sealed record BackupPlan(SparseVolume Volume, string Destination, string? ParentDirectory, WriteConsistency Consistency)
 {
+    public int? Keep { get; init; }
     public BackupKind Kind => ParentDirectory is null ? BackupKind.Full : BackupKind.Incremental;
 
     public string Describe() =>
         $"{(Kind == BackupKind.Full ? "Full backup" : $"Incremental backup on {Path.GetFileName(ParentDirectory)}")} of {ByteSize.Format(Volume.AllocatedBytes)} allocated data into {BackupCatalog.VolumeFolder(Destination, Volume.Name)}" +
-        (Consistency == WriteConsistency.Frozen ? $", freezing {Volume.MountPoint} meanwhile" : "");
+        (Consistency == WriteConsistency.Frozen ? $", freezing {Volume.MountPoint} meanwhile" : "") +
+        (Keep is { } keep ? $", then keep the newest {keep} set(s) and what their chains need" : "");
 }
 
 /// <summary>
@@ -34,9 +38,9 @@ public sealed class VolumeBackupService(StorageContext context)
     public BackupPlan Plan(SparseVolume volume, BackupRequest request)
     {
         var destination = RequireWritableDestination(volume, request.Destination);
-        var parent = request.Full ? null : BackupCatalog.NewestSound(destination, volume.Name);
+        var parent = request.Full ? null : BackupCatalog.NewestSound(destination, volume);
         var consistency = FileSystemFreeze.Assess(volume, context.ReadAttachments().Of(volume.Path));
-        return new BackupPlan(volume, destination, parent?.Directory, consistency);
+        return new BackupPlan(volume, destination, parent, consistency) { Keep = request.Keep };
     }
 
     public VolumeBackup Backup(BackupPlan plan, bool force, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
@@ -44,9 +48,10 @@ public sealed class VolumeBackupService(StorageContext context)
         using var volumeLock = context.LockVolume(plan.Volume.Path, cancellationToken);
         var volume = new VolumeCatalog(context).Get(plan.Volume.Path);
         var parent = plan.ParentDirectory is null ? null : BackupCatalog.Chain(plan.ParentDirectory)[^1];
+        var started = DateTime.UtcNow;
         var folder = Directory.CreateDirectory(BackupCatalog.VolumeFolder(plan.Destination, volume.Name)).FullName;
         var kind = parent is null ? BackupKind.Full : BackupKind.Incremental;
-        var name = BackupCatalog.NewSetName(DateTime.UtcNow, kind);
+        var name = BackupCatalog.NewSetName(started, kind);
         var work = Path.Combine(folder, "." + name + SiblingFile.PartialMarker + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(work);
         try
@@ -54,15 +59,20 @@ public sealed class VolumeBackupService(StorageContext context)
             var attachment = context.ReadAttachments().Of(volume.Path);
             BackupManifest manifest;
             using (var freeze = FileSystemFreeze.Begin(context, volume, attachment, force, "back it up", cancellationToken))
-                manifest = WriteSet(volume, name, kind, parent, freeze.Consistency, work, progress, cancellationToken);
+                manifest = WriteSet(volume, name, kind, parent, freeze.Consistency, work, progress, cancellationToken) with { CreatedUtc = started };
             manifest.Save(work);
             var final = Path.Combine(folder, name);
             Directory.Move(work, final);
+            if (plan.Keep is { } keep)
+                BackupRetention.Prune(folder, keep);
             return BackupCatalog.Describe(final);
         }
         catch
         {
-            Directory.Delete(work, recursive: true);
+            if (Directory.Exists(work))
+                Directory.Delete(work, recursive: true);
+            if (!Directory.EnumerateFileSystemEntries(folder).Any())
+                Directory.Delete(folder);
             throw;
         }
     }

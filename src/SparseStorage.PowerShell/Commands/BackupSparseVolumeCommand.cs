@@ -31,14 +31,11 @@ public sealed class BackupSparseVolumeCommand : VolumeCmdlet
         {
             var volume = ResolveVolume();
             var service = new VolumeBackupService(Context);
-            var plan = service.Plan(volume, new BackupRequest { Destination = ProviderPath(Destination), Full = Full, Force = Force });
+            var plan = service.Plan(volume, new BackupRequest { Destination = ProviderPath(Destination), Full = Full, Force = Force, Keep = Keep });
             if (!ShouldProcess(volume.Path, plan.Describe()))
                 return;
             if (plan.Consistency == WriteConsistency.Unfrozen && Force)
                 WriteWarning($"Volume '{volume.Name}' is in use and its writes cannot be paused; the backup may hold a filesystem that needs a check.");
             WriteObject(RunWithProgress((progress, token) => service.Backup(plan, Force, progress, token)));
-            if (Keep is { } keep)
-                foreach (var removed in BackupRetention.Prune(BackupCatalog.VolumeFolder(plan.Destination, volume.Name), keep))
-                    WriteVerbose($"Removed backup set {removed} (-Keep {keep}).");
         }, Name.Length > 0 ? Name : Path);
 }

@@ -27,9 +27,10 @@ public sealed class ExpandSparseVolumeCommand : SparseStorageCmdlet
         Invoke(() =>
         {
             var archive = ProviderPath(Path);
-            var destination = ProviderPath(Destination);
-            if (!ShouldProcess(destination, $"Expand {archive}: {ArchiveService.ExpandCommand(archive, "<temporary directory>")}"))
+            var archives = new ArchiveService(Context);
+            var target = archives.PlanExpand(archive, ProviderPath(Destination), Force);
+            if (!ShouldProcess(target, $"Expand {archive}: {ArchiveService.ExpandCommand(archive, "<temporary directory beside the target>")}"))
                 return;
-            WriteObject(RunWithProgress((_, token) => new ArchiveService(Context).Expand(archive, destination, Force, token)));
+            WriteObject(RunWithProgress((_, token) => archives.Expand(archive, target, Force, token)));
         }, Path);
 }

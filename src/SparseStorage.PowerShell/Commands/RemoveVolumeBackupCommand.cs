@@ -22,18 +22,28 @@ public sealed class RemoveVolumeBackupCommand : SparseStorageCmdlet
     [Parameter]
     public SwitchParameter Force { get; set; }
 
+    /// <summary>Write each removed set as it was just before removal.</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
     protected override void ProcessRecord() =>
         Invoke(() =>
         {
             var set = ProviderPath(Backup);
-            var backup = BackupCatalog.Describe(set);
-            var dependants = BackupRetention.DependantsOf(set);
-            var action = dependants.Count > 0 && IncludeDependants
+            var backup = BackupCatalog.Describe(BackupCatalog.RequireSet(set));
+            var dependants = BackupRetention.RequireRemovable(set, IncludeDependants);
+            var action = dependants.Count > 0
                 ? $"Remove backup set {backup.Name} and the {dependants.Count} set(s) that build on it"
                 : $"Remove backup set {backup.Name} ({ByteSize.Format(backup.StoredBytes)} stored)";
             if (!ShouldProcessUnlessForced(Force, set, action))
                 return;
-            foreach (var removed in BackupRetention.Remove(set, IncludeDependants))
-                WriteVerbose($"Removed backup set {removed}.");
+            var described = dependants.Select(BackupCatalog.Describe).Append(backup).ToList();
+            BackupRetention.Remove(set, IncludeDependants);
+            foreach (var removed in described)
+            {
+                WriteVerbose($"Removed backup set {removed.BackupPath}.");
+                if (PassThru)
+                    WriteObject(removed);
+            }
         }, Backup);
 }

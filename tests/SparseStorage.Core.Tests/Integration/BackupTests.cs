@@ -117,11 +117,15 @@ public sealed class BackupTests : IDisposable
 
         FluentActions.Invoking(() => BackupRetention.Remove(sets[0].BackupPath, includeDependants: false))
             .Should().Throw<SparseStorageException>().Where(e => e.ErrorId == "BackupHasDependants").WithMessage($"*{sets[1].Name}*");
+        Directory.CreateDirectory(Path.Combine(BackupCatalog.VolumeFolder(destination, "keep"), "lost+found"));
         var pruned = BackupRetention.Prune(BackupCatalog.VolumeFolder(destination, "keep"), keep: 1);
 
         pruned.Select(Path.GetFileName).Should().Equal(sets[0].Name, sets[1].Name);
         BackupCatalog.SetDirectories(BackupCatalog.VolumeFolder(destination, "keep")).Select(Path.GetFileName).Should().Equal(sets[2].Name, sets[3].Name);
         BackupCatalog.Chain(sets[3].BackupPath).Should().HaveCount(2);
+        var damaged = new List<string>();
+        BackupCatalog.List(destination, _ => true, e => damaged.Add(e.Message)).Should().HaveCount(2);
+        damaged.Should().BeEmpty("a folder that is not a set is not a damaged set");
     }
 
     [IntegrationFact("losetup", "mount", "mkfs.ext4", "fsfreeze")]
@@ -166,13 +170,23 @@ public sealed class BackupTests : IDisposable
 
         archive.Path.Should().Be(Path.Combine(destination, "arch.img.tar.zst"));
         archive.StoredBytes.Should().BeLessThan(archive.DataBytes, "half the data is text and compresses");
-        var expanded = archives.Expand(archivePath, Path.Combine(pool.PoolPath, "back.img"), force: false);
+        File.Move(volume.Path, volume.Path + ".moved");
+        var expanded = archives.Expand(archivePath, archives.PlanExpand(archivePath, pool.PoolPath, force: false), force: false);
+        expanded.Path.Should().Be(volume.Path, "a pool directory gets the archived image's name back");
+        File.Move(volume.Path, Path.Combine(pool.PoolPath, "back.img"));
+        File.Move(volume.Path + ".moved", volume.Path);
+        expanded = new VolumeCatalog(context).Get(Path.Combine(pool.PoolPath, "back.img"));
         new ProcessRunner().Run(new ToolCommand("cmp", volume.Path, expanded.Path)).ExitCode.Should().Be(0);
         Libc.Stat(expanded.Path).AllocatedBytes.Should().BeCloseTo(Libc.Stat(volume.Path).AllocatedBytes, 1 << 20);
 
         var truncated = Path.Combine(destination, "cut.img.tar.zst");
         File.WriteAllBytes(truncated, File.ReadAllBytes(archivePath)[..(int)(archive.StoredBytes / 2)]);
-        FluentActions.Invoking(() => archives.Expand(truncated, Path.Combine(pool.PoolPath, "cut.img"), force: false)).Should().Throw<ToolFailedException>();
+        FluentActions.Invoking(() => archives.Expand(truncated, archives.PlanExpand(truncated, Path.Combine(pool.PoolPath, "cut.img"), force: false), force: false))
+            .Should().Throw<ToolFailedException>();
+        FluentActions.Invoking(() => archives.PlanExpand(archivePath, Path.Combine(pool.PoolPath, "arch.qcow2"), force: false).ToString())
+            .Should().NotThrow("the extension is checked against the image's format only once it is read");
+        FluentActions.Invoking(() => archives.Expand(archivePath, Path.Combine(pool.PoolPath, "arch.qcow2"), force: false))
+            .Should().Throw<InvalidStorageArgumentException>().Which.ErrorId.Should().Be("InvalidVolumeExtension");
         File.Exists(Path.Combine(pool.PoolPath, "cut.img")).Should().BeFalse();
         Directory.GetFileSystemEntries(pool.PoolPath, ".*").Should().BeEmpty("the temporary directory is removed");
     }
