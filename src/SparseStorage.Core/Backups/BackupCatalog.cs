@@ -53,11 +53,7 @@ public static partial class BackupCatalog
         {
             try
             {
-                var chain = Chain(set);
-                RequireDataFiles(chain);
-                if (chain[^1].Manifest.VolumePath != volume.Path)
-                    throw new ResourceExistsException("BackupFolderOfAnotherVolume",
-                        $"{folder} holds backups of {chain[^1].Manifest.VolumePath}, another volume named '{volume.Name}'; back up {volume.Path} to another destination.", folder);
+                RequireDataFiles(Chain(set));
                 return set;
             }
             catch (BackupDamagedException)
@@ -65,6 +61,33 @@ public static partial class BackupCatalog
             }
         }
         return null;
+    }
+
+    /// <summary>
+    /// Refuses a volume folder that holds sets of another volume with the same name (from another pool): building
+    /// on them, or pruning among them, would mix two volumes' backups. The newest readable set decides.
+    /// </summary>
+    public static void RequireSameVolume(string destination, SparseVolume volume)
+    {
+        var folder = VolumeFolder(destination, volume.Name);
+        if (!Directory.Exists(folder))
+            return;
+        foreach (var set in SetDirectories(folder).Reverse())
+        {
+            BackupManifest manifest;
+            try
+            {
+                manifest = BackupManifest.Load(set).Manifest;
+            }
+            catch (BackupDamagedException)
+            {
+                continue;
+            }
+            if (manifest.VolumePath != volume.Path)
+                throw new ResourceExistsException("BackupFolderOfAnotherVolume",
+                    $"{folder} holds backups of {manifest.VolumePath}, another volume named '{volume.Name}'; back up {volume.Path} to another destination.", folder);
+            return;
+        }
     }
 
     /// <summary>Every set in the chain has a data file that reaches the last byte its blocks need.</summary>

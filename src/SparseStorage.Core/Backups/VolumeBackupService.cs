@@ -38,6 +38,7 @@ public sealed class VolumeBackupService(StorageContext context)
     public BackupPlan Plan(SparseVolume volume, BackupRequest request)
     {
         var destination = RequireWritableDestination(volume, request.Destination);
+        BackupCatalog.RequireSameVolume(destination, volume);
         var parent = request.Full ? null : BackupCatalog.NewestSound(destination, volume);
         var consistency = FileSystemFreeze.Assess(volume, context.ReadAttachments().Of(volume.Path));
         return new BackupPlan(volume, destination, parent, consistency) { Keep = request.Keep };

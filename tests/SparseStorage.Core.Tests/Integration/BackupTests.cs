@@ -115,6 +115,15 @@ public sealed class BackupTests : IDisposable
             sets.Add(backups.Backup(backups.Plan(Fresh(volume), new BackupRequest { Destination = destination, Full = full }), force: false));
         }
 
+        var twin = pool.Combine("other-pool");
+        Directory.CreateDirectory(twin);
+        File.Copy(volume.Path, Path.Combine(twin, "keep.img"));
+        pool.Pools.Register("other", twin);
+        var other = new VolumeCatalog(context).Get(Path.Combine(twin, "keep.img"));
+        foreach (var full in new[] { false, true })
+            FluentActions.Invoking(() => backups.Plan(other, new BackupRequest { Destination = destination, Full = full }))
+                .Should().Throw<ResourceExistsException>().Which.ErrorId.Should().Be("BackupFolderOfAnotherVolume");
+
         FluentActions.Invoking(() => BackupRetention.Remove(sets[0].BackupPath, includeDependants: false))
             .Should().Throw<SparseStorageException>().Where(e => e.ErrorId == "BackupHasDependants").WithMessage($"*{sets[1].Name}*");
         Directory.CreateDirectory(Path.Combine(BackupCatalog.VolumeFolder(destination, "keep"), "lost+found"));
