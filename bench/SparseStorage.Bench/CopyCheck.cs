@@ -12,6 +12,13 @@ internal sealed record CopyCheck(bool Identical, string ComparedBy, long SourceA
     public bool Passed => Identical && AllocationMatches;
     public bool Reflinked => SharedExtents > 0;
 
+    /// <summary>What failed, for the summary: "different bytes" and/or the allocation difference.</summary>
+    public string Failure() => string.Join(", ", new[]
+    {
+        Identical ? null : "different bytes",
+        AllocationMatches ? null : $"allocated {(CopyAllocated > SourceAllocated ? "+" : "")}{Stats.Bytes(CopyAllocated - SourceAllocated)} vs source",
+    }.OfType<string>());
+
     public string Describe() =>
         $"{ComparedBy}: {(Identical ? "identical" : "DIFFERENT")}; allocated {Stats.Bytes(CopyAllocated)} vs source {Stats.Bytes(SourceAllocated)}, " +
         $"difference {Stats.Bytes(CopyAllocated - SourceAllocated)} ({(AllocationMatches ? "within 1 MiB" : "NOT within 1 MiB")}); " +

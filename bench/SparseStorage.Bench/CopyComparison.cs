@@ -24,7 +24,7 @@ internal sealed class CopyComparison(BenchEnvironment environment, Report report
             WarmUpJit();
             var cold = Rounds(lineup.All, cold: true);
             var warm = Rounds(lineup.All, cold: false);
-            new CopyFigures(report, label, lineup, cold, warm, checks).Report();
+            new CopyFigures(report, label, lineup, cold, warm, checks).Write();
         }
         finally
         {
@@ -53,7 +53,7 @@ internal sealed class CopyComparison(BenchEnvironment environment, Report report
             file.Position = 8 << 20;
             file.Write(new byte[1 << 20].Select((_, i) => (byte)(i % 251 + 1)).ToArray());
         }
-        foreach (var contender in new[] { CopyContender.VolumeCopier(environment.Context, "warm-up", source, Path.Combine(pool, "jit-copy.img"), 1),
+        foreach (var contender in new[] { CopyContender.VolumeCopier(environment.Context, "warm-up", "warm-up", source, Path.Combine(pool, "jit-copy.img"), 1),
                      CopyContender.SparseCopierZeroes(source, Path.Combine(pool, "jit-zeroes.img"), 1) })
         {
             contender.Copy();

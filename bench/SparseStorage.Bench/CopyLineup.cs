@@ -17,11 +17,11 @@ internal sealed record CopyLineup(CopyContender Ours, CopyContender Zeroes, Copy
     {
         string To(string name) => Path.Combine(pool, $"copy-{name}.img");
         return new CopyLineup(
-            CopyContender.VolumeCopier(environment.Context, OursName, small, To("volumecopier"), runs),
+            CopyContender.VolumeCopier(environment.Context, OursName, "VolumeCopier", small, To("volumecopier"), runs),
             CopyContender.SparseCopierZeroes(small, To("detectzeroes"), runs),
             CopyContender.Tool("cp --sparse=always", small, To("cp"), runs, "cp", "--sparse=always"),
             CopyContender.Tool("rsync -S (1 run: slow)", small, To("rsync"), 1, "rsync", "-S"),
             CopyContender.Tool("qemu-img convert -m 8 -W -O raw", small, To("qemu"), runs, "qemu-img", "convert", "-m", "8", "-W", "-O", "raw"),
-            CopyContender.VolumeCopier(environment.Context, "VolumeCopier, same 1 GiB in the 2 TiB image", large, To("volumecopier-2t"), runs) with { CompareByExtents = true });
+            CopyContender.VolumeCopier(environment.Context, "VolumeCopier, same 1 GiB in the 2 TiB image", "VolumeCopier 2 TiB", large, To("volumecopier-2t"), runs) with { CompareByExtents = true });
     }
 }
