@@ -28,22 +28,8 @@ BeforeAll {
     $BackupRoot = (New-Item -ItemType Directory -Path (Join-Path $TestEnv.Root 'backup') -ErrorAction Stop).FullName
     $ArchiveRoot = (New-Item -ItemType Directory -Path (Join-Path $TestEnv.Root 'archive') -ErrorAction Stop).FullName
 
-    # Random bytes written straight into an image file, at least 1 MiB in so the volume still reads as holding no
-    # filesystem. Offsets and lengths in whole MiB touch whole 1 MiB backup blocks.
-    function Write-Pattern([string] $Path, [long] $Offset, [int] $Length, [int] $Seed) {
-        $bytes = [byte[]]::new($Length)
-        [System.Random]::new($Seed).NextBytes($bytes)
-        $stream = [System.IO.File]::Open($Path, 'Open', 'ReadWrite', 'ReadWrite')
-        try {
-            $stream.Position = $Offset
-            $stream.Write($bytes, 0, $bytes.Length)
-            $stream.Flush($true)
-        }
-        finally {
-            $stream.Dispose()
-        }
-    }
-
+    # Write-Pattern (common.ps1) writes at least 1 MiB in, so a volume still reads as holding no filesystem;
+    # offsets and lengths in whole MiB touch whole 1 MiB backup blocks.
     # Inverts one byte of a file in place: damage that keeps the file's length.
     function Set-FlippedByte([string] $Path, [long] $Offset) {
         $stream = [System.IO.File]::Open($Path, 'Open', 'ReadWrite', 'None')
@@ -57,10 +43,6 @@ BeforeAll {
         finally {
             $stream.Dispose()
         }
-    }
-
-    function Get-Sha256([string] $Path) {
-        (Get-FileHash -LiteralPath $Path -Algorithm SHA256).Hash
     }
 
     # Removes every volume of the test pool and everything in the backup destination and the archive folder, then

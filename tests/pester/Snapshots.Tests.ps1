@@ -33,24 +33,8 @@ BeforeAll {
     $PoolName = 'pester-snap'
     $PoolPath = (New-TestPool -Environment $TestEnv -Name $PoolName).Path
 
-    # Bytes written straight into an image file, at least 1 MiB in so the volume still reads as holding no filesystem.
+    # Write-Pattern (common.ps1) writes at least 1 MiB in, so a volume still reads as holding no filesystem; its
     # Seed 0 writes zeros, which stay allocated on the pool's disk: a write of zeros is still a write.
-    function Write-Pattern([string] $Path, [long] $Offset, [int] $Length, [int] $Seed) {
-        $bytes = [byte[]]::new($Length)
-        if ($Seed -ne 0) {
-            [System.Random]::new($Seed).NextBytes($bytes)
-        }
-        $stream = [System.IO.File]::Open($Path, 'Open', 'ReadWrite', 'ReadWrite')
-        try {
-            $stream.Position = $Offset
-            $stream.Write($bytes, 0, $bytes.Length)
-            $stream.Flush($true)
-        }
-        finally {
-            $stream.Dispose()
-        }
-    }
-
     # A file of random bytes in a mounted volume, flushed to the device so that the image really holds it.
     function Write-RandomFile([string] $Path, [int] $Length, [int] $Seed) {
         $bytes = [byte[]]::new($Length)
@@ -63,10 +47,6 @@ BeforeAll {
         finally {
             $stream.Dispose()
         }
-    }
-
-    function Get-Sha256([string] $Path) {
-        (Get-FileHash -LiteralPath $Path -Algorithm SHA256).Hash
     }
 
     # What a qcow2 volume's guest sees, without mounting it: qemu-io writes into the image, qemu-img convert reads

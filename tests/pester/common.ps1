@@ -148,3 +148,24 @@ if (-not (Test-Path -LiteralPath $SparseStorageManifestPath -PathType Leaf)) {
     throw "The built module is missing: $SparseStorageManifestPath. Build it first (./build.ps1 -Task Build)."
 }
 Import-Module -Name $SparseStorageManifestPath -Force -ErrorAction Stop
+
+# Writes Length bytes at Offset: random bytes from Seed, or zeros when Seed is 0; flushed to disk.
+function Write-Pattern([string] $Path, [long] $Offset, [int] $Length, [int] $Seed) {
+    $bytes = [byte[]]::new($Length)
+    if ($Seed -ne 0) {
+        [System.Random]::new($Seed).NextBytes($bytes)
+    }
+    $stream = [System.IO.File]::Open($Path, 'Open', 'ReadWrite', 'ReadWrite')
+    try {
+        $stream.Position = $Offset
+        $stream.Write($bytes, 0, $bytes.Length)
+        $stream.Flush($true)
+    }
+    finally {
+        $stream.Dispose()
+    }
+}
+
+function Get-Sha256([string] $Path) {
+    (Get-FileHash -LiteralPath $Path -Algorithm SHA256).Hash
+}
