@@ -57,7 +57,7 @@ internal sealed class CopyBenchmark(BenchEnvironment environment, BenchOptions o
     }
 
     /// <summary>The commit the engine was built from (`git describe --always --dirty`) and how many files under src/ differ from it.</summary>
-    private static string Revision()
+    internal static string Revision()
     {
         var (exitCode, stdout, _) = Shell.TryRun("git", "-C", AppContext.BaseDirectory, "describe", "--always", "--dirty");
         if (exitCode != 0)
@@ -66,5 +66,5 @@ internal sealed class CopyBenchmark(BenchEnvironment environment, BenchOptions o
         return $"commit {stdout.Trim()}, {changed} uncommitted change(s) under src/";
     }
 
-    private static string FirstLine(string tool, string argument) => Shell.Run(tool, argument).Split('\n')[0].Trim();
+    internal static string FirstLine(string tool, string argument) => Shell.Run(tool, argument).Split('\n')[0].Trim();
 }

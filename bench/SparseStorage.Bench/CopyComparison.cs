@@ -73,7 +73,7 @@ internal sealed class CopyComparison(BenchEnvironment environment, Report report
 
     private double TimeOne(CopyContender contender, bool cold, bool verify)
     {
-        Prepare(contender.Source, cold);
+        PageCache.Prepare(cold, contender.Source);
         var clock = Stopwatch.StartNew();
         contender.Copy();
         var elapsed = clock.Elapsed.TotalMilliseconds;
@@ -82,17 +82,5 @@ internal sealed class CopyComparison(BenchEnvironment environment, Report report
             checks[contender.Name] = CopyVerifier.Check(contender.Source, contender.Destination, contender.CompareByExtents);
         File.Delete(contender.Destination);
         return elapsed;
-    }
-
-    /// <summary>Cold: sync and drop the page cache. Warm: sync and read the source's data extents into the cache.</summary>
-    private static void Prepare(string source, bool cold)
-    {
-        if (cold && !PageCache.Drop())
-            throw new InvalidOperationException("cannot drop the page cache (/proc/sys/vm/drop_caches): the copy benchmark needs root");
-        if (!cold)
-        {
-            Shell.Run("sync");
-            PageCache.Load(source);
-        }
     }
 }

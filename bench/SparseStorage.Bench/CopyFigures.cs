@@ -21,13 +21,9 @@ internal sealed class CopyFigures(Report report, string label, CopyLineup lineup
 
     private void ContenderLines(CopyContender contender)
     {
-        report.Line($"{contender.Name}: cold {Spread(cold[contender.Name])}; warm {Spread(warm[contender.Name])}");
+        report.Line($"{contender.Name}: cold {Stats.Spread(cold[contender.Name])}; warm {Stats.Spread(warm[contender.Name])}");
         report.Line($"  first cold copy: {checks[contender.Name].Describe()}");
     }
-
-    private static string Spread(List<double> times) => times.Count == 1
-        ? $"{Stats.Duration(times[0])} (1 run)"
-        : $"median {Stats.Duration(Stats.Median(times))} of {times.Count} (min {Stats.Duration(times.Min())}, max {Stats.Duration(times.Max())})";
 
     private void RatioLines()
     {
@@ -56,10 +52,6 @@ internal sealed class CopyFigures(Report report, string label, CopyLineup lineup
         report.Summary(label, "reflink (copy shares extents)", string.Join(", ", lineup.All.Select(c => $"{c.Tag} {(checks[c.Name].Reflinked ? "yes" : "no")}")));
     }
 
-    private void RatioRow(string figure, (double Cold, double Warm) ratio, string target, Func<double, bool> met)
-    {
-        var verdict = met(ratio.Cold) && met(ratio.Warm) ? "met"
-            : $"{(met(ratio.Cold) ? "met" : "NOT met")} cold, {(met(ratio.Warm) ? "met" : "NOT met")} warm";
-        report.Summary(label, figure, $"{Stats.Ratio(ratio.Cold)} / {Stats.Ratio(ratio.Warm)}", $"{target}: {verdict}");
-    }
+    private void RatioRow(string figure, (double Cold, double Warm) ratio, string target, Func<double, bool> met) =>
+        report.RatioRow(label, figure, ratio, target, met);
 }

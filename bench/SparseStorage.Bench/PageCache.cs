@@ -36,4 +36,17 @@ internal static class PageCache
             }
         return total;
     }
+
+    /// <summary>Cold: sync and drop the page cache. Warm: sync and read the files' data extents into the cache.</summary>
+    public static void Prepare(bool cold, params string[] files)
+    {
+        if (cold && !Drop())
+            throw new InvalidOperationException("cannot drop the page cache (/proc/sys/vm/drop_caches): the benchmark needs root");
+        if (!cold)
+        {
+            Shell.Run("sync");
+            foreach (var file in files)
+                Load(file);
+        }
+    }
 }

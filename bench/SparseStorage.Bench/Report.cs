@@ -25,6 +25,14 @@ internal sealed class Report
     public void Summary(string benchmark, string figure, string value, string target = "") =>
         summary.Add((benchmark, figure, value, target));
 
+    /// <summary>A summary row of a cold / warm ratio pair and whether each meets its target.</summary>
+    public void RatioRow(string benchmark, string figure, (double Cold, double Warm) ratio, string target, Func<double, bool> met)
+    {
+        var verdict = met(ratio.Cold) && met(ratio.Warm) ? "met"
+            : $"{(met(ratio.Cold) ? "met" : "NOT met")} cold, {(met(ratio.Warm) ? "met" : "NOT met")} warm";
+        Summary(benchmark, figure, $"{Stats.Ratio(ratio.Cold)} / {Stats.Ratio(ratio.Warm)}", $"{target}: {verdict}");
+    }
+
     public void PrintSummary()
     {
         Console.WriteLine();

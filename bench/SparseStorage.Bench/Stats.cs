@@ -27,4 +27,9 @@ internal static class Stats
         Math.Abs(bytes) < 1024 ? $"{F(bytes, "0")} B" : ByteSize.Format((long)Math.Round(bytes)) + $" ({F(bytes, "0")} B)";
 
     public static string F(double value, string format) => value.ToString(format, CultureInfo.InvariantCulture);
+
+    /// <summary>"median X of N (min, max)", or "X (1 run)".</summary>
+    public static string Spread(IReadOnlyList<double> times) => times.Count == 1
+        ? $"{Duration(times[0])} (1 run)"
+        : $"median {Duration(Median(times))} of {times.Count} (min {Duration(times.Min())}, max {Duration(times.Max())})";
 }
