@@ -18,11 +18,9 @@ public sealed record SparseCopyOptions
     public bool DetectZeroes { get; init; }
     /// <summary>Try FICLONE first; off when the copy must own its blocks.</summary>
     public bool AllowReflink { get; init; } = true;
-    /// <summary>fsync the copy before returning, so that a rename after it cannot expose a file whose data is not on disk.</summary>
-    public bool Flush { get; init; } = true;
 }
 
-public sealed record SparseCopyResult(CopyMethod Method, long SizeBytes, long DataBytes, long WrittenBytes);
+public sealed record SparseCopyResult(CopyMethod Method, long SizeBytes);
 
 /// <summary>
 /// Copies a file keeping its holes: a reflink where the filesystem can share blocks, otherwise only the allocated
@@ -42,8 +40,8 @@ public static class SparseCopier
         using var output = Libc.Open(destination, Libc.O_RDWR | Libc.O_CREAT | Libc.O_EXCL | Libc.O_CLOEXEC, 0b110_100_100);
         var length = RandomAccess.GetLength(input);
         var result = CopyHandles(input, output, length, options, new CopyProgress(progress, System.IO.Path.GetFileName(source)), cancellationToken);
-        if (options.Flush)
-            RandomAccess.FlushToDisk(output);
+        // Flushed before any caller renames it into place: a rename must never expose a file whose data is not on disk.
+        RandomAccess.FlushToDisk(output);
         return result;
     }
 
@@ -52,14 +50,14 @@ public static class SparseCopier
         if (options.AllowReflink && !options.DetectZeroes && Libc.ioctl(output, Libc.FICLONE, input) == 0)
         {
             progress.Done(length);
-            return new SparseCopyResult(CopyMethod.Reflink, length, 0, 0);
+            return new SparseCopyResult(CopyMethod.Reflink, length);
         }
         if (Libc.ftruncate(output, length) != 0)
             throw Libc.ErrnoException("cannot set the length of the copy");
         var extents = SparseFile.DataExtents(input, length).ToList();
         progress.Start(extents.Sum(e => e.Length));
-        var written = new ChunkPipeline(input, output, options.DetectZeroes).Copy(extents, progress, cancellationToken);
-        return new SparseCopyResult(CopyMethod.ReadWrite, length, extents.Sum(e => e.Length), written);
+        new ChunkPipeline(input, output, options.DetectZeroes).Copy(extents, progress, cancellationToken);
+        return new SparseCopyResult(CopyMethod.ReadWrite, length);
     }
 
     /// <summary>
@@ -70,17 +68,16 @@ public static class SparseCopier
     private sealed class ChunkPipeline(SafeFileHandle input, SafeFileHandle output, bool skipZeroes)
     {
         private readonly byte[][] buffers = [GC.AllocateUninitializedArray<byte>(ChunkSize), GC.AllocateUninitializedArray<byte>(ChunkSize)];
-        private Task<long> pending = Task.FromResult(0L);
+        private Task pending = Task.CompletedTask;
         private int current;
-        private long written;
 
-        public long Copy(IReadOnlyList<SparseFile.Extent> extents, CopyProgress progress, CancellationToken cancellationToken)
+        public void Copy(IReadOnlyList<SparseFile.Extent> extents, CopyProgress progress, CancellationToken cancellationToken)
         {
             try
             {
                 foreach (var extent in extents)
                     CopyExtent(extent, progress, cancellationToken);
-                return written + pending.GetAwaiter().GetResult();
+                pending.GetAwaiter().GetResult();
             }
             finally
             {
@@ -98,18 +95,23 @@ public static class SparseCopier
                 var read = RandomAccess.Read(input, buffer.AsSpan(0, (int)Math.Min(ChunkSize, extent.End - offset)), offset);
                 if (read == 0)
                     throw new IOException($"the source ended at {offset} bytes, inside an extent that reached {extent.End}");
-                written += pending.GetAwaiter().GetResult();
+                pending.GetAwaiter().GetResult();
                 var at = offset;
-                pending = Task.Run(() => skipZeroes ? WriteNonZeroRuns(buffer.AsSpan(0, read), at) : Write(buffer.AsSpan(0, read), at));
+                pending = Task.Run(() =>
+                {
+                    if (skipZeroes)
+                        WriteNonZeroRuns(buffer.AsSpan(0, read), at);
+                    else
+                        RandomAccess.Write(output, buffer.AsSpan(0, read), at);
+                });
                 offset += read;
                 current ^= 1;
                 progress.Advance(read);
             }
         }
 
-        private long WriteNonZeroRuns(ReadOnlySpan<byte> data, long offset)
+        private void WriteNonZeroRuns(ReadOnlySpan<byte> data, long offset)
         {
-            long written = 0;
             var position = 0;
             while (position < data.Length)
             {
@@ -117,16 +119,9 @@ public static class SparseCopier
                 if (start >= data.Length)
                     break;
                 var end = ZeroBlocks.NextZeroBlock(data, start);
-                written += Write(data[start..end], offset + start);
+                RandomAccess.Write(output, data[start..end], offset + start);
                 position = end;
             }
-            return written;
-        }
-
-        private long Write(ReadOnlySpan<byte> data, long offset)
-        {
-            RandomAccess.Write(output, data, offset);
-            return data.Length;
         }
     }
 

@@ -24,7 +24,6 @@ internal static partial class Libc
 
     public const int O_RDONLY = 0;
     public const int O_RDWR = 2;
-    public const int O_WRONLY = 1;
     public const int O_CREAT = 0x40;
     public const int O_EXCL = 0x80;
     public const int O_CLOEXEC = 0x80000;

@@ -21,41 +21,32 @@ internal sealed class Qcow2InternalSnapshots(StorageContext context)
         using var image = Libc.Open(volume.Path, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
         var head = new byte[4096];
         var header = Qcow2Header.Parse(head.AsSpan(0, RandomAccess.Read(image, head, 0)));
-        return Qcow2SnapshotTable.Read(image, header).Select(entry => new VolumeSnapshot
-        {
-            Volume = volume.Name,
-            VolumePath = volume.Path,
-            Pool = volume.Pool,
-            Name = entry.Name,
-            Id = entry.Id,
-            Kind = SnapshotKind.Qcow2Internal,
-            CreatedUtc = entry.CreatedUtc,
-            SizeBytes = entry.DiskSize ?? volume.SizeBytes,
-            VmStateSizeBytes = entry.VmStateSize,
-        }).ToList();
+        return Qcow2SnapshotTable.Read(image, header)
+            .Select(entry => VolumeSnapshot.Of(volume, entry.Name, entry.Id, SnapshotKind.Qcow2Internal, entry.CreatedUtc,
+                entry.DiskSize ?? volume.SizeBytes, vmStateSizeBytes: entry.VmStateSize))
+            .ToList();
     }
 
-    public static ToolCommand CreateCommand(string path, string name) => new("qemu-img", "snapshot", "-c", name, path);
-    public static ToolCommand ApplyCommand(string path, string name) => new("qemu-img", "snapshot", "-a", name, path);
-    public static ToolCommand DeleteCommand(string path, string name) => new("qemu-img", "snapshot", "-d", name, path);
+    /// <summary>qemu-img snapshot with its action letter: c creates, a applies (reverts to), d deletes.</summary>
+    private static ToolCommand QemuImgSnapshot(char action, string path, string name) => new("qemu-img", "snapshot", $"-{action}", name, path);
 
     public void Create(SparseVolume volume, VolumeAttachment attachment, string name, CancellationToken cancellationToken)
     {
         if (LiveExport(attachment) is { } export)
             Monitor(export, "blockdev-snapshot-internal-sync", new JsonObject { ["device"] = DiskNode, ["name"] = name });
         else
-            context.Runner.RunChecked(CreateCommand(volume.Path, name), cancellationToken);
+            context.Runner.RunChecked(QemuImgSnapshot('c', volume.Path, name), cancellationToken);
     }
 
     public void Apply(VolumeSnapshot snapshot, CancellationToken cancellationToken) =>
-        context.Runner.RunChecked(ApplyCommand(snapshot.VolumePath, snapshot.Name) with { Timeout = TimeSpan.FromHours(2) }, cancellationToken);
+        context.Runner.RunChecked(QemuImgSnapshot('a', snapshot.VolumePath, snapshot.Name) with { Timeout = TimeSpan.FromHours(2) }, cancellationToken);
 
     public void Delete(VolumeSnapshot snapshot, VolumeAttachment attachment, CancellationToken cancellationToken)
     {
         if (LiveExport(attachment) is { } export)
             Monitor(export, "blockdev-snapshot-delete-internal-sync", new JsonObject { ["device"] = DiskNode, ["id"] = snapshot.Id, ["name"] = snapshot.Name });
         else
-            context.Runner.RunChecked(DeleteCommand(snapshot.VolumePath, snapshot.Name), cancellationToken);
+            context.Runner.RunChecked(QemuImgSnapshot('d', snapshot.VolumePath, snapshot.Name), cancellationToken);
     }
 
     private static FuseExportRecord? LiveExport(VolumeAttachment attachment) =>

@@ -105,18 +105,9 @@ public static class RawSnapshotStore
         }
     }
 
-    private static VolumeSnapshot ToSnapshot(SparseVolume volume, Metadata metadata, string dataPath) => new()
-    {
-        Volume = volume.Name,
-        VolumePath = volume.Path,
-        Pool = volume.Pool,
-        Name = metadata.Name,
-        Id = metadata.Id,
-        Kind = metadata.Kind,
-        CreatedUtc = DateTime.SpecifyKind(metadata.CreatedUtc, DateTimeKind.Utc),
-        SizeBytes = metadata.SizeBytes,
-        SnapshotPath = dataPath,
-    };
+    private static VolumeSnapshot ToSnapshot(SparseVolume volume, Metadata metadata, string dataPath) =>
+        VolumeSnapshot.Of(volume, metadata.Name, metadata.Id, metadata.Kind, DateTime.SpecifyKind(metadata.CreatedUtc, DateTimeKind.Utc),
+            metadata.SizeBytes, snapshotPath: dataPath);
 
     private static string NextId(SparseVolume volume)
     {

@@ -32,5 +32,12 @@ public sealed class VolumeSnapshot
     /// <summary>The copy holding a raw snapshot's data (under the pool's hidden .snapshots folder); null for qcow2.</summary>
     public string? SnapshotPath { get; init; }
 
+    public static VolumeSnapshot Of(SparseVolume volume, string name, string id, SnapshotKind kind, DateTime createdUtc, long sizeBytes,
+        long vmStateSizeBytes = 0, string? snapshotPath = null) => new()
+    {
+        Volume = volume.Name, VolumePath = volume.Path, Pool = volume.Pool, Name = name, Id = id, Kind = kind,
+        CreatedUtc = createdUtc, SizeBytes = sizeBytes, VmStateSizeBytes = vmStateSizeBytes, SnapshotPath = snapshotPath,
+    };
+
     public override string ToString() => $"{Volume}@{Name}";
 }
