@@ -5,10 +5,12 @@ using System.Text.Json;
 namespace SparseStorage.Core.Devices;
 
 /// <summary>
-/// What the module remembers of a qemu-storage-daemon that exports a qcow2 volume as a raw file through FUSE:
-/// a JSON file beside the export in the runtime directory, so the volume can be found from the loop device.
+/// What the module remembers of a qemu-storage-daemon that exports a qcow2 volume, or an encrypted volume's
+/// plaintext, as a raw file through FUSE: a JSON file beside the export in the runtime directory, so the volume can
+/// be found from the loop device. <see cref="Decrypting"/>: the export is an unlocked encrypted volume;
+/// <see cref="LockWithDismount"/>: a mount unlocked it, so the dismount locks it again.
 /// </summary>
-public sealed record FuseExportRecord(string VolumePath, string ExportPath, int ProcessId)
+public sealed record FuseExportRecord(string VolumePath, string ExportPath, int ProcessId, bool Decrypting = false, bool LockWithDismount = false)
 {
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 

@@ -47,3 +47,7 @@ public sealed class HostNotCapableException(string errorId, string message)
 
 public sealed class StorageOperationException(string errorId, string message, object? target = null, Exception? inner = null)
     : SparseStorageException(errorId, StorageErrorKind.InvalidOperation, message, target, inner);
+
+/// <summary>None of the given keys opens the volume. The message names the keys by kind and file, never by content.</summary>
+public sealed class WrongKeyException(string message, object? target = null)
+    : SparseStorageException("WrongKey", StorageErrorKind.PermissionDenied, message, target);

@@ -17,9 +17,12 @@ public sealed record Qcow2Header(
     long SnapshotsOffset,
     bool IsLuksEncrypted,
     long L1TableOffset,
-    int L1Size)
+    int L1Size,
+    long CryptoHeaderOffset = 0,
+    long CryptoHeaderLength = 0)
 {
     private const uint BackingFormatExtension = 0xE2792ACA;
+    private const uint FullDiskEncryptionExtension = 0x0537BE77;
     private const uint EndOfExtensions = 0;
 
     public long ClusterSize => 1L << ClusterBits;
@@ -38,17 +41,20 @@ public sealed record Qcow2Header(
         var backingOffset = (long)BinaryPrimitives.ReadUInt64BigEndian(data[8..]);
         var backingLength = (int)BinaryPrimitives.ReadUInt32BigEndian(data[16..]);
         var headerLength = version == 3 && data.Length >= 104 ? (int)BinaryPrimitives.ReadUInt32BigEndian(data[100..]) : 72;
+        var crypto = FindExtension(data, headerLength, FullDiskEncryptionExtension);
         return new Qcow2Header(
             Version: version,
             VirtualSize: (long)BinaryPrimitives.ReadUInt64BigEndian(data[24..]),
             ClusterBits: (int)BinaryPrimitives.ReadUInt32BigEndian(data[20..]),
             BackingFile: ReadString(data, backingOffset, backingLength),
-            BackingFormat: ReadBackingFormat(data, headerLength),
+            BackingFormat: FindExtension(data, headerLength, BackingFormatExtension) is { } format ? Encoding.UTF8.GetString(format) : null,
             SnapshotCount: (int)BinaryPrimitives.ReadUInt32BigEndian(data[60..]),
             SnapshotsOffset: (long)BinaryPrimitives.ReadUInt64BigEndian(data[64..]),
             IsLuksEncrypted: BinaryPrimitives.ReadUInt32BigEndian(data[32..]) == 2,
             L1TableOffset: (long)BinaryPrimitives.ReadUInt64BigEndian(data[40..]),
-            L1Size: (int)BinaryPrimitives.ReadUInt32BigEndian(data[36..]));
+            L1Size: (int)BinaryPrimitives.ReadUInt32BigEndian(data[36..]),
+            CryptoHeaderOffset: crypto is { Length: >= 16 } ? (long)BinaryPrimitives.ReadUInt64BigEndian(crypto) : 0,
+            CryptoHeaderLength: crypto is { Length: >= 16 } ? (long)BinaryPrimitives.ReadUInt64BigEndian(crypto.AsSpan(8)) : 0);
     }
 
     private static string? ReadString(ReadOnlySpan<byte> data, long offset, int length) =>
@@ -56,7 +62,7 @@ public sealed record Qcow2Header(
             ? Encoding.UTF8.GetString(data.Slice((int)offset, length))
             : null;
 
-    private static string? ReadBackingFormat(ReadOnlySpan<byte> data, int position)
+    private static byte[]? FindExtension(ReadOnlySpan<byte> data, int position, uint wanted)
     {
         while (position + 8 <= data.Length)
         {
@@ -64,8 +70,8 @@ public sealed record Qcow2Header(
             var length = (int)BinaryPrimitives.ReadUInt32BigEndian(data[(position + 4)..]);
             if (type == EndOfExtensions || position + 8 + length > data.Length)
                 return null;
-            if (type == BackingFormatExtension)
-                return Encoding.UTF8.GetString(data.Slice(position + 8, length));
+            if (type == wanted)
+                return data.Slice(position + 8, length).ToArray();
             position += 8 + (length + 7) / 8 * 8;
         }
         return null;

@@ -1,18 +1,24 @@
 using SparseStorage.Core.Devices;
+using SparseStorage.Core.Encryption;
 
 namespace SparseStorage.Core.Host;
 
-/// <summary>How one volume is in use on this host right now.</summary>
-public sealed record VolumeAttachment(string? LoopDevice, IReadOnlyList<string> MountPoints, FuseExportRecord? FuseExport, bool ReadOnly)
+/// <summary>How one volume is in use on this host right now. <see cref="MappedDevice"/>: a dm-crypt mapping of an unlocked volume.</summary>
+public sealed record VolumeAttachment(string? LoopDevice, IReadOnlyList<string> MountPoints, FuseExportRecord? FuseExport, bool ReadOnly, string? MappedDevice = null)
 {
     public static VolumeAttachment Detached { get; } = new(null, [], null, false);
-    public bool IsAttached => LoopDevice is not null || FuseExport is not null;
+    public bool IsAttached => LoopDevice is not null || FuseExport is not null || MappedDevice is not null;
     public bool IsMounted => MountPoints.Count > 0;
+
+    /// <summary>Where an unlocked encrypted volume's plaintext can be read: its /dev/mapper device or live decrypting FUSE export.</summary>
+    public string? PlaintextPath => MappedDevice ?? (FuseExport is { Decrypting: true, IsDaemonAlive: true } ? FuseExport.ExportPath : null);
 
     /// <summary>Describes where the volume is in use, for an error message.</summary>
     public string Describe() =>
         IsMounted ? $"mounted at {string.Join(", ", MountPoints)}"
+        : MappedDevice is not null ? $"unlocked at {MappedDevice}"
         : LoopDevice is not null ? $"attached to {LoopDevice}"
+        : FuseExport is { Decrypting: true } ? $"unlocked through FUSE at {FuseExport.ExportPath} (qemu-storage-daemon pid {FuseExport.ProcessId})"
         : FuseExport is not null ? $"exported through FUSE at {FuseExport.ExportPath} (qemu-storage-daemon pid {FuseExport.ProcessId})"
         : "not in use";
 }
@@ -27,9 +33,11 @@ public sealed class AttachmentState
     private readonly ILookup<string, MountEntry> mountsByDevice;
     private readonly ILookup<string, MountEntry> mountsBySource;
     private readonly Dictionary<string, FuseExportRecord> exportsByVolume;
+    private readonly HashSet<string> mappedDevices;
 
-    public AttachmentState(IEnumerable<LoopDevice> loops, IEnumerable<MountEntry> mounts, IEnumerable<FuseExportRecord> exports)
+    public AttachmentState(IEnumerable<LoopDevice> loops, IEnumerable<MountEntry> mounts, IEnumerable<FuseExportRecord> exports, IEnumerable<string>? mappedDevices = null)
     {
+        this.mappedDevices = new HashSet<string>(mappedDevices ?? [], StringComparer.Ordinal);
         loopsByBackingFile = loops.ToLookup(l => l.BackingFile, StringComparer.Ordinal);
         var all = mounts.ToList();
         mountsByDevice = all.ToLookup(m => m.DeviceNumber, StringComparer.Ordinal);
@@ -39,18 +47,22 @@ public sealed class AttachmentState
 
     public static AttachmentState Read(RuntimePaths paths) =>
         new(LoopDevices.Read(), MountTable.Read(),
-            FuseExportRecord.ReadAll(paths.FuseExports).Concat(paths.FuseExports == RuntimePaths.SystemFuseExports ? [] : FuseExportRecord.ReadAll(RuntimePaths.SystemFuseExports)));
+            FuseExportRecord.ReadAll(paths.FuseExports).Concat(paths.FuseExports == RuntimePaths.SystemFuseExports ? [] : FuseExportRecord.ReadAll(RuntimePaths.SystemFuseExports)),
+            DmCryptMapping.ReadAll());
 
     public VolumeAttachment Of(string volumePath)
     {
         exportsByVolume.TryGetValue(volumePath, out var export);
+        var mapped = DmCryptMapping.DevicePathFor(volumePath);
+        var mappedDevice = mappedDevices.Contains(mapped) ? mapped : null;
         var loop = loopsByBackingFile[volumePath].FirstOrDefault()
                    ?? (export is null ? null : loopsByBackingFile[export.ExportPath].FirstOrDefault());
         if (loop is null)
-            return export is null ? VolumeAttachment.Detached : new VolumeAttachment(null, [], export, false);
+            return export is null && mappedDevice is null ? VolumeAttachment.Detached : new VolumeAttachment(null, [], export, false, mappedDevice);
         // btrfs reports an anonymous device number (0:NN) in mountinfo, so the source device name is matched too.
-        var mounts = mountsByDevice[loop.DeviceNumber].Union(mountsBySource[loop.Device]).ToList();
+        var mounts = mountsByDevice[loop.DeviceNumber].Union(mountsBySource[loop.Device])
+            .Union(mappedDevice is null ? [] : mountsBySource[mappedDevice]).ToList();
         return new VolumeAttachment(loop.Device, mounts.Select(m => m.MountPoint).ToList(), export,
-            loop.ReadOnly || (mounts.Count > 0 && mounts.All(m => m.ReadOnly)));
+            loop.ReadOnly || (mounts.Count > 0 && mounts.All(m => m.ReadOnly)), mappedDevice);
     }
 }

@@ -19,6 +19,10 @@ public sealed class SparseVolume
     public string? Label { get; init; }
     /// <summary>"None", or the container and cipher read from the LUKS header, e.g. "LUKS1 aes-xts-plain64".</summary>
     public string Encryption { get; init; } = "None";
+    /// <summary>Active LUKS key slots of an encrypted volume (0 when not encrypted).</summary>
+    public int KeySlotCount { get; init; }
+    /// <summary>An encrypted volume whose plaintext is open on this host (FUSE export or /dev/mapper device).</summary>
+    public bool IsUnlocked { get; init; }
     public string? LoopDevice { get; init; }
     public string? MountPoint { get; init; }
     public string? BackingFile { get; init; }

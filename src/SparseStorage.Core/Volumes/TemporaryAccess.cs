@@ -13,7 +13,7 @@ namespace SparseStorage.Core.Volumes;
 internal sealed class TemporaryAccess(StorageContext context, SparseVolume volume, VolumeAttachment attachment, StepRunner steps, bool readOnly = false) : IDisposable
 {
     private readonly Stack<Action> undo = new();
-    private readonly Qcow2FuseExporter exporter = new(context.Runner, context.Runtime);
+    private readonly FuseExporter exporter = new(context.Runner, context.Runtime);
     private string? rawView;
     private string? mountPoint;
 
@@ -28,8 +28,8 @@ internal sealed class TemporaryAccess(StorageContext context, SparseVolume volum
             return rawView = attachment.FuseExport.ExportPath;
         if (volume.Format == VolumeFormat.Raw)
             return rawView = volume.Path;
-        var export = steps.Measure(exporter.StartCommand(volume.Path, readOnly).ToString(),
-            () => exporter.Start(volume.Path, readOnly, steps.Cancellation),
+        var export = steps.Measure(exporter.StartCommand(volume.Path, FuseExportOptions.Qcow2(readOnly)).ToString(),
+            () => exporter.Start(volume.Path, FuseExportOptions.Qcow2(readOnly), steps.Cancellation),
             new FuseExportRecord(volume.Path, FuseExportRecord.ExportPathFor(context.Runtime.FuseExports, volume.Path), 0));
         undo.Push(() => steps.Do($"stop qemu-storage-daemon (FUSE export {export.ExportPath})", () => exporter.Stop(export, CancellationToken.None)));
         return rawView = export.ExportPath;

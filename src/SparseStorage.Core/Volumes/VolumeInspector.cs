@@ -42,6 +42,9 @@ public sealed class VolumeInspector(AttachmentState attachments)
         var volume = Qcow2Header.HasMagic(start) ? DescribeQcow2(image, start)
             : LuksHeader.HasMagic(start) ? DescribeLuks(image, status.Size)
             : new Description(VolumeFormat.Raw, status.Size, DetectFileSystem((offset, buffer) => RandomAccess.Read(image, buffer, offset) >= 0, status.Size));
+        var plaintext = volume.Encryption == "None" ? null : attachment.PlaintextPath;
+        if (plaintext is not null)
+            volume = volume with { FileSystem = DetectPlaintextFileSystem(plaintext, volume.Size) };
         return new SparseVolume
         {
             Name = NameOf(path),
@@ -54,6 +57,8 @@ public sealed class VolumeInspector(AttachmentState attachments)
             FileSystemSizeBytes = volume.FileSystem.SizeBytes,
             Label = volume.FileSystem.Label,
             Encryption = volume.Encryption,
+            KeySlotCount = volume.KeySlotCount,
+            IsUnlocked = plaintext is not null,
             BackingFile = volume.BackingFile,
             SnapshotCount = volume.Format == VolumeFormat.Qcow2 ? volume.SnapshotCount : Snapshots.RawSnapshotStore.Count(path),
             LoopDevice = attachment.LoopDevice,
@@ -67,7 +72,21 @@ public sealed class VolumeInspector(AttachmentState attachments)
 
     private delegate bool ReadVolumeBytes(long offset, Span<byte> buffer);
 
-    private sealed record Description(VolumeFormat Format, long Size, FileSystemSignature FileSystem, string Encryption = "None", string? BackingFile = null, int SnapshotCount = 0);
+    private sealed record Description(VolumeFormat Format, long Size, FileSystemSignature FileSystem, string Encryption = "None", string? BackingFile = null, int SnapshotCount = 0, int KeySlotCount = 0);
+
+    /// <summary>An unlocked volume's filesystem, read through its plaintext view (FUSE export or /dev/mapper device).</summary>
+    private FileSystemSignature DetectPlaintextFileSystem(string plaintext, long size)
+    {
+        try
+        {
+            using var view = Libc.Open(plaintext, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+            return DetectFileSystem((offset, buffer) => RandomAccess.Read(view, buffer, offset) >= 0, size);
+        }
+        catch (IOException)
+        {
+            return new FileSystemSignature(FileSystemType.Unknown, null, 0);
+        }
+    }
 
     /// <summary>Detects the filesystem from the volume's first 4 KiB, and its btrfs superblock only if that found nothing.</summary>
     private FileSystemSignature DetectFileSystem(ReadVolumeBytes read, long size)
@@ -89,17 +108,23 @@ public sealed class VolumeInspector(AttachmentState attachments)
     {
         var header = LuksHeader.Parse(ReadAt(image, 0, LuksHeader.ReadSize));
         return new Description(VolumeFormat.Luks, Math.Max(0, size - header.PayloadOffset), FileSystemSignature.Blank,
-            $"LUKS{header.Version} {header.Cipher}");
+            $"LUKS{header.Version} {header.Cipher}", KeySlotCount: header.ActiveKeySlots);
     }
 
     private Description DescribeQcow2(SafeFileHandle image, ReadOnlySpan<byte> start)
     {
         var header = Qcow2Header.Parse(start);
         var reader = new Qcow2GuestReader(image, header);
-        var fileSystem = header.IsLuksEncrypted ? FileSystemSignature.Blank
-            : DetectFileSystem(reader.TryRead, header.VirtualSize);
-        return new Description(VolumeFormat.Qcow2, header.VirtualSize, fileSystem,
-            header.IsLuksEncrypted ? "qcow2 LUKS" : "None", header.BackingFile, header.SnapshotCount);
+        if (header.IsLuksEncrypted)
+        {
+            var luks = header.CryptoHeaderLength > 0
+                ? LuksHeader.Parse(ReadAt(image, header.CryptoHeaderOffset, (int)Math.Min(LuksHeader.ReadSize, header.CryptoHeaderLength)))
+                : null;
+            return new Description(VolumeFormat.Qcow2, header.VirtualSize, FileSystemSignature.Blank,
+                luks is null ? "qcow2 LUKS" : $"qcow2 LUKS{luks.Version} {luks.Cipher}", header.BackingFile, header.SnapshotCount, luks?.ActiveKeySlots ?? 0);
+        }
+        return new Description(VolumeFormat.Qcow2, header.VirtualSize, DetectFileSystem(reader.TryRead, header.VirtualSize),
+            "None", header.BackingFile, header.SnapshotCount);
     }
 
     private static byte[] ReadAt(SafeFileHandle image, long offset, int count)

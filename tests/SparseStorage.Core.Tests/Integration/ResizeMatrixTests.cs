@@ -303,7 +303,7 @@ public sealed class ResizeMatrixTests : IDisposable
             return new VolumeMounter(context).Mount(volume, pool.Combine("live"), false).MountPoint!;
         if (volume.Format == VolumeFormat.Qcow2)
         {
-            var export = new Core.Devices.Qcow2FuseExporter(runner, pool.Runtime).Start(volume.Path, false, default);
+            var export = new Core.Devices.FuseExporter(runner, pool.Runtime).Start(volume.Path, Core.Devices.FuseExportOptions.Qcow2(false), default);
             runner.RunChecked(new ToolCommand("losetup", "--find", export.ExportPath));
         }
         else

@@ -6,29 +6,35 @@ using SparseStorage.Core.Processes;
 namespace SparseStorage.Core.Devices;
 
 /// <summary>
-/// Exposes a qcow2 image as a raw file through qemu-storage-daemon's FUSE export, so the kernel's loop driver
-/// can attach it. The daemon outlives the PowerShell session; a record in the runtime directory finds it again.
+/// Exposes a qcow2 image, or the plaintext of a LUKS or qcow2+LUKS image, as a raw file through
+/// qemu-storage-daemon's FUSE export, so the kernel's loop driver can attach it. The daemon outlives the PowerShell
+/// session; a record in the runtime directory finds it again. A key reaches the daemon only as a secret file that
+/// the caller deletes once the daemon has started.
 /// </summary>
-public sealed class Qcow2FuseExporter(IProcessRunner runner, RuntimePaths runtime)
+public sealed class FuseExporter(IProcessRunner runner, RuntimePaths runtime)
 {
     private const int SigTerm = 15;
     private const int SigKill = 9;
 
-    public ToolCommand StartCommand(string volumePath, bool readOnly)
+    public ToolCommand StartCommand(string volumePath, FuseExportOptions options)
     {
         var directory = runtime.FuseExports;
+        var readOnly = options.ReadOnly;
         var readOnlyOption = readOnly ? ",read-only=on" : "";
-        return new ToolCommand("qemu-storage-daemon",
-            "--blockdev", $"driver=file,node-name=file0,filename={Escape(volumePath)}{readOnlyOption},discard=unmap",
-            "--blockdev", $"driver=qcow2,node-name=disk0,file=file0{readOnlyOption},discard=unmap",
+        var discard = options.Discards ? ",discard=unmap" : ",discard=ignore";
+        var secret = options.Secret is null ? [] : new[] { "--object", options.Secret.QemuObject("key0") };
+        var keyOption = options.Secret is null ? "" : options.Layer == ExportLayer.Luks ? ",key-secret=key0" : ",encrypt.key-secret=key0";
+        return new ToolCommand("qemu-storage-daemon", secret.Concat([
+            "--blockdev", $"driver=file,node-name=file0,filename={Escape(volumePath)}{readOnlyOption}{discard}",
+            "--blockdev", $"driver={(options.Layer == ExportLayer.Luks ? "luks" : "qcow2")},node-name=disk0,file=file0{readOnlyOption}{discard}{keyOption}",
             "--export", $"type=fuse,id=export0,node-name=disk0,mountpoint={Escape(FuseExportRecord.ExportPathFor(directory, volumePath))},writable={(readOnly ? "off" : "on")}",
             "--chardev", $"socket,id=qmp0,path={Escape(FuseExportRecord.MonitorPath(directory, volumePath))},server=on,wait=off",
             "--monitor", "chardev=qmp0",
             "--pidfile", FuseExportRecord.PidFilePath(directory, volumePath),
-            "--daemonize");
+            "--daemonize"]));
     }
 
-    public FuseExportRecord Start(string volumePath, bool readOnly, CancellationToken cancellationToken)
+    public FuseExportRecord Start(string volumePath, FuseExportOptions options, CancellationToken cancellationToken)
     {
         // Readable by all (0755): the records name volumes and daemons, no secrets, and a non-root session must see them.
         var directory = runtime.Ensure(runtime.FuseExports, UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
@@ -36,9 +42,12 @@ public sealed class Qcow2FuseExporter(IProcessRunner runner, RuntimePaths runtim
         File.WriteAllBytes(exportPath, []); // qemu mounts the export over an existing regular file
         try
         {
-            runner.RunChecked(StartCommand(volumePath, readOnly), cancellationToken);
+            var result = runner.Run(StartCommand(volumePath, options), cancellationToken);
+            if (result.ExitCode != 0 && options.Secret is not null && result.StandardError.Contains("Invalid password", StringComparison.Ordinal))
+                throw new WrongKeyException($"The key does not open {volumePath}.", volumePath);
+            result.EnsureSuccess();
             var pid = int.Parse(File.ReadAllText(FuseExportRecord.PidFilePath(directory, volumePath)).Trim(), CultureInfo.InvariantCulture);
-            var record = new FuseExportRecord(volumePath, exportPath, pid);
+            var record = new FuseExportRecord(volumePath, exportPath, pid, options.Secret is not null, options.LockWithDismount);
             record.Save(directory);
             return record;
         }
@@ -116,4 +125,20 @@ public sealed class Qcow2FuseExporter(IProcessRunner runner, RuntimePaths runtim
 
     /// <summary>qemu's option syntax doubles a comma inside a value.</summary>
     private static string Escape(string value) => value.Replace(",", ",,");
+}
+
+/// <summary>The block driver between the image file and the export.</summary>
+public enum ExportLayer
+{
+    Qcow2,
+    Luks,
+}
+
+/// <summary>
+/// How to export: <see cref="Secret"/> unlocks an encrypted image; <see cref="Discards"/> passes trims down to the
+/// image (on for plain qcow2; off by default for encrypted volumes, since holes reveal which sectors are free).
+/// </summary>
+public sealed record FuseExportOptions(ExportLayer Layer, bool ReadOnly, bool Discards = true, Encryption.SecretFile? Secret = null, bool LockWithDismount = false)
+{
+    public static FuseExportOptions Qcow2(bool readOnly) => new(ExportLayer.Qcow2, readOnly);
 }
