@@ -14,6 +14,17 @@ public sealed class SecretFile : IDisposable
     private readonly string directory;
     private readonly int length;
 
+    private SecretFile(string path)
+    {
+        directory = "";
+        Path = path;
+    }
+
+    /// <summary>A file name only, for the command lines of a dry run: nothing is written.</summary>
+    public static SecretFile Placeholder() => new("<secret file>");
+
+    public static SecretFile For(VolumeKey key, bool dryRun) => dryRun ? Placeholder() : new SecretFile(key);
+
     public SecretFile(VolumeKey key)
     {
         directory = System.IO.Path.Combine(TmpfsRoot, "sparsestorage-" + Convert.ToHexString(RandomNumberGenerator.GetBytes(8)).ToLowerInvariant());
@@ -31,6 +42,8 @@ public sealed class SecretFile : IDisposable
 
     public void Dispose()
     {
+        if (directory.Length == 0)
+            return;
         try
         {
             if (File.Exists(Path))

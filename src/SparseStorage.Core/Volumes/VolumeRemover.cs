@@ -1,3 +1,6 @@
+using System.Security.Cryptography;
+using Microsoft.Win32.SafeHandles;
+using SparseStorage.Core.Encryption;
 using SparseStorage.Core.Native;
 using SparseStorage.Core.Snapshots;
 
@@ -5,7 +8,8 @@ namespace SparseStorage.Core.Volumes;
 
 /// <summary>
 /// Deletes volumes with their raw snapshots; with wipe, overwrites every allocated extent with zeros first so the
-/// data cannot be read back. A base image of linked clones is refused.
+/// data cannot be read back, or, for an encrypted volume, destroys its key slots (crypto-erase). A base image of
+/// linked clones is refused.
 /// </summary>
 public sealed class VolumeRemover(StorageContext context)
 {
@@ -22,7 +26,10 @@ public sealed class VolumeRemover(StorageContext context)
         if (current.Format != VolumeFormat.Qcow2)
             foreach (var snapshot in RawSnapshotStore.List(current))
                 RawSnapshotStore.Remove(snapshot, wipe, progress, cancellationToken);
-        if (wipe)
+        var encryption = wipe ? ContainerHeader.Read(current.Path) : null;
+        if (encryption is not null)
+            DestroyKeySlots(current.Path, encryption);
+        else if (wipe)
             Wipe(current.Path, progress, cancellationToken);
         File.Delete(current.Path);
     }
@@ -30,9 +37,14 @@ public sealed class VolumeRemover(StorageContext context)
     /// <summary>Overwrites the allocated extents (holes hold no data) and flushes before the file is unlinked.</summary>
     internal static void Wipe(string path, IProgress<OperationProgress>? progress, CancellationToken cancellationToken)
     {
-        // FileShare.ReadWrite: the volume lock already serialises changes, and an exclusive share lock would hide the volume from listings.
-        using var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, 1, FileOptions.None);
-        var extents = SparseFile.DataExtents(file.SafeFileHandle, file.Length).ToList();
+        using var file = Libc.Open(path, Libc.O_RDWR | Libc.O_CLOEXEC, 0);
+        Wipe(file, System.IO.Path.GetFileName(path), progress, cancellationToken);
+    }
+
+    /// <summary>Wipes through an open descriptor: also for a file that has already been renamed over.</summary>
+    internal static void Wipe(SafeFileHandle file, string name, IProgress<OperationProgress>? progress, CancellationToken cancellationToken)
+    {
+        var extents = SparseFile.DataExtents(file, RandomAccess.GetLength(file)).ToList();
         var total = extents.Sum(e => e.Length);
         var zeros = new byte[WipeChunk];
         long done = 0;
@@ -42,11 +54,23 @@ public sealed class VolumeRemover(StorageContext context)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 var count = (int)Math.Min(WipeChunk, extent.End - offset);
-                RandomAccess.Write(file.SafeFileHandle, zeros.AsSpan(0, count), offset);
+                RandomAccess.Write(file, zeros.AsSpan(0, count), offset);
                 done += count;
-                progress?.Report(new OperationProgress($"Wiping {System.IO.Path.GetFileName(path)}", $"{ByteSize.Format(done)} of {ByteSize.Format(total)}", done, total));
+                progress?.Report(new OperationProgress($"Wiping {name}", $"{ByteSize.Format(done)} of {ByteSize.Format(total)}", done, total));
             }
         }
-        file.Flush(flushToDisk: true);
+        RandomAccess.FlushToDisk(file);
+    }
+
+    /// <summary>
+    /// Crypto-erase: overwrites an encrypted image's LUKS header and key slots with random bytes and flushes, so no key
+    /// can open its data again; the ciphertext itself need not be overwritten.
+    /// </summary>
+    internal static void DestroyKeySlots(string path, ContainerHeader header)
+    {
+        using var file = Libc.Open(path, Libc.O_RDWR | Libc.O_CLOEXEC, 0);
+        for (var offset = header.RegionOffset; offset < header.RegionOffset + header.RegionLength; offset += WipeChunk)
+            RandomAccess.Write(file, RandomNumberGenerator.GetBytes((int)Math.Min(WipeChunk, header.RegionOffset + header.RegionLength - offset)), offset);
+        RandomAccess.FlushToDisk(file);
     }
 }
