@@ -23,7 +23,7 @@ public sealed class FuseExporter(IProcessRunner runner, RuntimePaths runtime)
         var readOnlyOption = readOnly ? ",read-only=on" : "";
         var discard = options.Discards ? ",discard=unmap" : ",discard=ignore";
         var secret = options.Secret is null ? [] : new[] { "--object", options.Secret.QemuObject("key0") };
-        var keyOption = options.Secret is null ? "" : options.Layer == ExportLayer.Luks ? ",key-secret=key0" : ",encrypt.key-secret=key0";
+        var keyOption = options.Secret is null ? "" : options.Layer == ExportLayer.Luks ? ",key-secret=key0" : ",encrypt.format=luks,encrypt.key-secret=key0";
         return new ToolCommand("qemu-storage-daemon", secret.Concat([
             "--blockdev", $"driver=file,node-name=file0,filename={Escape(volumePath)}{readOnlyOption}{discard}",
             "--blockdev", $"driver={(options.Layer == ExportLayer.Luks ? "luks" : "qcow2")},node-name=disk0,file=file0{readOnlyOption}{discard}{keyOption}",

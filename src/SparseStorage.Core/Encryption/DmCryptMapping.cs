@@ -8,7 +8,23 @@ public static class DmCryptMapping
     private const string MapperDirectory = "/dev/mapper";
     public const string ControlDevice = "/dev/mapper/control";
 
-    public static bool IsAvailable => File.Exists(ControlDevice);
+    /// <summary>
+    /// Whether the kernel has device-mapper: its control device is registered in /proc/misc. The /dev/mapper/control
+    /// node alone proves nothing; udev or a container runtime can create it without the driver.
+    /// </summary>
+    public static bool IsAvailable { get; } = File.Exists(ControlDevice) && ReadMiscDevices().Contains("device-mapper");
+
+    private static IReadOnlyCollection<string> ReadMiscDevices()
+    {
+        try
+        {
+            return File.ReadLines("/proc/misc").Select(l => l.Trim().Split(' ', 2) is [_, var name] ? name.Trim() : "").ToHashSet();
+        }
+        catch (IOException)
+        {
+            return [];
+        }
+    }
 
     public static string NameFor(string volumePath) => "sparsestorage-" + FuseExportRecord.KeyFor(volumePath);
 

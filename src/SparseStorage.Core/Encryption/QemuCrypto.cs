@@ -35,6 +35,20 @@ public static class QemuCrypto
     public static ToolCommand TestKey(string image, SecretFile key) =>
         new("qemu-io", "-r", "--object", key.QemuObject("key0"), "--image-opts", Open(image, "key0"), "-c", "read -q 0 512");
 
+    /// <summary>
+    /// Runs a command that derives a LUKS key. qemu times PBKDF2 with the thread's CPU clock and gives up with "Unable
+    /// to get accurate CPU usage" when a busy host yields a zero reading; a second or third try gets a real one.
+    /// </summary>
+    public static ToolResult RunKeyDerivation(IProcessRunner runner, ToolCommand command, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var result = runner.Run(command, cancellationToken);
+            if (result.ExitCode == 0 || attempt == 3 || !result.StandardError.Contains("Unable to get accurate CPU usage", StringComparison.Ordinal))
+                return result.EnsureSuccess();
+        }
+    }
+
     private static string Open(string image, string secretId) => $"driver=qcow2,file.filename={Escape(image)},encrypt.key-secret={secretId}";
 
     private static string Escape(string value) => value.Replace(",", ",,");

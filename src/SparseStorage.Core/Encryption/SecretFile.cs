@@ -27,6 +27,7 @@ public sealed class SecretFile : IDisposable
 
     public SecretFile(VolumeKey key)
     {
+        key.RequireQemuCompatible();
         directory = System.IO.Path.Combine(TmpfsRoot, "sparsestorage-" + Convert.ToHexString(RandomNumberGenerator.GetBytes(8)).ToLowerInvariant());
         Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         Path = System.IO.Path.Combine(directory, "key");

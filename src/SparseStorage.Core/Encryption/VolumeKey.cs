@@ -68,6 +68,20 @@ public sealed class VolumeKey : IDisposable
         return new VolumeKey(bytes, $"key file {full}");
     }
 
+    /// <summary>
+    /// Whether qemu can use the key: it takes LUKS passphrases as UTF-8 text without NUL bytes, so a binary key file
+    /// opens only through cryptsetup (dm-crypt), not in userspace.
+    /// </summary>
+    public bool IsQemuCompatible => !secret.AsSpan().Contains((byte)0) && System.Text.Unicode.Utf8.IsValid(secret);
+
+    /// <summary>Refuses a key that qemu cannot use, before anything is changed.</summary>
+    public void RequireQemuCompatible()
+    {
+        if (!IsQemuCompatible)
+            throw new InvalidStorageArgumentException("KeyNotText",
+                $"{char.ToUpperInvariant(Description[0])}{Description[1..]} holds binary data; qemu, which opens encrypted volumes in userspace, accepts only keys that are UTF-8 text without NUL bytes. Make key files as text, e.g. openssl rand -base64 48 > key.", null);
+    }
+
     public static string Describe(IEnumerable<VolumeKey> keys) => string.Join(" or ", keys.Select(k => k.Description));
 
     public void Dispose()

@@ -13,12 +13,14 @@ public sealed class VolumeKeyManager(StorageContext context)
     {
         using var volumeLock = context.LockVolume(volume.Path, cancellationToken);
         var (current, header) = Read(volume);
+        if (VolumeUnlocker.MethodFor(header.Container) == UnlockMethod.Userspace)
+            newKey.RequireQemuCompatible();
         var opening = KeyProbe.KeyThatOpens(context.Runner, current.Path, header, existing, cancellationToken);
         using var secret = new SecretFile(newKey);
         if (header.Container == EncryptionContainer.Qcow2Luks)
         {
             using var openingSecret = new SecretFile(opening);
-            context.Runner.RunChecked(QemuCrypto.AddKey(current.Path, openingSecret, secret, iterationTimeMilliseconds), cancellationToken);
+            QemuCrypto.RunKeyDerivation(context.Runner, QemuCrypto.AddKey(current.Path, openingSecret, secret, iterationTimeMilliseconds), cancellationToken);
         }
         else
             context.Runner.RunChecked(CryptSetup.AddKey(current.Path, opening, secret, iterationTimeMilliseconds), cancellationToken);

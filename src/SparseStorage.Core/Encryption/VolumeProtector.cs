@@ -75,6 +75,9 @@ public sealed class VolumeProtector(StorageContext context)
             throw new InvalidStorageArgumentException("ContainerMismatch", $"Volume '{volume.Name}' is {volume.Format}; {volume.Format} volumes are protected as {DefaultFor(volume.Format)}{(volume.Format == VolumeFormat.Raw ? " or Luks2" : "")}, not {container}.", container);
         if (container == EncryptionContainer.Luks2 && !DmCryptMapping.IsAvailable)
             throw new HostNotCapableException("DeviceMapperRequired", $"LUKS2 containers open only through dm-crypt, and this host has no device-mapper ({DmCryptMapping.ControlDevice} is missing); use -Container Luks1, which also opens in userspace.");
+        if (container != EncryptionContainer.Luks2 && VolumeUnlocker.MethodFor(container) == UnlockMethod.Userspace)
+            foreach (var key in keys)
+                key.RequireQemuCompatible();
         return container;
     }
 
@@ -109,20 +112,23 @@ public sealed class VolumeProtector(StorageContext context)
         }
     }
 
-    private static void EncryptQcow2(SparseVolume volume, string temporary, IReadOnlyList<VolumeKey> keys, ProtectVolumeRequest request, StepRunner steps)
+    private void EncryptQcow2(SparseVolume volume, string temporary, IReadOnlyList<VolumeKey> keys, ProtectVolumeRequest request, StepRunner steps)
     {
         var clusterSize = steps.DryRun ? 65536 : ClusterSizeOf(volume.Path);
         using var first = SecretFile.For(keys[0], steps.DryRun);
-        steps.Tool(QemuCrypto.Encrypt(volume.Path, temporary, clusterSize, first, request.IterationTimeMilliseconds));
+        KeyDerivation(QemuCrypto.Encrypt(volume.Path, temporary, clusterSize, first, request.IterationTimeMilliseconds), steps);
         foreach (var key in keys.Skip(1))
         {
             using var secret = SecretFile.For(key, steps.DryRun);
-            steps.Tool(QemuCrypto.AddKey(temporary, first, secret, request.IterationTimeMilliseconds));
+            KeyDerivation(QemuCrypto.AddKey(temporary, first, secret, request.IterationTimeMilliseconds), steps);
         }
         var comparison = steps.Tool(QemuCrypto.Compare(volume.Path, temporary, first));
         if (comparison.ExitCode != 0)
             throw new StorageOperationException("VerificationFailed", $"The encrypted copy of '{volume.Name}' does not read back as its plaintext ({comparison.StandardOutput.Trim()}); the volume was left unchanged.", volume);
     }
+
+    private void KeyDerivation(Processes.ToolCommand command, StepRunner steps) =>
+        steps.Do(command.ToString(), () => QemuCrypto.RunKeyDerivation(context.Runner, command, steps.Cancellation));
 
     internal static long ClusterSizeOf(string qcow2Path)
     {

@@ -15,6 +15,10 @@ public sealed class StorageHost
     public IReadOnlyList<string> KernelFileSystems { get; init; } = [];
     public IReadOnlyList<ToolInfo> Tools { get; init; } = [];
     public HostFeatures Features { get; init; } = new();
+    /// <summary>How encrypted volumes open here: DmCrypt (device-mapper and cryptsetup), Userspace (FUSE and qemu-storage-daemon).</summary>
+    public IReadOnlyList<UnlockMethod> UnlockMethods { get; init; } = [];
+    /// <summary>The container Protect-Volume makes of a raw volume here: Luks2 with device-mapper, else Luks1 (which also opens in userspace).</summary>
+    public EncryptionContainer DefaultEncryption { get; init; }
 
     public override string ToString() => HostName;
 }

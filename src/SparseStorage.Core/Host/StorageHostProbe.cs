@@ -25,8 +25,13 @@ public sealed partial class StorageHostProbe(StorageContext context, ToolLocator
     {
         // One after another: each takes a few milliseconds, and blocking pool threads in parallel starves the pool.
         var tools = KnownTools.Select(t => DescribeTool(t.Tool, t.VersionArgument, cancellationToken)).ToList();
+        bool Installed(string tool) => tools.Any(t => t.Name == tool && t.IsInstalled);
         return new StorageHost
         {
+            UnlockMethods = [
+                .. Encryption.DmCryptMapping.IsAvailable && Installed("cryptsetup") ? new[] { UnlockMethod.DmCrypt } : [],
+                .. File.Exists("/dev/fuse") && Installed("qemu-storage-daemon") ? new[] { UnlockMethod.Userspace } : []],
+            DefaultEncryption = Encryption.VolumeProtector.DefaultFor(VolumeFormat.Raw),
             HostName = Environment.MachineName,
             KernelVersion = ReadOrEmpty("/proc/sys/kernel/osrelease").Trim(),
             IsRoot = context.IsRoot,
@@ -35,7 +40,7 @@ public sealed partial class StorageHostProbe(StorageContext context, ToolLocator
             Features = new HostFeatures
             {
                 Loop = File.Exists("/dev/loop-control"),
-                DeviceMapper = File.Exists("/dev/mapper/control"),
+                DeviceMapper = Encryption.DmCryptMapping.IsAvailable,
                 Fuse = File.Exists("/dev/fuse"),
                 AoeDriver = Directory.Exists("/sys/module/aoe") || Directory.Exists("/dev/etherd"),
                 Reflink = context.Pools.Definitions().ToDictionary(p => p.Name, p => SupportsReflink(p.Path)),
