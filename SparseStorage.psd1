@@ -35,6 +35,12 @@
         'Remove-VolumeBackup'
         'Compress-SparseVolume'
         'Expand-SparseVolume'
+        'Protect-Volume'
+        'Unprotect-Volume'
+        'Unlock-Volume'
+        'Lock-Volume'
+        'Add-VolumeKey'
+        'Remove-VolumeKey'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

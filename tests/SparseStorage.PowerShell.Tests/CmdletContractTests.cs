@@ -20,7 +20,7 @@ public sealed class CmdletContractTests : IDisposable
         { "New-SparseVolume", ["Name", "Pool", "Path", "Size", "Format", "Preallocation", "FileSystem", "Label", "Force"] },
         { "Get-SparseVolume", ["Name", "Pool", "Path"] },
         { "Remove-SparseVolume", ["Name", "Pool", "Path", "Wipe", "Force", "PassThru"] },
-        { "Mount-SparseVolume", ["Name", "Pool", "Path", "MountPoint", "ReadOnly"] },
+        { "Mount-SparseVolume", ["Name", "Pool", "Path", "MountPoint", "ReadOnly", "AllowDiscards", "Passphrase", "KeyFile"] },
         { "Dismount-SparseVolume", ["Name", "Pool", "Path", "PassThru"] },
         { "Resize-SparseVolume", ["Name", "Pool", "Path", "Size", "Delta", "ToMinimumSize", "Force"] },
         { "Copy-SparseVolume", ["Name", "Pool", "Path", "Destination", "Linked", "DetectZeroes", "Force"] },
@@ -36,6 +36,12 @@ public sealed class CmdletContractTests : IDisposable
         { "Remove-VolumeBackup", ["Backup", "IncludeDependants", "Force", "PassThru"] },
         { "Compress-SparseVolume", ["Name", "Pool", "Path", "Destination", "Level", "Force"] },
         { "Expand-SparseVolume", ["Path", "Destination", "Force"] },
+        { "Protect-Volume", ["Name", "Pool", "Path", "Container", "IterationTime", "WipePlaintext", "PassThru", "Passphrase", "KeyFile"] },
+        { "Unprotect-Volume", ["Name", "Pool", "Path", "PassThru", "Passphrase", "KeyFile"] },
+        { "Unlock-Volume", ["Name", "Pool", "Path", "ReadOnly", "AllowDiscards", "PassThru", "Passphrase", "KeyFile"] },
+        { "Lock-Volume", ["Name", "Pool", "Path", "Dismount", "Force", "PassThru"] },
+        { "Add-VolumeKey", ["Name", "Pool", "Path", "NewPassphrase", "NewKeyFile", "IterationTime", "PassThru", "Passphrase", "KeyFile"] },
+        { "Remove-VolumeKey", ["Name", "Pool", "Path", "Force", "PassThru", "Passphrase", "KeyFile"] },
     };
 
     [Theory]
@@ -99,6 +105,12 @@ public sealed class CmdletContractTests : IDisposable
     [InlineData("Test-SparseVolume")]
     [InlineData("Backup-SparseVolume")]
     [InlineData("Compress-SparseVolume")]
+    [InlineData("Protect-Volume")]
+    [InlineData("Unprotect-Volume")]
+    [InlineData("Unlock-Volume")]
+    [InlineData("Lock-Volume")]
+    [InlineData("Add-VolumeKey")]
+    [InlineData("Remove-VolumeKey")]
     public void Volume_cmdlets_bind_Path_by_property_name_from_what_upstream_cmdlets_emit(string cmdlet)
     {
         var path = assembly.Get(cmdlet).Parameters.Single(p => p.Name == "Path");
@@ -160,7 +172,8 @@ public sealed class CmdletContractTests : IDisposable
     [Fact]
     public void Only_Path_binds_by_property_name_in_volume_action_cmdlets_so_a_piped_volume_picks_one_set()
     {
-        foreach (var cmdlet in new[] { "Remove-SparseVolume", "Mount-SparseVolume", "Dismount-SparseVolume", "Get-SparseVolume", "Resize-SparseVolume", "Copy-SparseVolume", "Optimize-SparseVolume", "Test-SparseVolume", "Backup-SparseVolume", "Compress-SparseVolume" })
+        foreach (var cmdlet in new[] { "Remove-SparseVolume", "Mount-SparseVolume", "Dismount-SparseVolume", "Get-SparseVolume", "Resize-SparseVolume", "Copy-SparseVolume", "Optimize-SparseVolume", "Test-SparseVolume", "Backup-SparseVolume", "Compress-SparseVolume",
+                     "Protect-Volume", "Unprotect-Volume", "Unlock-Volume", "Lock-Volume", "Add-VolumeKey", "Remove-VolumeKey" })
         {
             var byProperty = assembly.Get(cmdlet).Parameters.Where(p => p.Sets.Any(s => s.FromPipelineByPropertyName)).Select(p => p.Name);
             byProperty.Should().Equal(["Path"], cmdlet);
@@ -201,6 +214,15 @@ public sealed class CmdletContractTests : IDisposable
                 .Select(p => p.Sets.First(s => s.Set == set));
             ownMandatory.Where(b => !b.FromPipeline && !b.FromPipelineByPropertyName).Should().BeEmpty(cmdlet.Name);
         }
+    }
+
+    [Fact]
+    public void Secrets_are_taken_as_SecureString_or_a_file_name_never_as_plain_text()
+    {
+        foreach (var cmdlet in assembly.All)
+            foreach (var parameter in cmdlet.Parameters.Where(p => p.Name.Contains("Passphrase", StringComparison.Ordinal) || p.Name.Contains("Password", StringComparison.Ordinal)))
+                parameter.Type.FullName.Should().Be("System.Security.SecureString", $"{cmdlet.Name} -{parameter.Name}");
+        assembly.Get("Protect-Volume").Parameters.Single(p => p.Name == "KeyFile").Type.FullName.Should().Be("System.String");
     }
 
     [Fact]

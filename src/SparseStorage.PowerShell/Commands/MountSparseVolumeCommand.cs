@@ -3,10 +3,14 @@ using SparseStorage.Core.Volumes;
 
 namespace SparseStorage.PowerShell.Commands;
 
-/// <summary>Mount-SparseVolume: attaches a volume to a loop device (qcow2 through a FUSE export) and mounts its filesystem.</summary>
+/// <summary>
+/// Mount-SparseVolume: attaches a volume to a loop device (qcow2 through a FUSE export) and mounts its filesystem. An
+/// encrypted volume is mounted from its unlocked plaintext; a locked one is unlocked with -Passphrase/-KeyFile first
+/// (prompted when neither is given) and locked again by Dismount-SparseVolume.
+/// </summary>
 [Cmdlet(VerbsData.Mount, "SparseVolume", DefaultParameterSetName = PathSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(SparseVolume))]
-public sealed class MountSparseVolumeCommand : VolumeCmdlet
+public sealed class MountSparseVolumeCommand : EncryptedVolumeCmdlet
 {
     /// <summary>An empty directory to mount on; created when it does not exist (its parent must).</summary>
     [Parameter(Mandatory = true, Position = 1)]
@@ -17,13 +21,19 @@ public sealed class MountSparseVolumeCommand : VolumeCmdlet
     [Parameter]
     public SwitchParameter ReadOnly { get; set; }
 
+    /// <summary>For an encrypted volume this mount unlocks: pass discards down to the image (off by default: they show which sectors are free).</summary>
+    [Parameter]
+    public SwitchParameter AllowDiscards { get; set; }
+
     protected override void ProcessRecord() =>
         Invoke(() =>
         {
             var volume = ResolveVolume();
             var mountPoint = ProviderPath(MountPoint);
             var mounter = new VolumeMounter(Context);
-            if (ShouldProcessSteps(volume.Path, mounter.Plan(volume, mountPoint, ReadOnly), "Mount volume"))
-                WriteObject(RunWithProgress((_, token) => mounter.Mount(volume, mountPoint, ReadOnly, token)));
+            if (!ShouldProcessSteps(volume.Path, mounter.Plan(volume, mountPoint, ReadOnly, AllowDiscards), "Mount volume"))
+                return;
+            var keys = volume.Encryption != "None" && !volume.IsUnlocked ? Keys(volume.Name) : [];
+            WriteObject(RunWithProgress((_, token) => mounter.Mount(volume, mountPoint, ReadOnly, keys, AllowDiscards, token)));
         }, Name.Length > 0 ? Name : Path);
 }

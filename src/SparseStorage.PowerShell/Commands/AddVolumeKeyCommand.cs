@@ -1,0 +1,44 @@
+using System.Management.Automation;
+using System.Security;
+using SparseStorage.Core.Encryption;
+
+namespace SparseStorage.PowerShell.Commands;
+
+/// <summary>Add-VolumeKey: adds a key slot to an encrypted volume; -Passphrase or -KeyFile is a key it already has.</summary>
+[Cmdlet(VerbsCommon.Add, "VolumeKey", DefaultParameterSetName = PathSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[OutputType(typeof(SparseVolume))]
+public sealed class AddVolumeKeyCommand : EncryptedVolumeCmdlet
+{
+    /// <summary>The new passphrase; prompted for (twice) when neither it nor -NewKeyFile is given.</summary>
+    [Parameter]
+    public SecureString? NewPassphrase { get; set; }
+
+    /// <summary>A file whose contents become the new key.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? NewKeyFile { get; set; }
+
+    /// <summary>Milliseconds of key derivation (PBKDF) for the new slot.</summary>
+    [Parameter]
+    [ValidateRange(100, 60000)]
+    public int IterationTime { get; set; } = 2000;
+
+    /// <summary>Write the volume with its new slot count.</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
+    protected override void ProcessRecord() =>
+        Invoke(() =>
+        {
+            var volume = ResolveVolume();
+            if (!ShouldProcess(volume.Path, $"Add a key slot ({volume.Encryption}, {volume.KeySlotCount} active)"))
+                return;
+            var existing = Keys(volume.Name);
+            using var newKey = NewPassphrase is not null ? VolumeKey.FromPassphrase(NewPassphrase)
+                : NewKeyFile is not null ? VolumeKey.FromFile(ProviderPath(NewKeyFile))
+                : KeyPrompt.Read(Host.UI, $"New passphrase for {volume.Name}", confirm: true);
+            var result = RunWithProgress((_, token) => new VolumeKeyManager(Context).Add(volume, existing, newKey, IterationTime, token));
+            if (PassThru)
+                WriteObject(result);
+        }, Name.Length > 0 ? Name : Path);
+}

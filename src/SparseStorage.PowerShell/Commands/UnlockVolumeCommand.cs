@@ -1,0 +1,36 @@
+using System.Management.Automation;
+using SparseStorage.Core.Encryption;
+
+namespace SparseStorage.PowerShell.Commands;
+
+/// <summary>Unlock-Volume: opens an encrypted volume's plaintext (dm-crypt, or qemu-storage-daemon over FUSE) so that Mount-SparseVolume can mount it.</summary>
+[Cmdlet(VerbsCommon.Unlock, "Volume", DefaultParameterSetName = PathSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[OutputType(typeof(SparseVolume))]
+public sealed class UnlockVolumeCommand : EncryptedVolumeCmdlet
+{
+    /// <summary>Open the plaintext read-only.</summary>
+    [Parameter]
+    public SwitchParameter ReadOnly { get; set; }
+
+    /// <summary>Pass discards (fstrim) down to the image. Off by default: the holes they punch show which sectors are free.</summary>
+    [Parameter]
+    public SwitchParameter AllowDiscards { get; set; }
+
+    /// <summary>Write the unlocked volume.</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
+    protected override void ProcessRecord() =>
+        Invoke(() =>
+        {
+            var volume = ResolveVolume();
+            var unlocker = new VolumeUnlocker(Context);
+            var options = new UnlockOptions(ReadOnly, AllowDiscards);
+            if (!ShouldProcessSteps(volume.Path, unlocker.Plan(volume, options), "Unlock volume"))
+                return;
+            var keys = Keys(volume.Name);
+            var result = RunWithProgress((_, token) => unlocker.Unlock(volume, keys, options, token));
+            if (PassThru)
+                WriteObject(result);
+        }, Name.Length > 0 ? Name : Path);
+}
