@@ -293,6 +293,57 @@ public sealed class EncryptionTests : IDisposable
         new VolumeCatalog(context).Get(volume.Path).Encryption.Should().Be("None");
     }
 
+    [IntegrationTheory("cryptsetup", "qemu-img")]
+    [InlineData(VolumeFormat.Raw)]
+    [InlineData(VolumeFormat.Qcow2)]
+    public void The_container_cipher_and_key_slots_are_read_natively_as_cryptsetup_and_qemu_img_report_them(VolumeFormat format)
+    {
+        var volume = Protected("native", format);
+        using var key = PassphraseKey();
+        using var keyFile = FileKey();
+        volume = new VolumeKeyManager(context).Add(volume, [key], keyFile, 10);
+
+        var header = ContainerHeader.Read(volume.Path)!;
+
+        volume.KeySlotCount.Should().Be(2);
+        if (format == VolumeFormat.Raw)
+        {
+            var dump = runner.Run(new ToolCommand("cryptsetup", "luksDump", volume.Path)).StandardOutput;
+            dump.Should().Contain($"UUID:          \t{header.Luks.Uuid}").And.Contain("Cipher mode:   \txts-plain64");
+            System.Text.RegularExpressions.Regex.Matches(dump, "Key Slot \\d: ENABLED").Count.Should().Be(header.Luks.ActiveKeySlots);
+            volume.SizeBytes.Should().Be(new FileInfo(volume.Path).Length - header.Luks.PayloadOffset);
+        }
+        else
+        {
+            var info = System.Text.Json.JsonDocument.Parse(runner.Run(new ToolCommand("qemu-img", "info", "--output=json", volume.Path)).StandardOutput);
+            var encrypt = info.RootElement.GetProperty("format-specific").GetProperty("data").GetProperty("encrypt");
+            encrypt.GetProperty("uuid").GetString().Should().Be(header.Luks.Uuid);
+            encrypt.GetProperty("slots").EnumerateArray().Count(s => s.GetProperty("active").GetBoolean()).Should().Be(header.Luks.ActiveKeySlots);
+            $"{encrypt.GetProperty("cipher-alg").GetString()}".Should().Be("aes-256");
+        }
+        volume.Encryption.Should().EndWith(header.Luks.Cipher).And.Contain("LUKS1");
+    }
+
+    [DeviceMapperFact("cryptsetup", "losetup", "mount", "mkfs.ext4")]
+    public void Where_device_mapper_exists_a_luks2_volume_mounts_through_dm_crypt_and_lock_closes_the_mapping()
+    {
+        var volume = pool.CreateVolume(context, "mapped", ByteSize.Parse("256MiB"));
+        using var key = PassphraseKey();
+        var protectedVolume = new VolumeProtector(context).Protect(volume, [key], Fast);
+        protectedVolume.Encryption.Should().StartWith("LUKS2");
+
+        var mounted = new VolumeMounter(context).Mount(protectedVolume, mountPoint, readOnly: false, [key], false);
+        var written = Files.WriteSample(mountPoint);
+        context.ReadAttachments().Of(volume.Path).MappedDevice.Should().Be(DmCryptMapping.DevicePathFor(volume.Path));
+        new VolumeUnlocker(context).Lock(mounted, dismount: true, force: false);
+        File.Exists(DmCryptMapping.DevicePathFor(volume.Path)).Should().BeFalse();
+
+        new VolumeMounter(context).Mount(new VolumeCatalog(context).Get(volume.Path), mountPoint, readOnly: true, [key], false);
+        Files.Hash(mountPoint, written.Keys).Should().Equal(written);
+        new VolumeUnlocker(context).Lock(new VolumeCatalog(context).Get(volume.Path), dismount: true, force: false);
+        pool.AssertNothingLeftBehind();
+    }
+
     private SparseVolume Protected(string name, VolumeFormat format)
     {
         var volume = pool.CreateVolume(context, name, ByteSize.Parse("256MiB"), format);

@@ -8,14 +8,18 @@ public sealed class StorageHostProbeTests : IDisposable
 {
     private readonly TestPool pool = new();
 
-    [IntegrationFact("qemu-img", "mkfs.xfs")]
+    [IntegrationFact("qemu-img", "mkfs.xfs", "qemu-storage-daemon", "cryptsetup")]
     public void Reports_privileges_features_filesystems_and_tool_versions()
     {
         var host = new StorageHostProbe(pool.Context(), ToolLocator.Default).Probe();
         host.IsRoot.Should().BeTrue();
         host.Features.Loop.Should().BeTrue();
         host.Features.Fuse.Should().BeTrue("qcow2 volumes mount through FUSE, which the integration tests use");
-        host.Features.DeviceMapper.Should().Be(File.Exists("/dev/mapper/control"));
+        var deviceMapper = File.ReadAllText("/proc/misc").Contains(" device-mapper", StringComparison.Ordinal);
+        host.Features.DeviceMapper.Should().Be(deviceMapper, "the driver registers its control device in /proc/misc; the /dev/mapper/control node alone proves nothing");
+        host.UnlockMethods.Should().Contain(UnlockMethod.Userspace, "FUSE and qemu-storage-daemon are present");
+        host.UnlockMethods.Contains(UnlockMethod.DmCrypt).Should().Be(deviceMapper);
+        host.DefaultEncryption.Should().Be(deviceMapper ? EncryptionContainer.Luks2 : EncryptionContainer.Luks1);
         host.KernelFileSystems.Should().Contain("ext4").And.NotContain(f => f.StartsWith("nodev"));
         var qemu = host.Tools.Single(t => t.Name == "qemu-img");
         qemu.IsInstalled.Should().BeTrue();

@@ -35,3 +35,14 @@ public static class Prerequisites
         return absent.Count == 0 ? null : $"needs {string.Join(", ", absent)} (set SPARSESTORAGE_INTEGRATION=require to fail instead)";
     }
 }
+
+/// <summary>
+/// A test of the dm-crypt path: it needs a kernel with device-mapper, which some hosts (and containers) lack; there it
+/// skips even when CI requires integration tests, since no package can add a kernel driver. The userspace path is
+/// covered by the same scenarios in ordinary integration tests.
+/// </summary>
+public sealed class DeviceMapperFactAttribute : FactAttribute
+{
+    public DeviceMapperFactAttribute(params string[] tools) =>
+        Skip = Encryption.DmCryptMapping.IsAvailable ? Prerequisites.SkipReason(tools) : "needs device-mapper in the kernel (not in /proc/misc on this host)";
+}
