@@ -35,7 +35,9 @@ public sealed class VolumeMounter(StorageContext context)
         var device = file.StartsWith("/dev/mapper/", StringComparison.Ordinal) ? file : "<loop device>";
         if (device != file)
             steps.Add(LoopDeviceManager.AttachCommand(file, readOnly).ToString());
-        steps.Add(Mounter.MountCommand(device, System.IO.Path.GetFullPath(mountPoint), volume.FileSystem, readOnly).ToString());
+        // A locked volume's filesystem is unknown until it is unlocked; mount then detects it.
+        var fileSystem = volume.Encryption != "None" && !volume.IsUnlocked ? FileSystemType.Unknown : volume.FileSystem;
+        steps.Add(Mounter.MountCommand(device, System.IO.Path.GetFullPath(mountPoint), fileSystem, readOnly).ToString());
         return steps;
     }
 

@@ -9,7 +9,7 @@ namespace SparseStorage.PowerShell.Commands;
 [OutputType(typeof(SparseVolume))]
 public sealed class AddVolumeKeyCommand : EncryptedVolumeCmdlet
 {
-    /// <summary>The new passphrase; prompted for (twice) when neither it nor -NewKeyFile is given.</summary>
+    /// <summary>The new passphrase; prompted for (twice) when neither it nor -NewKeyFile is given. Given both, each gets a slot.</summary>
     [Parameter]
     public SecureString? NewPassphrase { get; set; }
 
@@ -34,11 +34,24 @@ public sealed class AddVolumeKeyCommand : EncryptedVolumeCmdlet
             if (!ShouldProcess(volume.Path, $"Add a key slot ({volume.Encryption}, {volume.KeySlotCount} active)"))
                 return;
             var existing = Keys(volume.Name);
-            using var newKey = NewPassphrase is not null ? VolumeKey.FromPassphrase(NewPassphrase)
-                : NewKeyFile is not null ? VolumeKey.FromFile(ProviderPath(NewKeyFile))
-                : KeyPrompt.Read(Host.UI, $"New passphrase for {volume.Name}", confirm: true);
-            var result = RunWithProgress((_, token) => new VolumeKeyManager(Context).Add(volume, existing, newKey, IterationTime, token));
-            if (PassThru)
-                WriteObject(result);
+            var newKeys = new List<VolumeKey>();
+            try
+            {
+                if (NewPassphrase is not null)
+                    newKeys.Add(VolumeKey.FromPassphrase(NewPassphrase));
+                if (NewKeyFile is not null)
+                    newKeys.Add(VolumeKey.FromFile(ProviderPath(NewKeyFile)));
+                if (newKeys.Count == 0)
+                    newKeys.Add(KeyPrompt.Read(Host.UI, $"New passphrase for {volume.Name}", confirm: true));
+                var result = volume;
+                foreach (var newKey in newKeys)
+                    result = RunWithProgress((_, token) => new VolumeKeyManager(Context).Add(result, existing, newKey, IterationTime, token));
+                if (PassThru)
+                    WriteObject(result);
+            }
+            finally
+            {
+                newKeys.ForEach(k => k.Dispose());
+            }
         }, Name.Length > 0 ? Name : Path);
 }
