@@ -47,3 +47,6 @@ public sealed class HostNotCapableException(string errorId, string message)
 
 public sealed class StorageOperationException(string errorId, string message, object? target = null, Exception? inner = null)
     : SparseStorageException(errorId, StorageErrorKind.InvalidOperation, message, target, inner);
+
+public sealed class StorageObjectNotFoundException(string errorId, string message, object? target = null)
+    : SparseStorageException(errorId, StorageErrorKind.ObjectNotFound, message, target);
