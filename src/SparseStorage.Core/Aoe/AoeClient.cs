@@ -33,6 +33,36 @@ public sealed class AoeClient : IDisposable
     public AoeDisk Connect(AtaoeTarget target, AoeDiskOptions? options = null) =>
         new(socket, MacAddress.Parse(target.MacAddress), target.Shelf, target.Slot, target.BufferCount, target.MaxSectorsPerRequest, options);
 
+    /// <summary>
+    /// Sets the target's config string (Query Config "set if empty", or "force set"): initiators use it to claim a
+    /// target. Returns what the target answered.
+    /// </summary>
+    public AoeConfig SetConfigString(AtaoeTarget target, string configString, bool force = false, CancellationToken cancellationToken = default)
+    {
+        var address = MacAddress.Parse(target.MacAddress);
+        var tag = (uint)Random.Shared.Next();
+        var frame = new byte[AoeProtocol.ConfigFrameHeaderLength + 1024];
+        new AoeHeader(address, Address, false, AoeError.None, (ushort)target.Shelf, (byte)target.Slot, AoeCommand.QueryConfig, tag).Write(frame);
+        var length = new AoeConfig(0, 0, 0, AoeProtocol.Version, (byte)(force ? 4 : 3), Encoding.ASCII.GetBytes(configString)).Write(frame);
+        for (var attempt = 0; attempt < 4; attempt++)
+        {
+            socket.Send(frame.AsSpan(0, length));
+            var clock = Stopwatch.StartNew();
+            while (clock.Elapsed < TimeSpan.FromMilliseconds(250))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var received = socket.Receive(receiveBuffer, TimeSpan.FromMilliseconds(250) - clock.Elapsed);
+                var answer = receiveBuffer.AsSpan(0, received);
+                if (received == 0 || !AoeHeader.TryRead(answer, out var header) || !header.IsResponse || header.Tag != tag || header.Source != address)
+                    continue;
+                return header.IsError
+                    ? throw new AoeTargetException("AoeConfigRefused", $"AoE target {target} refused the config string: {header.Error}.", target.ToString())
+                    : AoeConfig.Read(answer);
+            }
+        }
+        throw new AoeTargetException("AoeTargetTimeout", $"AoE target {target} did not answer Query Config.", target.ToString(), StorageErrorKind.OperationTimeout);
+    }
+
     public void Dispose() => socket.Dispose();
 
     private Dictionary<(MacAddress Address, ushort Shelf, byte Slot), AoeConfig> QueryConfig(TimeSpan timeout, CancellationToken cancellationToken)

@@ -143,6 +143,38 @@ public sealed class AtaoeExportTests : IDisposable
         NothingLeftAfterStopping();
     }
 
+    /// <summary>
+    /// aoeping (aoetools) as an independent initiator. vblade answers Query Config with a 32-byte frame when the target
+    /// has no config string; a real NIC pads it to Ethernet's 60-byte minimum, a veth does not, and aoeping drops frames
+    /// under 60 bytes — so it cannot see the target until a config string makes the answer long enough.
+    /// </summary>
+    [IntegrationFact("vblade", "ip", "start-stop-daemon", "aoeping")]
+    public void Aoeping_sees_an_export_once_its_config_answer_is_a_full_Ethernet_frame()
+    {
+        var (volume, _) = Volume("pinged", 1 << 20);
+        InNode(1, () => service.Export(Request(volume, 12, 6, 1)));
+        var nodeMac = Discover().Single().MacAddress.Replace(":", "");
+
+        var unpadded = Aoeping("-s", "2", "-v", "12", "6", lab.SupervisorInterface);
+        unpadded.ExitCode.Should().NotBe(0, "aoeping gives up on the 32-byte config answer");
+        unpadded.StandardOutput.Should().NotContain("found e12.6");
+
+        lab.InSupervisor(() =>
+        {
+            using var client = AoeClient.Open(lab.SupervisorInterface);
+            return client.SetConfigString(client.Discover(Listen).Single(), "sparsestorage supervisor: cluster");
+        }).ConfigString.Should().Equal(System.Text.Encoding.ASCII.GetBytes("sparsestorage supervisor: cluster"));
+        var pinged = Aoeping("-s", "2", "-v", "-I", "12", "6", lab.SupervisorInterface);
+        pinged.ExitCode.Should().Be(0, pinged.StandardError);
+        pinged.StandardOutput.Should().Contain($"found e12.6 with mac {nodeMac}").And.Contain("model: Coraid EtherDrive vblade")
+            .And.Contain("serial_number: 12.6:");
+        Discover().Single().ConfigString.Should().Be("sparsestorage supervisor: cluster");
+        NothingLeftAfterStopping();
+    }
+
+    private Processes.ToolResult Aoeping(params string[] arguments) =>
+        new Processes.ProcessRunner().Run(new Processes.ToolCommand("ip", ["netns", "exec", lab.Supervisor, "aoeping", .. arguments]) { Timeout = TimeSpan.FromSeconds(10) });
+
     private (SparseVolume Volume, byte[] Bytes) Volume(string name, int bytes)
     {
         var volume = pool.CreateVolume(context, name, new ByteSize(bytes), fileSystem: FileSystemType.None);
