@@ -1,0 +1,36 @@
+using SparseStorage.Core.Processes;
+
+namespace SparseStorage.Core.Aoe;
+
+/// <summary>Add-AtaoeDiskToGroup's request: targets to make physical volumes of a volume group, and what to do with a logical volume.</summary>
+public sealed record AtaoeGroupRequest
+{
+    public required IReadOnlyList<AtaoeTarget> Targets { get; init; }
+    public required string VolumeGroup { get; init; }
+    /// <summary>A logical volume over the whole group: created (with <see cref="FileSystem"/>) when missing, grown with -Grow.</summary>
+    public string? LogicalVolume { get; init; }
+    /// <summary>Extend an existing logical volume over the group's free space and grow its filesystem online.</summary>
+    public bool Grow { get; init; }
+    public FileSystemType FileSystem { get; init; } = FileSystemType.Ext4;
+}
+
+/// <summary>The commands that carry out a request, in order, as a value: -WhatIf shows them, tests compare them.</summary>
+public sealed record AtaoeGroupPlan(AtaoeGroupRequest Request, IReadOnlyList<string> NewDevices, bool CreatesGroup, IReadOnlyList<ToolCommand> Commands)
+{
+    public string LogicalVolumePath => $"/dev/{Request.VolumeGroup}/{Request.LogicalVolume}";
+}
+
+/// <summary>What Add-AtaoeDiskToGroup did (or, under -WhatIf, would do) to a volume group.</summary>
+public sealed class AtaoeGroupUpdate
+{
+    public required string VolumeGroup { get; init; }
+    /// <summary>The aoe driver's block devices that became physical volumes of the group.</summary>
+    public IReadOnlyList<string> AddedDevices { get; init; } = [];
+    public bool CreatedGroup { get; init; }
+    public string? LogicalVolume { get; init; }
+    public string? LogicalVolumePath { get; init; }
+    /// <summary>The commands, as run.</summary>
+    public IReadOnlyList<string> Commands { get; init; } = [];
+
+    public override string ToString() => VolumeGroup;
+}
