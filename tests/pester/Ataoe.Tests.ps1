@@ -71,8 +71,9 @@ Describe 'Export-AtaoeDisk, Get-AtaoeExport and Stop-AtaoeExport' -Skip:$SkipAoe
     }
 
     It '-WhatIf shows the vblade command line and starts nothing' {
-        $output = $Volume | Export-AtaoeDisk -Shelf 41 -Interface $NodeInterface -WhatIf 6>&1 -InformationAction Continue
-        $output | Out-String | Should -Match ([regex]::Escape("vblade 41 0 $NodeInterface $($Volume.Path)"))
+        # The steps go to the verbose stream as well as into the What if: line, which the host prints.
+        $verbose = $Volume | Export-AtaoeDisk -Shelf 41 -Interface $NodeInterface -WhatIf -Verbose 4>&1
+        $verbose | Out-String | Should -Match ([regex]::Escape("vblade 41 0 $NodeInterface $($Volume.Path)"))
         Get-AtaoeExport | Should -BeNullOrEmpty
         @(Get-Process -Name vblade -ErrorAction Ignore | Where-Object { $_.CommandLine -like "*$($Volume.Path)*" }) | Should -HaveCount 0
     }

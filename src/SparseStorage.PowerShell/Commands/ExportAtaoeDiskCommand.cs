@@ -56,7 +56,7 @@ public sealed class ExportAtaoeDiskCommand : VolumeCmdlet
             };
             var service = new AtaoeExportService(Context);
             var plan = service.Plan(request);
-            if (!ShouldProcess(request.Volume.Path, $"Export as AoE target {plan.Target}: {plan.Vblade}"))
+            if (!ShouldProcessSteps(request.Volume.Path, [plan.Vblade.ToString()], $"Export as AoE target {plan.Target}"))
                 return;
             WriteObject(service.Export(request, Cancellation));
         }, ParameterSetName == PathSet ? Path : Name);
