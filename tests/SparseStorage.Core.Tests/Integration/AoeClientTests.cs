@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using SparseStorage.Core.Aoe;
 using SparseStorage.Core.Tests.Support;
 
@@ -17,7 +16,7 @@ public sealed class AoeClientTests : IDisposable
         var content = new byte[3 * 1024 * 1024 + 512];
         new Random(7).NextBytes(content);
         File.WriteAllBytes(image, content);
-        StartVblade("3", "9", lab.NodeInterface(1), image);
+        lab.StartVbladeByHand(1, "3", "9", lab.NodeInterface(1), image).Should().StartWith("pid ");
 
         var (target, read, readSingly, written) = lab.InSupervisor(() =>
         {
@@ -42,16 +41,6 @@ public sealed class AoeClientTests : IDisposable
         read.Should().Equal(content);
         readSingly.Should().Equal(content.AsSpan(5 * 512, readSingly.Length).ToArray());
         File.ReadAllBytes(image).AsSpan(100 * 512, written.Length).ToArray().Should().Equal(written);
-    }
-
-    private void StartVblade(params string[] arguments)
-    {
-        var start = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in new[] { "netns", "exec", lab.Node(1), "vblade" }.Concat(arguments))
-            start.ArgumentList.Add(argument);
-        using var process = Process.Start(start)!;
-        // vblade announces itself once its socket is bound; from then on it answers.
-        process.StandardOutput.ReadLine().Should().StartWith("pid ");
     }
 
     public void Dispose()

@@ -100,7 +100,7 @@ public sealed class AtaoeExportTests : IDisposable
         var (other, _) = Volume("other", 1 << 20);
         var (spare, _) = Volume("spare", 1 << 20);
         InNode(1, () => service.Export(Request(volume, 4, 2, 1)));
-        StartVbladeByHand(lab.Node(1), "4", "3", lab.NodeInterface(1), other.Path);
+        lab.StartVbladeByHand(1, "4", "3", lab.NodeInterface(1), other.Path).Should().StartWith("pid ");
 
         Refusal(Request(other, 4, 2, 1)).ErrorId.Should().Be("AoeAddressInUse");
         var byHand = Refusal(Request(other, 4, 3, 1));
@@ -215,15 +215,6 @@ public sealed class AtaoeExportTests : IDisposable
     {
         var stat = File.ReadAllText($"/proc/{pid}/stat");
         return stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-    }
-
-    private static void StartVbladeByHand(string node, params string[] arguments)
-    {
-        var start = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in new[] { "netns", "exec", node, "vblade" }.Concat(arguments))
-            start.ArgumentList.Add(argument);
-        using var process = Process.Start(start)!;
-        process.StandardOutput.ReadLine().Should().StartWith("pid ");
     }
 
     private static void WaitUntil(Func<bool> condition)

@@ -41,6 +41,17 @@ public sealed class AoeLab : IDisposable
     public T InSupervisor<T>(Func<T> work) => NetworkNamespace.Run(Supervisor, work);
     public T InNode<T>(int node, Func<T> work) => NetworkNamespace.Run(Node(node), work);
 
+    /// <summary>Starts vblade by hand in a node (`ip netns exec NODE vblade ARGS`, as an operator would) and returns its first line of output.</summary>
+    public string StartVbladeByHand(int node, params string[] arguments)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in new[] { "netns", "exec", Node(node), "vblade" }.Concat(arguments))
+            start.ArgumentList.Add(argument);
+        using var process = System.Diagnostics.Process.Start(start)!;
+        // vblade prints "pid N: eS.L, … sectors" once its socket is bound; from then on it answers.
+        return process.StandardOutput.ReadLine() ?? process.StandardError.ReadToEnd();
+    }
+
     /// <summary>Live processes (zombies excluded) whose network namespace is one of this lab's, as "pid: command line".</summary>
     public List<string> ProcessesInside()
     {
