@@ -5,7 +5,7 @@
     Author               = 'SparseStorage contributors'
     CompanyName          = 'SparseStorage'
     Copyright            = '(c) SparseStorage contributors. MIT License.'
-    Description          = 'Thin-provisioned virtual disks from ordinary files on Linux: pools with overcommit accounting, raw and qcow2 volumes, filesystems, loop and FUSE mounts.'
+    Description          = 'Thin-provisioned virtual disks from ordinary files on Linux: pools with overcommit accounting, raw and qcow2 volumes, filesystems, loop and FUSE mounts, snapshots, backups, and export over ATA over Ethernet.'
     PowerShellVersion    = '7.4'
     CompatiblePSEditions = @('Core')
     NestedModules        = @('SparseStorage.PowerShell.dll')
@@ -41,13 +41,18 @@
         'Lock-Volume'
         'Add-VolumeKey'
         'Remove-VolumeKey'
+        'Export-AtaoeDisk'
+        'Get-AtaoeExport'
+        'Stop-AtaoeExport'
+        'Find-AtaoeDisk'
+        'Add-AtaoeDiskToGroup'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
     VariablesToExport    = @()
     PrivateData          = @{
         PSData = @{
-            Tags       = @('Linux', 'Storage', 'Sparse', 'qcow2', 'LoopDevice', 'ThinProvisioning')
+            Tags       = @('Linux', 'Storage', 'Sparse', 'qcow2', 'LoopDevice', 'ThinProvisioning', 'AoE', 'vblade', 'LVM')
             LicenseUri = 'https://opensource.org/licenses/MIT'
         }
     }

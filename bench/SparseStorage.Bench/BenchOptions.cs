@@ -1,10 +1,10 @@
 namespace SparseStorage.Bench;
 
-/// <summary>The command line: --volumes N, --only listing|create|resize|copy, --keep, --base DIR, --repeats N, --results DIR.</summary>
+/// <summary>The command line: --volumes N, --only listing|create|resize|copy|backup|aoe, --keep, --base DIR, --repeats N, --results DIR.</summary>
 internal sealed record BenchOptions
 {
     public const string Usage =
-        "usage: bench/run.sh [--volumes N] [--only listing|create|resize|copy|backup|encryption] [--keep] [--base DIR] [--repeats N] [--results DIR]";
+        "usage: bench/run.sh [--volumes N] [--only listing|create|resize|copy|backup|encryption|aoe] [--keep] [--base DIR] [--repeats N] [--results DIR]";
 
     public int Volumes { get; init; } = 10_000;
     public string? Only { get; init; }
@@ -48,5 +48,5 @@ internal sealed record BenchOptions
         int.TryParse(text, out var value) && value > 0 ? value : throw new ArgumentException($"{option} needs a positive number, not '{text}'");
 
     private static string Benchmark(string text) =>
-        text is "listing" or "create" or "resize" or "copy" or "backup" or "encryption" ? text : throw new ArgumentException($"--only takes listing, create, resize, copy, backup or encryption, not '{text}'");
+        text is "listing" or "create" or "resize" or "copy" or "backup" or "encryption" or "aoe" ? text : throw new ArgumentException($"--only takes listing, create, resize, copy, backup, encryption or aoe, not '{text}'");
 }

@@ -42,6 +42,11 @@ public sealed class CmdletContractTests : IDisposable
         { "Lock-Volume", ["Name", "Pool", "Path", "Dismount", "Force", "PassThru"] },
         { "Add-VolumeKey", ["Name", "Pool", "Path", "NewPassphrase", "NewKeyFile", "IterationTime", "PassThru", "Passphrase", "KeyFile"] },
         { "Remove-VolumeKey", ["Name", "Pool", "Path", "Force", "PassThru", "Passphrase", "KeyFile"] },
+        { "Export-AtaoeDisk", ["Name", "Pool", "Path", "Shelf", "Slot", "Interface", "ReadOnly", "MacAllow", "Direct", "Sync", "Restart"] },
+        { "Get-AtaoeExport", ["Shelf", "Interface", "State"] },
+        { "Stop-AtaoeExport", ["Shelf", "Slot", "Interface", "PassThru"] },
+        { "Find-AtaoeDisk", ["Interface", "Timeout"] },
+        { "Add-AtaoeDiskToGroup", ["InputObject", "VolumeGroup", "LogicalVolume", "Grow", "FileSystem"] },
     };
 
     [Theory]
@@ -111,6 +116,7 @@ public sealed class CmdletContractTests : IDisposable
     [InlineData("Lock-Volume")]
     [InlineData("Add-VolumeKey")]
     [InlineData("Remove-VolumeKey")]
+    [InlineData("Export-AtaoeDisk")]
     public void Volume_cmdlets_bind_Path_by_property_name_from_what_upstream_cmdlets_emit(string cmdlet)
     {
         var path = assembly.Get(cmdlet).Parameters.Single(p => p.Name == "Path");
@@ -160,6 +166,27 @@ public sealed class CmdletContractTests : IDisposable
     }
 
     [Fact]
+    public void Exports_pipe_into_Stop_by_address_and_targets_into_the_group_by_value()
+    {
+        var export = assembly.Get("Get-AtaoeExport").OutputTypes.Single();
+        export.Should().BeSameAs(assembly.Get("Export-AtaoeDisk").OutputTypes.Single());
+        var stop = assembly.Get("Stop-AtaoeExport").Parameters;
+        stop.Where(p => p.Sets.Any(s => s.FromPipelineByPropertyName)).Select(p => p.Name).Should().BeEquivalentTo(["Shelf", "Slot", "Interface"]);
+        foreach (var property in new[] { "Shelf", "Slot", "Interface" })
+            export.GetProperty(property).Should().NotBeNull($"Stop-AtaoeExport binds {property} from the export");
+        export.GetProperty("Path").Should().BeNull("a piped export must not bind as a volume's -Path");
+        export.GetProperty("VolumePath").Should().NotBeNull();
+
+        var target = assembly.Get("Find-AtaoeDisk").OutputTypes.Single();
+        var input = assembly.Get("Add-AtaoeDiskToGroup").Parameters.Single(p => p.Sets.Any(s => s.FromPipeline));
+        input.Type.GetElementType().Should().BeSameAs(target);
+        target.GetProperty("Path").Should().BeNull("a discovered target must not bind as a volume's -Path");
+        foreach (var name in new[] { "Export-AtaoeDisk", "Get-AtaoeExport", "Stop-AtaoeExport", "Find-AtaoeDisk" })
+            assembly.Get(name).Parameters.Single(p => p.Name == "Interface").Has("ArgumentCompleterAttribute").Should().BeTrue(name);
+        assembly.Get("Export-AtaoeDisk").Parameters.Single(p => p.Name == "Slot").Type.FullName.Should().Be("System.String", "-Slot takes a number or Auto");
+    }
+
+    [Fact]
     public void Only_pools_pipe_into_Unregister_so_a_piped_volume_cannot_name_a_pool()
     {
         var unregister = assembly.Get("Unregister-StoragePool").Parameters;
@@ -173,7 +200,7 @@ public sealed class CmdletContractTests : IDisposable
     public void Only_Path_binds_by_property_name_in_volume_action_cmdlets_so_a_piped_volume_picks_one_set()
     {
         foreach (var cmdlet in new[] { "Remove-SparseVolume", "Mount-SparseVolume", "Dismount-SparseVolume", "Get-SparseVolume", "Resize-SparseVolume", "Copy-SparseVolume", "Optimize-SparseVolume", "Test-SparseVolume", "Backup-SparseVolume", "Compress-SparseVolume",
-                     "Protect-Volume", "Unprotect-Volume", "Unlock-Volume", "Lock-Volume", "Add-VolumeKey", "Remove-VolumeKey" })
+                     "Protect-Volume", "Unprotect-Volume", "Unlock-Volume", "Lock-Volume", "Add-VolumeKey", "Remove-VolumeKey", "Export-AtaoeDisk" })
         {
             var byProperty = assembly.Get(cmdlet).Parameters.Where(p => p.Sets.Any(s => s.FromPipelineByPropertyName)).Select(p => p.Name);
             byProperty.Should().Equal(["Path"], cmdlet);

@@ -51,3 +51,6 @@ public sealed class StorageOperationException(string errorId, string message, ob
 /// <summary>None of the given keys opens the volume. The message names the keys by kind and file, never by content.</summary>
 public sealed class WrongKeyException(string message, object? target = null)
     : SparseStorageException("WrongKey", StorageErrorKind.PermissionDenied, message, target);
+
+public sealed class StorageObjectNotFoundException(string errorId, string message, object? target = null)
+    : SparseStorageException(errorId, StorageErrorKind.ObjectNotFound, message, target);

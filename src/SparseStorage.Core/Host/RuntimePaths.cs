@@ -3,7 +3,7 @@ using SparseStorage.Core.Native;
 namespace SparseStorage.Core.Host;
 
 /// <summary>
-/// Where the module keeps run-time state that must not outlive a reboot: volume locks and FUSE export records.
+/// Where the module keeps run-time state that must not outlive a reboot: volume locks, FUSE export records and AoE exports.
 /// Root: /run/sparsestorage; others: $XDG_RUNTIME_DIR/sparsestorage. SPARSESTORAGE_RUNTIME_DIR overrides both.
 /// </summary>
 public sealed class RuntimePaths(string root)
@@ -20,6 +20,8 @@ public sealed class RuntimePaths(string root)
     public string Root { get; } = root;
     public string Locks => Path.Combine(Root, "locks");
     public string FuseExports => Path.Combine(Root, "fuse");
+    /// <summary>Records, pid files and logs of the vblade processes that export volumes over AoE (root only: 0700).</summary>
+    public string AoeExports => Path.Combine(Root, "aoe");
 
     /// <summary>Creates the directory if needed, accessible to its owner and to others only as <paramref name="othersMay"/> says.</summary>
     public string Ensure(string directory, UnixFileMode othersMay = UnixFileMode.None)

@@ -42,11 +42,15 @@ public sealed partial class StorageHostProbe(StorageContext context, ToolLocator
                 Loop = File.Exists("/dev/loop-control"),
                 DeviceMapper = Encryption.DmCryptMapping.IsAvailable,
                 Fuse = File.Exists("/dev/fuse"),
-                AoeDriver = Directory.Exists("/sys/module/aoe") || Directory.Exists("/dev/etherd"),
+                AoeDriver = HasAoeDriver(),
                 Reflink = context.Pools.Definitions().ToDictionary(p => p.Name, p => SupportsReflink(p.Path)),
             },
         };
     }
+
+    public static bool HasDeviceMapper() => Encryption.DmCryptMapping.IsAvailable;
+
+    public static bool HasAoeDriver() => Directory.Exists("/sys/module/aoe") || Directory.Exists("/dev/etherd");
 
     /// <summary>The filesystems the running kernel has registered (block-device ones, not nodev pseudo-filesystems).</summary>
     public static IReadOnlyList<string> KernelFileSystems(string procFilesystems) =>

@@ -43,6 +43,16 @@ public sealed class ToolLocator(IEnumerable<string> searchDirectories)
         ["rsync"] = "rsync",
         ["fusermount3"] = "fuse3",
         ["ip"] = "iproute2",
+        ["start-stop-daemon"] = "dpkg",
+        ["pvcreate"] = "lvm2",
+        ["vgcreate"] = "lvm2",
+        ["vgextend"] = "lvm2",
+        ["vgs"] = "lvm2",
+        ["pvs"] = "lvm2",
+        ["lvs"] = "lvm2",
+        ["lvcreate"] = "lvm2",
+        ["lvextend"] = "lvm2",
+        ["aoe-discover"] = "aoetools",
     };
 
     public static ToolLocator Default { get; } = new(

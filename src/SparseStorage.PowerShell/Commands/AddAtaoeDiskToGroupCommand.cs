@@ -1,0 +1,51 @@
+using System.Management.Automation;
+using SparseStorage.Core.Aoe;
+
+namespace SparseStorage.PowerShell.Commands;
+
+/// <summary>
+/// Add-AtaoeDiskToGroup: on a supervisor with the aoe driver and LVM, makes discovered AoE targets physical volumes of
+/// a volume group (created or extended), and creates or grows a logical volume and its filesystem online.
+/// </summary>
+[Cmdlet(VerbsCommon.Add, "AtaoeDiskToGroup", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[OutputType(typeof(AtaoeGroupUpdate))]
+public sealed class AddAtaoeDiskToGroupCommand : SparseStorageCmdlet
+{
+    private readonly List<AtaoeTarget> targets = [];
+
+    /// <summary>Targets from Find-AtaoeDisk.</summary>
+    [Parameter(Mandatory = true, ValueFromPipeline = true)]
+    public AtaoeTarget[] InputObject { get; set; } = [];
+
+    /// <summary>The volume group: created from the targets, or extended by them.</summary>
+    [Parameter(Mandatory = true, Position = 0)]
+    [ValidateNotNullOrEmpty]
+    public string VolumeGroup { get; set; } = "";
+
+    /// <summary>A logical volume over the group's free space: created when missing, grown with -Grow.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? LogicalVolume { get; set; }
+
+    /// <summary>Extend the logical volume into the new space and grow its filesystem online.</summary>
+    [Parameter]
+    public SwitchParameter Grow { get; set; }
+
+    /// <summary>The filesystem of a new logical volume (default Ext4; None for none).</summary>
+    [Parameter]
+    public FileSystemType FileSystem { get; set; } = FileSystemType.Ext4;
+
+    protected override void ProcessRecord() => targets.AddRange(InputObject);
+
+    protected override void EndProcessing() =>
+        Invoke(() =>
+        {
+            var service = new AtaoeGroupService(Context);
+            var plan = service.Plan(new AtaoeGroupRequest
+            {
+                Targets = targets, VolumeGroup = VolumeGroup, LogicalVolume = LogicalVolume, Grow = Grow, FileSystem = FileSystem,
+            }, Cancellation);
+            if (ShouldProcessSteps($"volume group {VolumeGroup}", plan.Commands.Select(c => c.ToString()).ToList(), "Add AoE disks"))
+                WriteObject(service.Apply(plan, Cancellation));
+        }, VolumeGroup);
+}

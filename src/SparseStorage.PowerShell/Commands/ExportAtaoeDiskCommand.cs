@@ -1,0 +1,63 @@
+using System.Management.Automation;
+using SparseStorage.Core.Aoe;
+using SparseStorage.PowerShell.Completers;
+
+namespace SparseStorage.PowerShell.Commands;
+
+/// <summary>Export-AtaoeDisk: exports a volume as an AoE target through a vblade that outlives the session.</summary>
+[Cmdlet(VerbsData.Export, "AtaoeDisk", DefaultParameterSetName = PathSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[OutputType(typeof(AtaoeExport))]
+public sealed class ExportAtaoeDiskCommand : VolumeCmdlet
+{
+    /// <summary>The AoE shelf (major) address, 0 to 65534.</summary>
+    [Parameter(Mandatory = true)]
+    [ValidateRange(0, AoeProtocol.MaxShelf)]
+    public int Shelf { get; set; }
+
+    /// <summary>The AoE slot (minor) address, 0 to 254, or Auto: the lowest slot free on that shelf and interface.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string Slot { get; set; } = "Auto";
+
+    /// <summary>The network interface vblade serves on.</summary>
+    [Parameter(Mandatory = true)]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(NetworkInterfaceCompleter))]
+    public string Interface { get; set; } = "";
+
+    /// <summary>Serve the volume read-only (vblade -r); the only way to export a volume mounted on this host.</summary>
+    [Parameter]
+    public SwitchParameter ReadOnly { get; set; }
+
+    /// <summary>Only these initiators see the target (vblade -m), at most 32.</summary>
+    [Parameter]
+    [ValidateCount(1, AtaoeExportRequest.MaxMacAllow)]
+    public string[] MacAllow { get; set; } = [];
+
+    /// <summary>vblade opens the image with O_DIRECT (vblade -d).</summary>
+    [Parameter]
+    public SwitchParameter Direct { get; set; }
+
+    /// <summary>vblade opens the image with O_SYNC (vblade -s).</summary>
+    [Parameter]
+    public SwitchParameter Sync { get; set; }
+
+    /// <summary>Start again an export at this address whose vblade died.</summary>
+    [Parameter]
+    public SwitchParameter Restart { get; set; }
+
+    protected override void ProcessRecord() =>
+        Invoke(() =>
+        {
+            var request = new AtaoeExportRequest
+            {
+                Volume = ResolveVolume(), Shelf = Shelf, Slot = AtaoeExportRequest.ParseSlot(Slot), Interface = Interface, ReadOnly = ReadOnly,
+                MacAllow = MacAllow, Direct = Direct, Sync = Sync, Restart = Restart,
+            };
+            var service = new AtaoeExportService(Context);
+            var plan = service.Plan(request);
+            if (!ShouldProcessSteps(request.Volume.Path, [plan.Vblade.ToString()], $"Export as AoE target {plan.Target}"))
+                return;
+            WriteObject(service.Export(request, Cancellation));
+        }, ParameterSetName == PathSet ? Path : Name);
+}

@@ -1,0 +1,116 @@
+# ATA over Ethernet end to end: Export-AtaoeDisk, Get-AtaoeExport, Stop-AtaoeExport in this session, and Find-AtaoeDisk
+# from a child pwsh in a supervisor network namespace. The suite makes its own veth pair: one end in this session's
+# namespace (vblade serves on it), the other in a namespace it creates; no real interface of the machine is used, and
+# AfterAll deletes the namespace (which removes the pair) and stops every export of the suite's run-time directory.
+#
+# Needs root, vblade, start-stop-daemon and ip; skipped otherwise, and failing instead when
+# SPARSESTORAGE_INTEGRATION=require. Every Export- and Stop- passes -Confirm:$false (build.ps1 runs -NonInteractive).
+
+BeforeDiscovery {
+    $RequireIntegration = $env:SPARSESTORAGE_INTEGRATION -eq 'require'
+    $IsRoot = (& id -u) -eq '0'
+    $Tools = 'vblade', 'start-stop-daemon', 'ip'
+    $HasTools = @($Tools | Where-Object { -not (Get-Command -Name $_ -CommandType Application -ErrorAction Ignore) }).Count -eq 0
+    $SkipAoe = -not $RequireIntegration -and -not ($IsRoot -and $HasTools)
+    $HasAoeDriver = (Test-Path -LiteralPath '/sys/module/aoe') -or (Test-Path -LiteralPath '/dev/etherd')
+}
+
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'common.ps1')
+    $TestEnv = New-TestEnvironment -Name 'ataoe'
+    $PoolName = 'pester-aoe'
+    $null = New-TestPool -Environment $TestEnv -Name $PoolName
+    $Suffix = [guid]::NewGuid().ToString('N').Substring(0, 6)
+    $Supervisor = "sstest-$Suffix-sup"
+    $NodeInterface = "ssn$Suffix"
+    $SupervisorInterface = "sss$Suffix"
+    $PwshPath = (Get-Process -Id $PID).Path
+
+    function Invoke-Ip([string[]] $Arguments) {
+        $output = & ip @Arguments 2>&1
+        if ($LASTEXITCODE -ne 0) {
+            throw "ip $Arguments failed ($LASTEXITCODE): $output"
+        }
+    }
+
+    # Find-AtaoeDisk in the supervisor namespace, in a child pwsh that imports the same built module.
+    function Find-FromSupervisor {
+        $command = "Import-Module '$SparseStorageManifestPath'; Find-AtaoeDisk -Interface $SupervisorInterface -Timeout 1 | " +
+            'Select-Object Shelf, Slot, MacAddress, SizeBytes, BufferCount | ConvertTo-Json -AsArray'
+        $json = & ip netns exec $Supervisor $PwshPath -NoProfile -NonInteractive -Command $command
+        if ($LASTEXITCODE -ne 0) {
+            throw "Find-AtaoeDisk in $Supervisor failed ($LASTEXITCODE): $json"
+        }
+        @(($json -join "`n") | ConvertFrom-Json)
+    }
+
+    if ((& id -u) -eq '0' -and (Get-Command ip -ErrorAction Ignore)) {
+        Invoke-Ip 'netns', 'add', $Supervisor
+        Invoke-Ip 'link', 'add', $NodeInterface, 'type', 'veth', 'peer', 'name', $SupervisorInterface, 'netns', $Supervisor
+        Invoke-Ip 'link', 'set', $NodeInterface, 'up'
+        Invoke-Ip '-n', $Supervisor, 'link', 'set', $SupervisorInterface, 'up'
+    }
+}
+
+AfterAll {
+    Get-AtaoeExport -ErrorAction Ignore | Stop-AtaoeExport -Confirm:$false -ErrorAction Continue
+    if (Test-Path -LiteralPath "/run/netns/$Supervisor") {
+        & ip netns delete $Supervisor
+    }
+    Remove-TestEnvironment -Environment $TestEnv
+}
+
+Describe 'Export-AtaoeDisk, Get-AtaoeExport and Stop-AtaoeExport' -Skip:$SkipAoe {
+    BeforeEach {
+        $Volume = New-SparseVolume -Name ('aoe' + [guid]::NewGuid().ToString('N').Substring(0, 6)) -Pool $PoolName -Size 8MB -FileSystem None -Confirm:$false -ErrorAction Stop
+    }
+
+    AfterEach {
+        Get-AtaoeExport | Stop-AtaoeExport -Confirm:$false
+        $Volume | Remove-SparseVolume -Force -Confirm:$false
+    }
+
+    It '-WhatIf shows the vblade command line and starts nothing' {
+        # The steps go to the verbose stream as well as into the What if: line, which the host prints.
+        $verbose = $Volume | Export-AtaoeDisk -Shelf 41 -Interface $NodeInterface -WhatIf -Verbose 4>&1
+        $verbose | Out-String | Should -Match ([regex]::Escape("vblade 41 0 $NodeInterface $($Volume.Path)"))
+        Get-AtaoeExport | Should -BeNullOrEmpty
+        @(Get-Process -Name vblade -ErrorAction Ignore | Where-Object { $_.CommandLine -like "*$($Volume.Path)*" }) | Should -HaveCount 0
+    }
+
+    It 'exports a piped volume on the lowest free slot, which the supervisor finds with its size, until it is stopped' {
+        $export = $Volume | Export-AtaoeDisk -Shelf 41 -Interface $NodeInterface -Confirm:$false
+        $export.PSObject.TypeNames[0] | Should -Be 'SparseStorage.AtaoeExport'
+        $export.Slot | Should -Be 0
+        $export.State | Should -Be 'Running'
+        (Get-AtaoeExport -Shelf 41).VolumePath | Should -Be $Volume.Path
+
+        $found = Find-FromSupervisor
+        $found | Should -HaveCount 1
+        $found[0].Shelf | Should -Be 41
+        $found[0].SizeBytes | Should -Be 8MB
+
+        Get-AtaoeExport -Shelf 41 | Stop-AtaoeExport -Confirm:$false
+        Get-AtaoeExport | Should -BeNullOrEmpty
+        Find-FromSupervisor | Should -HaveCount 0
+    }
+
+    It 'refuses an address in use, a missing interface and a shelf out of range' {
+        $null = $Volume | Export-AtaoeDisk -Shelf 42 -Slot 3 -Interface $NodeInterface -ReadOnly -Confirm:$false
+        { $Volume | Export-AtaoeDisk -Shelf 42 -Slot 3 -Interface $NodeInterface -ReadOnly -Confirm:$false -ErrorAction Stop } |
+            Should -Throw -ErrorId 'AoeAddressInUse,SparseStorage.PowerShell.Commands.ExportAtaoeDiskCommand'
+        { $Volume | Export-AtaoeDisk -Shelf 42 -Interface 'nosuchif0' -ReadOnly -Confirm:$false -ErrorAction Stop } |
+            Should -Throw -ErrorId 'AoeInterfaceNotFound,SparseStorage.PowerShell.Commands.ExportAtaoeDiskCommand'
+        { $Volume | Export-AtaoeDisk -Shelf 65535 -Interface $NodeInterface -Confirm:$false -ErrorAction Stop } |
+            Should -Throw -ErrorId 'ParameterArgumentValidationError,SparseStorage.PowerShell.Commands.ExportAtaoeDiskCommand'
+        @(Get-AtaoeExport) | Should -HaveCount 1
+    }
+}
+
+Describe 'Add-AtaoeDiskToGroup' {
+    It 'names the missing aoe driver and changes nothing on a host without it' -Skip:$HasAoeDriver {
+        $target = [SparseStorage.AtaoeTarget]@{ Shelf = 1; Slot = 1; Interface = 'eth1'; MacAddress = '02:00:00:00:00:01' }
+        { $target | Add-AtaoeDiskToGroup -VolumeGroup cluster -WhatIf -ErrorAction Stop } |
+            Should -Throw -ErrorId 'AoeDriverMissing,SparseStorage.PowerShell.Commands.AddAtaoeDiskToGroupCommand' -ExpectedMessage '*aoe driver*'
+    }
+}
