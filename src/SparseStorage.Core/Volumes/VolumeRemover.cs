@@ -22,6 +22,7 @@ public sealed class VolumeRemover(StorageContext context)
         var attachment = context.ReadAttachments().Of(current.Path);
         if (attachment.IsAttached)
             throw new VolumeInUseException($"Volume '{current.Name}' cannot be removed: it is {attachment.Describe()}. Dismount it first.", current);
+        RequireNotExported(current);
         new BackingChains(context).RequireNoDependants(current, "removed");
         if (current.Format != VolumeFormat.Qcow2)
             foreach (var snapshot in RawSnapshotStore.List(current))
@@ -32,6 +33,15 @@ public sealed class VolumeRemover(StorageContext context)
         else if (wipe)
             Wipe(current.Path, progress, cancellationToken);
         File.Delete(current.Path);
+    }
+
+    /// <summary>A running AoE export serves the image to other hosts; removing it would pull the disk from under them.</summary>
+    private void RequireNotExported(SparseVolume volume)
+    {
+        var exports = new Aoe.AtaoeExportService(context).List()
+            .Where(e => e.VolumePath == volume.Path && e.State == AtaoeExportState.Running).Select(e => $"{e.Target} on {e.Interface}").ToList();
+        if (exports.Count > 0)
+            throw new VolumeInUseException($"Volume '{volume.Name}' cannot be removed: it is exported over AoE as {string.Join(", ", exports)}. Stop the export first (Stop-AtaoeExport).", volume);
     }
 
     /// <summary>Overwrites the allocated extents (holes hold no data) and flushes before the file is unlinked.</summary>

@@ -60,6 +60,9 @@ public sealed class AtaoeExportTests : IDisposable
         File.ReadAllBytes(second.Path).AsSpan(1001 * 512, patch.Length).ToArray().Should().Equal(patch);
         refusal.ErrorId.Should().Be("AtaCommandFailed");
         File.ReadAllBytes(archive.Path).Should().Equal(archiveBytes, "a read-only export refuses writes");
+        var removeExported = () => new VolumeRemover(context).Remove(archive, wipe: false);
+        removeExported.Should().Throw<VolumeInUseException>().Which.Message.Should().Contain("e7.1").And.Contain("Stop-AtaoeExport");
+        File.Exists(archive.Path).Should().BeTrue();
 
         InNode(1, () => service.Stop(7, 0, lab.NodeInterface(1)));
         VbladeProcesses.IsAlive(a.ProcessId).Should().BeFalse();
