@@ -89,7 +89,7 @@ public sealed class VolumeBackupService(StorageContext context)
         var blocks = scanner.DataBlocks();
         var entries = new List<BackupBlock>(blocks.Count);
         using var data = BackupDataFile.Create(Path.Combine(work, BackupManifest.DataFileName), blockSize);
-        long scanned = 0, stored = 0, total = (long)blocks.Count * blockSize;
+        long scanned = 0, stored = 0, total = blocks.Sum(index => Math.Min(blockSize, length - index * blockSize));
         scanner.Scan(blocks, batch =>
         {
             var toStore = new List<ScannedBlock>();
