@@ -24,7 +24,7 @@ internal sealed class BlockScanner(SafeFileHandle image, long length, int blockS
     private const int Batches = 8;
     /// <summary>How far ahead of the reader the kernel is asked to read (posix_fadvise WILLNEED), so that a cold
     /// image is read with many requests in flight instead of one block's latency after another.</summary>
-    private const int ReadAheadBlocks = 32;
+    private const int ReadAheadBlocks = 64;
 
     /// <summary>Indices of every block that overlaps an allocated extent, in order.</summary>
     public List<long> DataBlocks()
