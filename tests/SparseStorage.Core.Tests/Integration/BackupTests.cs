@@ -260,11 +260,6 @@ public sealed class BackupTests : IDisposable
         }
     }
 
-    private sealed class CancelOnFirstReport(CancellationTokenSource cancel) : IProgress<OperationProgress>
-    {
-        public void Report(OperationProgress value) => cancel.Cancel();
-    }
-
     private sealed class ProgressLog : IProgress<OperationProgress>
     {
         public List<OperationProgress> Reports { get; } = [];
