@@ -15,9 +15,25 @@ public sealed class ArchiveService(StorageContext context)
 {
     public const string Extension = ".tar.zst";
 
+    /// <summary>
+    /// The command that archives the image. A sparse image's tar stream is written by <see cref="SparseTarWriter"/>
+    /// into zstd, byte for byte what GNU tar would write, without tar's 512-byte reads; any other file (not sparse, or
+    /// with a long name) goes through GNU tar itself.
+    /// </summary>
     public static ToolCommand CompressCommand(string image, string archive, int level) =>
-        new ToolCommand("tar", "--sparse", "--create", $"--use-compress-program=zstd -T0 -{level.ToString(CultureInfo.InvariantCulture)}",
-            $"--file={archive}", $"--directory={Path.GetDirectoryName(image)}", "--", Path.GetFileName(image)) { Timeout = TimeSpan.FromHours(12) };
+        SparseTarWriter.For(image) is { } tar
+            ? new ToolCommand("zstd", "-q", "-T0", $"-{Level(level)}", "-o", archive) { StandardInputSource = tar.Write, Timeout = TimeSpan.FromHours(12) }
+            : new ToolCommand("tar", "--sparse", "--create", $"--use-compress-program=zstd -T0 -{Level(level)}",
+                $"--file={archive}", $"--directory={Path.GetDirectoryName(image)}", "--", Path.GetFileName(image)) { Timeout = TimeSpan.FromHours(12) };
+
+    /// <summary>What <see cref="CompressCommand"/> runs, as a person would read it.</summary>
+    public static string DescribeCompression(string image, string archive, int level)
+    {
+        var command = CompressCommand(image, archive, level);
+        return command.StandardInputSource is null ? command.ToString() : $"tar --sparse --create -f - {Path.GetFileName(image)} (written in-process) | {command}";
+    }
+
+    private static string Level(int level) => level.ToString(CultureInfo.InvariantCulture);
 
     public static ToolCommand ExpandCommand(string archive, string directory) =>
         new ToolCommand("tar", "--sparse", "--extract", "--use-compress-program=zstd -d -T0", $"--file={archive}", $"--directory={directory}", "--no-same-owner")

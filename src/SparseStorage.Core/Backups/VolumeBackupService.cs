@@ -88,20 +88,27 @@ public sealed class VolumeBackupService(StorageContext context)
         var scanner = new BlockScanner(image, length, blockSize);
         var blocks = scanner.DataBlocks();
         var entries = new List<BackupBlock>(blocks.Count);
-        using var data = new FileStream(Path.Combine(work, BackupManifest.DataFileName), FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
-        long scanned = 0;
+        using var data = BackupDataFile.Create(Path.Combine(work, BackupManifest.DataFileName), blockSize);
+        long scanned = 0, stored = 0, total = blocks.Sum(index => Math.Min(blockSize, length - index * blockSize));
         scanner.Scan(blocks, batch =>
         {
+            var toStore = new List<ScannedBlock>();
             foreach (var block in batch)
             {
-                entries.Add(block.IsZero ? new BackupBlock(block.Index, block.Length, block.Hash, null, 0)
-                    : previous.TryGetValue(block.Index, out var old) && old.Hash == block.Hash && old.Length == block.Length ? old
-                    : Store(block, name, data));
+                if (KnownWithoutStoring(block, previous) is { } known)
+                    entries.Add(known);
+                else
+                {
+                    entries.Add(new BackupBlock(block.Index, block.Length, block.Hash, name, stored));
+                    stored += block.Length;
+                    toStore.Add(block);
+                }
                 scanned += block.Length;
             }
-            progress?.Report(new OperationProgress($"Backing up {volume.Name}", $"{ByteSize.Format(scanned)} of {ByteSize.Format((long)blocks.Count * blockSize)} read, {ByteSize.Format(data.Length)} stored", scanned, (long)blocks.Count * blockSize));
-        }, cancellationToken);
-        data.Flush(flushToDisk: true);
+            progress?.Report(new OperationProgress($"Backing up {volume.Name}", $"{ByteSize.Format(scanned)} of {ByteSize.Format(total)} read, {ByteSize.Format(stored)} stored", scanned, total));
+            return toStore;
+        }, data.Append, cancellationToken);
+        data.Flush();
         return new BackupManifest
         {
             Name = name, Volume = volume.Name, VolumePath = volume.Path, VolumeFormat = volume.Format, Kind = kind,
@@ -111,12 +118,11 @@ public sealed class VolumeBackupService(StorageContext context)
         };
     }
 
-    private static BackupBlock Store(ScannedBlock block, string setName, FileStream data)
-    {
-        var offset = data.Position;
-        data.Write(block.Data.Span);
-        return new BackupBlock(block.Index, block.Length, block.Hash, setName, offset);
-    }
+    /// <summary>An all-zero block is known by its hash alone, and one the parent holds unchanged by the parent's entry; null when the block must be stored.</summary>
+    private static BackupBlock? KnownWithoutStoring(ScannedBlock block, Dictionary<long, BackupBlock> previous) =>
+        block.IsZero ? new BackupBlock(block.Index, block.Length, block.Hash, null, 0)
+        : previous.TryGetValue(block.Index, out var old) && old.Hash == block.Hash && old.Length == block.Length ? old
+        : null;
 
     /// <summary>The destination must exist, be writable, and not lie inside the volume itself (its mount), where the backup would change what it copies.</summary>
     private string RequireWritableDestination(SparseVolume volume, string destination)

@@ -23,6 +23,7 @@ internal static partial class Libc
     public static partial int flock(SafeFileHandle fd, int operation);
 
     public const int O_RDONLY = 0;
+    public const int O_WRONLY = 1;
     public const int O_RDWR = 2;
     public const int O_CREAT = 0x40;
     public const int O_EXCL = 0x80;
@@ -37,6 +38,61 @@ internal static partial class Libc
         var fd = OpenFile(path, flags, mode);
         return fd >= 0 ? new SafeFileHandle(fd, ownsHandle: true) : throw ErrnoException(path);
     }
+
+    /// <summary>O_DIRECT differs between architectures; 0 where this code does not know its value (no direct I/O there).</summary>
+    public static readonly int O_DIRECT = RuntimeInformation.ProcessArchitecture switch
+    {
+        Architecture.X64 => 0x4000,
+        Architecture.Arm64 => 0x10000,
+        _ => 0,
+    };
+
+    private const int F_GETFL = 3;
+    private const int F_SETFL = 4;
+
+    [LibraryImport(Library, SetLastError = true)]
+    private static partial int fcntl(SafeFileHandle fd, int command, int argument);
+
+    /// <summary>Turns O_DIRECT on or off on an open file (fcntl F_SETFL); false when the filesystem refuses it.</summary>
+    public static bool SetDirect(SafeFileHandle fd, bool direct)
+    {
+        var flags = fcntl(fd, F_GETFL, 0);
+        return O_DIRECT != 0 && flags >= 0 && fcntl(fd, F_SETFL, direct ? flags | O_DIRECT : flags & ~O_DIRECT) == 0;
+    }
+
+    private const int F_SETPIPE_SZ = 1031;
+
+    [LibraryImport(Library, EntryPoint = "fcntl", SetLastError = true)]
+    private static partial int PipeControl(SafePipeHandle fd, int command, int argument);
+
+    /// <summary>Asks for a pipe buffer of <paramref name="bytes"/> (fcntl F_SETPIPE_SZ); a refusal keeps the default, so it is not an error.</summary>
+    public static void TryResizePipe(SafePipeHandle pipe, int bytes) => PipeControl(pipe, F_SETPIPE_SZ, bytes);
+
+    /// <summary>splice(2) from a file at <paramref name="offset"/> (advanced by the bytes moved) into a pipe: the page cache's pages go into the pipe without a copy.</summary>
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial nint splice(SafeFileHandle input, ref long offset, SafePipeHandle output, nint outputOffset, nuint length, uint flags);
+
+    public const uint SPLICE_F_MORE = 4;
+
+    [LibraryImport(Library)]
+    private static partial nint getpwuid(uint uid);
+
+    [LibraryImport(Library)]
+    private static partial nint getgrgid(uint gid);
+
+    /// <summary>The user's name (getpwuid's pw_name, the first field of struct passwd), or "" when there is none.</summary>
+    public static string UserName(uint uid) => FirstStringField(getpwuid(uid));
+
+    /// <summary>The group's name (getgrgid's gr_name, the first field of struct group), or "" when there is none.</summary>
+    public static string GroupName(uint gid) => FirstStringField(getgrgid(gid));
+
+    private static string FirstStringField(nint structure) => structure == 0 ? "" : Marshal.PtrToStringUTF8(Marshal.ReadIntPtr(structure)) ?? "";
+
+    public const int POSIX_FADV_WILLNEED = 3;
+
+    /// <summary>posix_fadvise(2); returns the error number itself (0 on success), not -1.</summary>
+    [LibraryImport(Library)]
+    public static partial int posix_fadvise(SafeFileHandle fd, long offset, long length, int advice);
 
     [LibraryImport(Library, SetLastError = true)]
     public static partial int fallocate(SafeFileHandle fd, int mode, long offset, long length);
@@ -76,15 +132,32 @@ internal static partial class Libc
     private static unsafe partial int statvfs(string path, ulong* buffer);
 
     /// <summary>The fields of statx(2) Core reads; statx's layout is the same on every architecture.</summary>
-    public readonly record struct FileStatus(long Size, long AllocatedBytes);
+    public readonly record struct FileStatus(long Size, long AllocatedBytes, int Mode, uint Uid, uint Gid, long ModifiedSeconds);
 
     public static unsafe FileStatus Stat(string path)
     {
         var buffer = stackalloc byte[256];
         if (statx(AT_FDCWD, path, 0, STATX_BASIC_STATS, buffer) != 0)
             throw ErrnoException(path);
-        // stx_size at offset 40, stx_blocks (512-byte units) at 48.
-        return new FileStatus(Size: (long)*(ulong*)(buffer + 40), AllocatedBytes: (long)*(ulong*)(buffer + 48) * 512);
+        // stx_uid at 0x14, stx_gid at 0x18, stx_mode at 0x1c, stx_size at 0x28, stx_blocks (512-byte units) at 0x30, stx_mtime.tv_sec at 0x70.
+        return new FileStatus(Size: (long)*(ulong*)(buffer + 0x28), AllocatedBytes: (long)*(ulong*)(buffer + 0x30) * 512,
+            Mode: *(ushort*)(buffer + 0x1c), Uid: *(uint*)(buffer + 0x14), Gid: *(uint*)(buffer + 0x18), ModifiedSeconds: *(long*)(buffer + 0x70));
+    }
+
+    private const uint STATX_DIOALIGN = 0x2000;
+
+    /// <summary>
+    /// The alignment direct I/O needs on this file, for memory and for file offsets and lengths alike (statx
+    /// STATX_DIOALIGN, Linux 6.1); null when the filesystem does not support direct I/O or the kernel does not say.
+    /// </summary>
+    public static unsafe int? DirectIoAlignment(string path)
+    {
+        var buffer = stackalloc byte[256];
+        if (statx(AT_FDCWD, path, 0, STATX_DIOALIGN, buffer) != 0 || (*(uint*)buffer & STATX_DIOALIGN) == 0)
+            return null;
+        // stx_dio_mem_align at offset 0x98, stx_dio_offset_align at 0x9c; 0 means no direct I/O.
+        var alignment = Math.Max(*(uint*)(buffer + 0x98), *(uint*)(buffer + 0x9c));
+        return *(uint*)(buffer + 0x98) == 0 || *(uint*)(buffer + 0x9c) == 0 ? null : (int)alignment;
     }
 
     public readonly record struct FileSystemSpace(long CapacityBytes, long AvailableBytes);

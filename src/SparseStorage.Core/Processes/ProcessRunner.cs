@@ -21,12 +21,11 @@ public sealed class ProcessRunner(ToolLocator locator) : IProcessRunner
         process.Start();
         var stdout = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
         var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
-        await FeedStandardInputAsync(process, command.StandardInput);
-
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(command.Timeout);
         try
         {
+            await FeedStandardInputAsync(process, command, deadline.Token);
             await process.WaitForExitAsync(deadline.Token);
         }
         catch (OperationCanceledException)
@@ -35,6 +34,11 @@ public sealed class ProcessRunner(ToolLocator locator) : IProcessRunner
             var killed = new ToolResult(command, -1, await stdout, await stderr, clock.Elapsed);
             cancellationToken.ThrowIfCancellationRequested();
             throw new ToolTimeoutException(killed);
+        }
+        catch
+        {
+            KillTree(process);
+            throw;
         }
 
         return new ToolResult(command, process.ExitCode, await stdout, await stderr, clock.Elapsed);
@@ -58,19 +62,29 @@ public sealed class ProcessRunner(ToolLocator locator) : IProcessRunner
         return info;
     }
 
-    private static async Task FeedStandardInputAsync(Process process, ReadOnlyMemory<byte>? input)
+    private static async Task FeedStandardInputAsync(Process process, ToolCommand command, CancellationToken cancellationToken)
     {
         try
         {
-            if (input is { } bytes)
-                await process.StandardInput.BaseStream.WriteAsync(bytes);
+            if (command.StandardInput is { } bytes)
+                await process.StandardInput.BaseStream.WriteAsync(bytes, cancellationToken);
+            if (command.StandardInputSource is { } source)
+                await Task.Factory.StartNew(() => source(process.StandardInput.BaseStream, cancellationToken), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             process.StandardInput.Close();
+        }
+        catch (IOException) when (command.StandardInputSource is not null)
+        {
+            // A broken pipe is the tool's failure, told by its exit code; anything else is the source's own.
+            if (!ExitedWithFailure(process))
+                throw;
         }
         catch (IOException)
         {
             // The tool exited without reading its input; its exit code tells the story.
         }
     }
+
+    private static bool ExitedWithFailure(Process process) => process.WaitForExit(TimeSpan.FromSeconds(5)) && process.ExitCode != 0;
 
     private static void KillTree(Process process)
     {

@@ -17,6 +17,12 @@ public sealed record ToolCommand
 
     /// <summary>Bytes written to the tool's standard input, then closed. Secrets travel only this way.</summary>
     public ReadOnlyMemory<byte>? StandardInput { get; init; }
+
+    /// <summary>
+    /// Writes the tool's standard input while the tool runs, on a thread of its own, for input too large to hold in
+    /// memory; the input is closed when it returns. Its own failure stops the tool and is thrown.
+    /// </summary>
+    public Action<Stream, CancellationToken>? StandardInputSource { get; init; }
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(30);
 
     /// <summary>Exit codes that count as success (most tools: only 0; e2fsck: 0 and 1).</summary>

@@ -28,7 +28,7 @@ public sealed class CompressSparseVolumeCommand : VolumeCmdlet
             var volume = ResolveVolume();
             var archives = new ArchiveService(Context);
             var archive = archives.ResolveArchivePath(volume, ProviderPath(Destination));
-            if (!ShouldProcess(volume.Path, $"Archive {ByteSize.Format(volume.AllocatedBytes)} of data into {archive}: {ArchiveService.CompressCommand(volume.Path, archive, Level)}"))
+            if (!ShouldProcess(volume.Path, $"Archive {ByteSize.Format(volume.AllocatedBytes)} of data into {archive}: {ArchiveService.DescribeCompression(volume.Path, archive, Level)}"))
                 return;
             WriteObject(RunWithProgress((_, token) => archives.Compress(volume, archive, Level, Force, token)));
         }, Name.Length > 0 ? Name : Path);

@@ -104,6 +104,41 @@ public sealed class BackupTests : IDisposable
         restorer.Restore(restorer.Plan(incremental.BackupPath, "out.img")).SizeBytes.Should().Be(volume.SizeBytes, "the repaired chain restores");
     }
 
+    [IntegrationFact("cmp")]
+    public void An_image_of_odd_length_backed_up_onto_tmpfs_restores_byte_identical_with_progress_to_the_end()
+    {
+        var path = Path.Combine(pool.PoolPath, "odd.img");
+        ScatteredImage.Write(path, (64L << 20) + 4097, chunks: 6);
+        ScatteredImage.WriteZeros(path, 64L << 20, 4097);
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Write) { Position = (64L << 20) + 100 };
+        file.WriteByte(0x42);
+        file.Dispose();
+        using var shm = new SharedMemoryDirectory();
+        var progress = new ProgressLog();
+
+        var set = backups.Backup(backups.Plan(new VolumeCatalog(context).Get(path), new BackupRequest { Destination = shm.Path }), force: false, progress);
+
+        set.StoredBytes.Should().Be(new FileInfo(Path.Combine(set.BackupPath, BackupManifest.DataFileName)).Length);
+        progress.Reports.Should().NotBeEmpty();
+        progress.Reports[^1].Done.Should().Be(progress.Reports[^1].Total, "the last report says everything was read");
+        var restorer = new BackupRestorer(context);
+        var restored = restorer.Restore(restorer.Plan(set.BackupPath, "odd-restored.img"));
+        new ProcessRunner().Run(new ToolCommand("cmp", path, restored.Path)).ExitCode.Should().Be(0, "the short last block comes back too");
+    }
+
+    [IntegrationFact]
+    public void A_cancelled_backup_leaves_no_set_and_no_work_directory()
+    {
+        var volume = Scattered("stop", chunks: 64);
+        using var cancel = new CancellationTokenSource();
+
+        FluentActions.Invoking(() => backups.Backup(backups.Plan(volume, new BackupRequest { Destination = destination }), force: false, new CancelOnFirstReport(cancel), cancel.Token))
+            .Should().Throw<OperationCanceledException>();
+
+        Directory.GetFileSystemEntries(destination).Should().BeEmpty("the volume folder of a first backup goes with its work directory");
+        backups.Backup(backups.Plan(volume, new BackupRequest { Destination = destination }), force: false).Kind.Should().Be(BackupKind.Full, "nothing half-made is built on");
+    }
+
     [IntegrationFact]
     public void Retention_never_breaks_the_chain_of_a_kept_set()
     {
@@ -223,6 +258,19 @@ public sealed class BackupTests : IDisposable
         {
             return e.ErrorId;
         }
+    }
+
+    private sealed class ProgressLog : IProgress<OperationProgress>
+    {
+        public List<OperationProgress> Reports { get; } = [];
+        public void Report(OperationProgress value) => Reports.Add(value);
+    }
+
+    /// <summary>A directory on tmpfs, which has no direct I/O: the backup writes its data through the page cache there.</summary>
+    private sealed class SharedMemoryDirectory : IDisposable
+    {
+        public string Path { get; } = Directory.CreateDirectory($"/dev/shm/sparse-test-{Guid.NewGuid():N}").FullName;
+        public void Dispose() => Directory.Delete(Path, recursive: true);
     }
 
     public void Dispose() => pool.Dispose();

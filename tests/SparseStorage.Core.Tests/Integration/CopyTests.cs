@@ -139,10 +139,5 @@ public sealed class CopyTests : IDisposable
     private SparseVolume Create(string name, VolumeFormat format, FileSystemType fileSystem = FileSystemType.Ext4) =>
         pool.CreateVolume(context, name, ByteSize.FromMiB(128), format, fileSystem);
 
-    private sealed class CancelOnFirstReport(CancellationTokenSource cancel) : IProgress<OperationProgress>
-    {
-        public void Report(OperationProgress value) => cancel.Cancel();
-    }
-
     public void Dispose() => pool.Dispose();
 }
