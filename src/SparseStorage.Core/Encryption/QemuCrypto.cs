@@ -33,7 +33,7 @@ public static class QemuCrypto
 
     /// <summary>Reads one sector through the decryption: succeeds only with a key that opens a slot.</summary>
     public static ToolCommand TestKey(string image, SecretFile key) =>
-        new("qemu-io", "-r", "--object", key.QemuObject("key0"), "--image-opts", Open(image, "key0"), "-c", "read -q 0 512");
+        new("qemu-io", "-r", "--object", key.QemuObject("key0"), "--image-opts", Open(image, "key0"), "--cmd", "read -q 0 512");
 
     /// <summary>
     /// Runs a command that derives a LUKS key. qemu times PBKDF2 with the thread's CPU clock and gives up with "Unable
