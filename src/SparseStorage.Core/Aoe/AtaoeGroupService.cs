@@ -11,7 +11,7 @@ namespace SparseStorage.Core.Aoe;
 /// </summary>
 public sealed partial class AtaoeGroupService(StorageContext context, bool aoeDriver, bool deviceMapper)
 {
-    public AtaoeGroupService(StorageContext context) : this(context, StorageHostProbe.HasAoeDriver(), StorageHostProbe.HasDeviceMapper()) { }
+    public AtaoeGroupService(StorageContext context) : this(context, StorageHostProbe.HasAoeDriver(), Encryption.DmCryptMapping.IsAvailable) { }
 
     [GeneratedRegex("^[A-Za-z0-9+_.][A-Za-z0-9+_.-]{0,126}$")]
     private static partial Regex LvmName();

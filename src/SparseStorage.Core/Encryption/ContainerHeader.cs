@@ -1,3 +1,4 @@
+using Microsoft.Win32.SafeHandles;
 using SparseStorage.Core.Formats;
 using SparseStorage.Core.Native;
 
@@ -5,8 +6,8 @@ namespace SparseStorage.Core.Encryption;
 
 /// <summary>
 /// The LUKS header of an encrypted volume, wherever it lies: at the start of a raw LUKS image, or inside a qcow2
-/// image at the offset its full-disk-encryption header extension names. <see cref="Region"/> is the span of key
-/// material that crypto-erase overwrites.
+/// image at the offset its full-disk-encryption header extension names. <see cref="RegionOffset"/> and
+/// <see cref="RegionLength"/> span the key material that crypto-erase overwrites.
 /// </summary>
 public sealed record ContainerHeader(EncryptionContainer Container, LuksHeader Luks, long RegionOffset, long RegionLength)
 {
@@ -15,13 +16,16 @@ public sealed record ContainerHeader(EncryptionContainer Container, LuksHeader L
         using var image = Libc.Open(imagePath, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
         var head = ReadAt(image, 0, LuksHeader.ReadSize);
         if (LuksHeader.HasMagic(head))
-        {
-            var luks = LuksHeader.Parse(head);
-            return new ContainerHeader(luks.Version == 1 ? EncryptionContainer.Luks1 : EncryptionContainer.Luks2, luks, 0, luks.PayloadOffset);
-        }
-        if (!Qcow2Header.HasMagic(head))
-            return null;
-        var qcow2 = Qcow2Header.Parse(head);
+            return OfRawLuks(LuksHeader.Parse(head));
+        return Qcow2Header.HasMagic(head) ? OfQcow2(image, Qcow2Header.Parse(head)) : null;
+    }
+
+    public static ContainerHeader OfRawLuks(LuksHeader luks) =>
+        new(luks.Version == 1 ? EncryptionContainer.Luks1 : EncryptionContainer.Luks2, luks, 0, luks.PayloadOffset);
+
+    /// <summary>The LUKS header embedded in an encrypted qcow2 image; null when the image is not encrypted with LUKS.</summary>
+    public static ContainerHeader? OfQcow2(SafeFileHandle image, Qcow2Header qcow2)
+    {
         if (!qcow2.IsLuksEncrypted || qcow2.CryptoHeaderLength <= 0)
             return null;
         var embedded = LuksHeader.Parse(ReadAt(image, qcow2.CryptoHeaderOffset, (int)Math.Min(LuksHeader.ReadSize, qcow2.CryptoHeaderLength)));
@@ -31,7 +35,7 @@ public sealed record ContainerHeader(EncryptionContainer Container, LuksHeader L
     /// <summary>"LUKS1 aes-xts-plain64" or "qcow2 LUKS1 aes-xts-plain64", as Get-SparseVolume shows it.</summary>
     public string Describe() => (Container == EncryptionContainer.Qcow2Luks ? "qcow2 " : "") + $"LUKS{Luks.Version} {Luks.Cipher}";
 
-    private static byte[] ReadAt(Microsoft.Win32.SafeHandles.SafeFileHandle image, long offset, int count)
+    private static byte[] ReadAt(SafeFileHandle image, long offset, int count)
     {
         var buffer = new byte[count];
         return buffer[..RandomAccess.Read(image, buffer, offset)];

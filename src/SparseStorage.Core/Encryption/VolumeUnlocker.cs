@@ -23,6 +23,9 @@ public sealed class VolumeUnlocker(StorageContext context)
         container == EncryptionContainer.Qcow2Luks || (container == EncryptionContainer.Luks1 && !DmCryptMapping.IsAvailable)
             ? UnlockMethod.Userspace : UnlockMethod.DmCrypt;
 
+    /// <summary>Whether opening the volume (to mount it) needs a key: it is encrypted and its plaintext is not open yet.</summary>
+    public static bool NeedsKey(SparseVolume volume) => volume.Encryption != "None" && !volume.IsUnlocked;
+
     /// <summary>The header of an encrypted volume; a plain volume is refused.</summary>
     public static ContainerHeader RequireEncrypted(SparseVolume volume) =>
         ContainerHeader.Read(volume.Path)
@@ -107,9 +110,7 @@ public sealed class VolumeUnlocker(StorageContext context)
     public IReadOnlyList<string> PlanLock(SparseVolume volume)
     {
         var attachment = context.ReadAttachments().Of(volume.Path);
-        var steps = attachment.MountPoints.Select(m => Mounter.UnmountCommand(m).ToString()).ToList();
-        if (attachment.LoopDevice is not null && attachment.MappedDevice is null)
-            steps.Add(LoopDeviceManager.DetachCommand(attachment.LoopDevice).ToString());
+        var steps = VolumeMounter.UnmountAndDetachSteps(attachment);
         if (attachment.MappedDevice is not null)
             steps.Add(CryptSetup.Close(DmCryptMapping.NameFor(volume.Path)).ToString());
         if (attachment.FuseExport is not null)

@@ -48,8 +48,6 @@ public sealed partial class StorageHostProbe(StorageContext context, ToolLocator
         };
     }
 
-    public static bool HasDeviceMapper() => Encryption.DmCryptMapping.IsAvailable;
-
     public static bool HasAoeDriver() => Directory.Exists("/sys/module/aoe") || Directory.Exists("/dev/etherd");
 
     /// <summary>The filesystems the running kernel has registered (block-device ones, not nodev pseudo-filesystems).</summary>

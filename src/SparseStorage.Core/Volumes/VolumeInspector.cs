@@ -1,4 +1,5 @@
 using SparseStorage.Core.Devices;
+using SparseStorage.Core.Encryption;
 using SparseStorage.Core.Formats;
 using SparseStorage.Core.Host;
 using Microsoft.Win32.SafeHandles;
@@ -106,9 +107,9 @@ public sealed class VolumeInspector(AttachmentState attachments)
 
     private static Description DescribeLuks(SafeFileHandle image, long size)
     {
-        var header = LuksHeader.Parse(ReadAt(image, 0, LuksHeader.ReadSize));
-        return new Description(VolumeFormat.Luks, Math.Max(0, size - header.PayloadOffset), FileSystemSignature.Blank,
-            $"LUKS{header.Version} {header.Cipher}", KeySlotCount: header.ActiveKeySlots);
+        var header = ContainerHeader.OfRawLuks(LuksHeader.Parse(ReadAt(image, 0, LuksHeader.ReadSize)));
+        return new Description(VolumeFormat.Luks, Math.Max(0, size - header.Luks.PayloadOffset), FileSystemSignature.Blank,
+            header.Describe(), KeySlotCount: header.Luks.ActiveKeySlots);
     }
 
     private Description DescribeQcow2(SafeFileHandle image, ReadOnlySpan<byte> start)
@@ -117,11 +118,9 @@ public sealed class VolumeInspector(AttachmentState attachments)
         var reader = new Qcow2GuestReader(image, header);
         if (header.IsLuksEncrypted)
         {
-            var luks = header.CryptoHeaderLength > 0
-                ? LuksHeader.Parse(ReadAt(image, header.CryptoHeaderOffset, (int)Math.Min(LuksHeader.ReadSize, header.CryptoHeaderLength)))
-                : null;
+            var encryption = ContainerHeader.OfQcow2(image, header);
             return new Description(VolumeFormat.Qcow2, header.VirtualSize, FileSystemSignature.Blank,
-                luks is null ? "qcow2 LUKS" : $"qcow2 LUKS{luks.Version} {luks.Cipher}", header.BackingFile, header.SnapshotCount, luks?.ActiveKeySlots ?? 0);
+                encryption?.Describe() ?? "qcow2 LUKS", header.BackingFile, header.SnapshotCount, encryption?.Luks.ActiveKeySlots ?? 0);
         }
         return new Description(VolumeFormat.Qcow2, header.VirtualSize, DetectFileSystem(reader.TryRead, header.VirtualSize),
             "None", header.BackingFile, header.SnapshotCount);

@@ -22,7 +22,7 @@ public sealed class VolumeMounter(StorageContext context)
         var file = volume.Path;
         if (volume.Encryption != "None")
         {
-            if (!volume.IsUnlocked)
+            if (VolumeUnlocker.NeedsKey(volume))
                 steps.AddRange(new VolumeUnlocker(context).Plan(volume, new UnlockOptions(readOnly, allowDiscards)));
             file = VolumeUnlocker.MethodFor(VolumeUnlocker.RequireEncrypted(volume).Container) == UnlockMethod.DmCrypt
                 ? DmCryptMapping.DevicePathFor(volume.Path) : FuseExportRecord.ExportPathFor(context.Runtime.FuseExports, volume.Path);
@@ -36,7 +36,7 @@ public sealed class VolumeMounter(StorageContext context)
         if (device != file)
             steps.Add(LoopDeviceManager.AttachCommand(file, readOnly).ToString());
         // A locked volume's filesystem is unknown until it is unlocked; mount then detects it.
-        var fileSystem = volume.Encryption != "None" && !volume.IsUnlocked ? FileSystemType.Unknown : volume.FileSystem;
+        var fileSystem = VolumeUnlocker.NeedsKey(volume) ? FileSystemType.Unknown : volume.FileSystem;
         steps.Add(Mounter.MountCommand(device, System.IO.Path.GetFullPath(mountPoint), fileSystem, readOnly).ToString());
         return steps;
     }
@@ -144,11 +144,18 @@ public sealed class VolumeMounter(StorageContext context)
     public IReadOnlyList<string> PlanDismount(SparseVolume volume)
     {
         var attachment = context.ReadAttachments().Of(volume.Path);
+        var steps = UnmountAndDetachSteps(attachment);
+        if (attachment.FuseExport is { Decrypting: false } or { LockWithDismount: true })
+            steps.Add($"stop qemu-storage-daemon (pid {attachment.FuseExport.ProcessId})");
+        return steps;
+    }
+
+    /// <summary>Unmounting every mount and detaching the loop device on top of the volume (not cryptsetup's own), as command lines.</summary>
+    internal static List<string> UnmountAndDetachSteps(VolumeAttachment attachment)
+    {
         var steps = attachment.MountPoints.Select(m => Mounter.UnmountCommand(m).ToString()).ToList();
         if (attachment.LoopDevice is not null && attachment.MappedDevice is null)
             steps.Add(LoopDeviceManager.DetachCommand(attachment.LoopDevice).ToString());
-        if (attachment.FuseExport is { Decrypting: false } or { LockWithDismount: true })
-            steps.Add($"stop qemu-storage-daemon (pid {attachment.FuseExport.ProcessId})");
         return steps;
     }
 

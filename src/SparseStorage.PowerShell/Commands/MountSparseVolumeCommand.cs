@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using SparseStorage.Core.Encryption;
 using SparseStorage.Core.Volumes;
 
 namespace SparseStorage.PowerShell.Commands;
@@ -33,7 +34,7 @@ public sealed class MountSparseVolumeCommand : EncryptedVolumeCmdlet
             var mounter = new VolumeMounter(Context);
             if (!ShouldProcessSteps(volume.Path, mounter.Plan(volume, mountPoint, ReadOnly, AllowDiscards), "Mount volume"))
                 return;
-            var keys = volume.Encryption != "None" && !volume.IsUnlocked ? Keys(volume.Name) : [];
+            var keys = VolumeUnlocker.NeedsKey(volume) ? Keys(volume.Name) : [];
             WriteObject(RunWithProgress((_, token) => mounter.Mount(volume, mountPoint, ReadOnly, keys, AllowDiscards, token)));
         }, Name.Length > 0 ? Name : Path);
 }
