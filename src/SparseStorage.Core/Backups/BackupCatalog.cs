@@ -153,6 +153,8 @@ public static partial class BackupCatalog
             StoredBytes = manifest.StoredBytes,
             DataBytes = manifest.Blocks.Where(b => b.Set is not null).Sum(b => (long)b.Length),
             Consistency = manifest.Consistency,
+            ChangeDetection = manifest.ChangeDetection,
+            ReadBytes = manifest.ReadBytes,
             Checksum = checksum,
         };
     }

@@ -49,6 +49,12 @@ public sealed record BackupManifest
     public int BlockSize { get; init; } = DefaultBlockSize;
     public long SizeBytes { get; init; }
     public long StoredBytes { get; init; }
+    /// <summary>How changed blocks were found; absent in sets from before change tracking (read as ReadAll).</summary>
+    public ChangeDetection ChangeDetection { get; init; }
+    /// <summary>Bytes of the image read to make the set.</summary>
+    public long ReadBytes { get; init; }
+    /// <summary>The reference clone kept for the next incremental (pools on xfs or btrfs); null where there is none.</summary>
+    public ChangeReferenceStamp? ChangeReference { get; init; }
     public required IReadOnlyList<BackupBlock> Blocks { get; init; }
 
     public byte[] Serialize() => JsonSerializer.SerializeToUtf8Bytes(this, Json);

@@ -81,8 +81,22 @@ public static class BackupRetention
     /// <summary>Renames the set out of sight first, so an interrupted removal never leaves a half set that looks whole.</summary>
     private static void Delete(string setDirectory)
     {
+        ForgetReference(setDirectory);
         var hidden = Path.Combine(Path.GetDirectoryName(setDirectory)!, "." + Path.GetFileName(setDirectory) + ".removing");
         Directory.Move(setDirectory, hidden);
         Directory.Delete(hidden, recursive: true);
+    }
+
+    /// <summary>The reference clone a set left is useless once the set is gone; a damaged set's manifest cannot name it and is removed all the same.</summary>
+    private static void ForgetReference(string setDirectory)
+    {
+        try
+        {
+            var manifest = BackupManifest.Load(setDirectory).Manifest;
+            ChangeReferences.Forget(manifest.VolumePath, manifest.ChangeReference);
+        }
+        catch (BackupDamagedException)
+        {
+        }
     }
 }

@@ -8,6 +8,14 @@ public enum BackupKind
     Incremental,
 }
 
+public enum ChangeDetection
+{
+    /// <summary>Every allocated block of the image was read and hashed.</summary>
+    ReadAll,
+    /// <summary>Only the blocks whose place on disk differs from the reference clone kept by the parent set were read (pools on xfs or btrfs).</summary>
+    BlockMap,
+}
+
 /// <summary>A backup set: one directory with a manifest and the data of the blocks it stores.</summary>
 public sealed class VolumeBackup
 {
@@ -31,6 +39,10 @@ public sealed class VolumeBackup
     public long StoredBytes { get; init; }
     /// <summary>Allocated bytes of the image the set describes (its own blocks plus those it refers to in the chain).</summary>
     public long DataBytes { get; init; }
+    /// <summary>How the blocks to store were found: BlockMap read only what moved since the parent's reference clone, ReadAll read every allocated block.</summary>
+    public ChangeDetection ChangeDetection { get; init; }
+    /// <summary>Bytes of the image read to make the set.</summary>
+    public long ReadBytes { get; init; }
     /// <summary>How writes were kept out while the set was read (Frozen when a mounted filesystem was frozen).</summary>
     public WriteConsistency Consistency { get; init; }
     /// <summary>SHA-256 of the set's manifest; a child records its parent's, so an edited parent breaks the chain visibly.</summary>

@@ -28,8 +28,10 @@ public sealed record BackupPlan(SparseVolume Volume, string Destination, string?
 }
 
 /// <summary>
-/// Full and incremental backups of a volume's image file into backup sets. Every allocated 1 MiB block is read
+/// Full and incremental backups of a volume's image file into backup sets. Each allocated 1 MiB block is read
 /// and hashed; a block whose hash equals the parent set's for the same place is referred to, not stored again.
+/// Where the pool's filesystem shares blocks, a point-in-time clone is read instead of the image, and blocks the
+/// parent's clone proves unchanged are not read at all (<see cref="ChangeReferences"/>).
 /// Holes are recorded by their absence; all-zero blocks by their hash alone. A set is written in a hidden
 /// directory and renamed when complete.
 /// </summary>
@@ -53,23 +55,38 @@ public sealed class VolumeBackupService(StorageContext context)
         var folder = Directory.CreateDirectory(BackupCatalog.VolumeFolder(plan.Destination, volume.Name)).FullName;
         var kind = parent is null ? BackupKind.Full : BackupKind.Incremental;
         var name = BackupCatalog.NewSetName(started, kind);
+        var chainKey = ChangeReferences.ChainKey(folder);
         var work = Path.Combine(folder, "." + name + SiblingFile.PartialMarker + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(work);
+        string? reference = null;
         try
         {
             var attachment = context.ReadAttachments().Of(volume.Path);
-            BackupManifest manifest;
+            var set = new SetToWrite(volume, name, kind, parent, work);
+            BackupManifest? manifest = null;
             using (var freeze = FileSystemFreeze.Begin(context, volume, attachment, force, "back it up", cancellationToken))
-                manifest = WriteSet(volume, name, kind, parent, freeze.Consistency, work, progress, cancellationToken) with { CreatedUtc = started };
+            {
+                set = set with { Consistency = freeze.Consistency };
+                reference = ChangeReferences.TryTake(volume.Path, chainKey, name);
+                if (reference is null)
+                    manifest = WriteSet(set, volume.Path, null, progress, cancellationToken);
+            }
+            // With a point-in-time clone the filesystem is frozen only while the clone is made; the clone is read at leisure.
+            manifest ??= WriteSet(set, reference!, UnchangedSinceParent(reference!, parent, volume.Path), progress, cancellationToken)
+                with { ChangeReference = ChangeReferences.Stamp(reference!) };
+            manifest = manifest with { CreatedUtc = started };
             manifest.Save(work);
             var final = Path.Combine(folder, name);
             Directory.Move(work, final);
+            if (reference is not null)
+                ChangeReferences.KeepOnly(volume.Path, chainKey, reference);
             if (plan.Keep is { } keep)
                 BackupRetention.Prune(folder, keep);
             return BackupCatalog.Describe(final);
         }
         catch
         {
+            ChangeReferences.Discard(reference);
             if (Directory.Exists(work))
                 Directory.Delete(work, recursive: true);
             if (!Directory.EnumerateFileSystemEntries(folder).Any())
@@ -78,19 +95,52 @@ public sealed class VolumeBackupService(StorageContext context)
         }
     }
 
-    private static BackupManifest WriteSet(SparseVolume volume, string name, BackupKind kind, BackupCatalog.Link? parent, WriteConsistency consistency,
-        string work, IProgress<OperationProgress>? progress, CancellationToken cancellationToken)
+    private sealed record SetToWrite(SparseVolume Volume, string Name, BackupKind Kind, BackupCatalog.Link? Parent, string Work)
     {
-        var blockSize = parent?.Manifest.BlockSize ?? BackupManifest.DefaultBlockSize;
-        var previous = parent?.Manifest.Blocks.ToDictionary(b => b.Index) ?? [];
-        using var image = Libc.Open(volume.Path, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+        public WriteConsistency Consistency { get; init; }
+    }
+
+    /// <summary>
+    /// The blocks the parent's reference clone proves unchanged in <paramref name="reference"/>, which is the clone
+    /// just taken; null when there is nothing to compare with (no parent, or its reference is gone or was touched).
+    /// </summary>
+    private static HashSet<long>? UnchangedSinceParent(string reference, BackupCatalog.Link? parent, string volumePath)
+    {
+        if (parent is null || ChangeReferences.Find(volumePath, parent.Manifest.ChangeReference) is not { } previous)
+            return null;
+        using var current = Libc.Open(reference, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+        using var before = Libc.Open(previous, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+        return PhysicalExtents.Read(current) is { } now && PhysicalExtents.Read(before) is { } then
+            ? UnchangedBlocks.Find(now, then, parent.Manifest.BlockSize)
+            : null;
+    }
+
+    /// <summary>
+    /// Reads the image at <paramref name="imagePath"/> (the volume, or a clone of it) into the set: blocks in
+    /// <paramref name="unchanged"/> that the parent holds are taken from the parent's entries without reading;
+    /// every other allocated block is read and hashed, and stored unless known. A null set means nothing could be
+    /// compared, an empty one that nothing is proven unchanged.
+    /// </summary>
+    private static BackupManifest WriteSet(SetToWrite set, string imagePath, HashSet<long>? unchanged,
+        IProgress<OperationProgress>? progress, CancellationToken cancellationToken)
+    {
+        var blockSize = set.Parent?.Manifest.BlockSize ?? BackupManifest.DefaultBlockSize;
+        var previous = set.Parent?.Manifest.Blocks.ToDictionary(b => b.Index) ?? [];
+        using var image = Libc.Open(imagePath, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
         var length = RandomAccess.GetLength(image);
         var scanner = new BlockScanner(image, length, blockSize);
-        var blocks = scanner.DataBlocks();
-        var entries = new List<BackupBlock>(blocks.Count);
-        using var data = BackupDataFile.Create(Path.Combine(work, BackupManifest.DataFileName), blockSize);
-        long scanned = 0, stored = 0, total = blocks.Sum(index => Math.Min(blockSize, length - index * blockSize));
-        scanner.Scan(blocks, batch =>
+        var entries = new List<BackupBlock>();
+        var toRead = new List<long>();
+        foreach (var index in scanner.DataBlocks())
+        {
+            if (unchanged is not null && unchanged.Contains(index) && previous.TryGetValue(index, out var old) && old.Length == Math.Min(blockSize, length - index * blockSize))
+                entries.Add(old);
+            else
+                toRead.Add(index);
+        }
+        long scanned = 0, stored = 0, total = toRead.Sum(index => Math.Min(blockSize, length - index * blockSize));
+        using var data = BackupDataFile.Create(Path.Combine(set.Work, BackupManifest.DataFileName), blockSize);
+        scanner.Scan(toRead, batch =>
         {
             var toStore = new List<ScannedBlock>();
             foreach (var block in batch)
@@ -99,22 +149,23 @@ public sealed class VolumeBackupService(StorageContext context)
                     entries.Add(known);
                 else
                 {
-                    entries.Add(new BackupBlock(block.Index, block.Length, block.Hash, name, stored));
+                    entries.Add(new BackupBlock(block.Index, block.Length, block.Hash, set.Name, stored));
                     stored += block.Length;
                     toStore.Add(block);
                 }
                 scanned += block.Length;
             }
-            progress?.Report(new OperationProgress($"Backing up {volume.Name}", $"{ByteSize.Format(scanned)} of {ByteSize.Format(total)} read, {ByteSize.Format(stored)} stored", scanned, total));
+            progress?.Report(new OperationProgress($"Backing up {set.Volume.Name}", $"{ByteSize.Format(scanned)} of {ByteSize.Format(total)} read, {ByteSize.Format(stored)} stored", scanned, total));
             return toStore;
         }, data.Append, cancellationToken);
         data.Flush();
         return new BackupManifest
         {
-            Name = name, Volume = volume.Name, VolumePath = volume.Path, VolumeFormat = volume.Format, Kind = kind,
-            Parent = parent is null ? null : Path.GetFileName(parent.Directory), ParentChecksum = parent?.Checksum,
-            CreatedUtc = DateTime.UtcNow, Consistency = consistency, BlockSize = blockSize, SizeBytes = length,
-            StoredBytes = data.Length, Blocks = entries,
+            Name = set.Name, Volume = set.Volume.Name, VolumePath = set.Volume.Path, VolumeFormat = set.Volume.Format, Kind = set.Kind,
+            Parent = set.Parent is null ? null : Path.GetFileName(set.Parent.Directory), ParentChecksum = set.Parent?.Checksum,
+            CreatedUtc = DateTime.UtcNow, Consistency = set.Consistency, BlockSize = blockSize, SizeBytes = length,
+            StoredBytes = data.Length, ChangeDetection = unchanged is null ? ChangeDetection.ReadAll : ChangeDetection.BlockMap, ReadBytes = total,
+            Blocks = entries.OrderBy(b => b.Index).ToList(),
         };
     }
 

@@ -1,3 +1,4 @@
+using SparseStorage.Core.Backups;
 using SparseStorage.Core.Formats;
 using SparseStorage.Core.Native;
 using SparseStorage.Core.Volumes;
@@ -54,6 +55,8 @@ public sealed class VolumeProtector(StorageContext context)
             SiblingFile.Discard(temporary);
             throw;
         }
+        if (!dryRun)
+            ChangeReferences.RemoveAll(current.Path, request.WipePlaintext, progress, cancellationToken); // backup clones hold the plaintext
         return steps;
     }
 

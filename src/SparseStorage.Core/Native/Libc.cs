@@ -125,6 +125,9 @@ internal static partial class Libc
     [LibraryImport(Library, SetLastError = true)]
     public static partial int ioctl(SafeFileHandle fd, ulong request, SafeFileHandle source);
 
+    [LibraryImport(Library, EntryPoint = "ioctl", SetLastError = true)]
+    public static unsafe partial int ioctl(SafeFileHandle fd, ulong request, byte* argument);
+
     [LibraryImport(Library, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static unsafe partial int statx(int dirfd, string path, int flags, uint mask, byte* buffer);
 
@@ -132,16 +135,26 @@ internal static partial class Libc
     private static unsafe partial int statvfs(string path, ulong* buffer);
 
     /// <summary>The fields of statx(2) Core reads; statx's layout is the same on every architecture.</summary>
-    public readonly record struct FileStatus(long Size, long AllocatedBytes, int Mode, uint Uid, uint Gid, long ModifiedSeconds);
+    public readonly record struct FileStatus(long Size, long AllocatedBytes, int Mode, uint Uid, uint Gid, long ModifiedSeconds)
+    {
+        public long Inode { get; init; }
+        /// <summary>The inode's change time (ctime) in nanoseconds since the epoch: any write or attribute change moves it.</summary>
+        public long ChangedNanoseconds { get; init; }
+    }
 
     public static unsafe FileStatus Stat(string path)
     {
         var buffer = stackalloc byte[256];
         if (statx(AT_FDCWD, path, 0, STATX_BASIC_STATS, buffer) != 0)
             throw ErrnoException(path);
-        // stx_uid at 0x14, stx_gid at 0x18, stx_mode at 0x1c, stx_size at 0x28, stx_blocks (512-byte units) at 0x30, stx_mtime.tv_sec at 0x70.
+        // stx_uid at 0x14, stx_gid at 0x18, stx_mode at 0x1c, stx_ino at 0x20, stx_size at 0x28, stx_blocks (512-byte units) at 0x30,
+        // stx_ctime (tv_sec, tv_nsec) at 0x60, stx_mtime.tv_sec at 0x70.
         return new FileStatus(Size: (long)*(ulong*)(buffer + 0x28), AllocatedBytes: (long)*(ulong*)(buffer + 0x30) * 512,
-            Mode: *(ushort*)(buffer + 0x1c), Uid: *(uint*)(buffer + 0x14), Gid: *(uint*)(buffer + 0x18), ModifiedSeconds: *(long*)(buffer + 0x70));
+            Mode: *(ushort*)(buffer + 0x1c), Uid: *(uint*)(buffer + 0x14), Gid: *(uint*)(buffer + 0x18), ModifiedSeconds: *(long*)(buffer + 0x70))
+        {
+            Inode = (long)*(ulong*)(buffer + 0x20),
+            ChangedNanoseconds = *(long*)(buffer + 0x60) * 1_000_000_000 + *(uint*)(buffer + 0x68),
+        };
     }
 
     private const uint STATX_DIOALIGN = 0x2000;

@@ -27,6 +27,7 @@ public sealed class VolumeRemover(StorageContext context)
         if (current.Format != VolumeFormat.Qcow2)
             foreach (var snapshot in RawSnapshotStore.List(current))
                 RawSnapshotStore.Remove(snapshot, wipe, progress, cancellationToken);
+        Backups.ChangeReferences.RemoveAll(current.Path, wipe, progress, cancellationToken);
         var encryption = wipe ? ContainerHeader.Read(current.Path) : null;
         if (encryption is not null)
             DestroyKeySlots(current.Path, encryption);
