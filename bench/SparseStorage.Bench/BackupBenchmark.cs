@@ -11,7 +11,7 @@ namespace SparseStorage.Bench;
 /// </summary>
 internal sealed class BackupBenchmark(BenchEnvironment environment, BenchOptions options, Report report)
 {
-    private const string Label = "backup";
+    private string label = "backup";
     private const int ChangedChunks = 16;
     private const int ArchiveLevel = 3;
 
@@ -29,9 +29,9 @@ internal sealed class BackupBenchmark(BenchEnvironment environment, BenchOptions
     {
         if (!Environment.IsPrivilegedProcess)
         {
-            report.Section(Label);
+            report.Section(label);
             report.Line("skipped: needs root (drop_caches before cold runs)");
-            report.Summary(Label, "skipped", "needs root");
+            report.Summary(label, "skipped", "needs root");
             return;
         }
         pool = environment.NewPool("bench-backup");
@@ -46,12 +46,45 @@ internal sealed class BackupBenchmark(BenchEnvironment environment, BenchOptions
             var full = FullBackup();
             Incremental(full);
             Archive();
+            OnXfs();
         }
         finally
         {
-            foreach (var directory in new[] { pool, destination, peers })
-                if (Directory.Exists(directory))
-                    Directory.Delete(directory, recursive: true);
+            DeleteWorkDirectories();
+        }
+    }
+
+    private void DeleteWorkDirectories()
+    {
+        foreach (var directory in new[] { pool, destination, peers })
+            if (Directory.Exists(directory))
+                Directory.Delete(directory, recursive: true);
+    }
+
+    /// <summary>
+    /// The full and incremental figures again with everything on an xfs filesystem with reflink (a sparse file on the
+    /// same disk, loop-mounted): there a backup keeps a clone of the image and the next incremental reads only what moved.
+    /// </summary>
+    private void OnXfs()
+    {
+        var xfs = XfsLoopMount.Create(environment.Root, CopyBenchmark.XfsSize);
+        var ext4Source = source;
+        try
+        {
+            pool = environment.RegisterPool("bench-backup-xfs", Directory.CreateDirectory(Path.Combine(xfs.MountPoint, "pool")).FullName);
+            destination = Directory.CreateDirectory(Path.Combine(xfs.MountPoint, "backup-sets")).FullName;
+            peers = Directory.CreateDirectory(Path.Combine(xfs.MountPoint, "backup-peers")).FullName;
+            source = Path.Combine(pool, Path.GetFileName(ext4Source));
+            Shell.Run("cp", "--sparse=always", "--reflink=never", ext4Source, source);
+            label = "backup on xfs";
+            report.Section($"{label}: mkfs.xfs -m reflink=1 on a {ByteSize.Format(CopyBenchmark.XfsSize)} sparse file on {xfs.Device}; source, sets and peer copies all on it");
+            report.Line($"xfs_info: {xfs.Describe()}; the source is a copy of the one above, allocated {Stats.Bytes(CopyVerifier.Allocated(source))}");
+            Incremental(FullBackup());
+        }
+        finally
+        {
+            DeleteWorkDirectories();
+            xfs.Dispose();
         }
     }
 
@@ -114,7 +147,7 @@ internal sealed class BackupBenchmark(BenchEnvironment environment, BenchOptions
 
     private (double Cold, double Warm) FullBackup()
     {
-        report.Section("backup: full backup of the 20 GiB image (1 GiB of data) into a directory on the same disk");
+        report.Section($"{label}: full backup of the 20 GiB image (1 GiB of data) into a directory on the same disk");
         VolumeBackup? last = null;
         var ours = new Trial("SparseStorage VolumeBackupService, Full = true", Runs, [source], () => last = BackUp(full: true))
             { After = () => DeleteSet(last!) };
@@ -146,20 +179,21 @@ internal sealed class BackupBenchmark(BenchEnvironment environment, BenchOptions
 
     private void Incremental((double Cold, double Warm) full)
     {
-        report.Section($"backup: incremental after changing {ChangedChunks} MiB ({ChangedChunks} scattered 1 MiB chunks of new random data, fsynced)");
+        report.Section($"{label}: incremental after changing {ChangedChunks} MiB ({ChangedChunks} scattered 1 MiB chunks of new random data, fsynced)");
         var offsets = ScatteredData.Offsets(CopyComparison.SmallSize, 0).Where((_, i) => i % (ScatteredData.ChunkCount / ChangedChunks) == 1).ToArray();
         var baseline = Path.Combine(peers, "original.img");
         var previous = Path.Combine(peers, "previous-copy.img");
         Shell.Run("cp", "--sparse=always", source, baseline);
         var fullSet = BackUp(full: true);
         report.Line($"full set {Path.GetFileName(fullSet.BackupPath)} made first (untimed); changed chunks at the same {ChangedChunks} offsets every run (every 64th data chunk), new bytes each run");
+        report.Line("each incremental builds on the one before (kept, as a nightly job would), all deleted at the end");
         report.Line("the previous copy for rsync is a copy of the image before any change, restored (cp --sparse=always) before each rsync run");
         VolumeBackup? last = null;
         var incrementals = new List<VolumeBackup>();
         var ours = new Trial("SparseStorage VolumeBackupService, incremental", Runs, [source], () => last = BackUp(full: false))
         {
             Before = () => Change(offsets),
-            After = () => { incrementals.Add(last!); DeleteSet(last!); },
+            After = () => incrementals.Add(last!),
         };
         var rsync = new Trial("rsync -S --inplace --no-whole-file (1 run)", 1, [source, previous], () =>
         {
@@ -181,13 +215,14 @@ internal sealed class BackupBenchmark(BenchEnvironment environment, BenchOptions
         };
         Trial[] trials = [ours, rsync];
         var (cold, warm) = (Rounds(trials, cold: true), Rounds(trials, cold: false));
-        report.Line($"incremental sets: {string.Join(", ", incrementals.Select(s => $"{s.Kind} {s.StoredBytes} B stored"))} (expected {ChangedChunks << 20} B each)");
+        report.Line($"incremental sets: {string.Join(", ", incrementals.Select(s => $"{s.Kind} {s.StoredBytes} B stored, {s.ReadBytes} B read ({s.ChangeDetection})"))} (expected {ChangedChunks << 20} B stored each)");
         Lines(trials, cold, warm);
         var oursTime = Medians(ours, cold, warm);
         report.Line($"our full backup (above): cold {Stats.Duration(full.Cold)}, warm {Stats.Duration(full.Warm)}");
         Ratio("ratio our full / our incremental", full, oursTime, 3);
         Ratio($"ratio {rsync.Name} / ours (incremental)", Medians(rsync, cold, warm), oursTime, 10);
-        DeleteSet(fullSet);
+        foreach (var set in incrementals.Append(fullSet))
+            DeleteSet(set);
         File.Delete(baseline);
         File.Delete(previous);
     }
@@ -228,7 +263,7 @@ internal sealed class BackupBenchmark(BenchEnvironment environment, BenchOptions
         var oursTime = Medians(ours, cold, warm);
         Ratio($"ratio {tar.Name} / ours (archive)", Medians(tar, cold, warm), oursTime, 1);
         Ratio($"ratio {lzop.Name} / ours (archive)", Medians(lzop, cold, warm), oursTime, 8);
-        report.Summary(Label, "archive size: ours / tar|zstd / lzop", $"{Stats.Bytes(sizes["ours"])} / {Stats.Bytes(sizes[tar.Name])} / {Stats.Bytes(sizes[lzop.Name])}",
+        report.Summary(label, "archive size: ours / tar|zstd / lzop", $"{Stats.Bytes(sizes["ours"])} / {Stats.Bytes(sizes[tar.Name])} / {Stats.Bytes(sizes[lzop.Name])}",
             $"ours ≤ tar|zstd: {(sizes["ours"] <= sizes[tar.Name] ? "met" : "NOT met")}");
         Expand(archives, ourArchive, lzopArchive);
     }
@@ -267,8 +302,8 @@ internal sealed class BackupBenchmark(BenchEnvironment environment, BenchOptions
         report.Line($"expand, cold, 1 run each: ours (PlanExpand + Expand) {Stats.Duration(ours)}, allocated {Stats.Bytes(oursAllocated)}, " +
                     $"{(identical ? "identical" : "DIFFERENT")} to the source over the union of data extents; source allocated {Stats.Bytes(sourceAllocated)}");
         report.Line($"expand: lzop -d + sync {Stats.Duration(lzop)}, allocated {Stats.Bytes(lzopAllocated)} (size {Stats.Bytes(new FileInfo(lzopTarget).Length)})");
-        report.Summary(Label, "expand, cold: ours / lzop -d", $"{Stats.Duration(ours)} / {Stats.Duration(lzop)}");
-        report.Summary(Label, "expand, allocated: ours / lzop -d (source)", $"{Stats.Bytes(oursAllocated)} / {Stats.Bytes(lzopAllocated)} ({Stats.Bytes(sourceAllocated)})",
+        report.Summary(label, "expand, cold: ours / lzop -d", $"{Stats.Duration(ours)} / {Stats.Duration(lzop)}");
+        report.Summary(label, "expand, allocated: ours / lzop -d (source)", $"{Stats.Bytes(oursAllocated)} / {Stats.Bytes(lzopAllocated)} ({Stats.Bytes(sourceAllocated)})",
             $"ours keeps holes: {(Math.Abs(oursAllocated - sourceAllocated) <= CopyCheck.AllocationTolerance && identical ? "yes" : "NO")}");
         foreach (var file in new[] { ourArchive, lzopArchive, ourTarget, lzopTarget })
             File.Delete(file);
@@ -287,7 +322,7 @@ internal sealed class BackupBenchmark(BenchEnvironment environment, BenchOptions
                 var clock = Stopwatch.StartNew();
                 trial.Run();
                 var elapsed = clock.Elapsed.TotalMilliseconds;
-                Console.WriteLine($"    {Label}, {(cold ? "cold" : "warm")}: {trial.Name}: {Stats.Duration(elapsed)}");
+                Console.WriteLine($"    {label}, {(cold ? "cold" : "warm")}: {trial.Name}: {Stats.Duration(elapsed)}");
                 times[trial.Name].Add(elapsed);
                 trial.After();
             }
@@ -302,7 +337,7 @@ internal sealed class BackupBenchmark(BenchEnvironment environment, BenchOptions
         foreach (var trial in trials)
         {
             report.Line($"{trial.Name}: cold {Stats.Spread(cold[trial.Name])}; warm {Stats.Spread(warm[trial.Name])}");
-            report.Summary(Label, $"{trial.Name}, cold / warm", $"{Stats.Duration(Stats.Median(cold[trial.Name]))} / {Stats.Duration(Stats.Median(warm[trial.Name]))}");
+            report.Summary(label, $"{trial.Name}, cold / warm", $"{Stats.Duration(Stats.Median(cold[trial.Name]))} / {Stats.Duration(Stats.Median(warm[trial.Name]))}");
         }
     }
 
@@ -311,8 +346,8 @@ internal sealed class BackupBenchmark(BenchEnvironment environment, BenchOptions
         var ratio = (peer.Cold / ours.Cold, peer.Warm / ours.Warm);
         report.Line($"{figure}: cold {Stats.Ratio(ratio.Item1)}, warm {Stats.Ratio(ratio.Item2)}{(target is { } t ? $" (target ≥ {t}×)" : "")}");
         if (target is { } goal)
-            report.RatioRow(Label, figure + ", cold / warm", ratio, $"≥ {goal}×", r => r >= goal);
+            report.RatioRow(label, figure + ", cold / warm", ratio, $"≥ {goal}×", r => r >= goal);
         else
-            report.Summary(Label, figure + ", cold / warm", $"{Stats.Ratio(ratio.Item1)} / {Stats.Ratio(ratio.Item2)}");
+            report.Summary(label, figure + ", cold / warm", $"{Stats.Ratio(ratio.Item1)} / {Stats.Ratio(ratio.Item2)}");
     }
 }

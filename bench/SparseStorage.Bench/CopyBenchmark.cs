@@ -7,7 +7,7 @@ namespace SparseStorage.Bench;
 /// </summary>
 internal sealed class CopyBenchmark(BenchEnvironment environment, BenchOptions options, Report report)
 {
-    private const long XfsSize = 30L << 30;
+    internal const long XfsSize = 30L << 30;
 
     public void Run()
     {
