@@ -49,7 +49,7 @@ One object a volume: Name, Pool, Path, Snapshot, SnapshotsRemoved, Backup, Backu
 Status (Done or Failed), Error.
 
 .EXAMPLE
-sudo pwsh -File ./examples/nightly-maintenance.ps1 -Pool tenants -Destination /backup -Confirm:$false
+sudo pwsh -File ./examples/nightly-maintenance.ps1 -Pool tenants -Destination /backup '-Confirm:$false'
 
 .EXAMPLE
 ./examples/nightly-maintenance.ps1 -Pool tenants -Name web* -Destination /backup -KeepSnapshots 3 -FullBackupDay Never -WhatIf

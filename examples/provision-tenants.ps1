@@ -47,7 +47,7 @@ One object a tenant: Name, Pool, Path, Status (Created, Exists or Failed), Forma
 AllocatedBytes, Encryption, MountPoint, Error.
 
 .EXAMPLE
-sudo pwsh -File ./examples/provision-tenants.ps1 -CsvPath ./examples/tenants.csv -KeyDirectory /etc/sparsestorage/keys -NewKeys -Confirm:$false
+sudo pwsh -File ./examples/provision-tenants.ps1 -CsvPath ./examples/tenants.csv -KeyDirectory /etc/sparsestorage/keys -NewKeys '-Confirm:$false'
 
 .EXAMPLE
 ./examples/provision-tenants.ps1 -CsvPath ./tenants.csv -KeyDirectory ./keys -WhatIf

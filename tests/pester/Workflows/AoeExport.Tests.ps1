@@ -79,7 +79,7 @@ Describe 'AoE export and discovery across network namespaces' -Skip:$Skip {
 
         Get-AtaoeExport -Shelf $Shelf | Stop-AtaoeExport -Confirm:$false
         Get-AtaoeExport | Should -BeNullOrEmpty
-        (Find-FromSupervisor) -join ' ' | Should -Be 
+        (Find-FromSupervisor) -join ' ' | Should -Be ''
         Get-SparseVolume -Pool $PoolName | Remove-SparseVolume -Confirm:$false
         Get-ChildItem -LiteralPath $PoolPath -Force | Should -BeNullOrEmpty
     }
