@@ -6,7 +6,8 @@ Builds, tests and packages the SparseStorage module.
 .DESCRIPTION
 Build   compiles SparseStorage.sln and assembles out/SparseStorage/<version>/ with tools/SparseStorage.Packager
         (manifest, script module, views, assemblies, en-US help made from docs/en-US).
-Test    Build, then the xunit suites, then the Pester 5 suites in tests/pester in a fresh pwsh, which import the
+Test    Build, then the xunit suites, then the Pester 5 suites in tests/pester and its subfolders (Invoke-Pester
+        finds *.Tests.ps1 recursively; Workflows/ holds the end-to-end ones) in a fresh pwsh, which import the
         built module from out/SparseStorage. Without Pester 5 or later the Pester suites are skipped with a warning.
 Package Build, then zips the contents of out/SparseStorage/<version>/ into out/SparseStorage.<version>.zip; expand it
         into a Modules/SparseStorage/<version> folder to install.
