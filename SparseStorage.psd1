@@ -48,6 +48,7 @@
         'Add-AtaoeDiskToGroup'
     )
     FunctionsToExport    = @()
+    DscResourcesToExport = @('SparseVolume', 'SparseStoragePool')
     AliasesToExport      = @()
     VariablesToExport    = @()
     PrivateData          = @{

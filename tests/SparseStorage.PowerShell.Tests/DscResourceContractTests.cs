@@ -1,0 +1,148 @@
+using System.Reflection;
+using System.Text.RegularExpressions;
+using SparseStorage.Packager;
+
+namespace SparseStorage.PowerShell.Tests;
+
+/// <summary>
+/// The class-based DSC resources, read from the script module's text: what the manifest exports, what
+/// PSDesiredStateConfiguration needs of each class, and that every Core type and cmdlet parameter they use exists.
+/// </summary>
+public sealed partial class DscResourceContractTests : IDisposable
+{
+    private static readonly string Root = CmdletAssembly.RepositoryRoot;
+    private static readonly ModuleManifest Manifest = ModuleManifest.Load(Path.Combine(Root, "SparseStorage.psd1"));
+    private static readonly string RootModulePath = Path.Combine(Root, "module", Manifest.Values("RootModule").Single());
+    private static readonly string Script = File.ReadAllText(RootModulePath);
+    private static readonly IReadOnlyList<DscClassDeclaration> Resources = DscClassDeclaration.Parse(Script);
+
+    private readonly CmdletAssembly assembly = new();
+
+    public void Dispose() => assembly.Dispose();
+
+    private static DscClassDeclaration Resource(string name) => Resources.Single(r => r.Name == name);
+
+    [Fact]
+    public void The_manifest_exports_exactly_the_resources_its_root_module_declares()
+    {
+        Manifest.Values("DscResourcesToExport").Should().BeEquivalentTo("SparseVolume", "SparseStoragePool");
+        Resources.Select(r => r.Name).Should().BeEquivalentTo(Manifest.Values("DscResourcesToExport"));
+    }
+
+    [Fact]
+    public void No_other_script_declares_a_resource_since_only_the_root_module_is_searched()
+    {
+        var others = Directory.EnumerateFiles(Path.Combine(Root, "module"), "*.ps*1", SearchOption.AllDirectories)
+            .Where(f => f != RootModulePath && File.ReadAllText(f).Contains("[DscResource("));
+
+        RootModulePath.Should().EndWith(".psm1");
+        others.Should().BeEmpty();
+    }
+
+    [Theory]
+    [InlineData("SparseVolume")]
+    [InlineData("SparseStoragePool")]
+    public void Each_resource_has_Get_returning_itself_Test_returning_bool_and_Set_returning_void(string name)
+    {
+        Resource(name).Methods.Should().Equal(new Dictionary<string, string> { ["Get"] = name, ["Test"] = "bool", ["Set"] = "void" });
+    }
+
+    [Fact]
+    public void SparseVolume_is_keyed_by_pool_and_name_and_has_the_configurable_properties_of_the_issue()
+    {
+        var volume = Resource("SparseVolume");
+
+        volume.Keys.Should().BeEquivalentTo("Name", "Pool");
+        volume.Configurable.Should().BeEquivalentTo(
+            "Ensure", "Name", "Pool", "Size", "Format", "FileSystem", "Label", "MountPoint", "Encrypted", "KeyFile", "AllowShrink");
+    }
+
+    [Fact]
+    public void SparseStoragePool_is_keyed_by_name_and_configures_ensure_and_path()
+    {
+        var pool = Resource("SparseStoragePool");
+
+        pool.Keys.Should().Equal("Name");
+        pool.Configurable.Should().BeEquivalentTo("Ensure", "Name", "Path");
+    }
+
+    [Fact]
+    public void Property_types_are_ones_DSC_maps_and_Ensure_is_an_enum_of_Present_and_Absent()
+    {
+        Resources.SelectMany(r => r.Properties).Select(p => p.Type).Distinct()
+            .Should().OnlyContain(type => new[] { "string", "bool", "long", "int", "Ensure" }.Contains(type));
+        Resources.SelectMany(r => r.Properties).Select(p => p.Arguments).Distinct()
+            .Should().OnlyContain(arguments => new[] { "", "Key", "Mandatory", "NotConfigurable" }.Contains(arguments));
+        EnumPattern().Match(Script).Groups["members"].Value.Split((char[])[' ', '\n', '\r'], StringSplitOptions.RemoveEmptyEntries)
+            .Should().Equal("Present", "Absent");
+    }
+
+    [Fact]
+    public void The_script_names_no_module_type_as_a_literal_since_classes_are_resolved_when_the_file_is_parsed()
+    {
+        Script.Should().NotMatchRegex(@"\[SparseStorage\.");
+    }
+
+    [Fact]
+    public void Every_Core_type_and_static_method_the_script_calls_exists()
+    {
+        var names = CoreTypeNamePattern().Matches(Script).Select(m => m.Groups["name"].Value).Distinct().ToList();
+
+        names.Should().Contain(["SparseStorage.Core.Configuration.VolumePlanner", "SparseStorage.Core.Configuration.PoolPlanner"]);
+        foreach (var name in names)
+            assembly.Core.GetType(name).Should().NotBeNull($"the script resolves '{name}' by name");
+        StaticMethod("VolumeDesiredState", "FromProperties").Should().NotBeNull();
+        StaticMethod("PoolDesiredState", "FromProperties").Should().NotBeNull();
+        StaticMethod("VolumePlanner", "Plan").Should().NotBeNull();
+        StaticMethod("PoolPlanner", "Plan").Should().NotBeNull();
+        StaticMethod("ObservedVolume", "From").Should().NotBeNull();
+    }
+
+    public static TheoryData<string, string[]> CmdletParameters => new()
+    {
+        { "Get-SparseVolume", ["Pool"] },
+        { "New-SparseVolume", ["Name", "Pool", "Size", "Format", "FileSystem", "Label"] },
+        { "Resize-SparseVolume", ["Name", "Pool", "Size", "Force"] },
+        { "Mount-SparseVolume", ["Name", "Pool", "MountPoint", "KeyFile"] },
+        { "Dismount-SparseVolume", ["Name", "Pool"] },
+        { "Protect-Volume", ["Name", "Pool", "KeyFile"] },
+        { "Remove-SparseVolume", ["Name", "Pool", "Force"] },
+        { "Get-StoragePool", [] },
+        { "Register-StoragePool", ["Name", "Path"] },
+        { "Unregister-StoragePool", ["Name"] },
+    };
+
+    [Theory]
+    [MemberData(nameof(CmdletParameters))]
+    public void Every_cmdlet_the_resources_call_has_the_parameters_they_pass(string cmdlet, string[] parameters)
+    {
+        Script.Should().Contain(cmdlet);
+        var type = assembly.Get(cmdlet).Type;
+        foreach (var parameter in parameters)
+            (type.GetProperty(parameter)?.GetCustomAttributesData() ?? []).Should()
+                .Contain(a => a.AttributeType.Name == "ParameterAttribute", $"{cmdlet} is called with -{parameter}");
+    }
+
+    [Fact]
+    public void Every_state_changing_call_is_unattended_and_stops_on_error()
+    {
+        var calls = ChangingCallPattern().Matches(Script).Select(m => m.Value).ToList();
+
+        calls.Should().HaveCountGreaterThanOrEqualTo(2);
+        calls.Should().OnlyContain(call => call.Contains("-Confirm:$false") && call.Contains("-ErrorAction Stop"));
+        Script.Should().Contain("Confirm = $false").And.Contain("ErrorAction = 'Stop'");
+    }
+
+    private MethodInfo? StaticMethod(string type, string method) =>
+        assembly.Core.GetType("SparseStorage.Core.Configuration." + type)?.GetMethod(method, BindingFlags.Public | BindingFlags.Static);
+
+    [GeneratedRegex(@"enum\s+Ensure\s*\{(?<members>[^}]*)\}")]
+    private static partial Regex EnumPattern();
+
+    [GeneratedRegex(@"'(?<name>SparseStorage\.Core\.Configuration\.\w+)'")]
+    private static partial Regex CoreTypeNamePattern();
+
+    /// <summary>Calls that name their parameters inline (the volume calls splat a hashtable checked by the last assertion).</summary>
+    [GeneratedRegex(@"(?:Register|Unregister)-StoragePool[^\n]*")]
+    private static partial Regex ChangingCallPattern();
+}
