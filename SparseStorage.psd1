@@ -8,7 +8,6 @@
     Description          = 'Thin-provisioned virtual disks from ordinary files on Linux: pools with overcommit accounting, raw and qcow2 volumes, filesystems, loop and FUSE mounts, snapshots, backups, and export over ATA over Ethernet.'
     PowerShellVersion    = '7.4'
     CompatiblePSEditions = @('Core')
-    NestedModules        = @('SparseStorage.PowerShell.dll')
     FormatsToProcess     = @('SparseStorage.format.ps1xml')
     TypesToProcess       = @('SparseStorage.types.ps1xml')
     CmdletsToExport      = @(

@@ -1,5 +1,5 @@
-# The cmdlets live in SparseStorage.PowerShell.dll (a nested module of the manifest). This script module is the
-# manifest's root and holds the class-based DSC resources SparseVolume and SparseStoragePool.
+# The cmdlets live in SparseStorage.PowerShell.dll, which this script module imports and re-exports. This script
+# module is the manifest's root and holds the class-based DSC resources SparseVolume and SparseStoragePool.
 #
 # The DSC classes must be in this file, the RootModule itself, not in a nested or dot-sourced script:
 # PSDesiredStateConfiguration 2.x's Get-DscResource looks for [DscResource()] classes in the root module's file, and
@@ -16,6 +16,13 @@ if (-not $IsLinux) {
 # when the file is parsed, and Get-DscResource parses this file without loading the module. Loading the assembly here
 # makes the names resolvable even before any cmdlet has run in this runspace.
 Add-Type -Path (Join-Path $PSScriptRoot 'SparseStorage.Core.dll')
+
+# The cmdlet assembly is imported here, not listed in the manifest's NestedModules: PowerShell's DSC class-resource
+# loader walks the manifest's nested modules and refuses any binary one (ConfigurationNotSupportedInPowerShellCore),
+# so Get-DscResource and Invoke-DscResource would fail for the whole module.
+$cmdletModule = Import-Module -Name (Join-Path $PSScriptRoot 'SparseStorage.PowerShell.dll') -PassThru
+$ExecutionContext.SessionState.Module.OnRemove = { Remove-Module -ModuleInfo $cmdletModule -Force }
+Export-ModuleMember -Cmdlet @($cmdletModule.ExportedCmdlets.Keys)
 
 function Get-SparseStorageType {
     param([Parameter(Mandatory)] [string] $FullName)

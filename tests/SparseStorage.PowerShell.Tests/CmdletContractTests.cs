@@ -273,7 +273,10 @@ public sealed class CmdletContractTests : IDisposable
         manifest.Should().MatchRegex(@"PowerShellVersion\s*=\s*'7\.4'").And.MatchRegex(@"CompatiblePSEditions\s*=\s*@\('Core'\)");
         foreach (Match file in Regex.Matches(manifest, @"'([\w.]+\.(ps1xml|psm1))'"))
             File.Exists(Path.Combine(CmdletAssembly.RepositoryRoot, "module", file.Groups[1].Value)).Should().BeTrue(file.Value);
-        manifest.Should().Contain("'SparseStorage.PowerShell.dll'");
+        manifest.Should().NotContain("NestedModules", "the DSC class-resource loader refuses a binary nested module; the root module imports the cmdlets");
+        File.ReadAllText(Path.Combine(CmdletAssembly.RepositoryRoot, "module", "SparseStorage.psm1"))
+            .Should().Contain("Import-Module -Name (Join-Path $PSScriptRoot 'SparseStorage.PowerShell.dll') -PassThru")
+            .And.Contain("Export-ModuleMember -Cmdlet");
     }
 
     [Fact]
