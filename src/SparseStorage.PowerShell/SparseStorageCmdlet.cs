@@ -80,7 +80,7 @@ public abstract class SparseStorageCmdlet : PSCmdlet
             }
         });
         OperationProgress? last = null;
-        foreach (var update in queue.GetConsumingEnumerable())
+        foreach (var update in Updates(queue))
         {
             last = update;
             WriteProgress(new ProgressRecord(1, update.Activity, update.Status) { PercentComplete = update.PercentComplete });
@@ -88,6 +88,28 @@ public abstract class SparseStorageCmdlet : PSCmdlet
         if (last is not null)
             WriteProgress(new ProgressRecord(1, last.Activity, "Done") { RecordType = ProgressRecordType.Completed });
         return task.GetAwaiter().GetResult();
+    }
+
+    /// <summary>
+    /// Core's reports; when work that reports nothing (a key derivation, mkfs) passes a second, one record without a
+    /// percentage, so that nothing that takes a while runs silently.
+    /// </summary>
+    private IEnumerable<OperationProgress> Updates(BlockingCollection<OperationProgress> queue)
+    {
+        var reported = false;
+        while (!queue.IsCompleted)
+        {
+            if (queue.TryTake(out var update, TimeSpan.FromSeconds(1)))
+            {
+                reported = true;
+                yield return update;
+            }
+            else if (!reported && !queue.IsCompleted)
+            {
+                reported = true;
+                yield return new OperationProgress(MyInvocation.MyCommand.Name, "Working", 0, 0);
+            }
+        }
     }
 
     private sealed class QueueProgress(BlockingCollection<OperationProgress> queue) : IProgress<OperationProgress>

@@ -1,7 +1,8 @@
 namespace SparseStorage;
 
 /// <summary>What is known of an export's vblade right now.</summary>
-public enum AtaoeExportState
+// Backed by long so that ConvertTo-Json writes the name, not a number (docs/json.md).
+public enum AtaoeExportState : long
 {
     /// <summary>The recorded vblade is alive.</summary>
     Running,

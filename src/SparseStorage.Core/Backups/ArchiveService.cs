@@ -20,9 +20,14 @@ public sealed class ArchiveService(StorageContext context)
     /// into zstd, byte for byte what GNU tar would write, without tar's 512-byte reads; any other file (not sparse, or
     /// with a long name) goes through GNU tar itself.
     /// </summary>
-    public static ToolCommand CompressCommand(string image, string archive, int level) =>
+    public static ToolCommand CompressCommand(string image, string archive, int level, IProgress<OperationProgress>? progress = null) =>
         SparseTarWriter.For(image) is { } tar
-            ? new ToolCommand("zstd", "-q", "-T0", $"-{Level(level)}", "-o", archive) { StandardInputSource = tar.Write, Timeout = TimeSpan.FromHours(12) }
+            ? new ToolCommand("zstd", "-q", "-T0", $"-{Level(level)}", "-o", archive)
+            {
+                StandardInputSource = (output, token) => tar.Write(output, token, (done, total) => progress?.Report(new OperationProgress(
+                    $"Archiving {Path.GetFileName(image)}", $"{ByteSize.Format(done)} of {ByteSize.Format(total)} of data compressed", done, total))),
+                Timeout = TimeSpan.FromHours(12),
+            }
             : new ToolCommand("tar", "--sparse", "--create", $"--use-compress-program=zstd -T0 -{Level(level)}",
                 $"--file={archive}", $"--directory={Path.GetDirectoryName(image)}", "--", Path.GetFileName(image)) { Timeout = TimeSpan.FromHours(12) };
 
@@ -35,9 +40,30 @@ public sealed class ArchiveService(StorageContext context)
 
     private static string Level(int level) => level.ToString(CultureInfo.InvariantCulture);
 
-    public static ToolCommand ExpandCommand(string archive, string directory) =>
-        new ToolCommand("tar", "--sparse", "--extract", "--use-compress-program=zstd -d -T0", $"--file={archive}", $"--directory={directory}", "--no-same-owner")
-            { Timeout = TimeSpan.FromHours(12) };
+    /// <summary>The command that expands an archive: tar reads it from standard input, fed in-process so that progress can be told.</summary>
+    public static ToolCommand ExpandCommand(string archive, string directory, IProgress<OperationProgress>? progress = null) =>
+        new ToolCommand("tar", "--sparse", "--extract", "--use-compress-program=zstd -d -T0", "--file=-", $"--directory={directory}", "--no-same-owner")
+        {
+            StandardInputSource = (input, token) => Feed(archive, input, progress, token),
+            Timeout = TimeSpan.FromHours(12),
+        };
+
+    /// <summary>What <see cref="ExpandCommand"/> runs, as a person would read it.</summary>
+    public static string DescribeExpansion(string archive, string directory) => $"{ExpandCommand(archive, directory)} < {archive}";
+
+    private static void Feed(string archive, Stream input, IProgress<OperationProgress>? progress, CancellationToken cancellationToken)
+    {
+        using var file = new FileStream(archive, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
+        var buffer = new byte[1 << 20];
+        var (done, total) = (0L, file.Length);
+        for (int read; (read = file.Read(buffer)) > 0;)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            input.Write(buffer, 0, read);
+            done += read;
+            progress?.Report(new OperationProgress($"Expanding {Path.GetFileName(archive)}", $"{ByteSize.Format(done)} of {ByteSize.Format(total)} of the archive read", done, total));
+        }
+    }
 
     public static int RequireLevel(int level) =>
         level is >= 1 and <= 19 ? level
@@ -55,7 +81,7 @@ public sealed class ArchiveService(StorageContext context)
         return full;
     }
 
-    public VolumeArchive Compress(SparseVolume volume, string archivePath, int level, bool force, CancellationToken cancellationToken = default)
+    public VolumeArchive Compress(SparseVolume volume, string archivePath, int level, bool force, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         RequireLevel(level);
         ToolLocator.Default.Locate("zstd"); // tar starts zstd itself and would only say that it failed
@@ -70,7 +96,8 @@ public sealed class ArchiveService(StorageContext context)
             using (var freeze = FileSystemFreeze.Begin(context, current, context.ReadAttachments().Of(current.Path), force, "archive it", cancellationToken))
             {
                 consistency = freeze.Consistency;
-                context.Runner.RunChecked(CompressCommand(current.Path, temporary, level), cancellationToken);
+                progress?.Report(new OperationProgress($"Archiving {current.Name}", $"Compressing {ByteSize.Format(current.AllocatedBytes)} of data", 0, current.AllocatedBytes));
+                context.Runner.RunChecked(CompressCommand(current.Path, temporary, level, progress), cancellationToken);
             }
             using (var written = new FileStream(temporary, FileMode.Open, FileAccess.ReadWrite))
                 written.Flush(flushToDisk: true);
@@ -104,7 +131,7 @@ public sealed class ArchiveService(StorageContext context)
     }
 
     /// <summary>Expands an archive into a volume file in a pool. The archive must hold exactly one image file, whose format must fit the target's extension.</summary>
-    public SparseVolume Expand(string archivePath, string target, bool force, CancellationToken cancellationToken = default)
+    public SparseVolume Expand(string archivePath, string target, bool force, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ToolLocator.Default.Locate("zstd"); // tar starts zstd itself and would only say that it failed
         using var volumeLock = context.LockVolume(target, cancellationToken);
@@ -113,7 +140,7 @@ public sealed class ArchiveService(StorageContext context)
         Directory.CreateDirectory(work);
         try
         {
-            context.Runner.RunChecked(ExpandCommand(archivePath, work), cancellationToken);
+            context.Runner.RunChecked(ExpandCommand(archivePath, work, progress), cancellationToken);
             var files = Directory.GetFileSystemEntries(work, "*", SearchOption.AllDirectories);
             if (files.Length != 1 || !File.Exists(files[0]))
                 throw new StorageOperationException("ArchiveNotAVolume", $"'{archivePath}' holds {files.Length} entries; a volume archive holds exactly one image file.", archivePath);

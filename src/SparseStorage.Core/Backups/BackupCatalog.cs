@@ -15,6 +15,9 @@ public static partial class BackupCatalog
     public static string NewSetName(DateTime utcNow, BackupKind kind) =>
         utcNow.ToString("yyyyMMdd'T'HHmmssfff'Z'", CultureInfo.InvariantCulture) + (kind == BackupKind.Full ? "-full" : "-incr");
 
+    /// <summary>Whether a directory name is that of a backup set (hidden work in progress is not).</summary>
+    public static bool IsSetName(string name) => SetName().IsMatch(name);
+
     public static string VolumeFolder(string destination, string volumeName) => Path.Combine(destination, volumeName);
 
     /// <summary>The complete sets of the volumes whose names match, oldest first; damaged sets go to <paramref name="onDamaged"/>.</summary>
@@ -162,6 +165,6 @@ public static partial class BackupCatalog
     /// <summary>Set directories of one volume folder, oldest first; work in progress (hidden) and unrelated folders are skipped.</summary>
     public static IEnumerable<string> SetDirectories(string volumeFolder) =>
         Directory.EnumerateDirectories(volumeFolder)
-            .Where(d => SetName().IsMatch(Path.GetFileName(d)))
+            .Where(d => IsSetName(Path.GetFileName(d)))
             .Order(StringComparer.Ordinal);
 }

@@ -42,8 +42,11 @@ internal sealed class SparseTarWriter
         return sparse && Encoding.UTF8.GetByteCount(Path.GetFileName(path)) < 100 ? new SparseTarWriter(path, status) : null;
     }
 
-    /// <summary>Writes the whole tar stream to <paramref name="output"/>, normally the standard input of a compressor.</summary>
-    public void Write(Stream output, CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes the whole tar stream to <paramref name="output"/>, normally the standard input of a compressor;
+    /// <paramref name="dataWritten"/> hears the data bytes written so far and the total after each region.
+    /// </summary>
+    public void Write(Stream output, CancellationToken cancellationToken, Action<long, long>? dataWritten = null)
     {
         using var image = Libc.Open(path, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
         var extents = SparseFile.DataExtents(image, status.Size).ToList();
@@ -53,12 +56,14 @@ internal sealed class SparseTarWriter
             Libc.TryResizePipe(pipe.SafePipeHandle, PipeBytes);
         var written = (long)headers.Length;
         var advised = 0;
+        var (data, total) = (0L, extents.Sum(e => e.Length));
         for (var i = 0; i < extents.Count; i++)
         {
             advised = AdviseAhead(image, extents, i, advised);
             CopyRegion(image, extents[i], output, cancellationToken);
             written += Padded(extents[i].Length);
             WriteZeros(output, Padded(extents[i].Length) - extents[i].Length);
+            dataWritten?.Invoke(data += extents[i].Length, total);
         }
         WriteZeros(output, 2 * Block + (Record - (written + 2 * Block) % Record) % Record);
     }

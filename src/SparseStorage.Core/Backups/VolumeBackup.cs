@@ -1,6 +1,7 @@
 namespace SparseStorage;
 
-public enum BackupKind
+// Backed by long so that ConvertTo-Json writes the name, not a number (docs/json.md).
+public enum BackupKind : long
 {
     /// <summary>Holds every allocated block of the volume.</summary>
     Full,

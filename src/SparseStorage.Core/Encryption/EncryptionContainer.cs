@@ -1,7 +1,8 @@
 namespace SparseStorage;
 
 /// <summary>How an encrypted volume's image holds its data.</summary>
-public enum EncryptionContainer
+// Backed by long so that ConvertTo-Json writes the name, not a number (docs/json.md).
+public enum EncryptionContainer : long
 {
     /// <summary>A raw LUKS1 image: cryptsetup and dm-crypt open it, and so does qemu (userspace unlock).</summary>
     Luks1,
@@ -12,7 +13,8 @@ public enum EncryptionContainer
 }
 
 /// <summary>How an encrypted volume is opened on this host.</summary>
-public enum UnlockMethod
+// Backed by long so that ConvertTo-Json writes the name, not a number (docs/json.md).
+public enum UnlockMethod : long
 {
     /// <summary>qemu-storage-daemon decrypts and exports the plaintext through FUSE; a loop device attaches it.</summary>
     Userspace,

@@ -1,7 +1,8 @@
 namespace SparseStorage;
 
 /// <summary>A filesystem a volume can hold. <see cref="Unknown"/>: data the module does not recognise.</summary>
-public enum FileSystemType
+// Backed by long so that ConvertTo-Json writes the name, not a number (docs/json.md).
+public enum FileSystemType : long
 {
     None,
     Ext2,

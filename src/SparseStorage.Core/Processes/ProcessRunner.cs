@@ -16,6 +16,8 @@ public sealed class ProcessRunner(ToolLocator locator) : IProcessRunner
 
     public async Task<ToolResult> RunAsync(ToolCommand command, CancellationToken cancellationToken = default)
     {
+        // A cancelled operation starts nothing more: a tool killed right after it starts may already have changed the disk.
+        cancellationToken.ThrowIfCancellationRequested();
         using var process = new Process { StartInfo = StartInfoFor(command) };
         var clock = Stopwatch.StartNew();
         process.Start();

@@ -1,7 +1,8 @@
 namespace SparseStorage;
 
 /// <summary>Where a snapshot's data lives.</summary>
-public enum SnapshotKind
+// Backed by long so that ConvertTo-Json writes the name, not a number (docs/json.md).
+public enum SnapshotKind : long
 {
     /// <summary>An internal snapshot inside the qcow2 image (qemu-img snapshot).</summary>
     Qcow2Internal,

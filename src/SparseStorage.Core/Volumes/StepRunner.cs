@@ -18,6 +18,7 @@ public sealed class StepRunner(IProcessRunner runner, bool dryRun, IProgress<Ope
     public ToolResult Tool(ToolCommand command)
     {
         Record(command.ToString());
+        Cancellation.ThrowIfCancellationRequested();
         return DryRun ? new ToolResult(command, 0, "", "", TimeSpan.Zero) : runner.RunChecked(command, Cancellation);
     }
 
@@ -25,6 +26,7 @@ public sealed class StepRunner(IProcessRunner runner, bool dryRun, IProgress<Ope
     public void Do(string description, Action action)
     {
         Record(description);
+        Cancellation.ThrowIfCancellationRequested();
         if (!DryRun)
             action();
     }
@@ -33,8 +35,22 @@ public sealed class StepRunner(IProcessRunner runner, bool dryRun, IProgress<Ope
     public T Measure<T>(string description, Func<T> measure, T dryRunValue)
     {
         Record(description);
+        Cancellation.ThrowIfCancellationRequested();
         return DryRun ? dryRunValue : measure();
     }
+
+    /// <summary>
+    /// Takes down what an earlier step set up (unmount, detach, stop a daemon). It runs after a cancellation too, which
+    /// is when it matters most, so it neither checks the token nor passes it to the tool.
+    /// </summary>
+    public void Undo(string description, Action action)
+    {
+        steps.Add(description);
+        if (!DryRun)
+            action();
+    }
+
+    public void UndoTool(ToolCommand command) => Undo(command.ToString(), () => runner.RunChecked(command, CancellationToken.None));
 
     private void Record(string step)
     {

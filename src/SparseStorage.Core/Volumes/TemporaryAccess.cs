@@ -31,7 +31,7 @@ internal sealed class TemporaryAccess(StorageContext context, SparseVolume volum
         var export = steps.Measure(exporter.StartCommand(volume.Path, FuseExportOptions.Qcow2(readOnly)).ToString(),
             () => exporter.Start(volume.Path, FuseExportOptions.Qcow2(readOnly), steps.Cancellation),
             new FuseExportRecord(volume.Path, FuseExportRecord.ExportPathFor(context.Runtime.FuseExports, volume.Path), 0));
-        undo.Push(() => steps.Do($"stop qemu-storage-daemon (FUSE export {export.ExportPath})", () => exporter.Stop(export, CancellationToken.None)));
+        undo.Push(() => steps.Undo($"stop qemu-storage-daemon (FUSE export {export.ExportPath})", () => exporter.Stop(export, CancellationToken.None)));
         return rawView = export.ExportPath;
     }
 
@@ -48,9 +48,9 @@ internal sealed class TemporaryAccess(StorageContext context, SparseVolume volum
         var parent = Path.Combine(context.Runtime.Root, "mnt");
         var target = Path.Combine(steps.DryRun ? parent : context.Runtime.Ensure(parent), FuseExportRecord.KeyFor(volume.Path));
         steps.Do($"mkdir {target}", () => Directory.CreateDirectory(target));
-        undo.Push(() => steps.Do($"rmdir {target}", () => Directory.Delete(target)));
+        undo.Push(() => steps.Undo($"rmdir {target}", () => Directory.Delete(target)));
         steps.Tool(Mounter.MountCommand(block, target, volume.FileSystem, readOnly));
-        undo.Push(() => steps.Tool(Mounter.UnmountCommand(target)));
+        undo.Push(() => steps.UndoTool(Mounter.UnmountCommand(target)));
         return mountPoint = target;
     }
 
@@ -90,7 +90,7 @@ internal sealed class TemporaryAccess(StorageContext context, SparseVolume volum
     {
         var loop = steps.Measure(LoopDeviceManager.AttachCommand(file, readOnly).ToString(),
             () => new LoopDeviceManager(context.Runner).Attach(file, readOnly, steps.Cancellation), "<loop device>");
-        undo.Push(() => steps.Do(LoopDeviceManager.DetachCommand(loop).ToString(), () => new LoopDeviceManager(context.Runner).Detach(loop, CancellationToken.None)));
+        undo.Push(() => steps.Undo(LoopDeviceManager.DetachCommand(loop).ToString(), () => new LoopDeviceManager(context.Runner).Detach(loop, CancellationToken.None)));
         return loop;
     }
 }

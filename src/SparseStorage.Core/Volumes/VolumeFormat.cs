@@ -1,7 +1,8 @@
 namespace SparseStorage;
 
 /// <summary>The on-disk format of a volume's image file.</summary>
-public enum VolumeFormat
+// Backed by long so that ConvertTo-Json writes the name, not a number (docs/json.md).
+public enum VolumeFormat : long
 {
     Raw,
     Qcow2,

@@ -1,7 +1,8 @@
 namespace SparseStorage;
 
 /// <summary>How a copy of a volume taken while it might be written (a snapshot, a backup) was kept consistent.</summary>
-public enum WriteConsistency
+// Backed by long so that ConvertTo-Json writes the name, not a number (docs/json.md).
+public enum WriteConsistency : long
 {
     /// <summary>The volume was not attached: nothing could write to it.</summary>
     Detached,

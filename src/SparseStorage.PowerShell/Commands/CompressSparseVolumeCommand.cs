@@ -30,6 +30,6 @@ public sealed class CompressSparseVolumeCommand : VolumeCmdlet
             var archive = archives.ResolveArchivePath(volume, ProviderPath(Destination));
             if (!ShouldProcess(volume.Path, $"Archive {ByteSize.Format(volume.AllocatedBytes)} of data into {archive}: {ArchiveService.DescribeCompression(volume.Path, archive, Level)}"))
                 return;
-            WriteObject(RunWithProgress((_, token) => archives.Compress(volume, archive, Level, Force, token)));
+            WriteObject(RunWithProgress((progress, token) => archives.Compress(volume, archive, Level, Force, progress, token)));
         }, Name.Length > 0 ? Name : Path);
 }

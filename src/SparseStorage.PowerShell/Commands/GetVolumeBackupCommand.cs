@@ -17,7 +17,7 @@ public sealed class GetVolumeBackupCommand : SparseStorageCmdlet
     /// <summary>Only sets of these volumes; wildcards allowed. All volumes when omitted.</summary>
     [Parameter(Position = 1)]
     [SupportsWildcards]
-    [ArgumentCompleter(typeof(Completers.VolumeNameCompleter))]
+    [ArgumentCompleter(typeof(Completers.BackedUpVolumeCompleter))]
     public string[] Volume { get; set; } = ["*"];
 
     protected override void ProcessRecord() =>

@@ -11,6 +11,7 @@ public sealed class RemoveVolumeBackupCommand : SparseStorageCmdlet
     /// <summary>The backup set's directory; binds BackupPath from Get-VolumeBackup output.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
     [Alias("BackupPath")]
+    [ArgumentCompleter(typeof(Completers.BackupSetCompleter))]
     [ValidateNotNullOrEmpty]
     public string Backup { get; set; } = "";
 

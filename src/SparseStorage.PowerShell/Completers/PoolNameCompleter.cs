@@ -1,7 +1,8 @@
 using System.Collections;
 using System.Management.Automation;
 using System.Management.Automation.Language;
-using SparseStorage.Core.Pools;
+using SparseStorage.Core;
+using SparseStorage.Core.Completion;
 
 namespace SparseStorage.PowerShell.Completers;
 
@@ -10,5 +11,5 @@ public sealed class PoolNameCompleter : IArgumentCompleter
 {
     public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
         CommandAst commandAst, IDictionary fakeBoundParameters) =>
-        Completion.Safely(() => PoolConfiguration.Default.Load().Select(p => p.Name), wordToComplete);
+        Completion.Safely(() => CompletionCandidates.PoolNames(StorageContext.CreateDefault().Pools), wordToComplete);
 }

@@ -2,8 +2,7 @@ using System.Collections;
 using System.Management.Automation;
 using System.Management.Automation.Language;
 using SparseStorage.Core;
-using SparseStorage.Core.Snapshots;
-using SparseStorage.Core.Volumes;
+using SparseStorage.Core.Completion;
 
 namespace SparseStorage.PowerShell.Completers;
 
@@ -12,13 +11,6 @@ public sealed class SnapshotNameCompleter : IArgumentCompleter
 {
     public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
         CommandAst commandAst, IDictionary fakeBoundParameters) =>
-        Completion.Safely(() =>
-        {
-            var context = StorageContext.CreateDefault();
-            var catalog = new VolumeCatalog(context);
-            var volume = fakeBoundParameters["VolumePath"] is string path ? catalog.Get(path)
-                : fakeBoundParameters["Volume"] is string name ? catalog.Single(name, fakeBoundParameters["Pool"] as string)
-                : null;
-            return volume is null ? [] : new SnapshotService(context).List(volume).Select(s => s.Name);
-        }, wordToComplete);
+        Completion.Safely(() => CompletionCandidates.SnapshotNames(StorageContext.CreateDefault(),
+            Completion.Bound(fakeBoundParameters, "VolumePath"), Completion.Bound(fakeBoundParameters, "Volume"), Completion.Bound(fakeBoundParameters, "Pool")), wordToComplete);
 }

@@ -1,6 +1,7 @@
 namespace SparseStorage;
 
-public enum FindingSeverity
+// Backed by long so that ConvertTo-Json writes the name, not a number (docs/json.md).
+public enum FindingSeverity : long
 {
     Information,
     Warning,
