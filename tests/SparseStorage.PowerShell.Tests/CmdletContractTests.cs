@@ -179,7 +179,8 @@ public sealed class CmdletContractTests : IDisposable
 
         var target = assembly.Get("Find-AtaoeDisk").OutputTypes.Single();
         var input = assembly.Get("Add-AtaoeDiskToGroup").Parameters.Single(p => p.Sets.Any(s => s.FromPipeline));
-        input.Type.GetElementType().Should().BeSameAs(target);
+        input.Type.GetElementType()!.FullName.Should().Be("System.Management.Automation.PSObject", "deserialized targets from a remote session must bind too");
+        CommandSource("AddAtaoeDiskToGroupCommand").Should().Contain("PipelineInput.Require<AtaoeTarget>(input");
         target.GetProperty("Path").Should().BeNull("a discovered target must not bind as a volume's -Path");
         foreach (var name in new[] { "Export-AtaoeDisk", "Get-AtaoeExport", "Stop-AtaoeExport", "Find-AtaoeDisk" })
             assembly.Get(name).Parameters.Single(p => p.Name == "Interface").Has("ArgumentCompleterAttribute").Should().BeTrue(name);
@@ -192,7 +193,8 @@ public sealed class CmdletContractTests : IDisposable
         var unregister = assembly.Get("Unregister-StoragePool").Parameters;
         unregister.Should().NotContain(p => p.Sets.Any(s => s.FromPipelineByPropertyName));
         var input = unregister.Single(p => p.Sets.Any(s => s.FromPipeline));
-        input.Type.Should().BeSameAs(assembly.Get("Get-StoragePool").OutputTypes.Single());
+        input.Type.FullName.Should().Be("System.Management.Automation.PSObject", "deserialized pools from a remote session must bind too");
+        CommandSource("UnregisterStoragePoolCommand").Should().Contain("PipelineInput.Require<StoragePool>(InputObject", "anything but a pool, live or deserialized, is refused");
         assembly.Get("Get-StoragePool").Parameters.Should().NotContain(p => p.Sets.Any(s => s.FromPipelineByPropertyName));
     }
 
@@ -345,9 +347,11 @@ public sealed class CmdletContractTests : IDisposable
     }
 
     public void Dispose() => assembly.Dispose();
+
+    private static string CommandSource(string className) =>
+        File.ReadAllText(Path.Combine(CmdletAssembly.RepositoryRoot, "src", "SparseStorage.PowerShell", "Commands", className + ".cs"));
 }
 
-/// <summary>The real docs pages convert into MAML help with one command, synopsis and its examples per exported cmdlet.</summary>
 public sealed class RealHelpTests : IDisposable
 {
     private readonly CmdletAssembly assembly = new();
@@ -379,4 +383,5 @@ public sealed class RealHelpTests : IDisposable
     }
 
     public void Dispose() => assembly.Dispose();
+
 }

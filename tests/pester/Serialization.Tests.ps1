@@ -79,6 +79,17 @@ Describe 'Deserialized objects on the pipeline' {
         ($deserialized | Get-SparseVolume).Path | Should -Be $Volume.Path
     }
 
+    It 'a deserialized pool pipes into Unregister-StoragePool, and a volume is refused there' {
+        $spare = Register-StoragePool -Name 'ser-spare' -Path (New-Item -ItemType Directory -Path (Join-Path $TestEnv.Root 'spare')).FullName
+        $deserialized = ConvertTo-Deserialized $spare
+
+        $deserialized | Unregister-StoragePool -Confirm:$false
+        Get-StoragePool -Name 'ser-spare' -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        { Get-SparseVolume -Path $Volume.Path | Unregister-StoragePool -Confirm:$false -ErrorAction Stop } |
+            Should -Throw -ErrorId 'InputObjectOfWrongType,SparseStorage.PowerShell.Commands.UnregisterStoragePoolCommand'
+        Get-StoragePool -Name $PoolName | Should -Not -BeNullOrEmpty
+    }
+
     It 'a snapshot pipes into Remove-VolumeSnapshot, which removes that snapshot only' {
         $null = New-VolumeSnapshot -VolumePath $Volume.Path -Name 'keep'
         $deserialized = ConvertTo-Deserialized (New-VolumeSnapshot -VolumePath $Volume.Path -Name 'drop')

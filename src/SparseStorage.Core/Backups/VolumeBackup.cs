@@ -9,7 +9,7 @@ public enum BackupKind : long
     Incremental,
 }
 
-public enum ChangeDetection
+public enum ChangeDetection : long
 {
     /// <summary>Every allocated block of the image was read and hashed.</summary>
     ReadAll,

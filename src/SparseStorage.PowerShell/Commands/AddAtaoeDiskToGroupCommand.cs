@@ -13,9 +13,9 @@ public sealed class AddAtaoeDiskToGroupCommand : SparseStorageCmdlet
 {
     private readonly List<AtaoeTarget> targets = [];
 
-    /// <summary>Targets from Find-AtaoeDisk.</summary>
+    /// <summary>Targets from Find-AtaoeDisk, also deserialized from a remote session.</summary>
     [Parameter(Mandatory = true, ValueFromPipeline = true)]
-    public AtaoeTarget[] InputObject { get; set; } = [];
+    public PSObject[] InputObject { get; set; } = [];
 
     /// <summary>The volume group: created from the targets, or extended by them.</summary>
     [Parameter(Mandatory = true, Position = 0)]
@@ -35,7 +35,24 @@ public sealed class AddAtaoeDiskToGroupCommand : SparseStorageCmdlet
     [Parameter]
     public FileSystemType FileSystem { get; set; } = FileSystemType.Ext4;
 
-    protected override void ProcessRecord() => targets.AddRange(InputObject);
+    protected override void ProcessRecord() =>
+        Invoke(() => targets.AddRange(InputObject.Select(ToTarget)), VolumeGroup);
+
+    /// <summary>A target from Find-AtaoeDisk, live or deserialized from a remote session (rebuilt from what the plan uses).</summary>
+    private static AtaoeTarget ToTarget(PSObject input)
+    {
+        if (input.BaseObject is AtaoeTarget live)
+            return live;
+        PipelineInput.Require<AtaoeTarget>(input, "Find-AtaoeDisk");
+        return new AtaoeTarget
+        {
+            Shelf = PipelineInput.Property<int>(input, nameof(AtaoeTarget.Shelf)),
+            Slot = PipelineInput.Property<int>(input, nameof(AtaoeTarget.Slot)),
+            Interface = PipelineInput.Property<string>(input, nameof(AtaoeTarget.Interface)),
+            MacAddress = PipelineInput.Property<string>(input, nameof(AtaoeTarget.MacAddress)),
+            Sectors = PipelineInput.Property<long>(input, nameof(AtaoeTarget.Sectors)),
+        };
+    }
 
     protected override void EndProcessing() =>
         Invoke(() =>

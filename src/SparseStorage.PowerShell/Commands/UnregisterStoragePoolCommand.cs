@@ -14,9 +14,12 @@ public sealed class UnregisterStoragePoolCommand : SparseStorageCmdlet
     [ArgumentCompleter(typeof(PoolNameCompleter))]
     public string Name { get; set; } = "";
 
-    /// <summary>A pool from Get-StoragePool. Only pools bind from the pipeline, so a piped volume cannot name a pool by accident.</summary>
+    /// <summary>
+    /// A pool from Get-StoragePool, also deserialized from a remote session. Only pools are taken from the pipeline,
+    /// so a piped volume cannot name a pool by accident.
+    /// </summary>
     [Parameter(Mandatory = true, ParameterSetName = "InputObject", ValueFromPipeline = true)]
-    public StoragePool? InputObject { get; set; }
+    public PSObject? InputObject { get; set; }
 
     /// <summary>Write the pool as it was before it was unregistered.</summary>
     [Parameter]
@@ -25,12 +28,23 @@ public sealed class UnregisterStoragePoolCommand : SparseStorageCmdlet
     protected override void ProcessRecord() =>
         Invoke(() =>
         {
-            var pool = Context.Pools.Find(InputObject?.Name ?? Name);
+            var pool = Context.Pools.Find(PoolName);
             if (!ShouldProcess(pool.Path, $"Unregister storage pool '{pool.Name}' (files are kept)"))
                 return;
             var described = PassThru ? Context.Pools.Describe(pool) : null;
             Context.Pools.Unregister(pool.Name, Context.ReadAttachments());
             if (described is not null)
                 WriteObject(described);
-        }, InputObject?.Name ?? Name);
+        }, InputObject?.BaseObject ?? Name);
+
+    private string PoolName
+    {
+        get
+        {
+            if (InputObject is null)
+                return Name;
+            PipelineInput.Require<StoragePool>(InputObject, "Get-StoragePool");
+            return PipelineInput.Property<string>(InputObject, nameof(StoragePool.Name));
+        }
+    }
 }
