@@ -20,18 +20,11 @@ BeforeAll {
     $TestEnv = New-TestEnvironment -Name 'ataoe'
     $PoolName = 'pester-aoe'
     $null = New-TestPool -Environment $TestEnv -Name $PoolName
-    $Suffix = [guid]::NewGuid().ToString('N').Substring(0, 6)
-    $Supervisor = "sstest-$Suffix-sup"
-    $NodeInterface = "ssn$Suffix"
-    $SupervisorInterface = "sss$Suffix"
+    $Lab = New-AoeLab -Prefix 'sstest'
+    $Supervisor = $Lab.Supervisor
+    $NodeInterface = $Lab.NodeInterface
+    $SupervisorInterface = $Lab.SupervisorInterface
     $PwshPath = (Get-Process -Id $PID).Path
-
-    function Invoke-Ip([string[]] $Arguments) {
-        $output = & ip @Arguments 2>&1
-        if ($LASTEXITCODE -ne 0) {
-            throw "ip $Arguments failed ($LASTEXITCODE): $output"
-        }
-    }
 
     # Find-AtaoeDisk in the supervisor namespace, in a child pwsh that imports the same built module.
     function Find-FromSupervisor {
@@ -43,20 +36,10 @@ BeforeAll {
         }
         @(($json -join "`n") | ConvertFrom-Json)
     }
-
-    if ((& id -u) -eq '0' -and (Get-Command ip -ErrorAction Ignore)) {
-        Invoke-Ip 'netns', 'add', $Supervisor
-        Invoke-Ip 'link', 'add', $NodeInterface, 'type', 'veth', 'peer', 'name', $SupervisorInterface, 'netns', $Supervisor
-        Invoke-Ip 'link', 'set', $NodeInterface, 'up'
-        Invoke-Ip '-n', $Supervisor, 'link', 'set', $SupervisorInterface, 'up'
-    }
 }
 
 AfterAll {
-    Get-AtaoeExport -ErrorAction Ignore | Stop-AtaoeExport -Confirm:$false -ErrorAction Continue
-    if (Test-Path -LiteralPath "/run/netns/$Supervisor") {
-        & ip netns delete $Supervisor
-    }
+    Remove-AoeLab -Lab $Lab
     Remove-TestEnvironment -Environment $TestEnv
 }
 

@@ -169,3 +169,41 @@ function Write-Pattern([string] $Path, [long] $Offset, [int] $Length, [int] $See
 function Get-Sha256([string] $Path) {
     (Get-FileHash -LiteralPath $Path -Algorithm SHA256).Hash
 }
+
+function Invoke-Ip([string[]] $Arguments) {
+    $output = & ip @Arguments 2>&1
+    if ($LASTEXITCODE -ne 0) {
+        throw "ip $Arguments failed ($LASTEXITCODE): $output"
+    }
+}
+
+<#
+.SYNOPSIS
+Makes a network namespace for an AoE supervisor and a veth pair: NodeInterface stays in this namespace (vblade serves
+on it), SupervisorInterface goes into the new one. Nothing is made unless the session is root and ip exists.
+.OUTPUTS
+An object with Supervisor (the namespace), NodeInterface and SupervisorInterface; Remove-AoeLab deletes it all.
+#>
+function New-AoeLab([string] $Prefix) {
+    $suffix = [guid]::NewGuid().ToString('N').Substring(0, 6)
+    $lab = [pscustomobject]@{
+        Supervisor          = "$Prefix-$suffix-sup"
+        NodeInterface       = "$($Prefix.Substring(0, 3))n$suffix"
+        SupervisorInterface = "$($Prefix.Substring(0, 3))s$suffix"
+    }
+    if ((& id -u) -eq '0' -and (Get-Command ip -ErrorAction Ignore)) {
+        Invoke-Ip 'netns', 'add', $lab.Supervisor
+        Invoke-Ip 'link', 'add', $lab.NodeInterface, 'type', 'veth', 'peer', 'name', $lab.SupervisorInterface, 'netns', $lab.Supervisor
+        Invoke-Ip 'link', 'set', $lab.NodeInterface, 'up'
+        Invoke-Ip '-n', $lab.Supervisor, 'link', 'set', $lab.SupervisorInterface, 'up'
+    }
+    $lab
+}
+
+# Stops every export of this test environment and deletes the lab's namespace, which removes the veth pair.
+function Remove-AoeLab([object] $Lab) {
+    Get-AtaoeExport -ErrorAction Ignore | Stop-AtaoeExport -Confirm:$false -ErrorAction Continue
+    if ($null -ne $Lab -and (Test-Path -LiteralPath "/run/netns/$($Lab.Supervisor)")) {
+        & ip netns delete $Lab.Supervisor
+    }
+}

@@ -18,18 +18,11 @@ BeforeAll {
     $PoolName = 'wf-aoe'
     $PoolPath = (New-TestPool -Environment $TestEnv -Name $PoolName).Path
     $Shelf = 51
-    $Suffix = [guid]::NewGuid().ToString('N').Substring(0, 6)
-    $Supervisor = "sswf-$Suffix-sup"
-    $NodeInterface = "swn$Suffix"
-    $SupervisorInterface = "sws$Suffix"
+    $Lab = New-AoeLab -Prefix 'sswf'
+    $Supervisor = $Lab.Supervisor
+    $NodeInterface = $Lab.NodeInterface
+    $SupervisorInterface = $Lab.SupervisorInterface
     $PwshPath = (Get-Process -Id $PID).Path
-
-    function Invoke-Ip([string[]] $Arguments) {
-        $output = & ip @Arguments 2>&1
-        if ($LASTEXITCODE -ne 0) {
-            throw "ip $Arguments failed ($LASTEXITCODE): $output"
-        }
-    }
 
     # Shelf.Slot=SizeBytes of every target the supervisor sees, sorted.
     function Find-FromSupervisor {
@@ -41,20 +34,10 @@ BeforeAll {
         }
         @($lines | Where-Object { $_ } | Sort-Object)
     }
-
-    if ((& id -u) -eq '0' -and (Get-Command ip -ErrorAction Ignore)) {
-        Invoke-Ip 'netns', 'add', $Supervisor
-        Invoke-Ip 'link', 'add', $NodeInterface, 'type', 'veth', 'peer', 'name', $SupervisorInterface, 'netns', $Supervisor
-        Invoke-Ip 'link', 'set', $NodeInterface, 'up'
-        Invoke-Ip '-n', $Supervisor, 'link', 'set', $SupervisorInterface, 'up'
-    }
 }
 
 AfterAll {
-    Get-AtaoeExport -ErrorAction Ignore | Stop-AtaoeExport -Confirm:$false -ErrorAction Continue
-    if (Test-Path -LiteralPath "/run/netns/$Supervisor") {
-        & ip netns delete $Supervisor
-    }
+    Remove-AoeLab -Lab $Lab
     Remove-TestEnvironment -Environment $TestEnv
 }
 
