@@ -187,7 +187,7 @@ internal sealed class BackupBenchmark(BenchEnvironment environment, BenchOptions
         var fullSet = BackUp(full: true);
         report.Line($"full set {Path.GetFileName(fullSet.BackupPath)} made first (untimed); changed chunks at the same {ChangedChunks} offsets every run (every 64th data chunk), new bytes each run");
         report.Line("each incremental builds on the one before (kept, as a nightly job would), all deleted at the end");
-        report.Line("the previous copy for rsync is a copy of the image before any change, restored (cp --sparse=always) before each rsync run");
+        report.Line("the previous copy for rsync is a copy of the image before any change, restored (cp --sparse=always --preserve=timestamps) before each rsync run");
         VolumeBackup? last = null;
         var incrementals = new List<VolumeBackup>();
         var ours = new Trial("SparseStorage VolumeBackupService, incremental", Runs, [source], () => last = BackUp(full: false))
@@ -205,7 +205,7 @@ internal sealed class BackupBenchmark(BenchEnvironment environment, BenchOptions
             {
                 Change(offsets);
                 File.Delete(previous);
-                Shell.Run("cp", "--sparse=always", baseline, previous);
+                Shell.Run("cp", "--sparse=always", "--preserve=timestamps", baseline, previous); // an mtime of now could match the source's to the second, and rsync would skip it
             },
             After = () =>
             {
