@@ -11,11 +11,8 @@
 # directory, backup destination and archive folder with it.
 
 BeforeDiscovery {
-    $RequireIntegration = $env:SPARSESTORAGE_INTEGRATION -eq 'require'
+    . (Join-Path $PSScriptRoot 'prerequisites.ps1')
 
-    function Test-Tool([string[]] $Name) {
-        @($Name | Where-Object { -not (Get-Command -Name $_ -CommandType Application -ErrorAction Ignore) }).Count -eq 0
-    }
     $SkipArchive = -not $RequireIntegration -and -not (Test-Tool 'tar', 'zstd')
 }
 

@@ -11,15 +11,8 @@
 # qemu-storage-daemon and FUSE, as in Encryption.Tests.ps1.
 
 BeforeDiscovery {
-    $IsRoot = (& id -u) -eq '0'
-    $RequireIntegration = $env:SPARSESTORAGE_INTEGRATION -eq 'require'
+    . (Join-Path $PSScriptRoot 'prerequisites.ps1')
 
-    function Test-Tool([string[]] $Name) {
-        @($Name | Where-Object { -not (Get-Command -Name $_ -CommandType Application -ErrorAction Ignore) }).Count -eq 0
-    }
-    $HasDeviceMapper = (Test-Path -LiteralPath '/dev/mapper/control') -and
-        @(Get-Content -LiteralPath '/proc/misc' -ErrorAction Ignore | Where-Object { $_.Trim() -match '^\d+\s+device-mapper$' }).Count -gt 0
-    $HasUserspace = (Test-Tool 'qemu-storage-daemon') -and (Test-Path -LiteralPath '/dev/fuse')
     $SkipVolumes = -not $IsRoot -and -not $RequireIntegration
     $SkipEncrypted = $SkipVolumes -or (-not $RequireIntegration -and -not ((Test-Tool 'cryptsetup') -and ($HasDeviceMapper -or $HasUserspace)))
 }

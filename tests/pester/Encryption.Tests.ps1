@@ -15,16 +15,8 @@
 # /dev/shm.
 
 BeforeDiscovery {
-    $IsRoot = (& id -u) -eq '0'
-    $RequireIntegration = $env:SPARSESTORAGE_INTEGRATION -eq 'require'
+    . (Join-Path $PSScriptRoot 'prerequisites.ps1')
 
-    function Test-Tool([string[]] $Name) {
-        @($Name | Where-Object { -not (Get-Command -Name $_ -CommandType Application -ErrorAction Ignore) }).Count -eq 0
-    }
-    # As the module decides: the kernel lists its device-mapper driver in /proc/misc, and the control node exists.
-    $HasDeviceMapper = (Test-Path -LiteralPath '/dev/mapper/control') -and
-        @(Get-Content -LiteralPath '/proc/misc' -ErrorAction Ignore | Where-Object { $_.Trim() -match '^\d+\s+device-mapper$' }).Count -gt 0
-    $HasUserspace = (Test-Tool 'qemu-storage-daemon') -and (Test-Path -LiteralPath '/dev/fuse')
     $HasMount = Test-Tool 'losetup', 'mount', 'umount', 'mkfs.ext4'
     $SkipRaw = -not $RequireIntegration -and -not ($HasMount -and (Test-Tool 'cryptsetup') -and ($HasDeviceMapper -or $HasUserspace))
     $SkipQcow2 = -not $RequireIntegration -and -not ($HasMount -and $HasUserspace -and (Test-Tool 'qemu-img', 'qemu-io'))

@@ -5,14 +5,9 @@
 # SPARSESTORAGE_INTEGRATION=require. The nightly job runs on volumes without a filesystem and needs no root.
 
 BeforeDiscovery {
-    $RequireIntegration = $env:SPARSESTORAGE_INTEGRATION -eq 'require'
-    $IsRoot = (& id -u) -eq '0'
-    function Test-Tool([string[]] $Name) {
-        @($Name | Where-Object { -not (Get-Command -Name $_ -CommandType Application -ErrorAction Ignore) }).Count -eq 0
-    }
+    . (Join-Path $PSScriptRoot 'prerequisites.ps1')
     $SkipMount = -not $RequireIntegration -and -not ($IsRoot -and (Test-Tool 'losetup', 'mount', 'umount', 'mkfs.ext4'))
-    $SkipProvision = $SkipMount -or (-not $RequireIntegration -and -not ((Test-Tool 'cryptsetup') -and
-            ((Test-Path -LiteralPath '/dev/mapper/control') -or ((Test-Tool 'qemu-storage-daemon') -and (Test-Path -LiteralPath '/dev/fuse')))))
+    $SkipProvision = $SkipMount -or (-not $RequireIntegration -and -not ((Test-Tool 'cryptsetup') -and ($HasDeviceMapper -or $HasUserspace)))
     $SkipAoe = -not $RequireIntegration -and -not ($IsRoot -and (Test-Tool 'vblade', 'start-stop-daemon', 'ip'))
 }
 

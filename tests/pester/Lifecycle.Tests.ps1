@@ -3,12 +3,8 @@
 # Creating, listing, piping and removing unmounted volumes needs no root and always runs.
 
 BeforeDiscovery {
-    $IsRoot = (& id -u) -eq '0'
-    $RequireIntegration = $env:SPARSESTORAGE_INTEGRATION -eq 'require'
+    . (Join-Path $PSScriptRoot 'prerequisites.ps1')
 
-    function Test-Tool([string[]] $Name) {
-        @($Name | Where-Object { -not (Get-Command -Name $_ -CommandType Application -ErrorAction Ignore) }).Count -eq 0
-    }
     $LifecycleCases = @(
         @{ Format = 'Raw'; FileSystem = 'Ext4'; Size = 64MB; Extension = '.img'
            SkipCase = -not $RequireIntegration -and -not (Test-Tool 'losetup', 'mount', 'mkfs.ext4') }

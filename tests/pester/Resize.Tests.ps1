@@ -7,12 +7,8 @@
 # passes -Confirm:$false or -Force, or sets $ConfirmPreference to ConfirmImpact None.
 
 BeforeDiscovery {
-    $IsRoot = (& id -u) -eq '0'
-    $RequireIntegration = $env:SPARSESTORAGE_INTEGRATION -eq 'require'
+    . (Join-Path $PSScriptRoot 'prerequisites.ps1')
 
-    function Test-Tool([string[]] $Name) {
-        @($Name | Where-Object { -not (Get-Command -Name $_ -CommandType Application -ErrorAction Ignore) }).Count -eq 0
-    }
     $SkipMountedExt4 = -not $RequireIntegration -and -not (Test-Tool 'losetup', 'mount', 'umount', 'mkfs.ext4', 'e2fsck', 'resize2fs')
     # Creating an xfs volume runs mkfs.xfs on the image file: no mount, no root.
     $SkipXfs = -not $RequireIntegration -and -not (Test-Tool 'mkfs.xfs')

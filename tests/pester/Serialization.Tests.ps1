@@ -6,11 +6,7 @@
 # SPARSESTORAGE_INTEGRATION=require.
 
 BeforeDiscovery {
-    $RequireIntegration = $env:SPARSESTORAGE_INTEGRATION -eq 'require'
-    $IsRoot = (& id -u) -eq '0'
-    function Test-Tool([string[]] $Name) {
-        @($Name | Where-Object { -not (Get-Command -Name $_ -CommandType Application -ErrorAction Ignore) }).Count -eq 0
-    }
+    . (Join-Path $PSScriptRoot 'prerequisites.ps1')
     $SkipMount = -not $RequireIntegration -and -not ($IsRoot -and (Test-Tool 'losetup', 'mount', 'umount', 'mkfs.ext4'))
     $SkipExport = -not $RequireIntegration -and -not ($IsRoot -and (Test-Tool 'vblade', 'start-stop-daemon', 'ip'))
     $SkipArchive = -not $RequireIntegration -and -not (Test-Tool 'tar', 'zstd')

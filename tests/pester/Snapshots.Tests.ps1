@@ -11,12 +11,8 @@
 # directory is empty again, hidden .snapshots folder and temporary .partial- files included.
 
 BeforeDiscovery {
-    $IsRoot = (& id -u) -eq '0'
-    $RequireIntegration = $env:SPARSESTORAGE_INTEGRATION -eq 'require'
+    . (Join-Path $PSScriptRoot 'prerequisites.ps1')
 
-    function Test-Tool([string[]] $Name) {
-        @($Name | Where-Object { -not (Get-Command -Name $_ -CommandType Application -ErrorAction Ignore) }).Count -eq 0
-    }
     $SkipQemuImg = -not $RequireIntegration -and -not (Test-Tool 'qemu-img')
     $SkipQcow2Data = -not $RequireIntegration -and -not (Test-Tool 'qemu-img', 'qemu-io')
     $SkipFreeze = -not $RequireIntegration -and -not (Test-Tool 'losetup', 'mount', 'umount', 'mkfs.ext4', 'fsfreeze')

@@ -4,12 +4,7 @@
 # SPARSESTORAGE_INTEGRATION=require. Keys come from files only, and every High-impact step passes -Confirm:$false.
 
 BeforeDiscovery {
-    $RequireIntegration = $env:SPARSESTORAGE_INTEGRATION -eq 'require'
-    function Test-Tool([string[]] $Name) {
-        @($Name | Where-Object { -not (Get-Command -Name $_ -CommandType Application -ErrorAction Ignore) }).Count -eq 0
-    }
-    $HasDeviceMapper = Test-Path -LiteralPath '/dev/mapper/control'
-    $HasUserspace = (Test-Tool 'qemu-storage-daemon') -and (Test-Path -LiteralPath '/dev/fuse')
+    . (Join-Path $PSScriptRoot '../prerequisites.ps1')
     $Skip = -not $RequireIntegration -and -not (((& id -u) -eq '0') -and
         (Test-Tool 'losetup', 'mount', 'umount', 'mkfs.ext4', 'cryptsetup') -and ($HasDeviceMapper -or $HasUserspace))
 }
