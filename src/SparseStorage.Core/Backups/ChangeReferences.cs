@@ -21,8 +21,7 @@ public static class ChangeReferences
     public const string FolderName = ".backup-references";
     private const string Extension = ".ref";
 
-    public static string FolderOf(string volumePath) =>
-        Path.Combine(Path.GetDirectoryName(volumePath)!, FolderName, Path.GetFileName(volumePath));
+    public static string FolderOf(string volumePath) => VolumeSideFolder.Of(volumePath, FolderName);
 
     /// <summary>A short key for the destination folder a chain lives in, so chains in different destinations keep their own reference.</summary>
     public static string ChainKey(string backupVolumeFolder) =>
@@ -40,7 +39,7 @@ public static class ChangeReferences
         if (cloned)
             return path;
         Discard(path);
-        DeleteEmptyFolders(folder);
+        VolumeSideFolder.DeleteIfEmpty(folder);
         return null;
     }
 
@@ -92,15 +91,7 @@ public static class ChangeReferences
                 VolumeRemover.Wipe(reference, progress, cancellationToken);
             File.Delete(reference);
         }
-        DeleteEmptyFolders(folder);
-    }
-
-    /// <summary>The volume's folder and the pool's .backup-references folder go when nothing is left in them.</summary>
-    private static void DeleteEmptyFolders(string volumeFolder)
-    {
-        foreach (var folder in new[] { volumeFolder, Path.GetDirectoryName(volumeFolder)! })
-            if (Directory.Exists(folder) && !Directory.EnumerateFileSystemEntries(folder).Any())
-                Directory.Delete(folder);
+        VolumeSideFolder.DeleteIfEmpty(folder);
     }
 
     public static void Discard(string? path)

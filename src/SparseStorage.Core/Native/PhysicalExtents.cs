@@ -31,6 +31,8 @@ public static class PhysicalExtents
     private const int HeaderBytes = 32;
     private const int ExtentBytes = 56;
     private const int ExtentsPerCall = 1024;
+    private const int ENOTTY = 25;
+    private const int EOPNOTSUPP = 95;
 
     /// <summary>Every extent of the file in order; null when the filesystem has no FIEMAP.</summary>
     public static unsafe List<PhysicalExtent>? Read(SafeFileHandle file)
@@ -48,7 +50,7 @@ public static class PhysicalExtents
                 *(uint*)(map + 16) = FIEMAP_FLAG_SYNC;
                 *(uint*)(map + 24) = ExtentsPerCall; // fm_extent_count
                 if (Libc.ioctl(file, FS_IOC_FIEMAP, map) != 0)
-                    return System.Runtime.InteropServices.Marshal.GetLastPInvokeError() is 95 or 25 ? null // EOPNOTSUPP, ENOTTY
+                    return System.Runtime.InteropServices.Marshal.GetLastPInvokeError() is EOPNOTSUPP or ENOTTY ? null
                         : throw Libc.ErrnoException("FIEMAP");
                 var mapped = *(uint*)(map + 20);
                 if (mapped == 0)

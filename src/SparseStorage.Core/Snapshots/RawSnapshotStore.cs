@@ -18,8 +18,7 @@ public static class RawSnapshotStore
 
     private sealed record Metadata(string Name, string Id, SnapshotKind Kind, DateTime CreatedUtc, long SizeBytes);
 
-    public static string FolderOf(string volumePath) =>
-        Path.Combine(Path.GetDirectoryName(volumePath)!, FolderName, Path.GetFileName(volumePath));
+    public static string FolderOf(string volumePath) => VolumeSideFolder.Of(volumePath, FolderName);
 
     public static int Count(string volumePath)
     {
@@ -86,8 +85,7 @@ public static class RawSnapshotStore
         if (wipe && File.Exists(snapshot.SnapshotPath))
             VolumeRemover.Wipe(snapshot.SnapshotPath, progress, cancellationToken);
         File.Delete(DataPath(folder, snapshot.Name));
-        DeleteIfEmpty(folder);
-        DeleteIfEmpty(Path.GetDirectoryName(folder)!);
+        VolumeSideFolder.DeleteIfEmpty(folder);
     }
 
     private static VolumeSnapshot Describe(SparseVolume volume, string metadataFile)
@@ -124,10 +122,4 @@ public static class RawSnapshotStore
 
     private static string DataPath(string folder, string name) => Path.Combine(folder, name + ".img");
     private static string MetadataPath(string folder, string name) => Path.Combine(folder, name + ".json");
-
-    private static void DeleteIfEmpty(string directory)
-    {
-        if (Directory.Exists(directory) && !Directory.EnumerateFileSystemEntries(directory).Any())
-            Directory.Delete(directory);
-    }
 }
