@@ -1,3 +1,4 @@
+using SparseStorage.Core.Host;
 using SparseStorage.Core.Native;
 using SparseStorage.Core.Pools;
 using SparseStorage.Core.Processes;
@@ -40,7 +41,7 @@ public sealed class VolumeCreator(StorageContext context)
                 CreateRawFile(plan.RawStagingPath ?? plan.TemporaryPath, plan.Size.Bytes,
                     plan.Request.Preallocation == Preallocation.Full && plan.RawStagingPath is null);
             foreach (var command in plan.Commands)
-                context.Runner.RunChecked(command, cancellationToken);
+                Run(command, plan.TargetPath, cancellationToken);
             File.Move(plan.TemporaryPath, plan.TargetPath, overwrite: plan.Request.Force);
         }
         finally
@@ -50,6 +51,24 @@ public sealed class VolumeCreator(StorageContext context)
                 File.Delete(plan.RawStagingPath);
         }
         return new VolumeCatalog(context).Get(plan.TargetPath);
+    }
+
+    private void Run(ToolCommand command, string target, CancellationToken cancellationToken)
+    {
+        try
+        {
+            context.Runner.RunChecked(command, cancellationToken);
+        }
+        catch (ToolFailedException e) when (command.Tool == "mkfs.btrfs" && e.StandardError.Contains("cannot check mount status", StringComparison.Ordinal))
+        {
+            var unreachable = UnreachableLoopMounts.Describe(LoopDevices.Read(), MountTable.Read());
+            if (unreachable.Count == 0)
+                throw;
+            throw new StorageOperationException("UnreachableLoopMount",
+                "mkfs.btrfs cannot check whether the new image is mounted while a mounted loop device's backing file cannot be reached: " +
+                string.Join("; ", unreachable) + ". A volume whose qemu-storage-daemon died shows IsBroken in Get-SparseVolume; " +
+                "Lock-Volume -Force clears it. Unmount any other such loop device with 'umount -l'.", target, e);
+        }
     }
 
     public static ToolCommand Qcow2Create(string path, ByteSize size, Preallocation preallocation) =>

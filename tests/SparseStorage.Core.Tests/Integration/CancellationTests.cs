@@ -14,6 +14,7 @@ namespace SparseStorage.Core.Tests.Integration;
 /// OperationCanceledException and leaves no file under the final name, no work file, no loop device, mount or daemon,
 /// and its source as it was.
 /// </summary>
+[Collection(DeadFuseDaemonCollection.Name)]
 public sealed class CancellationTests : IDisposable
 {
     private static readonly ProtectVolumeRequest Fast = new(IterationTimeMilliseconds: 10);

@@ -162,29 +162,6 @@ public sealed class EncryptionTests : IDisposable
         pool.AssertNothingLeftBehind();
     }
 
-    [IntegrationFact("cryptsetup", "qemu-storage-daemon", "losetup", "mount", "mkfs.ext4")]
-    public void A_killed_daemon_shows_as_broken_and_lock_force_cleans_up()
-    {
-        var volume = Protected("broken", VolumeFormat.Raw);
-        using var key = PassphraseKey();
-        new VolumeMounter(context).Mount(volume, mountPoint, readOnly: false, [key], false);
-        var daemon = context.ReadAttachments().Of(volume.Path).FuseExport!.ProcessId;
-
-        Libc.kill(daemon, 9);
-        WaitUntil(() => !Directory.Exists($"/proc/{daemon}"));
-
-        var broken = new VolumeCatalog(context).Get(volume.Path);
-        broken.IsBroken.Should().BeTrue();
-        broken.IsUnlocked.Should().BeFalse("the plaintext can no longer be read");
-        var unlockAgain = () => new VolumeUnlocker(context).Unlock(broken, [key], new UnlockOptions());
-        unlockAgain.Should().Throw<StorageOperationException>().Which.ErrorId.Should().Be("VolumeBroken");
-
-        var cleaned = new VolumeUnlocker(context).Lock(broken, dismount: false, force: true);
-        cleaned.IsBroken.Should().BeFalse();
-        cleaned.IsAttached.Should().BeFalse();
-        pool.AssertNothingLeftBehind();
-    }
-
     [IntegrationFact("cryptsetup", "qemu-img", "qemu-storage-daemon", "losetup", "mount", "mkfs.ext4")]
     public void No_secret_reaches_a_childs_arguments_or_environment_and_no_secret_file_outlives_the_operation()
     {
@@ -395,13 +372,6 @@ public sealed class EncryptionTests : IDisposable
 
     private void Link(string existing, string link) =>
         runner.Run(new ToolCommand("ln", existing, link)).ExitCode.Should().Be(0);
-
-    private static void WaitUntil(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!condition() && DateTime.UtcNow < deadline)
-            Thread.Sleep(20);
-    }
 
     public void Dispose() => pool.Dispose();
 }

@@ -1,0 +1,75 @@
+using SparseStorage.Core.Encryption;
+using SparseStorage.Core.Native;
+using SparseStorage.Core.Tests.Support;
+using SparseStorage.Core.Volumes;
+
+namespace SparseStorage.Core.Tests.Integration;
+
+/// <summary>
+/// An unlocked volume whose qemu-storage-daemon is killed: its loop device stays mounted on a FUSE file nobody serves.
+/// The volume shows as broken, the module says what blocks other work, and Lock-Volume -Force cleans up.
+/// </summary>
+[Collection(DeadFuseDaemonCollection.Name)]
+public sealed class DeadFuseDaemonTests : IDisposable
+{
+    private static readonly ProtectVolumeRequest Fast = new(IterationTimeMilliseconds: 10);
+    private readonly TestPool pool = new();
+    private readonly StorageContext context;
+    private readonly string mountPoint;
+
+    public DeadFuseDaemonTests()
+    {
+        context = pool.Context();
+        mountPoint = pool.Combine("mnt");
+    }
+
+    [IntegrationFact("cryptsetup", "qemu-storage-daemon", "losetup", "mount", "mkfs.ext4")]
+    public void A_killed_daemon_shows_as_broken_and_lock_force_cleans_up()
+    {
+        using var key = VolumeKey.FromPassphrase("correct horse battery staple");
+        var broken = MountThenKillDaemon(key);
+
+        broken.IsBroken.Should().BeTrue();
+        broken.IsUnlocked.Should().BeFalse("the plaintext can no longer be read");
+        var unlockAgain = () => new VolumeUnlocker(context).Unlock(broken, [key], new UnlockOptions());
+        unlockAgain.Should().Throw<StorageOperationException>().Which.ErrorId.Should().Be("VolumeBroken");
+
+        var cleaned = new VolumeUnlocker(context).Lock(broken, dismount: false, force: true);
+        cleaned.IsBroken.Should().BeFalse();
+        cleaned.IsAttached.Should().BeFalse();
+        pool.AssertNothingLeftBehind();
+    }
+
+    [IntegrationFact("cryptsetup", "qemu-storage-daemon", "losetup", "mount", "mkfs.ext4", "mkfs.btrfs")]
+    public void A_btrfs_volume_cannot_be_made_while_a_dead_daemon_is_mounted_and_the_error_names_the_mount()
+    {
+        using var key = VolumeKey.FromPassphrase("correct horse battery staple");
+        var broken = MountThenKillDaemon(key);
+        var request = new NewVolumeRequest { Name = "fresh", Pool = TestPool.Name, Size = ByteSize.FromMiB(256), FileSystem = FileSystemType.Btrfs };
+        var creator = new VolumeCreator(context);
+
+        var create = () => creator.Create(creator.Plan(request));
+
+        var error = create.Should().Throw<StorageOperationException>().Which;
+        error.ErrorId.Should().Be("UnreachableLoopMount");
+        error.Message.Should().Contain(mountPoint).And.Contain("Lock-Volume -Force");
+        File.Exists(pool.Combine("pool", "fresh.img")).Should().BeFalse("nothing is left under the final name");
+        new VolumeUnlocker(context).Lock(broken, dismount: false, force: true);
+        creator.Create(creator.Plan(request)).FileSystem.Should().Be(FileSystemType.Btrfs, "once the dead mount is cleared, mkfs.btrfs runs");
+        pool.AssertNothingLeftBehind();
+    }
+
+    private SparseVolume MountThenKillDaemon(VolumeKey key)
+    {
+        var volume = new VolumeProtector(context).Protect(pool.CreateVolume(context, "broken", ByteSize.FromMiB(256)), [key], Fast);
+        new VolumeMounter(context).Mount(volume, mountPoint, readOnly: false, [key], false);
+        var daemon = context.ReadAttachments().Of(volume.Path).FuseExport!.ProcessId;
+        Libc.kill(daemon, 9);
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (Directory.Exists($"/proc/{daemon}") && DateTime.UtcNow < deadline)
+            Thread.Sleep(20);
+        return new VolumeCatalog(context).Get(volume.Path);
+    }
+
+    public void Dispose() => pool.Dispose();
+}
