@@ -18,7 +18,7 @@ public sealed class CmdletContractTests : IDisposable
         { "Get-StoragePool", ["Name"] },
         { "Unregister-StoragePool", ["Name", "InputObject", "PassThru"] },
         { "New-SparseVolume", ["Name", "Pool", "Path", "Size", "Format", "Preallocation", "FileSystem", "Label", "Force"] },
-        { "Get-SparseVolume", ["Name", "Pool", "Path"] },
+        { "Get-SparseVolume", ["Name", "Pool", "Path", "LoopDevice"] },
         { "Remove-SparseVolume", ["Name", "Pool", "Path", "Wipe", "Force", "PassThru"] },
         { "Mount-SparseVolume", ["Name", "Pool", "Path", "MountPoint", "ReadOnly", "AllowDiscards", "Passphrase", "KeyFile"] },
         { "Dismount-SparseVolume", ["Name", "Pool", "Path", "PassThru"] },

@@ -47,6 +47,7 @@ public sealed class CompleterContractTests : IDisposable
                 {
                     (_, "Pool") => "PoolNameCompleter",
                     (_, "Interface") => "NetworkInterfaceCompleter",
+                    (_, "LoopDevice") => "LoopDeviceCompleter",
                     (_, "Backup") => "BackupSetCompleter",
                     ("Get-VolumeBackup", "Volume") => "BackedUpVolumeCompleter",
                     (_, "Volume") => "VolumeNameCompleter",
@@ -60,9 +61,9 @@ public sealed class CompleterContractTests : IDisposable
     }
 
     [Fact]
-    public void No_parameter_takes_a_loop_device_that_would_need_a_completer() =>
-        assembly.All.SelectMany(c => c.Parameters).Should().NotContain(p => p.Name.Contains("Loop") || p.Name == "Device",
-            "a parameter naming a loop device needs a completer over /sys/block/loop*; add one with the parameter");
+    public void Every_parameter_naming_a_loop_device_completes_loop_devices() =>
+        assembly.All.SelectMany(c => c.Parameters).Where(p => p.Name.Contains("Loop") || p.Name == "Device")
+            .Should().NotBeEmpty().And.OnlyContain(p => Completer(p)!.Name == "LoopDeviceCompleter");
 
     private static bool IsNameLike(ParameterInfo parameter) =>
         parameter.Type.FullName is "System.String" or "System.String[]"

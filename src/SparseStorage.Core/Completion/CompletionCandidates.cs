@@ -21,6 +21,18 @@ public static class CompletionCandidates
 
     public static IEnumerable<string> PoolNames(PoolService pools) => pools.Definitions().Select(p => p.Name);
 
+    /// <summary>Loop devices that volumes of the registered pools are attached to (read from /sys and the FUSE export records).</summary>
+    public static IEnumerable<string> LoopDevices(StorageContext context)
+    {
+        var attachments = context.ReadAttachments();
+        return context.Pools.Definitions()
+            .SelectMany(p => PoolService.VolumeFiles(p.Path))
+            .Select(f => attachments.Of(f).LoopDevice)
+            .OfType<string>()
+            .Distinct()
+            .OrderBy(d => d.Length).ThenBy(d => d, StringComparer.Ordinal);
+    }
+
     /// <summary>Snapshot names of the volume given by its image path, or by name (and pool); none when neither is known yet.</summary>
     public static IEnumerable<string> SnapshotNames(StorageContext context, string? volumePath, string? volumeName, string? pool)
     {

@@ -1,3 +1,4 @@
+using SparseStorage.Core.Host;
 using SparseStorage.Core.Pools;
 
 namespace SparseStorage.Core.Volumes;
@@ -36,6 +37,42 @@ public sealed class VolumeCatalog(StorageContext context)
             onMissing(error);
         }
     }
+
+    /// <summary>
+    /// Volumes attached to loop devices that match any pattern ("/dev/loop3", "loop3", "/dev/loop*"), including an
+    /// encrypted volume whose loop device sits on its plaintext view. A pattern without wildcards that matches no
+    /// volume is reported to <paramref name="onMissing"/> (thrown when it is null), saying what the device holds instead.
+    /// </summary>
+    public IEnumerable<SparseVolume> ByLoopDevice(IReadOnlyList<string> devicePatterns, Action<VolumeNotFoundException>? onMissing = null)
+    {
+        var patterns = devicePatterns.Select(p => new NamePattern(p.StartsWith('/') ? p : "/dev/" + p)).ToList();
+        var attachments = context.ReadAttachments();
+        var inspector = new VolumeInspector(attachments);
+        var unmatched = patterns.Where(p => !p.HasWildcards).ToHashSet();
+        foreach (var definition in context.Pools.Definitions())
+        {
+            foreach (var file in PoolService.VolumeFiles(definition.Path))
+            {
+                var hits = attachments.Of(file).LoopDevice is { } loop ? patterns.Where(p => p.IsMatch(loop)).ToList() : [];
+                if (hits.Count == 0 || PoolService.TryInspect(inspector, file, definition.Name) is not { } volume)
+                    continue;
+                unmatched.ExceptWith(hits);
+                yield return volume;
+            }
+        }
+        foreach (var missing in unmatched)
+        {
+            var error = new VolumeNotFoundException(DescribeUnclaimed(missing.Text), missing.Text);
+            if (onMissing is null)
+                throw error;
+            onMissing(error);
+        }
+    }
+
+    private static string DescribeUnclaimed(string device) =>
+        LoopDevices.Read().FirstOrDefault(l => l.Device == device) is { } loop
+            ? $"'{device}' is attached to '{loop.BackingFile}', which is not a volume of a registered pool."
+            : $"'{device}' is not an attached loop device.";
 
     /// <summary>The volume at a file path, or every volume in a directory. The path must lie in a registered pool.</summary>
     public IEnumerable<SparseVolume> ByPath(string path)

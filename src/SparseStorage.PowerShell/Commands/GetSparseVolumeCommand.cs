@@ -4,13 +4,14 @@ using SparseStorage.PowerShell.Completers;
 
 namespace SparseStorage.PowerShell.Commands;
 
-/// <summary>Get-SparseVolume: lists and inspects volumes by name (wildcards), by pool, or by file or directory path.</summary>
+/// <summary>Get-SparseVolume: lists and inspects volumes by name (wildcards), by pool, by file or directory path, or by loop device.</summary>
 [Cmdlet(VerbsCommon.Get, "SparseVolume", DefaultParameterSetName = NameSet)]
 [OutputType(typeof(SparseVolume))]
 public sealed class GetSparseVolumeCommand : SparseStorageCmdlet
 {
     private const string NameSet = "Name";
     private const string PathSet = "Path";
+    private const string LoopDeviceSet = "LoopDevice";
 
     /// <summary>Volume names; wildcards allowed. All volumes when omitted.</summary>
     [Parameter(Position = 0, ParameterSetName = NameSet, ValueFromPipeline = true)]
@@ -30,14 +31,22 @@ public sealed class GetSparseVolumeCommand : SparseStorageCmdlet
     [ValidateNotNullOrEmpty]
     public string[] Path { get; set; } = [];
 
+    /// <summary>Loop devices (/dev/loop3, loop3, or wildcards such as /dev/loop*) whose volumes to show.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = LoopDeviceSet)]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(LoopDeviceCompleter))]
+    public string[] LoopDevice { get; set; } = [];
+
     protected override void ProcessRecord()
     {
         var catalog = new VolumeCatalog(Context);
-        if (ParameterSetName == NameSet)
+        if (ParameterSetName != PathSet)
         {
             Invoke(() =>
             {
-                foreach (var volume in catalog.ByName(Name, Pool, missing => WriteError(Errors.ErrorMapping.ToRecord(missing))))
+                var volumes = ParameterSetName == NameSet ? catalog.ByName(Name, Pool, WriteMissing) : catalog.ByLoopDevice(LoopDevice, WriteMissing);
+                foreach (var volume in volumes)
                     WriteObject(volume);
             });
             return;
@@ -45,4 +54,6 @@ public sealed class GetSparseVolumeCommand : SparseStorageCmdlet
         foreach (var path in Path)
             Invoke(() => WriteObject(catalog.ByPath(ProviderPath(path)), enumerateCollection: true), path);
     }
+
+    private void WriteMissing(VolumeNotFoundException missing) => WriteError(Errors.ErrorMapping.ToRecord(missing));
 }

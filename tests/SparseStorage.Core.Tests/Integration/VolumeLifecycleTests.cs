@@ -1,3 +1,4 @@
+using SparseStorage.Core.Completion;
 using SparseStorage.Core.Host;
 using SparseStorage.Core.Processes;
 using SparseStorage.Core.Tests.Support;
@@ -96,6 +97,30 @@ public sealed class VolumeLifecycleTests : IDisposable
         var missing = new List<string>();
         catalog.ByName(["web01", "nosuch"], onMissing: e => missing.Add(e.Message)).Should().HaveCount(1);
         missing.Should().ContainSingle().Which.Should().Contain("'nosuch'");
+    }
+
+    [IntegrationFact("losetup", "mount", "mkfs.ext4")]
+    public void Volumes_are_found_by_their_loop_device_and_completion_offers_those_devices()
+    {
+        var mounted = new VolumeMounter(context).Mount(CreateExt4("web01"), pool.Combine("web01"), readOnly: false);
+        CreateExt4("web02");
+        File.WriteAllBytes(pool.Combine("foreign.img"), new byte[1 << 20]);
+        var foreign = new ProcessRunner().RunChecked(new ToolCommand("losetup", "--find", "--show", pool.Combine("foreign.img"))).StandardOutput.Trim();
+        var catalog = new VolumeCatalog(context);
+
+        catalog.ByLoopDevice([mounted.LoopDevice!]).Select(v => v.Name).Should().Equal("web01");
+        catalog.ByLoopDevice([Path.GetFileName(mounted.LoopDevice!)]).Single().MountPoint.Should().Be(pool.Combine("web01"));
+        catalog.ByLoopDevice(["/dev/loop*"]).Select(v => v.Name).Should().Equal("web01");
+        var missing = new List<string>();
+        catalog.ByLoopDevice([foreign, "/dev/loop99999"], e => missing.Add(e.Message)).Should().BeEmpty();
+        missing.Should().BeEquivalentTo(
+            $"'{foreign}' is attached to '{pool.Combine("foreign.img")}', which is not a volume of a registered pool.",
+            "'/dev/loop99999' is not an attached loop device.");
+        CompletionCandidates.LoopDevices(context).Should().Equal(mounted.LoopDevice);
+
+        new ProcessRunner().RunChecked(new ToolCommand("losetup", "--detach", foreign));
+        new VolumeMounter(context).Dismount(catalog.Get(mounted.Path));
+        NothingLeftBehind();
     }
 
     [IntegrationFact("mkfs.ext4")]
