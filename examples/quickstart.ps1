@@ -16,16 +16,30 @@ Your own pools are untouched: the demo keeps its pool in a temporary configurati
 restored at the end). The run-time directory stays the default one, so the demo's mount is recorded where your own
 sessions look for mounts.
 
-Mounting needs root: run it as sudo pwsh ./examples/quickstart.ps1
+Mounting needs root: run it as sudo pwsh ./examples/quickstart.ps1. With -WhatIf it only says what it would do
+(no root needed); with -Confirm it asks before the tour and before each step.
 
 .EXAMPLE
 sudo pwsh ./examples/quickstart.ps1
+
+.EXAMPLE
+pwsh ./examples/quickstart.ps1 -WhatIf
 #>
-[CmdletBinding()]
+[CmdletBinding(SupportsShouldProcess)]
 param()
 
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
+
+$demoRoot = Join-Path ([System.IO.Path]::GetTempPath()) ('sparsestorage-quickstart-' + [guid]::NewGuid().ToString('N').Substring(0, 8))
+$poolPath = Join-Path $demoRoot 'pool'
+$mountPoint = Join-Path $demoRoot 'demo'
+$configPath = Join-Path $demoRoot 'pools.json'
+
+# Each step needs the one before it, so the tour runs whole or not at all.
+if (-not $PSCmdlet.ShouldProcess($demoRoot, "Register pool 'quickstart' there; create, mount, write, dismount, grow and remove a 10 GB ext4 volume 'demo'; delete the directory")) {
+    return
+}
 
 if ((& id -u) -ne '0') {
     throw 'The quickstart mounts a volume, which needs root (loop devices and mount). Run: sudo pwsh ./examples/quickstart.ps1'
@@ -45,10 +59,6 @@ function Format-Size([long] $Bytes) {
     [SparseStorage.ByteSize]::Format($Bytes)
 }
 
-$demoRoot = Join-Path ([System.IO.Path]::GetTempPath()) ('sparsestorage-quickstart-' + [guid]::NewGuid().ToString('N').Substring(0, 8))
-$poolPath = Join-Path $demoRoot 'pool'
-$mountPoint = Join-Path $demoRoot 'demo'
-$configPath = Join-Path $demoRoot 'pools.json'
 $savedConfig = $env:SPARSESTORAGE_CONFIG
 $cleanupFailed = $false
 

@@ -12,12 +12,13 @@ BeforeDiscovery {
 }
 
 BeforeAll {
+    # Saved before anything can fail, so that AfterAll restores it even when common.ps1 throws (module not built).
+    $SavedModulePath = $env:PSModulePath
     . (Join-Path $PSScriptRoot 'common.ps1')
     $TestEnv = New-TestEnvironment -Name 'examples'
     $ExamplesDirectory = Join-Path $SparseStorageRepositoryRoot 'examples'
     $PwshPath = (Get-Process -Id $PID).Path
     # out/ holds SparseStorage/<version>/SparseStorage.psd1, which is the layout Import-Module -Name looks for.
-    $SavedModulePath = $env:PSModulePath
     $env:PSModulePath = (Join-Path $SparseStorageRepositoryRoot 'out') + [System.IO.Path]::PathSeparator + $env:PSModulePath
     $Interface = 'ssex' + [guid]::NewGuid().ToString('N').Substring(0, 6)
 
@@ -27,15 +28,34 @@ BeforeAll {
         [pscustomobject]@{ ExitCode = $LASTEXITCODE; Output = ($output | Out-String) }
     }
 
-    # Loop devices whose backing file lies below a directory, from sysfs.
+    # Loop devices whose backing file lies below a directory, from sysfs, as '/dev/loopN: <backing file>'. Other
+    # processes attach and detach loop devices meanwhile: a device detached between listing and reading is skipped.
     function Get-LoopDeviceUnder([string] $Directory) {
-        Get-ChildItem -Path '/sys/block/loop*/loop/backing_file' -ErrorAction Ignore |
-            Where-Object { (Get-Content -LiteralPath $_.FullName -Raw).Trim().StartsWith("$Directory/", [System.StringComparison]::Ordinal) }
+        if (-not [System.IO.Directory]::Exists('/sys/block')) {
+            return
+        }
+        foreach ($device in [System.IO.Directory]::GetDirectories('/sys/block', 'loop*')) {
+            $backing = $null
+            try {
+                $backing = [System.IO.File]::ReadAllText("$device/loop/backing_file").Trim()
+            }
+            catch {
+                continue
+            }
+            if ($backing.StartsWith("$Directory/", [System.StringComparison]::Ordinal)) {
+                "/dev/$([System.IO.Path]::GetFileName($device)): $backing"
+            }
+        }
     }
 }
 
 AfterAll {
-    $env:PSModulePath = $SavedModulePath
+    if ($null -ne $SavedModulePath) {
+        $env:PSModulePath = $SavedModulePath
+    }
+    if (-not (Get-Command -Name Get-AtaoeExport -ErrorAction Ignore)) {
+        return # BeforeAll failed before the module was imported; its error is the one to read
+    }
     Get-AtaoeExport -ErrorAction Ignore | Stop-AtaoeExport -Confirm:$false -ErrorAction Continue
     if (Test-Path -LiteralPath "/sys/class/net/$Interface") {
         & ip link delete $Interface
@@ -84,7 +104,7 @@ Describe 'nightly-maintenance.ps1' {
     It 'exits with 1 and names the pool when the pool does not exist' {
         $result = Invoke-Example 'nightly-maintenance.ps1' @('-Pool', 'no-such-pool', '-Destination', $backupRoot, '-Confirm:$false')
 
-        $result.ExitCode | Should -Be 1
+        $result.ExitCode | Should -Be 1 -Because $result.Output
         $result.Output | Should -BeLike '*no-such-pool*'
     }
 }
@@ -107,9 +127,11 @@ Describe 'ci-scratch-volume.ps1' -Skip:$SkipMount {
         Test-Path -LiteralPath $mountPoint | Should -BeTrue -Because 'a mount point the caller chose is kept'
     }
 
+    # Reason: what the output must show, so that a failure before the job ran (creating or mounting) does not pass.
+    # Wildcards between the words: the child's error view may wrap a long message at a space.
     It 'removes the volume and its own mount point when the job <Case>, and exits with 1' -ForEach @(
-        @{ Case = 'throws'; Body = 'param($dir) Set-Content -LiteralPath (Join-Path $dir ''out.txt'') -Value x; throw ''job failed''' }
-        @{ Case = 'exits with 3'; Body = 'param($dir) exit 3' }
+        @{ Case = 'throws'; Body = 'param($dir) Set-Content -LiteralPath (Join-Path $dir ''out.txt'') -Value x; throw ''job-failed-on-purpose'''; Reason = '*job-failed-on-purpose*' }
+        @{ Case = 'exits with 3'; Body = 'param($dir) exit 3'; Reason = '*ended*with*exit*code*3*' }
     ) {
         $job = Join-Path $jobDirectory "job-$($Case.Replace(' ', '-')).ps1"
         Set-Content -LiteralPath $job -Value $Body
@@ -117,7 +139,8 @@ Describe 'ci-scratch-volume.ps1' -Skip:$SkipMount {
 
         $result = Invoke-Example 'ci-scratch-volume.ps1' @('-Pool', 'ex-ci', '-Size', '64MB', '-Name', 'ci-fail', '-ScriptPath', $job)
 
-        $result.ExitCode | Should -Be 1
+        $result.ExitCode | Should -Be 1 -Because $result.Output
+        $result.Output | Should -BeLike $Reason
         Get-ChildItem -LiteralPath $poolPath -Force | Should -BeNullOrEmpty -Because 'the finally block removed the volume'
         Get-LoopDeviceUnder -Directory $poolPath | Should -BeNullOrEmpty
         Get-MountPointUnder -Directory ([System.IO.Path]::GetTempPath().TrimEnd('/') + '/sparsestorage-ci-fail') | Should -BeNullOrEmpty
@@ -171,7 +194,7 @@ Describe 'provision-tenants.ps1' -Skip:$SkipProvision {
 
         $result = Invoke-Example 'provision-tenants.ps1' @('-CsvPath', $bad, '-Confirm:$false')
 
-        $result.ExitCode | Should -Be 1
+        $result.ExitCode | Should -Be 1 -Because $result.Output
         $result.Output | Should -BeLike '*no-such-pool*'
         (Get-SparseVolume -Name 'good' -Pool 'ex-tenants').SizeBytes | Should -Be 16MB
     }
@@ -183,8 +206,9 @@ Describe 'aoe-node-bringup.ps1' -Skip:$SkipAoe {
         $shelf = 71
         if ((& id -u) -eq '0' -and (Get-Command ip -ErrorAction Ignore)) {
             # Left down on purpose: the script brings it up. The peer is up, so the link has a carrier then.
-            & ip link add $Interface type veth peer name "$Interface-p"
-            & ip link set "$Interface-p" up
+            # Invoke-Ip (common.ps1) throws when ip fails, so a missing pair fails here and not as a script error.
+            Invoke-Ip 'link', 'add', $Interface, 'type', 'veth', 'peer', 'name', "$Interface-p"
+            Invoke-Ip 'link', 'set', "$Interface-p", 'up'
         }
         $arguments = @('-Pool', 'ex-node', '-PoolPath', $poolPath, '-Shelf', "$shelf", '-Interface', $Interface)
     }
@@ -231,7 +255,7 @@ Describe 'aoe-node-bringup.ps1' -Skip:$SkipAoe {
     It 'exits with 1 for an interface that does not exist, and exports nothing' {
         $result = Invoke-Example 'aoe-node-bringup.ps1' @('-Pool', 'ex-node', '-Shelf', '72', '-Interface', 'nosuchif0')
 
-        $result.ExitCode | Should -Be 1
+        $result.ExitCode | Should -Be 1 -Because $result.Output
         $result.Output | Should -BeLike '*nosuchif0*'
         Get-AtaoeExport -Shelf 72 | Should -BeNullOrEmpty
     }
