@@ -34,13 +34,22 @@ BeforeAll {
         if ($LASTEXITCODE -ne 0) {
             throw "Find-AtaoeDisk in $Supervisor failed ($LASTEXITCODE): $json"
         }
-        @(($json -join "`n") | ConvertFrom-Json)
+        # With no target found ConvertTo-Json -AsArray gets no input and prints nothing, and ConvertFrom-Json of an
+        # empty text would yield one $null: no output means no targets.
+        $text = ($json -join "`n").Trim()
+        if ($text.Length -gt 0) {
+            $text | ConvertFrom-Json
+        }
     }
 }
 
 AfterAll {
-    Remove-AoeLab -Lab $Lab
-    Remove-TestEnvironment -Environment $TestEnv
+    try {
+        Remove-AoeLab -Lab $Lab
+    }
+    finally {
+        Remove-TestEnvironment -Environment $TestEnv
+    }
 }
 
 Describe 'Export-AtaoeDisk, Get-AtaoeExport and Stop-AtaoeExport' -Skip:$SkipAoe {
@@ -54,9 +63,11 @@ Describe 'Export-AtaoeDisk, Get-AtaoeExport and Stop-AtaoeExport' -Skip:$SkipAoe
     }
 
     It '-WhatIf shows the vblade command line and starts nothing' {
-        # The steps go to the verbose stream as well as into the What if: line, which the host prints.
-        $verbose = $Volume | Export-AtaoeDisk -Shelf 41 -Interface $NodeInterface -WhatIf -Verbose 4>&1
-        $verbose | Out-String | Should -Match ([regex]::Escape("vblade 41 0 $NodeInterface $($Volume.Path)"))
+        # The steps go to the verbose stream as well as into the What if: line, which the host prints. The messages
+        # are matched, not Out-String's rendering, which wraps long lines at the host's width.
+        $output = @($Volume | Export-AtaoeDisk -Shelf 41 -Interface $NodeInterface -WhatIf -Verbose 4>&1)
+        $output | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] } | Should -BeNullOrEmpty
+        @($output.Message) -join "`n" | Should -Match ([regex]::Escape("vblade 41 0 $NodeInterface $($Volume.Path)"))
         Get-AtaoeExport | Should -BeNullOrEmpty
         @(Get-Process -Name vblade -ErrorAction Ignore | Where-Object { $_.CommandLine -like "*$($Volume.Path)*" }) | Should -HaveCount 0
     }
@@ -68,7 +79,7 @@ Describe 'Export-AtaoeDisk, Get-AtaoeExport and Stop-AtaoeExport' -Skip:$SkipAoe
         $export.State | Should -Be 'Running'
         (Get-AtaoeExport -Shelf 41).VolumePath | Should -Be $Volume.Path
 
-        $found = Find-FromSupervisor
+        $found = @(Find-FromSupervisor)
         $found | Should -HaveCount 1
         $found[0].Shelf | Should -Be 41
         $found[0].SizeBytes | Should -Be 8MB
