@@ -12,8 +12,14 @@ internal static class KeyProbe
         foreach (var key in keys)
             if (Opens(runner, image, header, key, cancellationToken))
                 return key;
-        throw new WrongKeyException($"{(keys.Count == 1 ? "The key" : "None of the keys")} ({VolumeKey.Describe(keys)}) opens {image}; nothing was changed.", image);
+        throw NoneOpens(keys, image);
     }
+
+    /// <summary>The error for keys that do not open <paramref name="image"/>: it names them by kind and file, never by content.</summary>
+    public static WrongKeyException NoneOpens(IReadOnlyList<VolumeKey> keys, string image) =>
+        new(keys.Count == 1
+            ? $"The key ({VolumeKey.Describe(keys)}) does not open {image}; nothing was changed."
+            : $"None of the keys ({VolumeKey.Describe(keys)}) opens {image}; nothing was changed.", image);
 
     private static bool Opens(IProcessRunner runner, string image, ContainerHeader header, VolumeKey key, CancellationToken cancellationToken)
     {

@@ -72,7 +72,7 @@ public sealed class VolumeUnlocker(StorageContext context)
                 // Try the next key.
             }
         }
-        throw new WrongKeyException($"{(keys.Count == 1 ? "The key" : "None of the keys")} ({VolumeKey.Describe(keys)}) opens {imagePath}; nothing was changed.", imagePath);
+        throw KeyProbe.NoneOpens(keys, imagePath);
     }
 
     /// <summary>Closes whatever <see cref="Open"/> opened for the image.</summary>
