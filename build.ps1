@@ -8,7 +8,7 @@ Build   compiles SparseStorage.sln and assembles out/SparseStorage/<version>/ wi
         (manifest, script module, views, assemblies, en-US help made from docs/en-US).
 Test    Build, then the xunit suites, then the Pester 5 suites in tests/pester and its subfolders (Invoke-Pester
         finds *.Tests.ps1 recursively; Workflows/ holds the end-to-end ones) in a fresh pwsh, which import the
-        built module from out/SparseStorage. Without Pester 5 or later the Pester suites are skipped with a warning.
+        built module from out/SparseStorage. Without Pester 5.2 or later the Pester suites are skipped with a warning.
 Package Build, then zips the contents of out/SparseStorage/<version>/ into out/SparseStorage.<version>.zip; expand it
         into a Modules/SparseStorage/<version> folder to install.
 
@@ -59,15 +59,18 @@ function Invoke-Test {
     Invoke-Build
     Invoke-Native dotnet @('test', 'SparseStorage.sln', '-c', $Configuration)
 
-    $pester = Get-Module -ListAvailable Pester | Where-Object Version -ge '5.0.0'
+    # 5.1 brought BeforeDiscovery, -ForEach and a top-level AfterAll, which the suites use; before 5.2, -CI also
+    # turned on code coverage of every script under the test path.
+    $minimumPester = '5.2.0'
+    $pester = Get-Module -ListAvailable Pester | Where-Object Version -ge $minimumPester
     if (-not $pester) {
-        Write-Warning 'Pester 5 or later is not installed, so the Pester suites in tests/pester were not run. Install it with: Install-Module Pester -MinimumVersion 5.0.0 -Scope CurrentUser'
+        Write-Warning "Pester $minimumPester or later is not installed, so the Pester suites in tests/pester were not run. Install it with: Install-Module Pester -MinimumVersion $minimumPester -Scope CurrentUser"
         return
     }
     # A fresh process: no profile, and no SparseStorage or Pester already loaded in this session.
     $pwsh = (Get-Process -Id $PID).Path
     $pesterPath = (Join-Path $PSScriptRoot 'tests' 'pester').Replace("'", "''")
-    $script = "Import-Module Pester -MinimumVersion 5.0.0; Invoke-Pester -Path '$pesterPath' -Output Detailed -CI"
+    $script = "Import-Module Pester -MinimumVersion $minimumPester; Invoke-Pester -Path '$pesterPath' -Output Detailed -CI"
     Invoke-Native $pwsh @('-NoProfile', '-NonInteractive', '-Command', $script)
 }
 

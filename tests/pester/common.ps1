@@ -193,17 +193,36 @@ function New-AoeLab([string] $Prefix) {
     }
     if ((& id -u) -eq '0' -and (Get-Command ip -ErrorAction Ignore)) {
         Invoke-Ip 'netns', 'add', $lab.Supervisor
-        Invoke-Ip 'link', 'add', $lab.NodeInterface, 'type', 'veth', 'peer', 'name', $lab.SupervisorInterface, 'netns', $lab.Supervisor
-        Invoke-Ip 'link', 'set', $lab.NodeInterface, 'up'
-        Invoke-Ip '-n', $lab.Supervisor, 'link', 'set', $lab.SupervisorInterface, 'up'
+        try {
+            Invoke-Ip 'link', 'add', $lab.NodeInterface, 'type', 'veth', 'peer', 'name', $lab.SupervisorInterface, 'netns', $lab.Supervisor
+            Invoke-Ip 'link', 'set', $lab.NodeInterface, 'up'
+            Invoke-Ip '-n', $lab.Supervisor, 'link', 'set', $lab.SupervisorInterface, 'up'
+        }
+        catch {
+            # The caller never gets the lab to remove: take the namespace down here (with it goes the veth pair).
+            & ip netns delete $lab.Supervisor 2>&1 | Out-Null
+            throw
+        }
     }
     $lab
 }
 
 # Stops every export of this test environment and deletes the lab's namespace, which removes the veth pair.
 function Remove-AoeLab([object] $Lab) {
-    Get-AtaoeExport -ErrorAction Ignore | Stop-AtaoeExport -Confirm:$false -ErrorAction Continue
-    if ($null -ne $Lab -and (Test-Path -LiteralPath "/run/netns/$($Lab.Supervisor)")) {
-        & ip netns delete $Lab.Supervisor
+    try {
+        # One at a time: a failure to stop one export must not leave the others' vblade running.
+        foreach ($export in @(Get-AtaoeExport -ErrorAction Ignore)) {
+            try {
+                $export | Stop-AtaoeExport -Confirm:$false -ErrorAction Stop
+            }
+            catch {
+                Write-Warning "Test cleanup: AoE export $($export.Target) on $($export.Interface): $_"
+            }
+        }
+    }
+    finally {
+        if ($null -ne $Lab -and (Test-Path -LiteralPath "/run/netns/$($Lab.Supervisor)")) {
+            & ip netns delete $Lab.Supervisor
+        }
     }
 }

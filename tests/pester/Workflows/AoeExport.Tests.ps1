@@ -37,8 +37,12 @@ BeforeAll {
 }
 
 AfterAll {
-    Remove-AoeLab -Lab $Lab
-    Remove-TestEnvironment -Environment $TestEnv
+    try {
+        Remove-AoeLab -Lab $Lab
+    }
+    finally {
+        Remove-TestEnvironment -Environment $TestEnv
+    }
 }
 
 Describe 'AoE export and discovery across network namespaces' -Skip:$Skip {

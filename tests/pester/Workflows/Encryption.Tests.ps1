@@ -26,11 +26,20 @@ BeforeAll {
 }
 
 AfterAll {
-    # Remove-TestEnvironment only dismounts; an unlocked volume would refuse removal.
-    foreach ($volume in @(Get-SparseVolume -Pool $PoolName -ErrorAction SilentlyContinue | Where-Object Encryption -NE 'None')) {
-        Lock-Volume -Path $volume.Path -Dismount -Force -Confirm:$false -ErrorAction Continue
+    try {
+        # Remove-TestEnvironment only dismounts; an unlocked volume would refuse removal.
+        foreach ($volume in @(Get-SparseVolume -Pool $PoolName -ErrorAction SilentlyContinue | Where-Object Encryption -NE 'None')) {
+            try {
+                Lock-Volume -Path $volume.Path -Dismount -Force -Confirm:$false -ErrorAction Stop
+            }
+            catch {
+                Write-Warning "Test cleanup: lock $($volume.Path): $_"
+            }
+        }
     }
-    Remove-TestEnvironment -Environment $TestEnv
+    finally {
+        Remove-TestEnvironment -Environment $TestEnv
+    }
 }
 
 Describe 'Encryption with key rotation' -Skip:$Skip {

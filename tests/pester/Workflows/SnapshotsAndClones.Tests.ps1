@@ -14,11 +14,15 @@ BeforeAll {
 }
 
 AfterAll {
-    # Linked clones first: a base image refuses removal while a clone reads through it.
-    foreach ($clone in @(Get-SparseVolume -Pool $PoolName -ErrorAction SilentlyContinue | Where-Object BackingFile)) {
-        Remove-SparseVolume -Path $clone.Path -Force -ErrorAction Continue
+    try {
+        # Linked clones first: a base image refuses removal while a clone reads through it.
+        foreach ($clone in @(Get-SparseVolume -Pool $PoolName -ErrorAction SilentlyContinue | Where-Object BackingFile)) {
+            Remove-SparseVolume -Path $clone.Path -Force -ErrorAction Continue
+        }
     }
-    Remove-TestEnvironment -Environment $TestEnv
+    finally {
+        Remove-TestEnvironment -Environment $TestEnv
+    }
 }
 
 Describe 'Snapshots and clones' {

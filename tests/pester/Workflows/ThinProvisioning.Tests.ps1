@@ -16,7 +16,7 @@ BeforeAll {
         if ($LASTEXITCODE -ne 0) {
             throw "mount -t tmpfs failed ($LASTEXITCODE): $output"
         }
-        $PoolPath = (Register-StoragePool -Name $PoolName -Path $SmallDisk).Path
+        $PoolPath = (Register-StoragePool -Name $PoolName -Path $SmallDisk -Confirm:$false -ErrorAction Stop).Path
     }
     else {
         $PoolPath = (New-TestPool -Environment $TestEnv -Name $PoolName).Path
@@ -24,10 +24,22 @@ BeforeAll {
 }
 
 AfterAll {
-    Remove-TestEnvironment -Environment $TestEnv
-    if ($SmallDisk -and (Test-Path -LiteralPath $SmallDisk)) {
-        & umount $SmallDisk
-        Remove-Item -LiteralPath $SmallDisk -Force
+    try {
+        Remove-TestEnvironment -Environment $TestEnv
+    }
+    finally {
+        if ($SmallDisk -and (Test-Path -LiteralPath $SmallDisk)) {
+            if (@(Get-MountPointUnder -Directory $SmallDisk).Count -gt 0) {
+                $output = & umount $SmallDisk 2>&1
+                if ($LASTEXITCODE -ne 0) {
+                    Write-Warning "Test cleanup: umount $SmallDisk failed ($LASTEXITCODE): $output"
+                }
+            }
+            # Only an unmounted, empty directory is removed; never the tmpfs under it.
+            if (@(Get-MountPointUnder -Directory $SmallDisk).Count -eq 0) {
+                Remove-Item -LiteralPath $SmallDisk -Force
+            }
+        }
     }
 }
 
