@@ -87,6 +87,26 @@ function Get-MountPointUnder {
     }
 }
 
+# Loop devices whose backing file lies below a directory, from sysfs, as '/dev/loopN: <backing file>'. Other
+# processes attach and detach loop devices meanwhile: a device detached between listing and reading is skipped.
+function Get-LoopDeviceUnder([string] $Directory) {
+    if (-not [System.IO.Directory]::Exists('/sys/block')) {
+        return
+    }
+    foreach ($device in [System.IO.Directory]::GetDirectories('/sys/block', 'loop*')) {
+        $backing = $null
+        try {
+            $backing = [System.IO.File]::ReadAllText("$device/loop/backing_file").Trim()
+        }
+        catch {
+            continue
+        }
+        if ($backing.StartsWith("$Directory/", [System.StringComparison]::Ordinal)) {
+            "/dev/$([System.IO.Path]::GetFileName($device)): $backing"
+        }
+    }
+}
+
 function Remove-TestEnvironment {
     <#
     .SYNOPSIS

@@ -15,13 +15,6 @@ BeforeAll {
     $PoolName = 'wf-life'
     $PoolPath = (New-TestPool -Environment $TestEnv -Name $PoolName).Path
     $MountPoint = Join-Path $TestEnv.MountDirectory 'life'
-
-    # Loop devices whose backing file is in the pool directory, from sysfs.
-    function Get-PoolLoopDevice {
-        Get-ChildItem -Path '/sys/block/loop*/loop/backing_file' -ErrorAction Ignore |
-            Where-Object { (Get-Content -LiteralPath $_.FullName -Raw).Trim().StartsWith("$PoolPath/", [System.StringComparison]::Ordinal) } |
-            ForEach-Object { $_.FullName.Split('/')[3] }
-    }
 }
 
 AfterAll {
@@ -37,6 +30,10 @@ Describe 'Volume lifecycle' -Skip:$Skip {
         $mounted = $volume | Mount-SparseVolume -MountPoint $MountPoint
         $mounted.IsMounted | Should -BeTrue
         $mounted.MountPoint | Should -Be $MountPoint
+        (Get-SparseVolume -LoopDevice $mounted.LoopDevice).Path | Should -Be $volume.Path
+        $byName = @(Get-SparseVolume -LoopDevice ([System.IO.Path]::GetFileName($mounted.LoopDevice)))
+        $byName | Should -HaveCount 1
+        $byName[0].MountPoint | Should -Be $MountPoint
         $file = Join-Path $MountPoint 'data.bin'
         $bytes = [byte[]]::new(16MB)
         [System.Random]::new(2).NextBytes($bytes)
@@ -67,7 +64,7 @@ Describe 'Volume lifecycle' -Skip:$Skip {
         Remove-SparseVolume -Name 'life' -Pool $PoolName -Confirm:$false
         Test-Path -LiteralPath $volume.Path | Should -BeFalse
         Get-ChildItem -LiteralPath $PoolPath -Force | Should -BeNullOrEmpty
-        Get-PoolLoopDevice | Should -BeNullOrEmpty
+        Get-LoopDeviceUnder -Directory $PoolPath | Should -BeNullOrEmpty
         Get-MountPointUnder -Directory $TestEnv.Root | Should -BeNullOrEmpty
     }
 }
