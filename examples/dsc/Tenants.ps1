@@ -46,7 +46,9 @@ $configuration = @(
 
 try {
     foreach ($instance in $configuration) {
-        $invoke = @{ Name = $instance.Resource; ModuleName = 'SparseStorage'; Property = $instance.Properties }
+        # -ErrorAction Stop: Invoke-DscResource is a script-module function, which does not see this script's
+        # $ErrorActionPreference; without it a failing Get/Test/Set method is only written as an error.
+        $invoke = @{ Name = $instance.Resource; ModuleName = 'SparseStorage'; Property = $instance.Properties; ErrorAction = 'Stop' }
         $label = "$($instance.Resource) $($instance.Properties.Name)"
         if ((Invoke-DscResource @invoke -Method Test).InDesiredState) {
             Write-Verbose "$label is in its desired state."

@@ -2,33 +2,41 @@
 # Invoke-DscResource Get, Test, Set, Test again, and Set again, which must change nothing.
 #
 # Needs PSDesiredStateConfiguration 2.0.7 or a later 2.x (Invoke-DscResource in PowerShell 7; 3.x is a different
-# product): Install-PSResource -Name PSDesiredStateConfiguration -Version '[2.0.7,3.0)'. Without it the suite fails
-# in BeforeAll, naming the module, instead of skipping. Invoke-DscResource finds resources through $env:PSModulePath,
-# so the suite puts the built module's out/ folder first in it for its duration.
+# product, and PowerShell 7.2 and later ship none): Install-PSResource -Name PSDesiredStateConfiguration -Version
+# '[2.0.7,3.0)'. Without it the suite is skipped; with SPARSESTORAGE_INTEGRATION=require it fails in BeforeAll instead,
+# naming the module. Invoke-DscResource finds resources through $env:PSModulePath, so the suite puts the built
+# module's out/ folder first in it for its duration.
 #
-# The volume tests need root (loop devices, mount(8), resize2fs on an attached image) and skip for other users unless
-# SPARSESTORAGE_INTEGRATION=require; the encrypted volume also needs cryptsetup and device-mapper, or
-# qemu-storage-daemon and FUSE, as in Encryption.Tests.ps1.
+# The volume tests need root and the tools (loop devices, mount(8), mkfs.ext4, resize2fs on an attached image) and
+# skip otherwise unless SPARSESTORAGE_INTEGRATION=require; the encrypted volume also needs cryptsetup and
+# device-mapper, or qemu-storage-daemon and FUSE, as in Encryption.Tests.ps1.
 
 BeforeDiscovery {
     . (Join-Path $PSScriptRoot 'prerequisites.ps1')
 
-    $SkipVolumes = -not $IsRoot -and -not $RequireIntegration
+    # The same query as BeforeAll's, which imports the module (discovery variables do not reach BeforeAll).
+    $HasDscModule = @(Get-Module -ListAvailable -Name PSDesiredStateConfiguration |
+            Where-Object { $_.Version -ge [version] '2.0.7' -and $_.Version.Major -eq 2 }).Count -gt 0
+    $SkipDsc = -not $RequireIntegration -and -not $HasDscModule
+    $SkipVolumes = $SkipDsc -or (-not $RequireIntegration -and -not ($IsRoot -and (Test-Tool 'losetup', 'mount', 'umount', 'mkfs.ext4', 'resize2fs', 'e2fsck')))
     $SkipEncrypted = $SkipVolumes -or (-not $RequireIntegration -and -not ((Test-Tool 'cryptsetup') -and ($HasDeviceMapper -or $HasUserspace)))
 }
 
 BeforeAll {
+    . (Join-Path $PSScriptRoot 'common.ps1')
+    $TestEnv = New-TestEnvironment -Name 'dsc'
+
     $DscModule = Get-Module -ListAvailable -Name PSDesiredStateConfiguration |
         Where-Object { $_.Version -ge [version] '2.0.7' -and $_.Version.Major -eq 2 } |
         Sort-Object -Property Version -Descending |
         Select-Object -First 1
-    if ($null -eq $DscModule) {
+    if ($null -ne $DscModule) {
+        Import-Module -ModuleInfo $DscModule -Force -ErrorAction Stop
+    }
+    elseif ($env:SPARSESTORAGE_INTEGRATION -eq 'require') {
         throw "Dsc.Tests.ps1 needs the PSDesiredStateConfiguration module 2.0.7 or a later 2.x for Invoke-DscResource. Install it with: Install-PSResource -Name PSDesiredStateConfiguration -Version '[2.0.7,3.0)'"
     }
-    Import-Module -ModuleInfo $DscModule -Force -ErrorAction Stop
-
-    . (Join-Path $PSScriptRoot 'common.ps1')
-    $TestEnv = New-TestEnvironment -Name 'dsc'
+    # Otherwise every Describe below is skipped (BeforeDiscovery found no such module either).
 
     $SavedModulePath = $env:PSModulePath
     $OutDirectory = Split-Path -Parent (Split-Path -Parent (Split-Path -Parent $SparseStorageManifestPath))
@@ -59,7 +67,7 @@ AfterAll {
     Remove-TestEnvironment -Environment $TestEnv
 }
 
-Describe 'SparseStoragePool resource' {
+Describe 'SparseStoragePool resource' -Skip:$SkipDsc {
     BeforeAll {
         $PoolDirectory = New-TestDirectory -Environment $TestEnv -Name 'dsc-pool'
         $PoolProperties = @{ Name = 'dsc-pool'; Path = $PoolDirectory }

@@ -40,7 +40,7 @@ BeforeAll {
 
 AfterAll {
     Get-AtaoeExport -ErrorAction Ignore | Stop-AtaoeExport -Confirm:$false -ErrorAction Continue
-    if (Test-Path -LiteralPath "/sys/class/net/$Interface") {
+    if ($Interface -and (Test-Path -LiteralPath "/sys/class/net/$Interface")) {
         & ip link delete $Interface
     }
     Remove-TestEnvironment -Environment $TestEnv
