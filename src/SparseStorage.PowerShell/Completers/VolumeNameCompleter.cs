@@ -1,15 +1,12 @@
 using System.Collections;
-using System.Management.Automation;
-using System.Management.Automation.Language;
 using SparseStorage.Core;
 using SparseStorage.Core.Completion;
 
 namespace SparseStorage.PowerShell.Completers;
 
 /// <summary>Completes volume names, within -Pool when it is already given.</summary>
-public sealed class VolumeNameCompleter : IArgumentCompleter
+public sealed class VolumeNameCompleter : CandidateCompleter
 {
-    public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
-        CommandAst commandAst, IDictionary fakeBoundParameters) =>
-        Completion.Safely(() => CompletionCandidates.VolumeNames(StorageContext.CreateDefault().Pools, Completion.Bound(fakeBoundParameters, "Pool")), wordToComplete);
+    protected override IEnumerable<string> Candidates(string typed, IDictionary boundParameters) =>
+        CompletionCandidates.VolumeNames(StorageContext.CreateDefault().Pools, Bound(boundParameters, "Pool"));
 }

@@ -1,19 +1,25 @@
+using System.Collections;
 using System.Management.Automation;
+using System.Management.Automation.Language;
 using System.Management.Automation.Runspaces;
 using SparseStorage.Core;
 
 namespace SparseStorage.PowerShell.Completers;
 
-internal static class Completion
+/// <summary>
+/// A completer that offers the candidates Core lists, those that start with the typed word, quoted where needed.
+/// It never throws at the prompt: a candidate list that cannot be read offers nothing.
+/// </summary>
+public abstract class CandidateCompleter : IArgumentCompleter
 {
-    /// <summary>Candidates that start with the typed word; a completer never throws at the prompt.</summary>
-    public static IEnumerable<CompletionResult> Safely(Func<IEnumerable<string>> candidates, string wordToComplete)
+    public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
+        CommandAst commandAst, IDictionary fakeBoundParameters)
     {
+        var typed = wordToComplete.Trim('\'', '"');
         try
         {
-            var prefix = wordToComplete.Trim('\'', '"');
-            return candidates()
-                .Where(c => c.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
+            return Candidates(typed, fakeBoundParameters)
+                .Where(c => c.StartsWith(typed, StringComparison.OrdinalIgnoreCase))
                 .Order(StringComparer.OrdinalIgnoreCase)
                 .Select(c => new CompletionResult(Quoted(c), c, CompletionResultType.ParameterValue, c))
                 .ToList();
@@ -24,8 +30,11 @@ internal static class Completion
         }
     }
 
+    /// <summary>Every candidate for <paramref name="typed"/> (the word without quotes), given the parameters already on the line.</summary>
+    protected abstract IEnumerable<string> Candidates(string typed, IDictionary boundParameters);
+
     /// <summary>The directory relative paths are typed from: the PowerShell location where one can be read.</summary>
-    public static string CurrentDirectory()
+    protected static string CurrentDirectory()
     {
         try
         {
@@ -37,7 +46,7 @@ internal static class Completion
         }
     }
 
-    public static string? Bound(System.Collections.IDictionary fakeBoundParameters, string name) => fakeBoundParameters[name] as string;
+    protected static string? Bound(IDictionary boundParameters, string name) => boundParameters[name] as string;
 
     private static string Quoted(string candidate) =>
         candidate.IndexOfAny([' ', '\'', '$', '`', '(', ')', '{', '}', ';', ',', '&', '@', '#']) < 0 ? candidate : $"'{candidate.Replace("'", "''")}'";
