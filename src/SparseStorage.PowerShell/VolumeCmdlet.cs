@@ -31,6 +31,9 @@ public abstract class VolumeCmdlet : SparseStorageCmdlet
     [ValidateNotNullOrEmpty]
     public string Path { get; set; } = "";
 
+    /// <summary>The volume as the user named it, for error records.</summary>
+    protected string VolumeTarget => ParameterSetName == PathSet ? Path : Name;
+
     /// <summary>The volume this record names, read fresh from disk.</summary>
     protected SparseVolume ResolveVolume() =>
         ParameterSetName == PathSet

@@ -37,16 +37,8 @@ BeforeAll {
     # Keys live outside the pool, as they would on a real host.
     $KeyDirectory = (New-Item -ItemType Directory -Path (Join-Path $TestEnv.Root 'keys') -ErrorAction Stop).FullName
 
-    function New-KeyFile([string] $Name) {
-        $path = Join-Path $KeyDirectory $Name
-        $text = [Convert]::ToBase64String([System.Security.Cryptography.RandomNumberGenerator]::GetBytes(48))
-        [System.IO.File]::WriteAllText($path, "$text`n")
-        [System.IO.File]::SetUnixFileMode($path, [System.IO.UnixFileMode] 'UserRead, UserWrite')
-        $path
-    }
-
-    $KeyFile = New-KeyFile -Name 'tenant.key'
-    $WrongKeyFile = New-KeyFile -Name 'wrong.key'
+    $KeyFile = New-KeyFile -Directory $KeyDirectory -Name 'tenant.key'
+    $WrongKeyFile = New-KeyFile -Directory $KeyDirectory -Name 'wrong.key'
 
     # Keys handed to qemu live in /dev/shm/sparsestorage-<random>/ only while a tool reads them.
     function Get-SecretDirectory {
@@ -54,20 +46,6 @@ BeforeAll {
             ForEach-Object { $_.FullName }
     }
     $SecretsBefore = @(Get-SecretDirectory)
-
-    # A file of random bytes in a mounted volume, flushed to the device so that the image really holds it.
-    function Write-RandomFile([string] $Path, [int] $Length, [int] $Seed) {
-        $bytes = [byte[]]::new($Length)
-        [System.Random]::new($Seed).NextBytes($bytes)
-        $stream = [System.IO.File]::Open($Path, 'Create', 'Write', 'None')
-        try {
-            $stream.Write($bytes, 0, $bytes.Length)
-            $stream.Flush($true)
-        }
-        finally {
-            $stream.Dispose()
-        }
-    }
 
     # 'relative path=SHA-256' for every file below a directory, in a stable order.
     function Get-TreeHash([string] $Directory) {

@@ -31,19 +31,6 @@ BeforeAll {
 
     # Write-Pattern (common.ps1) writes at least 1 MiB in, so a volume still reads as holding no filesystem; its
     # Seed 0 writes zeros, which stay allocated on the pool's disk: a write of zeros is still a write.
-    # A file of random bytes in a mounted volume, flushed to the device so that the image really holds it.
-    function Write-RandomFile([string] $Path, [int] $Length, [int] $Seed) {
-        $bytes = [byte[]]::new($Length)
-        [System.Random]::new($Seed).NextBytes($bytes)
-        $stream = [System.IO.File]::Open($Path, 'Create', 'Write', 'None')
-        try {
-            $stream.Write($bytes, 0, $bytes.Length)
-            $stream.Flush($true)
-        }
-        finally {
-            $stream.Dispose()
-        }
-    }
 
     # What a qcow2 volume's guest sees, without mounting it: qemu-io writes into the image, qemu-img convert reads
     # the guest data out into a raw file.

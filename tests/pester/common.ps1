@@ -186,6 +186,29 @@ function Write-Pattern([string] $Path, [long] $Offset, [int] $Length, [int] $See
     }
 }
 
+# A file of random bytes in a mounted volume, flushed to the device so that the image really holds it.
+function Write-RandomFile([string] $Path, [int] $Length, [int] $Seed) {
+    $bytes = [byte[]]::new($Length)
+    [System.Random]::new($Seed).NextBytes($bytes)
+    $stream = [System.IO.File]::Open($Path, 'Create', 'Write', 'None')
+    try {
+        $stream.Write($bytes, 0, $bytes.Length)
+        $stream.Flush($true)
+    }
+    finally {
+        $stream.Dispose()
+    }
+}
+
+# A key file as an operator makes one (text: qemu takes only UTF-8 keys), readable by its owner only.
+function New-KeyFile([string] $Directory, [string] $Name) {
+    $path = Join-Path $Directory $Name
+    $text = [Convert]::ToBase64String([System.Security.Cryptography.RandomNumberGenerator]::GetBytes(48))
+    [System.IO.File]::WriteAllText($path, "$text`n")
+    [System.IO.File]::SetUnixFileMode($path, [System.IO.UnixFileMode] 'UserRead, UserWrite')
+    $path
+}
+
 function Get-Sha256([string] $Path) {
     (Get-FileHash -LiteralPath $Path -Algorithm SHA256).Hash
 }

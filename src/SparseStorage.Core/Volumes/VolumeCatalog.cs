@@ -3,57 +3,44 @@ using SparseStorage.Core.Pools;
 
 namespace SparseStorage.Core.Volumes;
 
-/// <summary>Finds and describes volumes: by name (wildcards) within pools, or by file or directory path.</summary>
+/// <summary>Finds and describes volumes: by name (wildcards) within pools, by loop device, or by file or directory path.</summary>
 public sealed class VolumeCatalog(StorageContext context)
 {
     /// <summary>
     /// Volumes whose names match any pattern, in the named pool or in every pool. A pattern without wildcards that
     /// matches nothing is reported to <paramref name="onMissing"/> (thrown when it is null) after the matches.
     /// </summary>
-    public IEnumerable<SparseVolume> ByName(IReadOnlyList<string> namePatterns, string? pool = null, Action<VolumeNotFoundException>? onMissing = null)
-    {
-        var pools = pool is null ? context.Pools.Definitions() : [context.Pools.Find(pool)];
-        var patterns = namePatterns.Select(p => new NamePattern(p)).ToList();
-        var inspector = new VolumeInspector(context.ReadAttachments());
-        var unmatched = patterns.Where(p => !p.HasWildcards).ToHashSet();
-        foreach (var definition in pools)
-        {
-            foreach (var file in PoolService.VolumeFiles(definition.Path))
-            {
-                var name = VolumeInspector.NameOf(file);
-                var hits = patterns.Where(p => p.IsMatch(name)).ToList();
-                if (hits.Count == 0 || PoolService.TryInspect(inspector, file, definition.Name) is not { } volume)
-                    continue;
-                unmatched.ExceptWith(hits);
-                yield return volume;
-            }
-        }
-        foreach (var missing in unmatched)
-        {
-            var error = new VolumeNotFoundException(
-                $"No volume named '{missing.Text}' in {(pool is null ? "any registered pool" : $"pool '{pool}'")}.", missing.Text);
-            if (onMissing is null)
-                throw error;
-            onMissing(error);
-        }
-    }
+    public IEnumerable<SparseVolume> ByName(IReadOnlyList<string> namePatterns, string? pool = null, Action<VolumeNotFoundException>? onMissing = null) =>
+        Matching(pool is null ? context.Pools.Definitions() : [context.Pools.Find(pool)], namePatterns,
+            (file, _) => VolumeInspector.NameOf(file),
+            missing => $"No volume named '{missing}' in {(pool is null ? "any registered pool" : $"pool '{pool}'")}.", onMissing);
 
     /// <summary>
     /// Volumes attached to loop devices that match any pattern ("/dev/loop3", "loop3", "/dev/loop*"), including an
     /// encrypted volume whose loop device sits on its plaintext view. A pattern without wildcards that matches no
     /// volume is reported to <paramref name="onMissing"/> (thrown when it is null), saying what the device holds instead.
     /// </summary>
-    public IEnumerable<SparseVolume> ByLoopDevice(IReadOnlyList<string> devicePatterns, Action<VolumeNotFoundException>? onMissing = null)
+    public IEnumerable<SparseVolume> ByLoopDevice(IReadOnlyList<string> devicePatterns, Action<VolumeNotFoundException>? onMissing = null) =>
+        Matching(context.Pools.Definitions(), devicePatterns.Select(p => p.StartsWith('/') ? p : "/dev/" + p).ToList(),
+            (file, attachments) => attachments.Of(file).LoopDevice, DescribeUnclaimed, onMissing);
+
+    /// <summary>
+    /// The volumes of <paramref name="pools"/> whose key (a name, a device) matches any pattern; then each pattern
+    /// without wildcards that matched nothing, reported to <paramref name="onMissing"/> or thrown.
+    /// </summary>
+    private IEnumerable<SparseVolume> Matching(IEnumerable<PoolDefinition> pools, IReadOnlyList<string> patternTexts,
+        Func<string, AttachmentState, string?> keyOf, Func<string, string> describeMissing, Action<VolumeNotFoundException>? onMissing)
     {
-        var patterns = devicePatterns.Select(p => new NamePattern(p.StartsWith('/') ? p : "/dev/" + p)).ToList();
+        var patterns = patternTexts.Select(p => new NamePattern(p)).ToList();
         var attachments = context.ReadAttachments();
         var inspector = new VolumeInspector(attachments);
         var unmatched = patterns.Where(p => !p.HasWildcards).ToHashSet();
-        foreach (var definition in context.Pools.Definitions())
+        foreach (var definition in pools)
         {
             foreach (var file in PoolService.VolumeFiles(definition.Path))
             {
-                var hits = attachments.Of(file).LoopDevice is { } loop ? patterns.Where(p => p.IsMatch(loop)).ToList() : [];
+                var key = keyOf(file, attachments);
+                var hits = key is null ? [] : patterns.Where(p => p.IsMatch(key)).ToList();
                 if (hits.Count == 0 || PoolService.TryInspect(inspector, file, definition.Name) is not { } volume)
                     continue;
                 unmatched.ExceptWith(hits);
@@ -62,7 +49,7 @@ public sealed class VolumeCatalog(StorageContext context)
         }
         foreach (var missing in unmatched)
         {
-            var error = new VolumeNotFoundException(DescribeUnclaimed(missing.Text), missing.Text);
+            var error = new VolumeNotFoundException(describeMissing(missing.Text), missing.Text);
             if (onMissing is null)
                 throw error;
             onMissing(error);

@@ -53,5 +53,5 @@ public sealed class AddVolumeKeyCommand : EncryptedVolumeCmdlet
             {
                 newKeys.ForEach(k => k.Dispose());
             }
-        }, Name.Length > 0 ? Name : Path);
+        }, VolumeTarget);
 }

@@ -37,5 +37,5 @@ public sealed class BackupSparseVolumeCommand : VolumeCmdlet
             if (plan.Consistency == WriteConsistency.Unfrozen && Force)
                 WriteWarning($"Volume '{volume.Name}' is in use and its writes cannot be paused; the backup may hold a filesystem that needs a check.");
             WriteObject(RunWithProgress((progress, token) => service.Backup(plan, Force, progress, token)));
-        }, Name.Length > 0 ? Name : Path);
+        }, VolumeTarget);
 }

@@ -31,5 +31,5 @@ public sealed class CompressSparseVolumeCommand : VolumeCmdlet
             if (!ShouldProcess(volume.Path, $"Archive {ByteSize.Format(volume.AllocatedBytes)} of data into {archive}: {ArchiveService.DescribeCompression(volume.Path, archive, Level)}"))
                 return;
             WriteObject(RunWithProgress((progress, token) => archives.Compress(volume, archive, Level, Force, progress, token)));
-        }, Name.Length > 0 ? Name : Path);
+        }, VolumeTarget);
 }

@@ -38,5 +38,5 @@ public sealed class CopySparseVolumeCommand : VolumeCmdlet
             if (!ShouldProcess(volume.Path, plan.Describe()))
                 return;
             WriteObject(RunWithProgress((progress, token) => copier.Copy(plan, progress, token)));
-        }, Name.Length > 0 ? Name : Path);
+        }, VolumeTarget);
 }

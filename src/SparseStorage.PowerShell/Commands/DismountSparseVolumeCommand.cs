@@ -30,5 +30,5 @@ public sealed class DismountSparseVolumeCommand : VolumeCmdlet
             var result = RunWithProgress((_, token) => mounter.Dismount(volume, token));
             if (PassThru)
                 WriteObject(result);
-        }, Name.Length > 0 ? Name : Path);
+        }, VolumeTarget);
 }

@@ -59,5 +59,5 @@ public sealed class ExportAtaoeDiskCommand : VolumeCmdlet
             if (!ShouldProcessSteps(request.Volume.Path, [plan.Vblade.ToString()], $"Export as AoE target {plan.Target}"))
                 return;
             WriteObject(service.Export(request, Cancellation));
-        }, ParameterSetName == PathSet ? Path : Name);
+        }, VolumeTarget);
 }

@@ -30,5 +30,5 @@ public sealed class LockVolumeCommand : VolumeCmdlet
             var result = RunWithProgress((_, token) => unlocker.Lock(volume, Dismount, Force, token));
             if (PassThru)
                 WriteObject(result);
-        }, Name.Length > 0 ? Name : Path);
+        }, VolumeTarget);
 }

@@ -36,5 +36,5 @@ public sealed class MountSparseVolumeCommand : EncryptedVolumeCmdlet
                 return;
             var keys = VolumeUnlocker.NeedsKey(volume) ? Keys(volume.Name) : [];
             WriteObject(RunWithProgress((_, token) => mounter.Mount(volume, mountPoint, ReadOnly, keys, AllowDiscards, token)));
-        }, Name.Length > 0 ? Name : Path);
+        }, VolumeTarget);
 }

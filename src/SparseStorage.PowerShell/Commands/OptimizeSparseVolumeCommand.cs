@@ -16,5 +16,5 @@ public sealed class OptimizeSparseVolumeCommand : VolumeCmdlet
             if (!ShouldProcessSteps(volume.Path, optimizer.Plan(volume), "Optimize volume"))
                 return;
             WriteObject(RunWithProgress((progress, token) => optimizer.Optimize(volume, progress, token)));
-        }, Name.Length > 0 ? Name : Path);
+        }, VolumeTarget);
 }

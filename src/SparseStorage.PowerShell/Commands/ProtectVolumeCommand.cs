@@ -38,5 +38,5 @@ public sealed class ProtectVolumeCommand : EncryptedVolumeCmdlet
             WriteVerbose($"Allocated: {ByteSize.Format(volume.AllocatedBytes)} before, {ByteSize.Format(result.AllocatedBytes)} after ({result.Encryption}).");
             if (PassThru)
                 WriteObject(result);
-        }, Name.Length > 0 ? Name : Path);
+        }, VolumeTarget);
 }

@@ -34,5 +34,5 @@ public sealed class RemoveSparseVolumeCommand : VolumeCmdlet
             });
             if (PassThru)
                 WriteObject(volume);
-        }, Name.Length > 0 ? Name : Path);
+        }, VolumeTarget);
 }

@@ -27,5 +27,5 @@ public sealed class RemoveVolumeKeyCommand : EncryptedVolumeCmdlet
                 result = RunWithProgress((_, token) => new VolumeKeyManager(Context).Remove(result, key, Force, token));
             if (PassThru)
                 WriteObject(result);
-        }, Name.Length > 0 ? Name : Path);
+        }, VolumeTarget);
 }

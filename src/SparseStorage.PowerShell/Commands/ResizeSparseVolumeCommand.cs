@@ -38,5 +38,5 @@ public sealed class ResizeSparseVolumeCommand : VolumeCmdlet
                     $"Shrink volume '{volume.Name}' from {ByteSize.Format(volume.SizeBytes)} to {(ToMinimumSize ? "its filesystem's minimum plus margin" : ByteSize.Format(VolumeResizer.TargetOf(volume, request)))}? Space beyond the new size is cut off.", "Shrink volume"))
                 return;
             WriteObject(RunWithProgress((progress, token) => resizer.Resize(volume, request, progress, token)));
-        }, Name.Length > 0 ? Name : Path);
+        }, VolumeTarget);
 }

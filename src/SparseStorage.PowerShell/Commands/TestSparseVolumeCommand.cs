@@ -18,5 +18,5 @@ public sealed class TestSparseVolumeCommand : VolumeCmdlet
             var volume = ResolveVolume();
             var result = RunWithProgress((progress, token) => new VolumeChecker(Context).Test(volume, progress, token));
             WriteObject(Quiet ? result.IsHealthy : result);
-        }, Name.Length > 0 ? Name : Path);
+        }, VolumeTarget);
 }

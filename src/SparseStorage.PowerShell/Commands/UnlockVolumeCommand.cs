@@ -32,5 +32,5 @@ public sealed class UnlockVolumeCommand : EncryptedVolumeCmdlet
             var result = RunWithProgress((_, token) => unlocker.Unlock(volume, keys, options, token));
             if (PassThru)
                 WriteObject(result);
-        }, Name.Length > 0 ? Name : Path);
+        }, VolumeTarget);
 }

@@ -23,5 +23,5 @@ public sealed class UnprotectVolumeCommand : EncryptedVolumeCmdlet
             var result = RunWithProgress((progress, token) => unprotector.Unprotect(volume, keys, progress, token));
             if (PassThru)
                 WriteObject(result);
-        }, Name.Length > 0 ? Name : Path);
+        }, VolumeTarget);
 }

@@ -16,13 +16,6 @@ BeforeAll {
     $PoolPath = (New-TestPool -Environment $TestEnv -Name $PoolName).Path
     $MountPoint = Join-Path $TestEnv.MountDirectory 'vault'
     $KeyDirectory = (New-Item -ItemType Directory -Path (Join-Path $TestEnv.Root 'keys') -ErrorAction Stop).FullName
-
-    function New-KeyFile([string] $Name) {
-        $path = Join-Path $KeyDirectory $Name
-        [System.IO.File]::WriteAllText($path, [Convert]::ToBase64String([System.Security.Cryptography.RandomNumberGenerator]::GetBytes(48)) + "`n")
-        [System.IO.File]::SetUnixFileMode($path, [System.IO.UnixFileMode] 'UserRead, UserWrite')
-        $path
-    }
 }
 
 AfterAll {
@@ -44,8 +37,8 @@ AfterAll {
 
 Describe 'Encryption with key rotation' -Skip:$Skip {
     It 'protects, mounts with the key, rotates key files, and unprotects with the files intact' {
-        $oldKey = New-KeyFile -Name 'vault-2024.key'
-        $newKey = New-KeyFile -Name 'vault-2025.key'
+        $oldKey = New-KeyFile -Directory $KeyDirectory -Name 'vault-2024.key'
+        $newKey = New-KeyFile -Directory $KeyDirectory -Name 'vault-2025.key'
         $volume = New-SparseVolume -Name 'vault' -Pool $PoolName -Size 64MB -FileSystem Ext4
 
         $protected = $volume | Protect-Volume -KeyFile $oldKey -IterationTime 100 -Confirm:$false -PassThru
