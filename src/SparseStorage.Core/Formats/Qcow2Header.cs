@@ -19,8 +19,12 @@ public sealed record Qcow2Header(
     long L1TableOffset,
     int L1Size,
     long CryptoHeaderOffset = 0,
-    long CryptoHeaderLength = 0)
+    long CryptoHeaderLength = 0,
+    string? DataFile = null,
+    bool HasExternalDataFile = false)
 {
+    private const uint DataFileNameExtension = 0x44415441;
+    private const ulong ExternalDataFileFeature = 1UL << 2;
     private const uint BackingFormatExtension = 0xE2792ACA;
     private const uint FullDiskEncryptionExtension = 0x0537BE77;
     private const uint EndOfExtensions = 0;
@@ -42,6 +46,7 @@ public sealed record Qcow2Header(
         var backingLength = (int)BinaryPrimitives.ReadUInt32BigEndian(data[16..]);
         var headerLength = version == 3 && data.Length >= 104 ? (int)BinaryPrimitives.ReadUInt32BigEndian(data[100..]) : 72;
         var crypto = FindExtension(data, headerLength, FullDiskEncryptionExtension);
+        var incompatible = version == 3 && data.Length >= 80 ? BinaryPrimitives.ReadUInt64BigEndian(data[72..]) : 0;
         return new Qcow2Header(
             Version: version,
             VirtualSize: (long)BinaryPrimitives.ReadUInt64BigEndian(data[24..]),
@@ -54,7 +59,9 @@ public sealed record Qcow2Header(
             L1TableOffset: (long)BinaryPrimitives.ReadUInt64BigEndian(data[40..]),
             L1Size: (int)BinaryPrimitives.ReadUInt32BigEndian(data[36..]),
             CryptoHeaderOffset: crypto is { Length: >= 16 } ? (long)BinaryPrimitives.ReadUInt64BigEndian(crypto) : 0,
-            CryptoHeaderLength: crypto is { Length: >= 16 } ? (long)BinaryPrimitives.ReadUInt64BigEndian(crypto.AsSpan(8)) : 0);
+            CryptoHeaderLength: crypto is { Length: >= 16 } ? (long)BinaryPrimitives.ReadUInt64BigEndian(crypto.AsSpan(8)) : 0,
+            DataFile: FindExtension(data, headerLength, DataFileNameExtension) is { } dataFile ? Encoding.UTF8.GetString(dataFile) : null,
+            HasExternalDataFile: (incompatible & ExternalDataFileFeature) != 0);
     }
 
     private static string? ReadString(ReadOnlySpan<byte> data, long offset, int length) =>

@@ -32,6 +32,10 @@ public sealed class SparseVolume
     public bool IsReadOnly { get; init; }
     /// <summary>A FUSE export of the volume whose qemu-storage-daemon is gone: the volume needs Dismount-SparseVolume.</summary>
     public bool IsBroken { get; init; }
+    /// <summary>Why the volume is broken: a dead FUSE daemon, or a file the module refuses to treat as a volume (a link, a device, an unreadable header).</summary>
+    public string? BrokenReason { get; init; }
+    /// <summary>A qcow2 image's external data file (the guest data lives there, not in the image).</summary>
+    public string? DataFile { get; init; }
 
     public override string ToString() => Path;
 }
