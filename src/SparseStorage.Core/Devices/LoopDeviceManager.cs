@@ -10,9 +10,19 @@ public sealed class LoopDeviceManager(IProcessRunner runner)
 
     public static ToolCommand DetachCommand(string device) => new("losetup", "--detach", device);
 
-    public string Attach(string file, bool readOnly, CancellationToken cancellationToken)
+    public string Attach(string file, bool readOnly, CancellationToken cancellationToken) =>
+        Attach(file, file, readOnly, cancellationToken);
+
+    /// <summary>
+    /// Attaches the inode a checked volume descriptor holds (losetup opens it through /proc/PID/fd), so a file swapped in
+    /// at the volume's path after the check is never attached; the loop device still names the volume's path.
+    /// </summary>
+    internal string Attach(Volumes.VolumeFile image, bool readOnly, CancellationToken cancellationToken) =>
+        Attach(image.DescriptorPath, image.Path, readOnly, cancellationToken);
+
+    private string Attach(string openPath, string file, bool readOnly, CancellationToken cancellationToken)
     {
-        var device = runner.RunChecked(AttachCommand(file, readOnly), cancellationToken).StandardOutput.Trim();
+        var device = runner.RunChecked(AttachCommand(openPath, readOnly), cancellationToken).StandardOutput.Trim();
         if (!device.StartsWith("/dev/loop", StringComparison.Ordinal))
             throw new StorageOperationException("LoopAttachFailed", $"losetup did not name a loop device for {file} (it printed '{device}').", file);
         return device;

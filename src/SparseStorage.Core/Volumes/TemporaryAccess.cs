@@ -86,10 +86,20 @@ internal sealed class TemporaryAccess(StorageContext context, SparseVolume volum
         }
     }
 
+    /// <summary>The volume's own image is attached through its checked descriptor; an export file is the module's own.</summary>
+    private string AttachChecked(string file)
+    {
+        var loops = new LoopDeviceManager(context.Runner);
+        if (file != volume.Path)
+            return loops.Attach(file, readOnly, steps.Cancellation);
+        using var image = VolumeFile.OpenRead(file);
+        return loops.Attach(image, readOnly, steps.Cancellation);
+    }
+
     private string Attach(string file)
     {
         var loop = steps.Measure(LoopDeviceManager.AttachCommand(file, readOnly).ToString(),
-            () => new LoopDeviceManager(context.Runner).Attach(file, readOnly, steps.Cancellation), "<loop device>");
+            () => AttachChecked(file), "<loop device>");
         undo.Push(() => steps.Undo(LoopDeviceManager.DetachCommand(loop).ToString(), () => new LoopDeviceManager(context.Runner).Detach(loop, CancellationToken.None)));
         return loop;
     }
