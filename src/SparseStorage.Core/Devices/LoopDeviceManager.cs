@@ -14,11 +14,17 @@ public sealed class LoopDeviceManager(IProcessRunner runner)
         Attach(file, file, readOnly, cancellationToken);
 
     /// <summary>
-    /// Attaches the inode a checked volume descriptor holds (losetup opens it through /proc/PID/fd), so a file swapped in
-    /// at the volume's path after the check is never attached; the loop device still names the volume's path.
+    /// Attaches a volume's raw bytes: its own image through a checked descriptor (losetup opens it through /proc/PID/fd),
+    /// so a file swapped in at the volume's path after the check is never attached, while the loop device still names
+    /// the volume's path; any other <paramref name="file"/> (a FUSE export file) is the module's own and attached as it is.
     /// </summary>
-    internal string Attach(Volumes.VolumeFile image, bool readOnly, CancellationToken cancellationToken) =>
-        Attach(image.DescriptorPath, image.Path, readOnly, cancellationToken);
+    public string AttachVolume(string file, string volumePath, bool readOnly, CancellationToken cancellationToken)
+    {
+        if (file != volumePath)
+            return Attach(file, readOnly, cancellationToken);
+        using var image = Volumes.VolumeFile.OpenRead(file);
+        return Attach(image.DescriptorPath, image.Path, readOnly, cancellationToken);
+    }
 
     private string Attach(string openPath, string file, bool readOnly, CancellationToken cancellationToken)
     {

@@ -13,7 +13,7 @@ namespace SparseStorage.Core.Volumes;
 internal sealed class TemporaryAccess(StorageContext context, SparseVolume volume, VolumeAttachment attachment, StepRunner steps, bool readOnly = false) : IDisposable
 {
     private readonly Stack<Action> undo = new();
-    private readonly FuseExporter exporter = new(context.Runner, context.Runtime);
+    private readonly FuseExporter exporter = context.FuseExporter();
     private string? rawView;
     private string? mountPoint;
 
@@ -86,20 +86,10 @@ internal sealed class TemporaryAccess(StorageContext context, SparseVolume volum
         }
     }
 
-    /// <summary>The volume's own image is attached through its checked descriptor; an export file is the module's own.</summary>
-    private string AttachChecked(string file)
-    {
-        var loops = new LoopDeviceManager(context.Runner);
-        if (file != volume.Path)
-            return loops.Attach(file, readOnly, steps.Cancellation);
-        using var image = VolumeFile.OpenRead(file);
-        return loops.Attach(image, readOnly, steps.Cancellation);
-    }
-
     private string Attach(string file)
     {
         var loop = steps.Measure(LoopDeviceManager.AttachCommand(file, readOnly).ToString(),
-            () => AttachChecked(file), "<loop device>");
+            () => new LoopDeviceManager(context.Runner).AttachVolume(file, volume.Path, readOnly, steps.Cancellation), "<loop device>");
         undo.Push(() => steps.Undo(LoopDeviceManager.DetachCommand(loop).ToString(), () => new LoopDeviceManager(context.Runner).Detach(loop, CancellationToken.None)));
         return loop;
     }

@@ -13,7 +13,7 @@ public sealed class VolumeMounter(StorageContext context)
 {
     private readonly LoopDeviceManager loops = new(context.Runner);
     private readonly Mounter mounter = new(context.Runner);
-    private readonly FuseExporter exporter = new(context.Runner, context.Runtime);
+    private readonly FuseExporter exporter = context.FuseExporter();
 
     /// <summary>The steps a mount would run, for -WhatIf.</summary>
     public IReadOnlyList<string> Plan(SparseVolume volume, string mountPoint, bool readOnly, bool allowDiscards = false)
@@ -68,7 +68,7 @@ public sealed class VolumeMounter(StorageContext context)
                 undo.Push(() => exporter.Stop(export, CancellationToken.None));
                 file = export.ExportPath;
             }
-            var device = AttachLoop(file, current, readOnly, cancellationToken);
+            var device = loops.AttachVolume(file, current.Path, readOnly, cancellationToken);
             undo.Push(() => loops.Detach(device, CancellationToken.None));
             mounter.Mount(device, target.Path, current.FileSystem, readOnly, cancellationToken);
         }
@@ -78,15 +78,6 @@ public sealed class VolumeMounter(StorageContext context)
             throw;
         }
         return new VolumeCatalog(context).Get(current.Path);
-    }
-
-    /// <summary>A raw volume is attached through its checked descriptor; a FUSE export file is the module's own.</summary>
-    private string AttachLoop(string file, SparseVolume volume, bool readOnly, CancellationToken cancellationToken)
-    {
-        if (file != volume.Path)
-            return loops.Attach(file, readOnly, cancellationToken);
-        using var image = VolumeFile.OpenRead(file);
-        return loops.Attach(image, readOnly, cancellationToken);
     }
 
     private SparseVolume MountEncrypted(SparseVolume current, string mountPoint, bool readOnly, IReadOnlyList<VolumeKey> keys, bool allowDiscards, CancellationToken cancellationToken)

@@ -180,7 +180,7 @@ public sealed partial class VolumeResizer(StorageContext context)
 
     private void ResizeImage(SparseVolume volume, VolumeAttachment attachment, long target, StepRunner steps)
     {
-        var exporter = new FuseExporter(context.Runner, context.Runtime);
+        var exporter = context.FuseExporter();
         if (volume.Format == VolumeFormat.Qcow2 && attachment.FuseExport is { } export)
             steps.Do($"block_resize disk0 {target} (QMP, qemu-storage-daemon pid {export.ProcessId})", () => exporter.Resize(export, target));
         else if (volume.Format == VolumeFormat.Qcow2)
