@@ -1,11 +1,13 @@
 using System.Diagnostics;
-using System.Text;
+using CliWrap;
 
 namespace SparseStorage.Core.Processes;
 
 /// <summary>
-/// Starts tools with an argument list (never a shell), feeds stdin, collects stdout and stderr, and enforces
-/// a timeout. Cancellation and timeout kill the whole process tree.
+/// Starts tools through CliWrap with an argument list (never a shell), feeds stdin, collects stdout and stderr, and
+/// connects pipelines tool to tool. Cancellation and the timeout send SIGINT first; a tool still running after
+/// <see cref="ToolCommand.InterruptGrace"/> is killed with its process tree. The deadline also bounds reading the output:
+/// a background child that keeps the pipes open is killed instead of being waited for.
 /// </summary>
 public sealed class ProcessRunner(ToolLocator locator) : IProcessRunner
 {
@@ -18,86 +20,36 @@ public sealed class ProcessRunner(ToolLocator locator) : IProcessRunner
     {
         // A cancelled operation starts nothing more: a tool killed right after it starts may already have changed the disk.
         cancellationToken.ThrowIfCancellationRequested();
-        using var process = new Process { StartInfo = StartInfoFor(command) };
+        var stages = command.Pipeline().Select(c => new ToolStage(c, locator.Locate(c.Tool))).ToArray();
+        using var deadline = new CancellationTokenSource(command.Timeout);
+        using var graceful = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        using var forceful = new CancellationTokenSource();
+        // A tool that has exited has nothing to be interrupted: only its output is left, and that is not waited for.
+        using var escalation = graceful.Token.Register(() =>
+            forceful.CancelAfter(stages.All(s => s.HasExited) ? TimeSpan.Zero : command.InterruptGrace));
         var clock = Stopwatch.StartNew();
-        process.Start();
-        var stdout = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
-        var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(command.Timeout);
         try
         {
-            await FeedStandardInputAsync(process, command, deadline.Token);
-            await process.WaitForExitAsync(deadline.Token);
+            await ExecuteAsync(stages, stages.Length - 1, null, forceful.Token, graceful.Token);
         }
-        catch (OperationCanceledException)
+        catch (Exception e) when (graceful.IsCancellationRequested && e is OperationCanceledException or TimeoutException)
         {
-            KillTree(process);
-            var killed = new ToolResult(command, -1, await stdout, await stderr, clock.Elapsed);
+            PipeHolders.Kill(stages.SelectMany(s => s.Pipes).ToHashSet());
             cancellationToken.ThrowIfCancellationRequested();
-            throw new ToolTimeoutException(killed);
-        }
-        catch
-        {
-            KillTree(process);
-            throw;
+            throw new ToolTimeoutException(stages[^1].Result(clock.Elapsed) with { ExitCode = -1 });
         }
 
-        return new ToolResult(command, process.ExitCode, await stdout, await stderr, clock.Elapsed);
+        stages[0].ThrowInputFailure();
+        // As the shell's pipefail: the last tool that failed tells why the pipeline failed.
+        var results = stages.Select(s => s.Result(clock.Elapsed)).ToArray();
+        return results.LastOrDefault(r => !r.Succeeded) ?? results[^1];
     }
 
-    private ProcessStartInfo StartInfoFor(ToolCommand command)
+    /// <summary>Runs a stage; its input is the output of the stage before it, run by CliWrap's piping as that input is read.</summary>
+    private static Task ExecuteAsync(ToolStage[] stages, int index, PipeTarget? output, CancellationToken forceful, CancellationToken graceful)
     {
-        var info = new ProcessStartInfo(locator.Locate(command.Tool))
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            StandardOutputEncoding = Encoding.UTF8,
-            StandardErrorEncoding = Encoding.UTF8,
-        };
-        foreach (var argument in command.Arguments)
-            info.ArgumentList.Add(argument);
-        // Tools' messages are parsed in a few places; keep them in one language.
-        info.Environment["LC_ALL"] = "C";
-        return info;
-    }
-
-    private static async Task FeedStandardInputAsync(Process process, ToolCommand command, CancellationToken cancellationToken)
-    {
-        try
-        {
-            if (command.StandardInput is { } bytes)
-                await process.StandardInput.BaseStream.WriteAsync(bytes, cancellationToken);
-            if (command.StandardInputSource is { } source)
-                await Task.Factory.StartNew(() => source(process.StandardInput.BaseStream, cancellationToken), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-            process.StandardInput.Close();
-        }
-        catch (IOException) when (command.StandardInputSource is not null)
-        {
-            // A broken pipe is the tool's failure, told by its exit code; anything else is the source's own.
-            if (!ExitedWithFailure(process))
-                throw;
-        }
-        catch (IOException)
-        {
-            // The tool exited without reading its input; its exit code tells the story.
-        }
-    }
-
-    private static bool ExitedWithFailure(Process process) => process.WaitForExit(TimeSpan.FromSeconds(5)) && process.ExitCode != 0;
-
-    private static void KillTree(Process process)
-    {
-        try
-        {
-            process.Kill(entireProcessTree: true);
-            process.WaitForExit(5000);
-        }
-        catch (InvalidOperationException)
-        {
-            // Already gone.
-        }
+        var upstream = index == 0 ? null
+            : PipeSource.Create((input, token) => ExecuteAsync(stages, index - 1, PipeTarget.ToStream(input), token, graceful));
+        return stages[index].ExecuteAsync(upstream, output, forceful, graceful);
     }
 }

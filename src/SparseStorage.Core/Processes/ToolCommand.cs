@@ -23,14 +23,41 @@ public sealed record ToolCommand
     /// memory; the input is closed when it returns. Its own failure stops the tool and is thrown.
     /// </summary>
     public Action<Stream, CancellationToken>? StandardInputSource { get; init; }
+
+    /// <summary>
+    /// A tool whose standard output becomes this tool's standard input (<c>upstream | this</c>), connected by the
+    /// runner without a shell. The last command's timeout and cancellation govern the whole pipeline.
+    /// </summary>
+    public ToolCommand? InputFrom { get; init; }
+
+    /// <summary>
+    /// Reads progress from the tool's output lines as they come (qemu-img -p writes "(12.50/100%)"), for
+    /// Write-Progress; the lines are still collected into the result.
+    /// </summary>
+    public ToolOutputProgress? Progress { get; init; }
+
+    /// <summary>Counts from the start; at the deadline the tool is stopped as on cancellation and <see cref="ToolTimeoutException"/> is thrown.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>
+    /// How long a tool may take to exit after SIGINT (cancellation or timeout) before it and its children are killed.
+    /// e2fsck, resize2fs and qemu-img stop cleanly on SIGINT; a kill may leave more to repair.
+    /// </summary>
+    public TimeSpan InterruptGrace { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Exit codes that count as success (most tools: only 0; e2fsck: 0 and 1).</summary>
     public IReadOnlyCollection<int> SuccessExitCodes { get; init; } = [0];
 
     /// <summary>The command as a person would type it; used for -WhatIf, verbose output and errors.</summary>
     public override string ToString() =>
-        string.Join(' ', new[] { Tool }.Concat(Arguments).Select(Quote));
+        (InputFrom is null ? "" : InputFrom + " | ") + string.Join(' ', new[] { Tool }.Concat(Arguments).Select(Quote));
+
+    /// <summary>The pipeline <c>upstream | downstream</c>, as CliWrap writes it.</summary>
+    public static ToolCommand operator |(ToolCommand upstream, ToolCommand downstream) =>
+        downstream with { InputFrom = downstream.InputFrom is null ? upstream : upstream | downstream.InputFrom };
+
+    /// <summary>The commands of the pipeline this command ends, first to last.</summary>
+    public IReadOnlyList<ToolCommand> Pipeline() => InputFrom is null ? [this] : [.. InputFrom.Pipeline(), this];
 
     public static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
 

@@ -1,0 +1,117 @@
+using System.Diagnostics;
+using System.Runtime.ExceptionServices;
+using System.Text;
+using CliWrap;
+
+namespace SparseStorage.Core.Processes;
+
+/// <summary>One process of a pipeline as <see cref="ProcessRunner"/> runs it through CliWrap: its output collected, its pipes named.</summary>
+internal sealed class ToolStage(ToolCommand command, string path)
+{
+    private readonly StringBuilder output = new();
+    private readonly StringBuilder error = new();
+    private readonly List<string> pipes = [];
+    private Process? process;
+    private Exception? inputFailure;
+    private int? exitCode;
+
+    public ToolCommand Command => command;
+
+    /// <summary>The tool was started and has exited (its output may still be draining).</summary>
+    public bool HasExited
+    {
+        get
+        {
+            try
+            {
+                return process?.HasExited ?? false;
+            }
+            catch (InvalidOperationException)
+            {
+                return true; // CliWrap has already let go of it
+            }
+        }
+    }
+
+    /// <summary>The names of the tool's output pipes, for <see cref="PipeHolders"/>.</summary>
+    public IReadOnlyList<string> Pipes
+    {
+        get
+        {
+            lock (pipes)
+                return pipes.ToArray();
+        }
+    }
+
+    /// <summary>Runs the tool to its exit with its output fully read; the input is given when it comes from an upstream tool.</summary>
+    public async Task ExecuteAsync(PipeSource? upstream, PipeTarget? downstream, CancellationToken forceful, CancellationToken graceful)
+    {
+        var cli = Cli.Wrap(path)
+            .WithEnvironmentVariables(variables => variables.Set("LC_ALL", "C")) // tools' messages are parsed in a few places
+            .WithValidation(CommandResultValidation.None)
+            .WithStandardInputPipe(upstream ?? OwnInput(graceful))
+            .WithStandardOutputPipe(Named(downstream ?? Collected(output)))
+            .WithStandardErrorPipe(Named(Collected(error)));
+        var result = await cli.ExecuteAsync(ArgumentList, started => process = started, forceful, graceful);
+        exitCode = result.ExitCode;
+    }
+
+    public ToolResult Result(TimeSpan duration) => new(command, exitCode ?? -1, output.ToString(), error.ToString(), duration);
+
+    /// <summary>
+    /// Throws what the input source threw, unless it was the broken pipe of a tool that failed: then the tool's exit code
+    /// tells the story (CliWrap itself ignores a broken input pipe).
+    /// </summary>
+    public void ThrowInputFailure()
+    {
+        if (inputFailure is null || (inputFailure is IOException && !Result(TimeSpan.Zero).Succeeded))
+            return;
+        ExceptionDispatchInfo.Throw(inputFailure);
+    }
+
+    /// <summary>Each argument goes to the tool as it is (execve's argv), never through a joined string.</summary>
+    private void ArgumentList(ProcessStartInfo info)
+    {
+        info.Arguments = "";
+        foreach (var argument in command.Arguments)
+            info.ArgumentList.Add(argument);
+    }
+
+    private PipeSource OwnInput(CancellationToken graceful)
+    {
+        if (command.StandardInput is { } bytes)
+            return PipeSource.FromBytes(bytes);
+        if (command.StandardInputSource is { } source)
+            return PipeSource.Create((input, token) => FeedAsync(source, input, token, graceful));
+        return PipeSource.Null;
+    }
+
+    private async Task FeedAsync(Action<Stream, CancellationToken> source, Stream input, CancellationToken token, CancellationToken graceful)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(token, graceful);
+        try
+        {
+            // The source is synchronous and may run for hours: a thread of its own, not one of the pool's.
+            await Task.Factory.StartNew(() => source(input, stop.Token), stop.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            inputFailure = e;
+            throw;
+        }
+    }
+
+    private PipeTarget Collected(StringBuilder text) =>
+        command.Progress is { } progress
+            ? PipeTarget.Merge(PipeTarget.ToStringBuilder(text, Encoding.UTF8), PipeTarget.ToDelegate(progress.Report, Encoding.UTF8))
+            : PipeTarget.ToStringBuilder(text, Encoding.UTF8);
+
+    private PipeTarget Named(PipeTarget target) =>
+        PipeTarget.Create(async (origin, token) =>
+        {
+            if (PipeHolders.NameOf(origin) is { } name)
+                lock (pipes)
+                    pipes.Add(name);
+            await target.CopyFromAsync(origin, token);
+        });
+}
