@@ -11,6 +11,9 @@ namespace SparseStorage.Core.Processes;
 /// </summary>
 public sealed class ProcessRunner(ToolLocator locator) : IProcessRunner
 {
+    /// <summary>What a stopped tool's output may still take to arrive once every tool of the pipeline has exited.</summary>
+    private static readonly TimeSpan DrainAfterExit = TimeSpan.FromSeconds(1);
+
     public ProcessRunner() : this(ToolLocator.Default) { }
 
     public ToolResult Run(ToolCommand command, CancellationToken cancellationToken = default) =>
@@ -24,9 +27,7 @@ public sealed class ProcessRunner(ToolLocator locator) : IProcessRunner
         using var deadline = new CancellationTokenSource(command.Timeout);
         using var graceful = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
         using var forceful = new CancellationTokenSource();
-        // A tool that has exited has nothing to be interrupted: only its output is left, and that is not waited for.
-        using var escalation = graceful.Token.Register(() =>
-            forceful.CancelAfter(stages.All(s => s.HasExited) ? TimeSpan.Zero : command.InterruptGrace));
+        using var escalation = graceful.Token.Register(() => _ = EscalateAsync(stages, command.InterruptGrace, forceful));
         var clock = Stopwatch.StartNew();
         try
         {
@@ -41,8 +42,27 @@ public sealed class ProcessRunner(ToolLocator locator) : IProcessRunner
 
         stages[0].ThrowInputFailure();
         // As the shell's pipefail: the last tool that failed tells why the pipeline failed.
-        var results = stages.Select(s => s.Result(clock.Elapsed)).ToArray();
+        var results = stages.Where(s => s.Finished).Select(s => s.Result(clock.Elapsed)).ToArray();
         return results.LastOrDefault(r => !r.Succeeded) ?? results[^1];
+    }
+
+    /// <summary>
+    /// After SIGINT (CliWrap sends it on the graceful token): the kill once the grace period is over, or as soon as every tool
+    /// has exited, since then only output is left to read and whatever still holds the pipes is not worth waiting for.
+    /// </summary>
+    private static async Task EscalateAsync(ToolStage[] stages, TimeSpan grace, CancellationTokenSource forceful)
+    {
+        var exited = Task.WhenAll(stages.Select(s => s.Exited));
+        if (await Task.WhenAny(exited, Task.Delay(grace)) == exited)
+            await Task.Delay(DrainAfterExit);
+        try
+        {
+            forceful.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The run ended meanwhile.
+        }
     }
 
     /// <summary>Runs a stage; its input is the output of the stage before it, run by CliWrap's piping as that input is read.</summary>

@@ -11,27 +11,14 @@ internal sealed class ToolStage(ToolCommand command, string path)
     private readonly StringBuilder output = new();
     private readonly StringBuilder error = new();
     private readonly List<string> pipes = [];
-    private Process? process;
+    private readonly TaskCompletionSource exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Exception? inputFailure;
     private int? exitCode;
 
     public ToolCommand Command => command;
 
-    /// <summary>The tool was started and has exited (its output may still be draining).</summary>
-    public bool HasExited
-    {
-        get
-        {
-            try
-            {
-                return process?.HasExited ?? false;
-            }
-            catch (InvalidOperationException)
-            {
-                return true; // CliWrap has already let go of it
-            }
-        }
-    }
+    /// <summary>Completes when the tool has exited; its output may still be draining (a background child may hold the pipes).</summary>
+    public Task Exited => exited.Task;
 
     /// <summary>The names of the tool's output pipes, for <see cref="PipeHolders"/>.</summary>
     public IReadOnlyList<string> Pipes
@@ -52,9 +39,15 @@ internal sealed class ToolStage(ToolCommand command, string path)
             .WithStandardInputPipe(upstream ?? OwnInput(graceful))
             .WithStandardOutputPipe(Named(downstream ?? Collected(output)))
             .WithStandardErrorPipe(Named(Collected(error)));
-        var result = await cli.ExecuteAsync(ArgumentList, started => process = started, forceful, graceful);
+        var result = await cli.ExecuteAsync(ArgumentList, Watch, forceful, graceful);
         exitCode = result.ExitCode;
     }
+
+    /// <summary>
+    /// The tool ran to its exit. An upstream tool is stopped (by CliWrap) when the tool it feeds has exited without reading
+    /// all of its output, as tar does after the end-of-archive blocks; the shell would see SIGPIPE.
+    /// </summary>
+    public bool Finished => exitCode is not null;
 
     public ToolResult Result(TimeSpan duration) => new(command, exitCode ?? -1, output.ToString(), error.ToString(), duration);
 
@@ -75,6 +68,13 @@ internal sealed class ToolStage(ToolCommand command, string path)
         info.Arguments = "";
         foreach (var argument in command.Arguments)
             info.ArgumentList.Add(argument);
+    }
+
+    private void Watch(Process process)
+    {
+        process.Exited += (_, _) => exited.TrySetResult();
+        if (process.HasExited)
+            exited.TrySetResult();
     }
 
     private PipeSource OwnInput(CancellationToken graceful)
