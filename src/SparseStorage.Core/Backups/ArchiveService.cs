@@ -18,18 +18,20 @@ public sealed class ArchiveService(StorageContext context)
     /// <summary>
     /// The command that archives the image. A sparse image's tar stream is written by <see cref="SparseTarWriter"/>
     /// into zstd, byte for byte what GNU tar would write, without tar's 512-byte reads; any other file (not sparse, or
-    /// with a long name) goes through GNU tar itself.
+    /// with a long name) goes through GNU tar itself, piped into zstd by the runner.
     /// </summary>
     public static ToolCommand CompressCommand(string image, string archive, int level, IProgress<OperationProgress>? progress = null) =>
         SparseTarWriter.For(image) is { } tar
-            ? new ToolCommand("zstd", "-q", "-T0", $"-{Level(level)}", "-o", archive)
+            ? Compressor(archive, level) with
             {
                 StandardInputSource = (output, token) => tar.Write(output, token, (done, total) => progress?.Report(new OperationProgress(
                     $"Archiving {Path.GetFileName(image)}", $"{ByteSize.Format(done)} of {ByteSize.Format(total)} of data compressed", done, total))),
-                Timeout = TimeSpan.FromHours(12),
             }
-            : new ToolCommand("tar", "--sparse", "--create", $"--use-compress-program=zstd -T0 -{Level(level)}",
-                $"--file={archive}", $"--directory={Path.GetDirectoryName(image)}", "--", Path.GetFileName(image)) { Timeout = TimeSpan.FromHours(12) };
+            : new ToolCommand("tar", "--sparse", "--create", "--file=-", $"--directory={Path.GetDirectoryName(image)}", "--", Path.GetFileName(image))
+              | Compressor(archive, level);
+
+    private static ToolCommand Compressor(string archive, int level) =>
+        new("zstd", "-q", "-T0", $"-{Level(level)}", "-o", archive) { Timeout = TimeSpan.FromHours(12) };
 
     /// <summary>What <see cref="CompressCommand"/> runs, as a person would read it.</summary>
     public static string DescribeCompression(string image, string archive, int level)
@@ -40,16 +42,20 @@ public sealed class ArchiveService(StorageContext context)
 
     private static string Level(int level) => level.ToString(CultureInfo.InvariantCulture);
 
-    /// <summary>The command that expands an archive: tar reads it from standard input, fed in-process so that progress can be told.</summary>
+    /// <summary>
+    /// The command that expands an archive: zstd decompresses it, fed in-process so that progress can be told, into tar.
+    /// The runner pipes one into the other, so a damaged archive is reported by zstd itself, not as tar's EOF.
+    /// </summary>
     public static ToolCommand ExpandCommand(string archive, string directory, IProgress<OperationProgress>? progress = null) =>
-        new ToolCommand("tar", "--sparse", "--extract", "--use-compress-program=zstd -d -T0", "--file=-", $"--directory={directory}", "--no-same-owner")
-        {
-            StandardInputSource = (input, token) => Feed(archive, input, progress, token),
-            Timeout = TimeSpan.FromHours(12),
-        };
+        new ToolCommand("zstd", "-d", "-q", "-c") { StandardInputSource = (input, token) => Feed(archive, input, progress, token) }
+        | new ToolCommand("tar", "--sparse", "--extract", "--file=-", $"--directory={directory}", "--no-same-owner") { Timeout = TimeSpan.FromHours(12) };
 
     /// <summary>What <see cref="ExpandCommand"/> runs, as a person would read it.</summary>
-    public static string DescribeExpansion(string archive, string directory) => $"{ExpandCommand(archive, directory)} < {archive}";
+    public static string DescribeExpansion(string archive, string directory)
+    {
+        var command = ExpandCommand(archive, directory);
+        return $"{command.InputFrom} < {archive} | {command with { InputFrom = null }}";
+    }
 
     private static void Feed(string archive, Stream input, IProgress<OperationProgress>? progress, CancellationToken cancellationToken)
     {
@@ -84,7 +90,7 @@ public sealed class ArchiveService(StorageContext context)
     public VolumeArchive Compress(SparseVolume volume, string archivePath, int level, bool force, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         RequireLevel(level);
-        ToolLocator.Default.Locate("zstd"); // tar starts zstd itself and would only say that it failed
+        ToolLocator.Default.Locate("zstd"); // before the filesystem is frozen
         using var volumeLock = context.LockVolume(volume.Path, cancellationToken);
         var current = new VolumeCatalog(context).Get(volume.Path);
         if (File.Exists(archivePath) && !force)
@@ -133,7 +139,6 @@ public sealed class ArchiveService(StorageContext context)
     /// <summary>Expands an archive into a volume file in a pool. The archive must hold exactly one image file, whose format must fit the target's extension.</summary>
     public SparseVolume Expand(string archivePath, string target, bool force, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        ToolLocator.Default.Locate("zstd"); // tar starts zstd itself and would only say that it failed
         using var volumeLock = context.LockVolume(target, cancellationToken);
         VolumeReplacement.RequireReplaceable(context, target, force);
         var work = SiblingFile.TemporaryFor(target);

@@ -41,9 +41,10 @@ public sealed class ProcessRunner(ToolLocator locator) : IProcessRunner
         }
 
         stages[0].ThrowInputFailure();
-        // As the shell's pipefail: the last tool that failed tells why the pipeline failed.
-        var results = stages.Where(s => s.Finished).Select(s => s.Result(clock.Elapsed)).ToArray();
-        return results.LastOrDefault(r => !r.Succeeded) ?? results[^1];
+        // The tool that failed first tells why: the others failed because of it (tar at the end of a truncated zstd
+        // stream, tar on the broken pipe of a zstd that found the disk full).
+        var failed = stages.Where(s => s.Finished && !s.Result(TimeSpan.Zero).Succeeded).MinBy(s => s.ExitTime);
+        return (failed ?? stages[^1]).Result(clock.Elapsed);
     }
 
     /// <summary>

@@ -41,6 +41,7 @@ internal sealed class ToolStage(ToolCommand command, string path)
             .WithStandardErrorPipe(Named(Collected(error)));
         var result = await cli.ExecuteAsync(ArgumentList, Watch, forceful, graceful);
         exitCode = result.ExitCode;
+        ExitTime = result.ExitTime;
     }
 
     /// <summary>
@@ -48,6 +49,8 @@ internal sealed class ToolStage(ToolCommand command, string path)
     /// all of its output, as tar does after the end-of-archive blocks; the shell would see SIGPIPE.
     /// </summary>
     public bool Finished => exitCode is not null;
+
+    public DateTimeOffset ExitTime { get; private set; }
 
     public ToolResult Result(TimeSpan duration) => new(command, exitCode ?? -1, output.ToString(), error.ToString(), duration);
 

@@ -22,6 +22,9 @@ public sealed class StepRunner(IProcessRunner runner, bool dryRun, IProgress<Ope
         return DryRun ? new ToolResult(command, 0, "", "", TimeSpan.Zero) : runner.RunChecked(command, Cancellation);
     }
 
+    /// <summary>Where a qemu-img step run with -p reports its percentage, under this operation's activity; null when nobody listens.</summary>
+    public ToolOutputProgress? QemuImgProgress() => progress is null ? null : Processes.QemuImgProgress.For(activity, progress);
+
     /// <summary>Does an in-process step (a file length change, a QMP call) described as a person would read it.</summary>
     public void Do(string description, Action action)
     {

@@ -39,6 +39,23 @@ public sealed class MaintenanceTests : IDisposable
         pool.AssertNothingLeftBehind();
     }
 
+    [IntegrationFact("qemu-img", "qemu-io")]
+    public void Qcow2_compaction_reports_qemu_img_progress_as_it_copies()
+    {
+        var volume = Create("progress", VolumeFormat.Qcow2, FileSystemType.None);
+        new ProcessRunner().RunChecked(new ToolCommand("qemu-io", "-f", "qcow2", "-c", "write -P 7 0 32M", volume.Path));
+        var progress = new RecordedProgress();
+
+        var result = new VolumeOptimizer(context).Optimize(new VolumeCatalog(context).Get(volume.Path), progress);
+
+        result.Steps.Should().Contain(s => s.StartsWith("qemu-img convert -p -f qcow2 -O qcow2 "));
+        var copying = progress.Reports.Where(r => r.Total == QemuImgProgress.Total).ToList();
+        copying.Should().NotBeEmpty("qemu-img -p reports its percentage while it copies");
+        copying.Select(r => r.Done).Should().BeInAscendingOrder().And.EndWith(QemuImgProgress.Total);
+        copying.Should().AllSatisfy(r => r.Activity.Should().Be("Optimizing progress"));
+        pool.AssertNothingLeftBehind();
+    }
+
     [IntegrationFact("losetup", "mount", "mkfs.ext4", "fstrim")]
     public void Optimize_of_a_mounted_volume_trims_online_and_says_what_it_skipped()
     {

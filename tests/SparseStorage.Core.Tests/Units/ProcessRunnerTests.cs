@@ -173,15 +173,18 @@ public sealed class ProcessRunnerTests : IDisposable
     }
 
     [Fact]
-    public void A_pipeline_fails_with_the_last_tool_that_failed()
+    public void A_pipeline_fails_with_the_tool_that_failed_first()
     {
         var upstreamFails = runner.Run(new ToolCommand("sh", "-c", "echo partial; echo broken >&2; exit 3") | new ToolCommand("cat"));
         upstreamFails.Command.Tool.Should().Be("sh");
         upstreamFails.ExitCode.Should().Be(3);
         upstreamFails.StandardError.Should().Be("broken\n");
 
-        var bothFail = runner.Run(new ToolCommand("sh", "-c", "exit 3") | new ToolCommand("sh", "-c", "cat >/dev/null; exit 5"));
-        bothFail.ExitCode.Should().Be(5);
+        var truncated = runner.Run(new ToolCommand("sh", "-c", "echo cut >&2; exit 3") | new ToolCommand("sh", "-c", "cat >/dev/null; echo short >&2; exit 5"));
+        truncated.ExitCode.Should().Be(3, "the downstream tool failed only because its input ended early");
+
+        var full = runner.Run(new ToolCommand("sh", "-c", "sleep 1; echo more; exit 4") | new ToolCommand("sh", "-c", "echo full >&2; exit 5"));
+        full.ExitCode.Should().Be(5, "the upstream tool failed (or was stopped) only because nobody read its output any more");
     }
 
     [Fact]

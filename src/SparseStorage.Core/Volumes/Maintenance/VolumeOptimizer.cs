@@ -35,8 +35,9 @@ public sealed class VolumeOptimizer(StorageContext context)
 
     public static ToolCommand TrimCommand(string mountPoint) => new ToolCommand("fstrim", "--verbose", mountPoint) { Timeout = TimeSpan.FromHours(2) };
 
-    public static ToolCommand CompactCommand(string source, string destination) =>
-        new ToolCommand("qemu-img", "convert", "-q", "-f", "qcow2", "-O", "qcow2", source, destination) { Timeout = TimeSpan.FromHours(6) };
+    /// <summary>The rewrite can take hours on a large image: -p lets it report its percentage to Write-Progress.</summary>
+    public static ToolCommand CompactCommand(string source, string destination, ToolOutputProgress? progress = null) =>
+        new ToolCommand("qemu-img", "convert", "-p", "-f", "qcow2", "-O", "qcow2", source, destination) { Timeout = TimeSpan.FromHours(6), Progress = progress };
 
     private void Run(SparseVolume volume, StepRunner steps, List<string> skipped)
     {
@@ -80,7 +81,7 @@ public sealed class VolumeOptimizer(StorageContext context)
         var temporary = SiblingFile.TemporaryFor(volume.Path);
         try
         {
-            steps.Tool(CompactCommand(volume.Path, temporary));
+            steps.Tool(CompactCommand(volume.Path, temporary, steps.QemuImgProgress()));
             steps.Do($"rename {temporary} to {volume.Path} if it allocates less", () =>
             {
                 if (Libc.Stat(temporary).AllocatedBytes >= Libc.Stat(volume.Path).AllocatedBytes)
