@@ -16,16 +16,14 @@ public static class ModuleAssembler
 
     private static readonly string[] Assemblies = ["SparseStorage.Core", CmdletAssembly];
 
-    /// <summary>Packages whose runtime assemblies the module ships (PowerShellStandard.Library is only compiled against).</summary>
-    private static readonly string[] PrivatePackages = ["CliWrap"];
-
     // System.Management.Automation.dll is deliberately absent: PowerShellStandard.Library is a compile-time
     // reference and pwsh supplies the real one; a copy in the module folder could be loaded in its place.
     private static readonly string[] OptionalCompanions = [".pdb", ".deps.json"];
 
     /// <summary>
-    /// Where the third-party assemblies go: not beside SparseStorage.Core.dll, so that only Core's own resolver finds
-    /// them and loads them into the module's private load context (SparseStorage.Core.Processes.PrivateDependencies).
+    /// The third-party assemblies, which the cmdlet project's build puts there: not beside SparseStorage.Core.dll, so
+    /// that only Core's own resolver finds them and loads them into the module's private load context
+    /// (SparseStorage.Core.Processes.PrivateDependencies).
     /// </summary>
     public const string DependencyFolder = "dependencies";
 
@@ -88,8 +86,10 @@ public static class ModuleAssembler
                 .Where(File.Exists)
                 .Select(f => (f, Path.GetFileName(f))));
         }
-        files.AddRange(PackageAssemblies.Read(Path.Combine(bin, CmdletAssembly + ".deps.json"), PrivatePackages)
-            .Select(f => (f, Path.Combine(DependencyFolder, Path.GetFileName(f)))));
+        var dependencies = Path.Combine(bin, DependencyFolder);
+        if (Directory.Exists(dependencies))
+            files.AddRange(Directory.EnumerateFiles(dependencies, "*.dll").Order(StringComparer.Ordinal)
+                .Select(f => (f, Path.Combine(DependencyFolder, Path.GetFileName(f)))));
         return files;
     }
 

@@ -52,7 +52,12 @@ public sealed class AtaoeExportService(StorageContext context)
         return record.ToExport(Directory);
     }
 
-    /// <summary>The detached start: start-stop-daemon forks twice and calls setsid, so vblade belongs to no session of ours.</summary>
+    /// <summary>
+    /// The detached start: start-stop-daemon forks twice and calls setsid, so vblade belongs to no session of ours. The
+    /// runner (CliWrap) waits for its tool to exit and reads its output to the end, and would stop or kill what it
+    /// started on Ctrl+C, none of which suits a daemon meant to outlive the session; so what CliWrap runs is
+    /// start-stop-daemon, which returns once vblade is forked off with its output going to the log, not to our pipes.
+    /// </summary>
     public static ToolCommand LaunchCommand(AtaoeExportPlan plan, string directory, string key) =>
         new("start-stop-daemon",
         [
