@@ -97,6 +97,11 @@ internal sealed class ToolStage(ToolCommand command, string path)
             // The source is synchronous and may run for hours: a thread of its own, not one of the pool's.
             await Task.Factory.StartNew(() => source(input, stop.Token), stop.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            // The tool has exited (or is being killed): CliWrap tells that case from a cancellation by its own token.
+            throw new OperationCanceledException(token);
+        }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             inputFailure = e;

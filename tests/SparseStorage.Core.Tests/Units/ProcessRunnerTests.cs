@@ -100,6 +100,32 @@ public sealed class ProcessRunnerTests : IDisposable
     }
 
     [Fact]
+    public void A_tool_that_stops_reading_its_input_fails_by_its_exit_code_not_as_a_cancellation()
+    {
+        var endless = new ToolCommand("sh", "-c", "head -c 10 >/dev/null; exit 3")
+        {
+            StandardInputSource = (input, token) =>
+            {
+                var block = new byte[1 << 16];
+                while (true)
+                {
+                    token.ThrowIfCancellationRequested();
+                    input.Write(block);
+                }
+            },
+        };
+        runner.Run(endless).ExitCode.Should().Be(3);
+    }
+
+    [Fact]
+    public void A_failure_of_the_input_source_is_thrown_even_when_the_tool_succeeds()
+    {
+        var failing = new ToolCommand("cat") { StandardInputSource = (_, _) => throw new IOException("the image could not be read") };
+        var act = () => runner.Run(failing);
+        act.Should().Throw<IOException>().WithMessage("the image could not be read");
+    }
+
+    [Fact]
     public void The_deadline_also_bounds_reading_output_that_a_background_child_keeps_open()
     {
         var grandchild = scratch.Combine("grandchild.pid");
