@@ -44,7 +44,7 @@ public sealed class ProcessRunner(ToolLocator locator) : IProcessRunner
         // The tool that failed first tells why: the others failed because of it (tar at the end of a truncated zstd
         // stream, tar on the broken pipe of a zstd that found the disk full).
         var failed = stages.Where(s => s.Finished && !s.Result(TimeSpan.Zero).Succeeded).MinBy(s => s.ExitTime);
-        return (failed ?? stages[^1]).Result(clock.Elapsed);
+        return (failed ?? stages[^1]).Result(clock.Elapsed) with { Pipeline = stages.Length > 1 ? command : null };
     }
 
     /// <summary>

@@ -24,7 +24,8 @@ public class ToolFailedException : SparseStorageException
     private static string Describe(ToolResult result)
     {
         var detail = LastLines(result.StandardError.Length > 0 ? result.StandardError : result.StandardOutput);
-        return $"'{result.Command}' failed with exit code {result.ExitCode}" + (detail.Length > 0 ? $": {detail}" : ".");
+        var pipeline = result.Pipeline is { } whole && !ReferenceEquals(whole, result.Command) ? $" in '{whole}'" : "";
+        return $"'{result.Command}'{pipeline} failed with exit code {result.ExitCode}" + (detail.Length > 0 ? $": {detail}" : ".");
     }
 
     private static string LastLines(string text) =>

@@ -205,6 +205,8 @@ public sealed class ProcessRunnerTests : IDisposable
         upstreamFails.Command.Tool.Should().Be("sh");
         upstreamFails.ExitCode.Should().Be(3);
         upstreamFails.StandardError.Should().Be("broken\n");
+        var act = () => upstreamFails.EnsureSuccess();
+        act.Should().Throw<ToolFailedException>().Which.Message.Should().Be("'sh -c 'echo partial; echo broken >&2; exit 3'' in 'sh -c 'echo partial; echo broken >&2; exit 3' | cat' failed with exit code 3: broken");
 
         var truncated = runner.Run(new ToolCommand("sh", "-c", "echo cut >&2; exit 3") | new ToolCommand("sh", "-c", "cat >/dev/null; echo short >&2; exit 5"));
         truncated.ExitCode.Should().Be(3, "the downstream tool failed only because its input ended early");
