@@ -174,6 +174,21 @@ public sealed class HostileTenantTests : IDisposable
     }
 
     [IntegrationFact("qemu-img")]
+    public void A_linked_clone_into_another_pool_is_refused_before_anything_is_made()
+    {
+        var @base = pool.CreateVolume(context, "base", ByteSize.FromMiB(16), fileSystem: FileSystemType.None);
+        var otherPool = pool.Combine("other");
+        Directory.CreateDirectory(otherPool);
+        pool.Pools.Register("other", otherPool);
+        runner.Commands.Clear();
+
+        FluentActions.Invoking(() => new Copying.VolumeCopier(context).Plan(@base, new Copying.CopyVolumeRequest { Destination = otherPool, Linked = true }))
+            .Should().Throw<InvalidStorageArgumentException>().Which.ErrorId.Should().Be("BaseOutsidePool");
+        Directory.EnumerateFileSystemEntries(otherPool).Should().BeEmpty();
+        runner.Commands.Should().BeEmpty();
+    }
+
+    [IntegrationFact("qemu-img")]
     public void A_linked_clone_in_its_own_pool_is_opened_with_its_checked_chain_named_explicitly()
     {
         var @base = pool.CreateVolume(context, "base", ByteSize.FromMiB(16), fileSystem: FileSystemType.None);
