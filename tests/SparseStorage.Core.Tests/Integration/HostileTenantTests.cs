@@ -203,6 +203,25 @@ public sealed class HostileTenantTests : IDisposable
         references.QemuOptions(@base.Path).Should().BeEmpty("a raw image refers to nothing");
     }
 
+    [IntegrationFact]
+    public void A_snapshot_file_swapped_for_a_link_to_a_host_file_is_never_copied_into_the_volume()
+    {
+        var volume = pool.CreateVolume(context, "tenant", ByteSize.FromMiB(1), fileSystem: FileSystemType.None);
+        var snapshots = new Snapshots.SnapshotService(context);
+        var snapshot = snapshots.Create(volume, "before", force: false);
+        var volumeHash = Files.HashFile(volume.Path);
+        File.Delete(snapshot.SnapshotPath!);
+        File.CreateSymbolicLink(snapshot.SnapshotPath!, outside);
+
+        FluentActions.Invoking(() => snapshots.Restore(snapshots.Find(new VolumeCatalog(context).Get(volume.Path), "before")))
+            .Should().Throw<UnsafeVolumeFileException>();
+        Files.HashFile(volume.Path).Should().Be(volumeHash, "the host file's bytes never reach the tenant's volume");
+        FluentActions.Invoking(() => Snapshots.RawSnapshotStore.Remove(snapshot, wipe: true, null, CancellationToken.None))
+            .Should().Throw<UnsafeVolumeFileException>();
+        AssertOutsideUnchanged();
+        Directory.EnumerateFiles(pool.PoolPath, ".*", SearchOption.AllDirectories).Should().NotContain(f => f.Contains(SiblingFile.PartialMarker), "no partial copy is left");
+    }
+
     [IntegrationFact("cryptsetup")]
     public void Crypto_erase_of_a_crafted_luks_header_stays_within_the_file()
     {
