@@ -8,8 +8,11 @@ namespace SparseStorage.Core.Tests.Fuzzing;
 /// aligned 4- and 8-byte field of an image's header regions, and random mutations from a seeded generator (bit flips,
 /// interesting values, random bytes, truncation, LUKS2 JSON tokens replaced), stacked one to three at a time.
 /// </summary>
-public sealed class HeaderMutator(int seed)
+public sealed class HeaderMutator(int seed = HeaderMutator.DefaultSeed)
 {
+    /// <summary>The seed of the tests' runs (issue 16).</summary>
+    public const int DefaultSeed = 16;
+
     private static readonly uint[] Interesting32 = [0, 1, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0xFFFFFFF8, 9, 22, 64, 4096];
     private static readonly uint[] Extreme32 = [0, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF];
     private static readonly ulong[] Extreme64 = [0x7FFFFFFFFFFFFFFF, 0xFFFFFFFFFFFFFFFF];

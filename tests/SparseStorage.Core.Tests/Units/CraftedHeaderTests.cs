@@ -20,6 +20,7 @@ public sealed class CraftedHeaderTests : IDisposable
     [Theory]
     [InlineData(0xFFFFFFFFu)]
     [InlineData(0xFFFFFFF8u)]
+    [InlineData(0xFFFFFFF0u)] // as an int -16: the old walk added 8 + (-16 + 7) / 8 * 8 = 0 and never moved on
     [InlineData(0x80000000u)]
     [InlineData(0x7FFFFFFFu)]
     [InlineData(4096u)]

@@ -16,7 +16,7 @@ namespace SparseStorage.Core.Tests.Units;
 /// </summary>
 public sealed class FormatFuzzTests(ITestOutputHelper output) : IDisposable
 {
-    public const int Seed = 16;
+    private const int Seed = HeaderMutator.DefaultSeed;
     private static readonly TimeSpan PerInput = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan Budget = TimeSpan.FromSeconds(40);
     private const int RandomInputs = 30_000;
