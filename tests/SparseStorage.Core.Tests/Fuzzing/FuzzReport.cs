@@ -22,6 +22,8 @@ public sealed class FuzzReport
         if (took > Slowest) Slowest = took;
     }
 
+    internal void Stop() => clock.Stop();
+
     internal void Fail(FuzzFailure failure)
     {
         Iterations++;

@@ -10,18 +10,18 @@ namespace SparseStorage.Core.Tests.Fuzzing;
 /// </summary>
 public sealed class FuzzRun(string scratchDirectory, TimeSpan perInputTimeout, int maxFailures = 20)
 {
-    public FuzzReport Run(IEnumerable<HeaderMutation> inputs, TimeSpan budget, FuzzReport? report = null)
+    public FuzzReport Run(IEnumerable<HeaderMutation> inputs, TimeSpan budget)
     {
-        report ??= new FuzzReport();
-        var deadline = Stopwatch.StartNew();
+        var report = new FuzzReport();
         using var files = new MutationFile(scratchDirectory);
         foreach (var input in inputs)
         {
-            if (deadline.Elapsed >= budget || report.Failures.Count >= maxFailures)
+            if (report.Elapsed >= budget || report.Failures.Count >= maxFailures)
                 break;
             if (!Feed(files, input, report))
                 break;
         }
+        report.Stop();
         return report;
     }
 

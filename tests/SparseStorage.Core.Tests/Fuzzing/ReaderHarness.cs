@@ -1,7 +1,6 @@
 using SparseStorage.Core.Encryption;
 using SparseStorage.Core.Formats;
 using SparseStorage.Core.Host;
-using SparseStorage.Core.Native;
 using SparseStorage.Core.Volumes;
 
 namespace SparseStorage.Core.Tests.Fuzzing;
@@ -32,7 +31,7 @@ public static class ReaderHarness
     private static void ReadSnapshots(string path, byte[] head)
     {
         var header = Qcow2Header.Parse(head.AsSpan(0, Math.Min(head.Length, 4096)));
-        using var image = Libc.Open(path, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+        using var image = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
         Qcow2SnapshotTable.Read(image, header);
     }
 
