@@ -32,11 +32,13 @@ public sealed class CraftedPoolListingTests(ITestOutputHelper output) : IDisposa
         refused.Should().Be(IssueCaseCount + MutatedFiles, "the pool must hold the issue's files and mutated ones that a reader refuses");
 
         var catalog = new VolumeCatalog(context);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var listing = Task.Run(() => catalog.ByName(["*"], TestPool.Name).ToList());
         var described = Task.Run(() => pool.Pools.Get().Single());
         Task.WaitAll([listing, described], ListingBound).Should().BeTrue($"listing a pool must finish within {ListingBound.TotalSeconds} s");
 
-        output.WriteLine($"{listing.Result.Count} volumes listed from {Directory.GetFiles(pool.PoolPath).Length} files ({refused} refused by a reader)");
+        output.WriteLine($"{listing.Result.Count} volumes listed from {Directory.GetFiles(pool.PoolPath).Length} files ({refused} refused by a reader) " +
+            $"in {clock.Elapsed.TotalMilliseconds:F0} ms, with the pool's description alongside");
         foreach (var volume in good)
             listing.Result.Should().ContainSingle(v => v.Path == volume.Path)
                 .Which.Should().Match<SparseVolume>(v => v.Format == volume.Format && v.FileSystem == volume.FileSystem && v.SizeBytes == volume.SizeBytes);
