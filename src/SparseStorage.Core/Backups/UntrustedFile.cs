@@ -41,6 +41,19 @@ internal static partial class UntrustedFile
         }
     }
 
+    /// <summary>The whole file, which must be regular and at most <paramref name="limit"/> bytes.</summary>
+    public static byte[] ReadAll(string path, string what, long limit)
+    {
+        using var file = OpenRegular(path, what);
+        if (file.Size > limit)
+            throw new InvalidStorageArgumentException("FileTooLarge", $"The {what} '{path}' holds {file.Size} bytes, more than the {limit} it may hold.", path);
+        var bytes = new byte[file.Size];
+        var read = 0;
+        for (int n; read < bytes.Length && (n = RandomAccess.Read(file.Handle, bytes.AsSpan(read), read)) > 0;)
+            read += n;
+        return read == bytes.Length ? bytes : throw new IOException($"{path}: the {what} changed while it was read");
+    }
+
     private static unsafe (int Mode, long Size) Status(SafeFileHandle handle, string path)
     {
         var buffer = stackalloc byte[256];
