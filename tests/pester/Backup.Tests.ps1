@@ -293,7 +293,7 @@ Describe 'Archives' {
         Get-ChildItem -LiteralPath $PoolPath -Force | Where-Object Name -like '.*' | Should -BeNullOrEmpty
     }
 
-    It 'refuses a truncated archive: ToolFailed, and leaves neither a volume nor a temporary directory' -Skip:$SkipArchive {
+    It 'refuses a truncated archive: ToolFailed, and leaves neither a volume nor a temporary file' -Skip:$SkipArchive {
         $volume = New-SparseVolume -Name 'arch-cut' -Pool $PoolName -Size 64MB
         Write-Pattern -Path $volume.Path -Offset 1MB -Length 4MB -Seed 61
         $archive = Compress-SparseVolume -Path $volume.Path -Destination (Join-Path $ArchiveRoot 'whole.img.tar.zst')
@@ -310,10 +310,10 @@ Describe 'Archives' {
         $err = { Expand-SparseVolume -Path $cut -Destination $PoolPath -ErrorAction Stop } |
             Should -Throw -ErrorId 'ToolFailed,SparseStorage.PowerShell.Commands.ExpandSparseVolumeCommand' -PassThru
 
-        $err.Exception.Message | Should -BeLike '*tar*'
+        $err.Exception.Message | Should -BeLike '*zstd*'
         Test-Path -LiteralPath (Join-Path $PoolPath 'cut.img') | Should -BeFalse
         Get-ChildItem -LiteralPath $PoolPath -Force | Where-Object Name -like '.*' |
-            Should -BeNullOrEmpty -Because 'the hidden extraction directory is removed'
+            Should -BeNullOrEmpty -Because 'the hidden partial file is removed'
     }
 
     It 'refuses an archive name that does not end in .tar.zst: InvalidArchiveExtension, also under -WhatIf' {
