@@ -48,11 +48,11 @@ public sealed class UntrustedBackupTests : IDisposable
         var victimBefore = Files.HashFile(victim);
 
         Tamper(set, manifest => manifest["volumePath"] = victim);
-        Refusal(() => restorer.Restore(restorer.Plan(set.BackupPath, null))).Should().Be("BackupSourceOutsidePool", "the set records pool 'test'");
-        Refusal(() => restorer.Restore(restorer.Plan(set.BackupPath, "other-name"))).Should().Be("BackupSourceOutsidePool", "a bare name goes beside the recorded volume");
+        ErrorIds.Of(() => restorer.Restore(restorer.Plan(set.BackupPath, null))).Should().Be("BackupSourceOutsidePool", "the set records pool 'test'");
+        ErrorIds.Of(() => restorer.Restore(restorer.Plan(set.BackupPath, "other-name"))).Should().Be("BackupSourceOutsidePool", "a bare name goes beside the recorded volume");
 
         Tamper(set, manifest => manifest["volumePath"] = Path.Combine(pool.PoolPath, "..", "other-pool", "web.img"));
-        Refusal(() => restorer.Restore(restorer.Plan(set.BackupPath, null))).Should().Be("BackupSourceOutsidePool", "'..' is no plain path");
+        ErrorIds.Of(() => restorer.Restore(restorer.Plan(set.BackupPath, null))).Should().Be("BackupSourceOutsidePool", "'..' is no plain path");
 
         Files.HashFile(victim).Should().Be(victimBefore);
         Directory.GetFileSystemEntries(otherPool).Should().Equal(victim);
@@ -67,9 +67,9 @@ public sealed class UntrustedBackupTests : IDisposable
         // Everything an attacker without the key can make agree: path, pool and the plain checksum.
         Tamper(set, manifest => (manifest["volumePath"], manifest["pool"]) = (victim, "other"));
 
-        Refusal(() => restorer.Restore(restorer.Plan(set.BackupPath, null, new BackupSignaturePolicy(Key, AllowUnsigned: false))))
+        ErrorIds.Of(() => restorer.Restore(restorer.Plan(set.BackupPath, null, new BackupSignaturePolicy(Key, AllowUnsigned: false))))
             .Should().Be("BackupSignatureInvalid");
-        Refusal(() => restorer.Restore(restorer.Plan(set.BackupPath, null, new BackupSignaturePolicy(Key, AllowUnsigned: true))))
+        ErrorIds.Of(() => restorer.Restore(restorer.Plan(set.BackupPath, null, new BackupSignaturePolicy(Key, AllowUnsigned: true))))
             .Should().Be("BackupSignatureInvalid", "-AllowUnsigned lets an unsigned set through, never a bad signature");
         Files.HashFile(victim).Should().Be(victimBefore);
     }
@@ -89,17 +89,17 @@ public sealed class UntrustedBackupTests : IDisposable
 
         var restoredBefore = Files.HashFile(restored.Path);
         ChangeStoredBlockConsistently(set);
-        Refusal(() => restorer.Restore(restorer.Plan(set.BackupPath, "web-restored", policy))).Should().Be("BackupSignatureInvalid");
+        ErrorIds.Of(() => restorer.Restore(restorer.Plan(set.BackupPath, "web-restored", policy))).Should().Be("BackupSignatureInvalid");
 
         var other = pool.Combine("other.key");
         File.WriteAllBytes(other, System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
         File.SetUnixFileMode(other, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         var fresh = BackUp(Key, full: true);
-        Refusal(() => restorer.Plan(fresh.BackupPath, "web-restored", new BackupSignaturePolicy(BackupIntegrityKey.Load(other), AllowUnsigned: false)))
+        ErrorIds.Of(() => restorer.Plan(fresh.BackupPath, "web-restored", new BackupSignaturePolicy(BackupIntegrityKey.Load(other), AllowUnsigned: false)))
             .Should().Be("BackupSignatureInvalid");
 
         File.Delete(Path.Combine(fresh.BackupPath, BackupSignature.FileName));
-        Refusal(() => restorer.Plan(fresh.BackupPath, "web-restored", policy)).Should().Be("BackupNotSigned");
+        ErrorIds.Of(() => restorer.Plan(fresh.BackupPath, "web-restored", policy)).Should().Be("BackupNotSigned");
         restorer.Plan(fresh.BackupPath, "web-restored", policy with { AllowUnsigned = true }).IsSigned.Should().BeFalse();
         Files.HashFile(restored.Path).Should().Be(restoredBefore, "nothing refused touched the earlier restore");
     }
@@ -145,7 +145,7 @@ public sealed class UntrustedBackupTests : IDisposable
         var set = BackUp(key: null);
         Tamper(set, manifest => manifest["blocks"]!.AsArray()[^1]!["i"] = 1L << 40);
 
-        Refusal(() => restorer.Plan(set.BackupPath, "beyond")).Should().Be("BackupDamaged");
+        ErrorIds.Of(() => restorer.Plan(set.BackupPath, "beyond")).Should().Be("BackupDamaged");
     }
 
     [IntegrationFact]
@@ -156,7 +156,7 @@ public sealed class UntrustedBackupTests : IDisposable
         Key.Exposure.Should().Contain(keyFile).And.Contain("644").And.Contain("0600");
 
         File.WriteAllBytes(keyFile, new byte[8]);
-        Refusal(() => BackupIntegrityKey.Load(keyFile)).Should().Be("InvalidIntegrityKey");
+        ErrorIds.Of(() => BackupIntegrityKey.Load(keyFile)).Should().Be("InvalidIntegrityKey");
     }
 
     private VolumeBackup BackUp(BackupIntegrityKey? key, bool full = false)
@@ -203,18 +203,6 @@ public sealed class UntrustedBackupTests : IDisposable
         Tamper(set, manifest => manifest["blocks"] = JsonNode.Parse(blocks.ToJsonString()));
     }
 
-    private static string? Refusal(Action action)
-    {
-        try
-        {
-            action();
-            return null;
-        }
-        catch (SparseStorageException e)
-        {
-            return e.ErrorId;
-        }
-    }
 
     public void Dispose() => pool.Dispose();
 }
