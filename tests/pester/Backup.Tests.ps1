@@ -187,6 +187,7 @@ Describe 'Backing up and restoring a volume' {
         $key = New-KeyFile -Directory $TestEnv.Root -Name 'backup.key'
         $set = Backup-SparseVolume -Path $volume.Path -Destination $BackupRoot -IntegrityKeyFile $key
         Test-Path -LiteralPath (Join-Path $set.BackupPath 'manifest.hmac') | Should -BeTrue
+        $set.Signed | Should -BeTrue
 
         $restored = Restore-SparseVolume -Backup $set.BackupPath -Destination 'bk-signed-out' -IntegrityKeyFile $key -Force -WarningVariable warnings
         Get-Sha256 -Path $restored.Path | Should -Be $hash

@@ -167,6 +167,7 @@ public static partial class BackupCatalog
             ChangeDetection = manifest.ChangeDetection,
             ReadBytes = manifest.ReadBytes,
             Checksum = checksum,
+            Signed = BackupSignature.IsSigned(setDirectory),
         };
     }
 

@@ -111,6 +111,7 @@ public sealed class UntrustedBackupTests : IDisposable
         var signed = BackUp(Key);
         var next = BackUp(Key);
 
+        (unsigned.Signed, signed.Signed, next.Signed).Should().Be((false, true, true));
         signed.Kind.Should().Be(BackupKind.Full, $"{unsigned.Name} is not signed, so it is not built on");
         next.Kind.Should().Be(BackupKind.Incremental);
         next.Parent.Should().Be(signed.Name);
