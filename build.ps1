@@ -49,7 +49,8 @@ function Invoke-Native {
     )
     $commandLine = "$FilePath $($ArgumentList -join ' ')"
     Write-Host "==> $commandLine"
-    & $FilePath @ArgumentList
+    # To the host: a function's output is its return value, and a tool's output is no part of it.
+    & $FilePath @ArgumentList | Out-Host
     if ($LASTEXITCODE -ne 0) {
         throw "'$commandLine' failed with exit code $LASTEXITCODE."
     }
@@ -110,7 +111,7 @@ function Get-XunitCount([string] $Directory) {
 function Invoke-XunitSuite([string] $Directory) {
     $arguments = @('test', 'SparseStorage.sln', '-c', $Configuration, '--no-build', '--logger', 'trx', '--results-directory', $Directory)
     Write-Host "==> dotnet $($arguments -join ' ')"
-    & dotnet @arguments
+    & dotnet @arguments | Out-Host
     $LASTEXITCODE
 }
 
@@ -135,7 +136,7 @@ exit [int] (`$result.Result -ne 'Passed')
 "@
     $pwsh = Join-Path $PSHOME 'pwsh'
     Write-Host "==> $pwsh -NoProfile -NonInteractive -Command <Invoke-Pester tests/pester with Pester $PesterVersion>"
-    & $pwsh -NoProfile -NonInteractive -Command $script
+    & $pwsh -NoProfile -NonInteractive -Command $script | Out-Host
     $LASTEXITCODE
 }
 
@@ -155,7 +156,7 @@ function Get-PesterCount([string] $Directory) {
     }
 }
 
-# Both suites run even when the first fails; returns the process exit code: 0 only when both ran, all passed.
+# Both suites run even when the first fails; sets $ExitCode to 0 only when both ran and all passed.
 function Invoke-Test {
     Invoke-Build
     Remove-Item -LiteralPath $ResultsDirectory -Recurse -Force -ErrorAction Ignore
@@ -183,7 +184,7 @@ function Invoke-Test {
         $ok = $false
     }
     Write-Host "$passed passed, $failed failed"
-    if ($ok -and $failed -eq 0) { 0 } else { 1 }
+    $script:ExitCode = if ($ok -and $failed -eq 0) { 0 } else { 1 }
 }
 
 function Invoke-Package {
@@ -193,16 +194,16 @@ function Invoke-Package {
     Compress-Archive -Path (Join-Path $ModuleDir '*') -DestinationPath $zip -Force
 }
 
-$exitCode = 0
+$ExitCode = 0
 Push-Location $PSScriptRoot
 try {
     switch ($Task) {
         'Build' { Invoke-Build }
-        'Test' { $exitCode = Invoke-Test }
+        'Test' { Invoke-Test }
         'Package' { Invoke-Package }
     }
 }
 finally {
     Pop-Location
 }
-exit $exitCode
+exit $ExitCode
