@@ -103,7 +103,8 @@ function Get-XunitCount([string] $Directory) {
         $count.Passed += [int] $counters.GetAttribute('passed')
         $count.Failed += [int] $counters.GetAttribute('failed') + [int] $counters.GetAttribute('error') +
             [int] $counters.GetAttribute('timeout') + [int] $counters.GetAttribute('aborted')
-        $count.Skipped += [int] $counters.GetAttribute('notExecuted')
+        # Skipped tests are counted in total but in no outcome counter (notExecuted stays 0).
+        $count.Skipped += [int] $counters.GetAttribute('total') - [int] $counters.GetAttribute('executed')
     }
     $count
 }
