@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using SparseStorage.Core.Host;
 
 namespace SparseStorage.Core.Devices;
@@ -38,6 +39,7 @@ public sealed record FuseExportRecord(string VolumePath, string ExportPath, int 
     public string MonitorSocketPath => MonitorPath(Path.GetDirectoryName(ExportPath)!, VolumePath);
 
     /// <summary>The daemon's pid file, beside its export.</summary>
+    [JsonIgnore]
     public string PidFile => PidFilePath(Path.GetDirectoryName(ExportPath)!, VolumePath);
 
     /// <summary>
@@ -79,6 +81,7 @@ public sealed record FuseExportRecord(string VolumePath, string ExportPath, int 
     }
 
     /// <summary>Whether the operation that owns the daemon is known to be gone.</summary>
+    [JsonIgnore]
     public bool IsOwnerGone => Owner is { IsAlive: false };
 
     public static IReadOnlyList<FuseExportRecord> ReadAll(string directory)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json.Serialization;
 
 namespace SparseStorage.Core.Host;
 
@@ -25,6 +26,7 @@ public readonly record struct ProcessIdentity(int ProcessId, long StartTime)
     }
 
     /// <summary>Whether this very process still runs: same pid and same start time.</summary>
+    [JsonIgnore]
     public bool IsAlive => ProcessId > 0 && Of(ProcessId) is { } now && now.StartTime == StartTime;
 
     /// <summary>"pid-starttime", as it appears in file names.</summary>
