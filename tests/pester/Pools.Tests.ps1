@@ -55,6 +55,16 @@ Describe 'Register-StoragePool and Get-StoragePool' {
         Get-StoragePool -Name 'pester-missing' -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
     }
 
+    It 'refuses <Path>, which must never hold volumes: UnsafePoolPath' -ForEach @(
+        @{ Path = '/' }, @{ Path = '/dev/shm' }, @{ Path = '/proc' }, @{ Path = '/etc' }, @{ Path = '/var/lib' }
+    ) {
+        $err = { Register-StoragePool -Name 'pester-unsafe' -Path $Path -Confirm:$false -ErrorAction Stop } |
+            Should -Throw -ErrorId 'UnsafePoolPath,SparseStorage.PowerShell.Commands.RegisterStoragePoolCommand' -PassThru
+
+        $err.CategoryInfo.Category | Should -Be 'PermissionDenied'
+        Get-StoragePool -Name 'pester-unsafe' -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+    }
+
     It 'registers nothing under -WhatIf' {
         $whatIfPath = New-TestDirectory -Environment $TestEnv -Name 'whatif'
 

@@ -92,10 +92,17 @@ public sealed class LeftoverSweeper(StorageContext context)
             return;
         foreach (var directory in Directory.EnumerateDirectories(SecretFile.TmpfsRoot, "sparsestorage-secret-*"))
         {
-            if (SecretFile.OwnerOf(Path.GetFileName(directory)) is not { IsAlive: false } owner || !SecretFile.IsOwnDirectory(directory))
-                continue;
-            SecretFile.Destroy(directory);
-            report.AddRemoved($"destroyed key file {directory} left by process {owner.ProcessId}, which is gone");
+            try
+            {
+                if (SecretFile.OwnerOf(Path.GetFileName(directory)) is not { IsAlive: false } owner || !SecretFile.IsOwnDirectory(directory))
+                    continue;
+                SecretFile.Destroy(directory);
+                report.AddRemoved($"destroyed key file {directory} left by process {owner.ProcessId}, which is gone");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Removed meanwhile, or another user's: nothing this session can prove or change.
+            }
         }
     }
 
