@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using SparseStorage.Core.Devices;
 using SparseStorage.Core.Encryption;
 using SparseStorage.Core.Host;
 using SparseStorage.Core.Leftovers;
@@ -92,6 +93,30 @@ public sealed class LeftoverSweepTests : IDisposable
 
         Directory.Exists(ofDead).Should().BeFalse();
         Directory.Exists(ofLive).Should().BeTrue();
+    }
+
+    [Fact]
+    public void A_record_written_for_a_daemon_that_never_started_goes_once_its_owner_is_gone()
+    {
+        var directory = pool.Runtime.Ensure(pool.Runtime.FuseExports);
+        var orphan = Pending(directory, Path.Combine(pool.PoolPath, "never.img"), DeadProcess());
+        var starting = Pending(directory, Path.Combine(pool.PoolPath, "starting.img"), ProcessIdentity.Current);
+        context.ReadAttachments().Of(orphan.VolumePath).FuseExport.Should().NotBeNull("Lock-Volume -Force sees it");
+
+        var report = new LeftoverSweeper(context).Sweep();
+
+        report.Removed.Should().ContainSingle().Which.Should().Contain(orphan.VolumePath);
+        FuseExportRecord.Read(directory, orphan.VolumePath).Should().BeNull();
+        File.Exists(orphan.ExportPath).Should().BeFalse();
+        FuseExportRecord.Read(directory, starting.VolumePath).Should().NotBeNull("its owner is starting the daemon");
+    }
+
+    private static FuseExportRecord Pending(string directory, string volumePath, ProcessIdentity owner)
+    {
+        var record = new FuseExportRecord(volumePath, FuseExportRecord.ExportPathFor(directory, volumePath), 0, Decrypting: true) { Owner = owner };
+        record.Save(directory);
+        File.WriteAllBytes(record.ExportPath, []);
+        return record;
     }
 
     /// <summary>A process this test started and killed: its identity is certainly gone.</summary>
