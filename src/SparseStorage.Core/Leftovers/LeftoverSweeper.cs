@@ -21,7 +21,7 @@ public sealed class LeftoverSweeper(StorageContext context)
         "nfs", "nfs4", "cifs", "smb3", "ceph", "glusterfs", "fuse.glusterfs", "9p", "lustre", "gfs2", "ocfs2", "fuse.sshfs", "fuse.cephfs",
     };
 
-    private readonly FuseExporter exporter = new(context.Runner, context.Runtime);
+    private readonly FuseExporter exporter = context.FuseExporter();
 
     /// <summary>Sweeps FUSE exports first (a daemon may hold a work file open), then key files, then every pool's work files.</summary>
     public SweepReport Sweep()

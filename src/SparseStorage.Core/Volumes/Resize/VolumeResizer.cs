@@ -180,7 +180,7 @@ public sealed partial class VolumeResizer(StorageContext context)
 
     private void ResizeImage(SparseVolume volume, VolumeAttachment attachment, long target, StepRunner steps)
     {
-        var exporter = new FuseExporter(context.Runner, context.Runtime);
+        var exporter = context.FuseExporter();
         if (volume.Format == VolumeFormat.Qcow2 && attachment.FuseExport is { } export)
             steps.Do($"block_resize disk0 {target} (QMP, qemu-storage-daemon pid {export.ProcessId})", () => exporter.Resize(export, target));
         else if (volume.Format == VolumeFormat.Qcow2)
@@ -249,16 +249,17 @@ public sealed partial class VolumeResizer(StorageContext context)
 
     private static void SetLength(string path, long length)
     {
-        using var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
-        file.SetLength(length);
-        file.Flush(flushToDisk: true);
+        using var file = VolumeFile.OpenWrite(path);
+        if (Libc.ftruncate(file.Handle, length) != 0)
+            throw Libc.ErrnoException($"cannot set the size of {path} to {length} bytes");
+        RandomAccess.FlushToDisk(file.Handle);
     }
 
     private static void ExtendPreallocated(string path, long from, long to)
     {
-        using var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
-        if (Libc.fallocate(file.SafeFileHandle, 0, from, to - from) != 0)
+        using var file = VolumeFile.OpenWrite(path);
+        if (Libc.fallocate(file.Handle, 0, from, to - from) != 0)
             throw Libc.ErrnoException($"cannot preallocate {ByteSize.Format(to - from)} more for {path}");
-        file.Flush(flushToDisk: true);
+        RandomAccess.FlushToDisk(file.Handle);
     }
 }
