@@ -61,7 +61,8 @@ public sealed class VolumeBackupService(StorageContext context)
         var kind = parent is null ? BackupKind.Full : BackupKind.Incremental;
         var name = BackupCatalog.NewSetName(started, kind);
         var chainKey = ChangeReferences.ChainKey(folder);
-        var work = Path.Combine(folder, "." + name + SiblingFile.PartialMarker + Guid.NewGuid().ToString("N")[..8]);
+        new Leftovers.LeftoverSweeper(context).SweepDirectory(folder); // work directories of backups killed mid-way
+        var work = SiblingFile.TemporaryIn(folder, name);
         Directory.CreateDirectory(work);
         string? reference = null;
         try
