@@ -27,8 +27,12 @@ public sealed class StorageContext(PoolService pools, IProcessRunner runner, Run
 
     /// <summary>Takes the volume's exclusive lock, so two runbooks cannot change one volume at once.</summary>
     public FileLock LockVolume(string volumePath, CancellationToken cancellationToken = default) =>
+        LockVolume(volumePath, LockWait, cancellationToken);
+
+    /// <summary>Takes the volume's lock, waiting at most <paramref name="wait"/> (zero: only if nobody holds it).</summary>
+    public FileLock LockVolume(string volumePath, TimeSpan wait, CancellationToken cancellationToken = default) =>
         FileLock.Acquire(Path.Combine(Runtime.Ensure(Runtime.Locks), Devices.FuseExportRecord.KeyFor(volumePath) + ".lock"),
-            LockWait, $"volume {volumePath}", cancellationToken);
+            wait, $"volume {volumePath}", cancellationToken);
 
     public AttachmentState ReadAttachments() => AttachmentState.Read(Runtime);
 

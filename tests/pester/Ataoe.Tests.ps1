@@ -24,7 +24,6 @@ BeforeAll {
     $Supervisor = $Lab.Supervisor
     $NodeInterface = $Lab.NodeInterface
     $SupervisorInterface = $Lab.SupervisorInterface
-    $PwshPath = (Get-Process -Id $PID).Path
 
     # Find-AtaoeDisk in the supervisor namespace, in a child pwsh that imports the same built module.
     function Find-FromSupervisor {

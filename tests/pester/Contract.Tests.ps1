@@ -27,7 +27,7 @@ Describe 'The built module' {
     It 'imports into a fresh pwsh session' {
         $command = "Import-Module -Name '$SparseStorageManifestPath' -ErrorAction Stop; (Get-Command -Module SparseStorage).Count"
 
-        $count = & (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -Command $command
+        $count = & $PwshPath -NoProfile -NonInteractive -Command $command
 
         $LASTEXITCODE | Should -Be 0
         $count | Should -Be (Import-PowerShellDataFile -LiteralPath $SparseStorageManifestPath).CmdletsToExport.Count

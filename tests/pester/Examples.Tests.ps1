@@ -17,7 +17,6 @@ BeforeAll {
     . (Join-Path $PSScriptRoot 'common.ps1')
     $TestEnv = New-TestEnvironment -Name 'examples'
     $ExamplesDirectory = Join-Path $SparseStorageRepositoryRoot 'examples'
-    $PwshPath = (Get-Process -Id $PID).Path
     # out/ holds SparseStorage/<version>/SparseStorage.psd1, which is the layout Import-Module -Name looks for.
     $env:PSModulePath = (Join-Path $SparseStorageRepositoryRoot 'out') + [System.IO.Path]::PathSeparator + $env:PSModulePath
     $Interface = 'ssex' + [guid]::NewGuid().ToString('N').Substring(0, 6)

@@ -55,6 +55,16 @@ Describe 'Register-StoragePool and Get-StoragePool' {
         Get-StoragePool -Name 'pester-missing' -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
     }
 
+    It 'refuses <Path>, which must never hold volumes: UnsafePoolPath' -ForEach @(
+        @{ Path = '/' }, @{ Path = '/dev/shm' }, @{ Path = '/proc' }, @{ Path = '/etc' }, @{ Path = '/var/lib' }
+    ) {
+        $err = { Register-StoragePool -Name 'pester-unsafe' -Path $Path -Confirm:$false -ErrorAction Stop } |
+            Should -Throw -ErrorId 'UnsafePoolPath,SparseStorage.PowerShell.Commands.RegisterStoragePoolCommand' -PassThru
+
+        $err.CategoryInfo.Category | Should -Be 'PermissionDenied'
+        Get-StoragePool -Name 'pester-unsafe' -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+    }
+
     It 'registers nothing under -WhatIf' {
         $whatIfPath = New-TestDirectory -Environment $TestEnv -Name 'whatif'
 
@@ -93,6 +103,37 @@ Describe 'Pool accounting with a 2 TB sparse volume' {
             return
         }
         $pool.OvercommitRatio | Should -BeGreaterThan 1
+    }
+}
+
+Describe 'Work files of operations that were killed' {
+    BeforeAll {
+        $pool = New-TestPool -Environment $TestEnv -Name 'pester-partial'
+        function Get-StartTime([int] $ProcessId) {
+            # Field 22 of /proc/<pid>/stat, counted after the command name, which may hold spaces.
+            $stat = Get-Content -LiteralPath "/proc/$ProcessId/stat" -Raw
+            $stat.Substring($stat.LastIndexOf(')') + 2).Split(' ')[19]
+        }
+        $sleeper = Start-Process -FilePath sleep -ArgumentList 600 -PassThru
+        $deadOwner = "$($sleeper.Id)-$(Get-StartTime $sleeper.Id)"
+        $sleeper.Kill()
+        $sleeper.WaitForExit()
+        $ofDead = Join-Path $pool.Path ".sparsestorage-partial-$deadOwner-0a1b2c3d-copy.img"
+        $ofLive = Join-Path $pool.Path ".sparsestorage-partial-$PID-$(Get-StartTime $PID)-0a1b2c3e-restore.img"
+        [System.IO.File]::WriteAllBytes($ofDead, [byte[]]::new(2MB))
+        [System.IO.File]::WriteAllBytes($ofLive, [byte[]]::new(1MB))
+    }
+
+    It 'removes those whose process is gone, says so in the verbose stream, and counts the rest in PartialBytes' {
+        $listed = Get-StoragePool -Name 'pester-partial' -Verbose 4>&1
+        $messages = @($listed | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message
+        $counted = $listed | Where-Object { $_ -is [SparseStorage.StoragePool] }
+
+        $messages | Should -Match ([regex]::Escape([System.IO.Path]::GetFileName($ofDead)))
+        Test-Path -LiteralPath $ofDead | Should -BeFalse
+        Test-Path -LiteralPath $ofLive | Should -BeTrue
+        $counted.PartialBytes | Should -Be 1MB
+        $counted.AllocatedBytes | Should -Be 0
     }
 }
 

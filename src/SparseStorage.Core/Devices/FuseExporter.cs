@@ -39,28 +39,62 @@ public sealed class FuseExporter(IProcessRunner runner, RuntimePaths runtime, Vo
     private string ReferenceOptions(string volumePath, ExportLayer layer) =>
         layer == ExportLayer.Qcow2 && references is not null && File.Exists(volumePath) ? references.QemuOptions(volumePath) : "";
 
+    /// <summary>
+    /// Starts the daemon. Its record is written first, naming this process as its owner, so that a kill at any moment
+    /// leaves a record that Lock-Volume -Force and the sweep can act on; the daemon's pid is added once it runs.
+    /// The export stays owned by this process until <see cref="Release"/> hands it over to the host.
+    /// </summary>
     public FuseExportRecord Start(string volumePath, FuseExportOptions options, CancellationToken cancellationToken)
     {
         // Readable by all (0755): the records name volumes and daemons, no secrets, and a non-root session must see them.
         var directory = runtime.Ensure(runtime.FuseExports, UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
-        var exportPath = FuseExportRecord.ExportPathFor(directory, volumePath);
-        File.WriteAllBytes(exportPath, []); // qemu mounts the export over an existing regular file
+        var record = new FuseExportRecord(volumePath, FuseExportRecord.ExportPathFor(directory, volumePath), 0, options.Secret is not null, options.LockWithDismount)
+        {
+            Owner = ProcessIdentity.Current,
+        };
+        File.Delete(record.PidFile); // a stale one would name another process
+        record.Save(directory);
         try
         {
+            File.WriteAllBytes(record.ExportPath, []); // qemu mounts the export over an existing regular file
             var result = runner.Run(StartCommand(volumePath, options), cancellationToken);
             if (result.ExitCode != 0 && options.Secret is not null && result.StandardError.Contains("Invalid password", StringComparison.Ordinal))
                 throw new WrongKeyException($"The key does not open {volumePath}.", volumePath);
             result.EnsureSuccess();
-            var pid = int.Parse(File.ReadAllText(FuseExportRecord.PidFilePath(directory, volumePath)).Trim(), CultureInfo.InvariantCulture);
-            var record = new FuseExportRecord(volumePath, exportPath, pid, options.Secret is not null, options.LockWithDismount);
+            record = record with
+            {
+                ProcessId = FuseExportRecord.ReadPidFile(record.PidFile)
+                            ?? throw new StorageOperationException("DaemonPidMissing", $"qemu-storage-daemon started for {volumePath} but wrote no pid to {record.PidFile}.", volumePath),
+            };
             record.Save(directory);
             return record;
         }
         catch
         {
-            RemoveFiles(directory, volumePath, exportPath);
+            StopAfterFailedStart(record with { ProcessId = FuseExportRecord.ReadPidFile(record.PidFile) ?? 0 });
             throw;
         }
+    }
+
+    /// <summary>A daemon may run even when starting "failed" (cancelled while it set up); it goes, without hiding the error that matters.</summary>
+    private void StopAfterFailedStart(FuseExportRecord record)
+    {
+        try
+        {
+            Stop(record, CancellationToken.None);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or SparseStorageException)
+        {
+            // The record stays: Lock-Volume -Force and the sweep find what is left.
+        }
+    }
+
+    /// <summary>Hands a started export over to the host: it no longer dies with the operation that started it.</summary>
+    public void Release(string volumePath)
+    {
+        var directory = runtime.FuseExports;
+        if (FuseExportRecord.Read(directory, volumePath) is { Owner: not null } record)
+            (record with { Owner = null }).Save(directory);
     }
 
     /// <summary>Stops the daemon (TERM, then KILL after 10 s), lifts a FUSE mount it left behind, and removes the record.</summary>
@@ -77,7 +111,7 @@ public sealed class FuseExporter(IProcessRunner runner, RuntimePaths runtime, Vo
         }
         if (MountTable.Read().Any(m => m.MountPoint == record.ExportPath))
             runner.RunChecked(Mounter.UnmountCommand(record.ExportPath), cancellationToken);
-        RemoveFiles(runtime.FuseExports, record.VolumePath, record.ExportPath);
+        RemoveFiles(Path.GetDirectoryName(record.ExportPath)!, record.VolumePath, record.ExportPath);
     }
 
     /// <summary>Grows or shrinks the image under a running export (QMP block_resize); the FUSE file follows the new size.</summary>
@@ -122,9 +156,10 @@ public sealed class FuseExporter(IProcessRunner runner, RuntimePaths runtime, Vo
         }
     }
 
+    /// <summary>The record goes last, so that an interruption here still leaves it to find the rest.</summary>
     private static void RemoveFiles(string directory, string volumePath, string exportPath)
     {
-        foreach (var file in new[] { exportPath, FuseExportRecord.PidFilePath(directory, volumePath), FuseExportRecord.RecordPath(directory, volumePath), FuseExportRecord.MonitorPath(directory, volumePath) })
+        foreach (var file in new[] { exportPath, FuseExportRecord.PidFilePath(directory, volumePath), FuseExportRecord.MonitorPath(directory, volumePath), FuseExportRecord.RecordPath(directory, volumePath) })
             File.Delete(file);
     }
 

@@ -1,5 +1,6 @@
 using SparseStorage.Core.Devices;
 using SparseStorage.Core.Host;
+using SparseStorage.Core.Leftovers;
 using SparseStorage.Core.Processes;
 using SparseStorage.Core.Volumes;
 
@@ -43,6 +44,7 @@ public sealed class VolumeUnlocker(StorageContext context)
     public SparseVolume Unlock(SparseVolume volume, IReadOnlyList<VolumeKey> keys, UnlockOptions options, CancellationToken cancellationToken = default)
     {
         context.RequireRoot("Unlocking a volume");
+        new LeftoverSweeper(context).Sweep(); // a daemon left by a killed unlock of this volume would pass for unlocked
         using var volumeLock = context.LockVolume(volume.Path, cancellationToken);
         var current = new VolumeCatalog(context).Get(volume.Path);
         var header = RequireEncrypted(current);
@@ -51,6 +53,7 @@ public sealed class VolumeUnlocker(StorageContext context)
         if (current.IsUnlocked)
             return current;
         Open(current.Path, header, keys, options, cancellationToken);
+        exporter.Release(current.Path);
         return new VolumeCatalog(context).Get(current.Path);
     }
 

@@ -1,4 +1,5 @@
 using SparseStorage.Core.Host;
+using SparseStorage.Core.Leftovers;
 using SparseStorage.Core.Native;
 using SparseStorage.Core.Volumes;
 
@@ -9,7 +10,24 @@ public sealed class PoolService(PoolConfiguration configuration)
 {
     public string ConfigurationPath => configuration.FilePath;
 
-    public IReadOnlyList<PoolDefinition> Definitions() => configuration.Load();
+    /// <summary>The registered pools the module may act on: those whose directory passes <see cref="PoolPathRules"/>.</summary>
+    public IReadOnlyList<PoolDefinition> Definitions() => Checked().Where(p => p.Refusal is null).Select(p => p.Pool).ToList();
+
+    /// <summary>
+    /// Pools registered before <see cref="PoolPathRules"/> existed whose directory it refuses: nothing acts on them;
+    /// listings warn about them, and Unregister-StoragePool removes them.
+    /// </summary>
+    public IReadOnlyList<RefusedPool> Refused() =>
+        Checked().Where(p => p.Refusal is not null).Select(p => new RefusedPool(p.Pool, p.Refusal!)).ToList();
+
+    private IEnumerable<(PoolDefinition Pool, string? Refusal)> Checked()
+    {
+        var pools = configuration.Load();
+        if (pools.Count == 0)
+            return [];
+        var mounts = MountTable.Read();
+        return pools.Select(p => (p, PoolPathRules.Refusal(LibcPaths.RealPath(p.Path) ?? p.Path, mounts)));
+    }
 
     public StoragePool Register(string name, string path)
     {
@@ -17,6 +35,7 @@ public sealed class PoolService(PoolConfiguration configuration)
         var directory = LibcPaths.RealPath(path);
         if (directory is null || !Directory.Exists(directory))
             throw new InvalidStorageArgumentException("PoolPathNotFound", $"The pool directory '{path}' does not exist or is not a directory.", path);
+        PoolPathRules.Require(name, directory, MountTable.Read());
         configuration.Update(pools =>
         {
             if (pools.FirstOrDefault(p => p.Name.Equals(name, StringComparison.OrdinalIgnoreCase)) is { } same)
@@ -32,7 +51,9 @@ public sealed class PoolService(PoolConfiguration configuration)
     /// <summary>Forgets a pool; refused while one of its volumes is in use, since it could not be dismounted by name afterwards.</summary>
     public PoolDefinition Unregister(string name, Host.AttachmentState attachments)
     {
-        var busy = VolumeFiles(Find(name).Path).Select(f => (File: f, Use: attachments.Of(f))).FirstOrDefault(v => v.Use.IsAttached);
+        var registered = configuration.Load().FirstOrDefault(p => p.Name.Equals(name, StringComparison.OrdinalIgnoreCase))
+                         ?? throw new PoolNotFoundException($"No pool named '{name}' is registered.", name);
+        var busy = VolumeFiles(registered.Path).Select(f => (File: f, Use: attachments.Of(f))).FirstOrDefault(v => v.Use.IsAttached);
         if (busy.File is not null)
             throw new VolumeInUseException($"Pool '{name}' still has volume {busy.File} {busy.Use.Describe()}; dismount it before unregistering the pool.", name);
         PoolDefinition? removed = null;
@@ -47,14 +68,18 @@ public sealed class PoolService(PoolConfiguration configuration)
 
     /// <summary>
     /// Pools whose names match any of the patterns. A pattern without wildcards that matches nothing is reported to
-    /// <paramref name="onMissing"/> after the matches (thrown when it is null).
+    /// <paramref name="onMissing"/> after the matches (thrown when it is null). A matching pool whose directory the
+    /// rules refuse is not described but reported to <paramref name="onRefused"/>.
     /// </summary>
-    public IReadOnlyList<StoragePool> Get(IEnumerable<string>? namePatterns = null, Action<PoolNotFoundException>? onMissing = null)
+    public IReadOnlyList<StoragePool> Get(IEnumerable<string>? namePatterns = null, Action<PoolNotFoundException>? onMissing = null, Action<UnsafePoolPathException>? onRefused = null)
     {
         var all = Definitions();
         var patterns = (namePatterns ?? ["*"]).Select(p => new NamePattern(p)).ToList();
         var found = all.Where(d => patterns.Any(p => p.IsMatch(d.Name))).Select(Describe).ToList();
-        foreach (var exact in patterns.Where(p => !p.HasWildcards && !all.Any(d => p.IsMatch(d.Name))))
+        var refused = Refused().Where(r => patterns.Any(p => p.IsMatch(r.Pool.Name))).ToList();
+        foreach (var pool in refused)
+            onRefused?.Invoke(pool.ToError());
+        foreach (var exact in patterns.Where(p => !p.HasWildcards && !all.Any(d => p.IsMatch(d.Name)) && !refused.Any(r => p.IsMatch(r.Pool.Name))))
         {
             var error = new PoolNotFoundException($"No pool named '{exact.Text}' is registered.", exact.Text);
             if (onMissing is null)
@@ -66,7 +91,8 @@ public sealed class PoolService(PoolConfiguration configuration)
 
     public PoolDefinition Find(string name) =>
         Definitions().FirstOrDefault(p => p.Name.Equals(name, StringComparison.OrdinalIgnoreCase))
-        ?? throw new PoolNotFoundException($"No pool named '{name}' is registered.", name);
+        ?? throw (Exception?)Refused().FirstOrDefault(r => r.Pool.Name.Equals(name, StringComparison.OrdinalIgnoreCase))?.ToError()
+        ?? new PoolNotFoundException($"No pool named '{name}' is registered.", name);
 
     /// <summary>The pool a resolved path lies in, or null.</summary>
     public PoolDefinition? PoolOf(string resolvedPath) =>
@@ -89,11 +115,18 @@ public sealed class PoolService(PoolConfiguration configuration)
             resolved = System.IO.Path.Combine(parent, System.IO.Path.GetFileName(full));
         }
         var pool = PoolOf(resolved)
-                   ?? throw new PathOutsidePoolException(
+                   ?? throw (Exception?)RefusedPoolOf(resolved, path)
+                   ?? new PathOutsidePoolException(
                        $"'{path}' resolves to '{resolved}', which is not inside any registered pool. Register its directory with Register-StoragePool, or choose a path in a pool.",
                        path);
         return (resolved, pool);
     }
+
+    /// <summary>An error naming the refused pool that holds <paramref name="resolvedPath"/>, or null.</summary>
+    private UnsafePoolPathException? RefusedPoolOf(string resolvedPath, string path) =>
+        Refused().Where(r => MountTable.IsUnder(resolvedPath, r.Pool.Path) && resolvedPath != r.Pool.Path)
+            .Select(r => new UnsafePoolPathException($"'{path}' lies in pool '{r.Pool.Name}' at {r.Pool.Path}, which is not used: {r.Reason}. Unregister it with Unregister-StoragePool.", path))
+            .FirstOrDefault();
 
     public StoragePool Describe(PoolDefinition pool)
     {
@@ -121,6 +154,7 @@ public sealed class PoolService(PoolConfiguration configuration)
             AllocatedBytes = allocated,
             OvercommitRatio = space.CapacityBytes > 0 ? Math.Round((double)provisioned / space.CapacityBytes, 3) : 0,
             VolumeCount = count,
+            PartialBytes = PartialFiles.InPool(pool.Path).Sum(PartialFiles.AllocatedBytes),
         };
     }
 

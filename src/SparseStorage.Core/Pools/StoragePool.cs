@@ -16,6 +16,11 @@ public sealed class StoragePool
     /// <summary>Provisioned ÷ capacity: above 1 the pool has promised more than its disk holds.</summary>
     public double OvercommitRatio { get; init; }
     public int VolumeCount { get; init; }
+    /// <summary>
+    /// What hidden work files of the module occupy in the pool: copies, restores, conversions and encryptions in
+    /// progress, or left by one that was killed until a later call removes them. Not part of <see cref="AllocatedBytes"/>.
+    /// </summary>
+    public long PartialBytes { get; init; }
 
     public override string ToString() => Name;
 }

@@ -23,10 +23,10 @@ public sealed class ProcessRunner(ToolLocator locator) : IProcessRunner
     {
         // A cancelled operation starts nothing more: a tool killed right after it starts may already have changed the disk.
         cancellationToken.ThrowIfCancellationRequested();
-        var stages = command.Pipeline().Select(c => new ToolStage(c, locator.Locate(c.Tool))).ToArray();
+        using var forceful = new CancellationTokenSource();
+        var stages = command.Pipeline().Select(c => new ToolStage(c, locator.Locate(c.Tool), () => Cancel(forceful))).ToArray();
         using var deadline = new CancellationTokenSource(command.Timeout);
         using var graceful = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
-        using var forceful = new CancellationTokenSource();
         using var escalation = graceful.Token.Register(() => _ = EscalateAsync(stages, command.InterruptGrace, forceful));
         var clock = Stopwatch.StartNew();
         try
@@ -56,6 +56,11 @@ public sealed class ProcessRunner(ToolLocator locator) : IProcessRunner
         var exited = Task.WhenAll(stages.Select(s => s.Exited));
         if (await Task.WhenAny(exited, Task.Delay(grace)) == exited)
             await Task.Delay(DrainAfterExit);
+        Cancel(forceful);
+    }
+
+    private static void Cancel(CancellationTokenSource forceful)
+    {
         try
         {
             forceful.Cancel();

@@ -25,6 +25,13 @@ public sealed record ToolCommand
     public Action<Stream, CancellationToken>? StandardInputSource { get; init; }
 
     /// <summary>
+    /// Reads the tool's standard output as bytes while the tool runs, on a thread of its own, for output too large or
+    /// too binary to collect as text (<see cref="ToolResult.StandardOutput"/> is then empty). Its own failure stops
+    /// the tool and is thrown; it should read to the end, or the tool dies of a broken pipe.
+    /// </summary>
+    public Action<Stream, CancellationToken>? StandardOutputSink { get; init; }
+
+    /// <summary>
     /// A tool whose standard output becomes this tool's standard input (<c>upstream | this</c>), connected by the
     /// runner without a shell. The last command's timeout and cancellation govern the whole pipeline.
     /// </summary>

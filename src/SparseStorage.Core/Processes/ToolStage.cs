@@ -6,7 +6,8 @@ using CliWrap;
 namespace SparseStorage.Core.Processes;
 
 /// <summary>One process of a pipeline as <see cref="ProcessRunner"/> runs it through CliWrap: its output collected, its pipes named.</summary>
-internal sealed class ToolStage(ToolCommand command, string path)
+/// <param name="stop">Kills the run at once: a failing output sink calls it, since the tool may be blocked writing output no one reads.</param>
+internal sealed class ToolStage(ToolCommand command, string path, Action stop)
 {
     private readonly StringBuilder output = new();
     private readonly StringBuilder error = new();
@@ -37,7 +38,7 @@ internal sealed class ToolStage(ToolCommand command, string path)
             .WithEnvironmentVariables(variables => variables.Set("LC_ALL", "C")) // tools' messages are parsed in a few places
             .WithValidation(CommandResultValidation.None)
             .WithStandardInputPipe(upstream ?? OwnInput(graceful))
-            .WithStandardOutputPipe(Named(downstream ?? Collected(output)))
+            .WithStandardOutputPipe(Named(downstream ?? OwnOutput()))
             .WithStandardErrorPipe(Named(Collected(error)));
         var result = await cli.ExecuteAsync(ArgumentList, Watch, forceful, graceful);
         exitCode = result.ExitCode;
@@ -105,6 +106,24 @@ internal sealed class ToolStage(ToolCommand command, string path)
         catch (Exception e) when (e is not OperationCanceledException)
         {
             inputFailure = e;
+            throw;
+        }
+    }
+
+    private PipeTarget OwnOutput() =>
+        command.StandardOutputSink is { } sink
+            ? PipeTarget.Create((origin, token) => DrainAsync(sink, origin, token))
+            : Collected(output);
+
+    private async Task DrainAsync(Action<Stream, CancellationToken> sink, Stream origin, CancellationToken token)
+    {
+        try
+        {
+            await Task.Factory.StartNew(() => sink(origin, token), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !token.IsCancellationRequested)
+        {
+            stop();
             throw;
         }
     }

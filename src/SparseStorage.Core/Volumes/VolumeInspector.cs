@@ -117,13 +117,29 @@ public sealed class VolumeInspector(AttachmentState attachments, ImageReferences
         var first = probe.AsSpan(0, (int)Math.Min(HeadLength, size));
         if (!read(0, first))
             return new FileSystemSignature(FileSystemType.Unknown, null, 0);
-        var found = FileSystemSignature.Detect(first);
+        var found = GuestSignature(first);
         if (found.Type is not (FileSystemType.None or FileSystemType.Unknown) || size < BtrfsRegion + HeadLength)
             return found;
         if (!read(BtrfsRegion, probe.AsSpan(BtrfsRegion, HeadLength)))
             return found;
-        var btrfs = FileSystemSignature.Detect(probe);
+        var btrfs = GuestSignature(probe);
         return btrfs.Type == FileSystemType.Btrfs ? btrfs : found;
+    }
+
+    /// <summary>
+    /// A superblock is the guest's data, not the image's: one out of range makes the filesystem Unknown, while the
+    /// volume itself stays usable (its owner can still mount, resize or remove it).
+    /// </summary>
+    private static FileSystemSignature GuestSignature(ReadOnlySpan<byte> data)
+    {
+        try
+        {
+            return FileSystemSignature.Detect(data);
+        }
+        catch (InvalidDataException)
+        {
+            return new FileSystemSignature(FileSystemType.Unknown, null, 0);
+        }
     }
 
     private static Description DescribeLuks(SafeFileHandle image, long size)

@@ -1,6 +1,7 @@
 using SparseStorage.Core.Devices;
 using SparseStorage.Core.Encryption;
 using SparseStorage.Core.Host;
+using SparseStorage.Core.Leftovers;
 
 namespace SparseStorage.Core.Volumes;
 
@@ -48,6 +49,7 @@ public sealed class VolumeMounter(StorageContext context)
     public SparseVolume Mount(SparseVolume volume, string mountPoint, bool readOnly, IReadOnlyList<VolumeKey> keys, bool allowDiscards, CancellationToken cancellationToken = default)
     {
         context.RequireRoot("Mounting a volume");
+        new LeftoverSweeper(context).Sweep(); // a daemon left by a killed mount of this volume would pass for its export
         using var volumeLock = context.LockVolume(volume.Path, cancellationToken);
         var current = new VolumeCatalog(context).Get(volume.Path);
         if (current.Encryption != "None")
@@ -71,6 +73,7 @@ public sealed class VolumeMounter(StorageContext context)
             var device = loops.AttachVolume(file, current.Path, readOnly, cancellationToken);
             undo.Push(() => loops.Detach(device, CancellationToken.None));
             mounter.Mount(device, target.Path, current.FileSystem, readOnly, cancellationToken);
+            exporter.Release(current.Path);
         }
         catch
         {
@@ -112,6 +115,7 @@ public sealed class VolumeMounter(StorageContext context)
             if (fileSystem is FileSystemType.None or FileSystemType.Swap)
                 throw new StorageOperationException("NoMountableFileSystem", $"The unlocked volume '{current.Name}' has {(fileSystem == FileSystemType.Swap ? "swap space" : "no filesystem")}; nothing to mount.", current);
             mounter.Mount(device, target.Path, fileSystem, readOnly, cancellationToken);
+            exporter.Release(current.Path);
         }
         catch
         {

@@ -28,12 +28,28 @@ public sealed class VolumeRemover(StorageContext context)
             foreach (var snapshot in RawSnapshotStore.List(current))
                 RawSnapshotStore.Remove(snapshot, wipe, progress, cancellationToken);
         Backups.ChangeReferences.RemoveAll(current.Path, wipe, progress, cancellationToken);
-        var encryption = wipe ? ContainerHeader.Read(current.Path) : null;
+        var encryption = wipe ? ReadContainer(current.Path) : null;
         if (encryption is not null)
             DestroyKeySlots(current.Path, encryption);
         else if (wipe)
             Wipe(current.Path, progress, cancellationToken);
         File.Delete(current.Path);
+    }
+
+    /// <summary>
+    /// The LUKS region to crypto-erase, or null to overwrite every allocated extent instead: also when the header is
+    /// not one the module trusts (a crafted header's region is no guide to where the keys are).
+    /// </summary>
+    private static ContainerHeader? ReadContainer(string path)
+    {
+        try
+        {
+            return ContainerHeader.Read(path);
+        }
+        catch (InvalidDataException)
+        {
+            return null;
+        }
     }
 
     /// <summary>A running AoE export serves the image to other hosts; removing it would pull the disk from under them.</summary>

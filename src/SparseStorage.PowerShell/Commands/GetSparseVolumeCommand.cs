@@ -38,6 +38,8 @@ public sealed class GetSparseVolumeCommand : SparseStorageCmdlet
     [ArgumentCompleter(typeof(LoopDeviceCompleter))]
     public string[] LoopDevice { get; set; } = [];
 
+    protected override void BeginProcessing() => LeftoverSweep.Run(this, Context);
+
     protected override void ProcessRecord()
     {
         var catalog = new VolumeCatalog(Context);

@@ -14,6 +14,10 @@ public sealed class GetStoragePoolCommand : SparseStorageCmdlet
     [ArgumentCompleter(typeof(PoolNameCompleter))]
     public string[] Name { get; set; } = ["*"];
 
+    protected override void BeginProcessing() => LeftoverSweep.Run(this, Context);
+
+    /// <summary>A pool whose directory the module refuses (registered before the rules) is reported as a warning, not listed.</summary>
     protected override void ProcessRecord() =>
-        Invoke(() => WriteObject(Context.Pools.Get(Name, missing => WriteError(Errors.ErrorMapping.ToRecord(missing))), enumerateCollection: true));
+        Invoke(() => WriteObject(Context.Pools.Get(Name, missing => WriteError(Errors.ErrorMapping.ToRecord(missing)), refused => WriteWarning(refused.Message)),
+            enumerateCollection: true));
 }

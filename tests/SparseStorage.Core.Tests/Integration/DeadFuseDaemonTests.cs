@@ -1,4 +1,5 @@
 using SparseStorage.Core.Encryption;
+using SparseStorage.Core.Leftovers;
 using SparseStorage.Core.Native;
 using SparseStorage.Core.Tests.Support;
 using SparseStorage.Core.Volumes;
@@ -56,6 +57,22 @@ public sealed class DeadFuseDaemonTests : IDisposable
         File.Exists(pool.Combine("pool", "fresh.img")).Should().BeFalse("nothing is left under the final name");
         new VolumeUnlocker(context).Lock(broken, dismount: false, force: true);
         creator.Create(creator.Plan(request)).FileSystem.Should().Be(FileSystemType.Btrfs, "once the dead mount is cleared, mkfs.btrfs runs");
+        pool.AssertNothingLeftBehind();
+    }
+
+    [IntegrationFact("cryptsetup", "qemu-storage-daemon", "losetup", "mount", "mkfs.ext4")]
+    public void The_sweep_never_touches_a_dead_daemon_whose_export_backs_a_mounted_loop_device_and_says_what_to_run()
+    {
+        using var key = VolumeKey.FromPassphrase("correct horse battery staple");
+        var broken = MountThenKillDaemon(key);
+        var attachment = context.ReadAttachments().Of(broken.Path);
+
+        var report = new LeftoverSweeper(context).Sweep();
+
+        report.Kept.Should().ContainSingle().Which.Should().Contain(attachment.LoopDevice!).And.Contain("Lock-Volume -Force");
+        report.Removed.Should().BeEmpty();
+        context.ReadAttachments().Of(broken.Path).Should().BeEquivalentTo(attachment, "the record, loop device and mount are all still there");
+        new VolumeUnlocker(context).Lock(broken, dismount: false, force: true).IsAttached.Should().BeFalse();
         pool.AssertNothingLeftBehind();
     }
 

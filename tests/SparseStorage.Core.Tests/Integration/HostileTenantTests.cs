@@ -174,6 +174,21 @@ public sealed class HostileTenantTests : IDisposable
     }
 
     [IntegrationFact("qemu-img")]
+    public void A_linked_clone_into_another_pool_is_refused_before_anything_is_made()
+    {
+        var @base = pool.CreateVolume(context, "base", ByteSize.FromMiB(16), fileSystem: FileSystemType.None);
+        var otherPool = pool.Combine("other");
+        Directory.CreateDirectory(otherPool);
+        pool.Pools.Register("other", otherPool);
+        runner.Commands.Clear();
+
+        FluentActions.Invoking(() => new Copying.VolumeCopier(context).Plan(@base, new Copying.CopyVolumeRequest { Destination = otherPool, Linked = true }))
+            .Should().Throw<InvalidStorageArgumentException>().Which.ErrorId.Should().Be("BaseOutsidePool");
+        Directory.EnumerateFileSystemEntries(otherPool).Should().BeEmpty();
+        runner.Commands.Should().BeEmpty();
+    }
+
+    [IntegrationFact("qemu-img")]
     public void A_linked_clone_in_its_own_pool_is_opened_with_its_checked_chain_named_explicitly()
     {
         var @base = pool.CreateVolume(context, "base", ByteSize.FromMiB(16), fileSystem: FileSystemType.None);
@@ -188,8 +203,27 @@ public sealed class HostileTenantTests : IDisposable
         references.QemuOptions(@base.Path).Should().BeEmpty("a raw image refers to nothing");
     }
 
+    [IntegrationFact]
+    public void A_snapshot_file_swapped_for_a_link_to_a_host_file_is_never_copied_into_the_volume()
+    {
+        var volume = pool.CreateVolume(context, "tenant", ByteSize.FromMiB(1), fileSystem: FileSystemType.None);
+        var snapshots = new Snapshots.SnapshotService(context);
+        var snapshot = snapshots.Create(volume, "before", force: false);
+        var volumeHash = Files.HashFile(volume.Path);
+        File.Delete(snapshot.SnapshotPath!);
+        File.CreateSymbolicLink(snapshot.SnapshotPath!, outside);
+
+        FluentActions.Invoking(() => snapshots.Restore(snapshots.Find(new VolumeCatalog(context).Get(volume.Path), "before")))
+            .Should().Throw<UnsafeVolumeFileException>();
+        Files.HashFile(volume.Path).Should().Be(volumeHash, "the host file's bytes never reach the tenant's volume");
+        FluentActions.Invoking(() => Snapshots.RawSnapshotStore.Remove(snapshot, wipe: true, null, CancellationToken.None))
+            .Should().Throw<UnsafeVolumeFileException>();
+        AssertOutsideUnchanged();
+        Directory.EnumerateFiles(pool.PoolPath, ".*", SearchOption.AllDirectories).Should().NotContain(f => f.Contains(SiblingFile.PartialMarker), "no partial copy is left");
+    }
+
     [IntegrationFact("cryptsetup")]
-    public void Crypto_erase_of_a_crafted_luks_header_stays_within_the_file()
+    public void Wiping_a_crafted_luks_header_stays_within_the_file()
     {
         var image = InPool("crafted.img");
         var key = pool.Combine("key");
@@ -198,12 +232,17 @@ public sealed class HostileTenantTests : IDisposable
         Run("cryptsetup", "luksFormat", "--batch-mode", "--type", "luks1", "--key-file", key, "--pbkdf-force-iterations", "1000", image);
         using (var file = File.OpenWrite(image))
             file.SetLength(4096); // the header still claims its key material and a 2 MiB payload offset
-        var header = ContainerHeader.Read(image)!;
-        header.RegionLength.Should().BeGreaterThan(4096, "the crafted header claims more than the file holds");
+        using var held = Native.Libc.Open(image, Native.Libc.O_RDONLY | Native.Libc.O_CLOEXEC, 0);
+        var free = Native.Libc.Space(pool.PoolPath).AvailableBytes;
 
-        VolumeRemover.DestroyKeySlots(image, header);
+        new VolumeRemover(context).Remove(new VolumeCatalog(context).Get(image), wipe: true);
 
-        new FileInfo(image).Length.Should().Be(4096, "a wipe never makes a file longer");
+        File.Exists(image).Should().BeFalse();
+        RandomAccess.GetLength(held).Should().Be(4096, "a wipe never makes a file longer");
+        var bytes = new byte[4096];
+        RandomAccess.Read(held, bytes, 0);
+        bytes.Should().OnlyContain(b => b == 0, "a header the module does not trust is wiped whole, not crypto-erased by its own word");
+        Native.Libc.Space(pool.PoolPath).AvailableBytes.Should().BeGreaterThan(free - (1 << 20));
         pool.AssertNothingLeftBehind();
     }
 

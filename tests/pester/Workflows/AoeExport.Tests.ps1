@@ -22,7 +22,6 @@ BeforeAll {
     $Supervisor = $Lab.Supervisor
     $NodeInterface = $Lab.NodeInterface
     $SupervisorInterface = $Lab.SupervisorInterface
-    $PwshPath = (Get-Process -Id $PID).Path
 
     # Shelf.Slot=SizeBytes of every target the supervisor sees, sorted.
     function Find-FromSupervisor {
