@@ -32,6 +32,10 @@ public sealed class TempPool : IDisposable
         System.IO.Directory.EnumerateFileSystemEntries(Directory, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal)
             .Select(p => new FileInfo(p) is { Exists: true } f ? $"{p} {f.Length} {f.LastWriteTimeUtc:O}" : p).ToList();
 
+    /// <summary>The names of the files and folders in the pool directory.</summary>
+    public IReadOnlyList<string> Names() =>
+        System.IO.Directory.EnumerateFileSystemEntries(Directory).Select(System.IO.Path.GetFileName).Order(StringComparer.Ordinal).ToList()!;
+
     public void Dispose()
     {
         runtime.Run("Unregister-StoragePool -Name $Name -Confirm:$false", new Hashtable { ["Name"] = Name });
