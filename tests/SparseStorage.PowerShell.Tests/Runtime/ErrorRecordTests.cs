@@ -20,6 +20,7 @@ public sealed class ErrorRecordTests(PowerShellRuntime runtime) : IDisposable
         { "New-SparseVolume -Name 'bad/name' -Size 1MB", "InvalidVolumeName,SparseStorage.PowerShell.Commands.NewSparseVolumeCommand", ErrorCategory.InvalidArgument, "bad/name" },
         { "Register-StoragePool -Name 'bad name' -Path $Root", "InvalidPoolName,SparseStorage.PowerShell.Commands.RegisterStoragePoolCommand", ErrorCategory.InvalidArgument, "bad name" },
         { "Register-StoragePool -Name p -Path $Missing", "PoolPathNotFound,SparseStorage.PowerShell.Commands.RegisterStoragePoolCommand", ErrorCategory.InvalidArgument, "$Missing" },
+        { "'text' | Add-AtaoeDiskToGroup -VolumeGroup vg -WhatIf", "InputObjectOfWrongType,SparseStorage.PowerShell.Commands.AddAtaoeDiskToGroupCommand", ErrorCategory.InvalidArgument, "text" },
         { "'text' | Unregister-StoragePool", "InputObjectOfWrongType,SparseStorage.PowerShell.Commands.UnregisterStoragePoolCommand", ErrorCategory.InvalidArgument, "text" },
         { "New-SparseVolume -Path $Outside -Size 1MB", "PathOutsidePool,SparseStorage.PowerShell.Commands.NewSparseVolumeCommand", ErrorCategory.PermissionDenied, "$Outside" },
         { "Remove-SparseVolume -Path $Outside -Force", "PathOutsidePool,SparseStorage.PowerShell.Commands.RemoveSparseVolumeCommand", ErrorCategory.PermissionDenied, "$Outside" },
