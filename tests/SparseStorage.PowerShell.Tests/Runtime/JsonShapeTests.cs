@@ -20,7 +20,7 @@ public sealed class JsonShapeTests(PowerShellRuntime runtime) : IDisposable
         { "SparseStorage.SparseVolume", "Get-SparseVolume -Path $Raw" },
         { "SparseStorage.StoragePool", "Get-StoragePool -Name $Pool" },
         { "SparseStorage.StorageHost", "Get-StorageHost" },
-        { "SparseStorage.VolumeSnapshot", "New-VolumeSnapshot -VolumePath $Qcow -Name s0" },
+        { "SparseStorage.VolumeSnapshot", "New-VolumeSnapshot -VolumePath $Qcow -Name s1" },
         { "SparseStorage.VolumeResizeResult", "Resize-SparseVolume -Path $Raw -Size 32MB" },
         { "SparseStorage.VolumeTestResult", "Test-SparseVolume -Path $Raw" },
         { "SparseStorage.VolumeOptimizeResult", "Optimize-SparseVolume -Path $Raw" },
@@ -37,7 +37,7 @@ public sealed class JsonShapeTests(PowerShellRuntime runtime) : IDisposable
     [MemberData(nameof(Producers))]
     public void Output_type_converts_to_json_at_depth_3_whole_with_sizes_as_numbers_and_enums_by_name(string typeName, string producer)
     {
-        var result = runtime.Run($"$o = @({producer}); $o; ConvertTo-Json -InputObject $o[0] -Depth {Depth} -WarningAction Continue", MakeVolumes()).Succeeded();
+        var result = runtime.Run($"$o = @({producer}); $o; ConvertTo-Json -InputObject $o[0] -Depth {Depth} -WarningAction Continue", pool.NewVolumes()).Succeeded();
 
         var (emitted, json) = (result.Output[0], (string)result.Output[^1].BaseObject);
         emitted.BaseObject.GetType().FullName.Should().Be(typeName);
@@ -96,13 +96,4 @@ public sealed class JsonShapeTests(PowerShellRuntime runtime) : IDisposable
                 Check(member, element, at, problems);
         }
     }
-
-    /// <summary>A raw ext4 volume and a qcow2 volume, and an empty directory for archives and backups.</summary>
-    private Hashtable MakeVolumes() => new()
-    {
-        ["Raw"] = pool.NewVolume("r", extra: "-FileSystem Ext4"),
-        ["Qcow"] = pool.NewVolume("q", extra: "-Format Qcow2"),
-        ["Pool"] = pool.Name,
-        ["Spare"] = Directory.CreateDirectory(Path.Combine(pool.Directory, "spare")).FullName,
-    };
 }

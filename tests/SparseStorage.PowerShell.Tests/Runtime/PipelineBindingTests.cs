@@ -9,19 +9,10 @@ namespace SparseStorage.PowerShell.Tests.Runtime;
 /// wrong kind refused instead of naming something by accident.
 /// </summary>
 [Collection(PowerShellRuntimeCollection.Name)]
-public sealed class PipelineBindingTests : IDisposable
+public sealed class PipelineBindingTests(PowerShellRuntime runtime) : IDisposable
 {
     private const string Deserialized = "function Remote { process { [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize($_)) } }; ";
-    private readonly PowerShellRuntime runtime;
-    private readonly TempPool pool;
-    private readonly string spare;
-
-    public PipelineBindingTests(PowerShellRuntime runtime)
-    {
-        this.runtime = runtime;
-        pool = new TempPool(runtime);
-        spare = Directory.CreateDirectory(Path.Combine(runtime.Root, pool.Name + "-spare")).FullName;
-    }
+    private readonly TempPool pool = new(runtime);
 
     /// <summary>A pipeline, and what its last command must write: each object's Path, Name or BackupPath, as "Kind:value".</summary>
     public static TheoryData<string, string[]> Pipelines => new()
@@ -31,6 +22,7 @@ public sealed class PipelineBindingTests : IDisposable
         { "Get-Item -Path $Qcow | Get-SparseVolume", ["SparseVolume:q"] },
         { "Get-StoragePool -Name $Pool | Get-SparseVolume", ["SparseVolume:q", "SparseVolume:r"] },
         { "'r', 'q' | Get-SparseVolume", ["SparseVolume:r", "SparseVolume:q"] },
+        { "Get-VolumeSnapshot -VolumePath $Qcow | Get-SparseVolume", ["SparseVolume:q"] },
         { "Get-SparseVolume -Path $Raw | Test-SparseVolume", ["VolumeTestResult:r"] },
         { "Get-ChildItem -Path $PoolPath -Filter *.img | Test-SparseVolume", ["VolumeTestResult:r"] },
         { "Get-SparseVolume -Path $Raw | Resize-SparseVolume -Size 32MB", ["VolumeResizeResult:r"] },
@@ -55,7 +47,7 @@ public sealed class PipelineBindingTests : IDisposable
     [MemberData(nameof(Pipelines))]
     public void An_emitted_object_binds_to_the_next_cmdlet(string pipeline, string[] expected)
     {
-        var result = runtime.Run(pipeline, MakeVolumes()).Succeeded();
+        var result = runtime.Run(pipeline, pool.NewVolumes()).Succeeded();
 
         result.Output.Select(Describe).Should().Equal(expected);
     }
@@ -63,7 +55,7 @@ public sealed class PipelineBindingTests : IDisposable
     [IntegrationFact("qemu-img")]
     public void A_volume_piped_into_Unregister_StoragePool_is_refused_and_the_pool_stays()
     {
-        var result = runtime.Run("Get-SparseVolume -Path $Raw | Unregister-StoragePool -PassThru", MakeVolumes());
+        var result = runtime.Run("Get-SparseVolume -Path $Raw | Unregister-StoragePool -PassThru", pool.NewVolumes());
 
         result.Error.FullyQualifiedErrorId.Should().StartWith("InputObjectOfWrongType,");
         result.Output.Should().BeEmpty();
@@ -73,7 +65,7 @@ public sealed class PipelineBindingTests : IDisposable
     [IntegrationFact("qemu-img")]
     public void A_backup_set_or_snapshot_piped_into_Remove_SparseVolume_binds_to_nothing_and_removes_nothing()
     {
-        var volumes = MakeVolumes();
+        var volumes = pool.NewVolumes();
         var before = pool.Snapshot();
 
         var result = runtime.Run("Get-VolumeSnapshot -VolumePath $Qcow | Remove-SparseVolume -Force", volumes);
@@ -82,11 +74,7 @@ public sealed class PipelineBindingTests : IDisposable
         pool.Snapshot().Should().Equal(before);
     }
 
-    public void Dispose()
-    {
-        pool.Dispose();
-        Directory.Delete(spare, recursive: true);
-    }
+    public void Dispose() => pool.Dispose();
 
     private string Describe(PSObject output)
     {
@@ -100,16 +88,5 @@ public sealed class PipelineBindingTests : IDisposable
             _ => Value("Name"),
         };
         return $"{kind}:{value}";
-    }
-
-    /// <summary>A raw ext4 volume r and a qcow2 volume q with a snapshot s0.</summary>
-    private Hashtable MakeVolumes()
-    {
-        var qcow = pool.NewVolume("q", extra: "-Format Qcow2");
-        runtime.Run("New-VolumeSnapshot -VolumePath $Qcow -Name s0", new Hashtable { ["Qcow"] = qcow }).Succeeded();
-        return new Hashtable
-        {
-            ["Raw"] = pool.NewVolume("r", extra: "-FileSystem Ext4"), ["Qcow"] = qcow, ["Pool"] = pool.Name, ["PoolPath"] = pool.Directory, ["Spare"] = spare,
-        };
     }
 }

@@ -7,18 +7,9 @@ namespace SparseStorage.PowerShell.Tests.Runtime;
 /// configuration changes, and a high-impact command asks the host first and does nothing when the answer is No.
 /// </summary>
 [Collection(PowerShellRuntimeCollection.Name)]
-public sealed class ShouldProcessTests : IDisposable
+public sealed class ShouldProcessTests(PowerShellRuntime runtime) : IDisposable
 {
-    private readonly PowerShellRuntime runtime;
-    private readonly TempPool pool;
-    private readonly string spare;
-
-    public ShouldProcessTests(PowerShellRuntime runtime)
-    {
-        this.runtime = runtime;
-        pool = new TempPool(runtime);
-        spare = Directory.CreateDirectory(Path.Combine(runtime.Root, pool.Name + "-spare")).FullName;
-    }
+    private readonly TempPool pool = new(runtime);
 
     public static TheoryData<string> WhatIfCommands => new()
     {
@@ -43,7 +34,7 @@ public sealed class ShouldProcessTests : IDisposable
     [MemberData(nameof(WhatIfCommands))]
     public void WhatIf_reports_what_would_happen_and_changes_nothing(string command)
     {
-        var volumes = MakeVolumes();
+        var volumes = pool.NewVolumes();
         var before = (Pool: pool.Snapshot(), Configuration: File.ReadAllBytes(runtime.ConfigurationPath));
         var host = new PromptRecordingHost();
         using var runspace = runtime.Open(host);
@@ -54,7 +45,7 @@ public sealed class ShouldProcessTests : IDisposable
         host.Lines.Should().Contain(line => line.StartsWith("What if:", StringComparison.Ordinal));
         pool.Snapshot().Should().Equal(before.Pool);
         File.ReadAllBytes(runtime.ConfigurationPath).Should().Equal(before.Configuration);
-        Directory.EnumerateFileSystemEntries(spare).Should().BeEmpty();
+        Directory.EnumerateFileSystemEntries(pool.Spare).Should().BeEmpty();
         host.Prompts.Should().BeEmpty();
     }
 
@@ -71,7 +62,7 @@ public sealed class ShouldProcessTests : IDisposable
     [MemberData(nameof(HighImpactCommands))]
     public void A_high_impact_command_asks_the_host_and_does_nothing_when_told_No(string command)
     {
-        var volumes = MakeVolumes();
+        var volumes = pool.NewVolumes();
         var before = pool.Snapshot();
         var host = new PromptRecordingHost("No");
         using var runspace = runtime.Open(host);
@@ -87,7 +78,7 @@ public sealed class ShouldProcessTests : IDisposable
     [IntegrationFact("qemu-img", "mkfs.ext4")]
     public void The_answer_Yes_lets_the_removal_go_ahead_after_one_prompt_naming_the_file()
     {
-        var volumes = MakeVolumes();
+        var volumes = pool.NewVolumes();
         var host = new PromptRecordingHost("Yes");
         using var runspace = runtime.Open(host);
 
@@ -109,19 +100,8 @@ public sealed class ShouldProcessTests : IDisposable
         File.Exists(Path.Combine(pool.Directory, "quiet.img")).Should().BeTrue();
     }
 
-    public void Dispose()
-    {
-        pool.Dispose();
-        Directory.Delete(spare, recursive: true);
-    }
+    public void Dispose() => pool.Dispose();
 
-    /// <summary>A raw ext4 volume and a qcow2 volume with one snapshot, s0, as parameters for the commands.</summary>
-    private Hashtable MakeVolumes()
-    {
-        var qcow = pool.NewVolume("q", extra: "-Format Qcow2");
-        runtime.Run("New-VolumeSnapshot -VolumePath $Qcow -Name s0", new Hashtable { ["Qcow"] = qcow }).Succeeded();
-        return new Hashtable { ["Raw"] = pool.NewVolume("r", extra: "-FileSystem Ext4"), ["Qcow"] = qcow, ["Pool"] = pool.Name, ["Spare"] = spare };
-    }
 
     private List<string> Snapshots(string qcow) =>
         runtime.Run("Get-VolumeSnapshot -VolumePath $Qcow | ForEach-Object Name", new Hashtable { ["Qcow"] = qcow }).Succeeded()

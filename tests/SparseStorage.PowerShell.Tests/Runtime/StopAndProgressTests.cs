@@ -43,23 +43,16 @@ public sealed class StopAndProgressTests(PowerShellRuntime runtime) : IDisposabl
     public void Ctrl_C_stops_long_work_and_leaves_nothing_half_made(string command)
     {
         var path = WithData(pool.NewVolume("big", "512MB"));
-        var spare = Directory.CreateDirectory(Path.Combine(runtime.Root, pool.Name + "-spare")).FullName;
-        try
-        {
-            var stopped = StopAtFirstProgress(command, new Hashtable { ["Path"] = path, ["Spare"] = spare });
+        var spare = pool.Spare;
+        var stopped = StopAtFirstProgress(command, new Hashtable { ["Path"] = path, ["Spare"] = spare });
 
-            stopped.Terminating.Should().BeOfType<PipelineStoppedException>();
-            stopped.Output.Should().BeEmpty();
-            // A cancelled first raw snapshot leaves its empty side folder (.snapshots/big.img/); no file is left half-written.
-            Directory.EnumerateFiles(pool.Directory, "*", SearchOption.AllDirectories).Select(p => Path.GetRelativePath(pool.Directory, p))
-                .Should().Equal("big.img");
-            Directory.EnumerateFiles(spare, "*", SearchOption.AllDirectories).Should().BeEmpty();
-            runtime.Run("Get-VolumeSnapshot -VolumePath $Path", new Hashtable { ["Path"] = path }).Succeeded().Output.Should().BeEmpty();
-        }
-        finally
-        {
-            Directory.Delete(spare, recursive: true);
-        }
+        stopped.Terminating.Should().BeOfType<PipelineStoppedException>();
+        stopped.Output.Should().BeEmpty();
+        // A cancelled first raw snapshot leaves its empty side folder (.snapshots/big.img/); no file is left half-written.
+        Directory.EnumerateFiles(pool.Directory, "*", SearchOption.AllDirectories).Select(p => Path.GetRelativePath(pool.Directory, p))
+            .Should().Equal("big.img");
+        Directory.EnumerateFiles(spare, "*", SearchOption.AllDirectories).Should().BeEmpty();
+        runtime.Run("Get-VolumeSnapshot -VolumePath $Path", new Hashtable { ["Path"] = path }).Succeeded().Output.Should().BeEmpty();
     }
 
     public void Dispose() => pool.Dispose();

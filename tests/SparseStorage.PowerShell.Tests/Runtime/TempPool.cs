@@ -19,6 +19,23 @@ public sealed class TempPool : IDisposable
     public string Name { get; }
     public string Directory { get; }
 
+    /// <summary>An empty directory outside the pool, for archives and backups; made on first use.</summary>
+    public string Spare => System.IO.Directory.CreateDirectory(Directory + "-spare").FullName;
+
+    /// <summary>
+    /// A raw ext4 volume r and a qcow2 volume q with one snapshot, s0, as parameters for commands: Raw, Qcow, Pool,
+    /// PoolPath and Spare.
+    /// </summary>
+    public Hashtable NewVolumes()
+    {
+        var qcow = NewVolume("q", extra: "-Format Qcow2");
+        runtime.Run("New-VolumeSnapshot -VolumePath $Qcow -Name s0", new Hashtable { ["Qcow"] = qcow }).Succeeded();
+        return new Hashtable
+        {
+            ["Raw"] = NewVolume("r", extra: "-FileSystem Ext4"), ["Qcow"] = qcow, ["Pool"] = Name, ["PoolPath"] = Directory, ["Spare"] = Spare,
+        };
+    }
+
     /// <summary>A new volume made by New-SparseVolume; extra is appended to the command line.</summary>
     public string NewVolume(string name, string size = "16MB", string extra = "")
     {
@@ -40,5 +57,7 @@ public sealed class TempPool : IDisposable
     {
         runtime.Run("Unregister-StoragePool -Name $Name -Confirm:$false", new Hashtable { ["Name"] = Name });
         System.IO.Directory.Delete(Directory, recursive: true);
+        if (System.IO.Directory.Exists(Directory + "-spare"))
+            System.IO.Directory.Delete(Directory + "-spare", recursive: true);
     }
 }
