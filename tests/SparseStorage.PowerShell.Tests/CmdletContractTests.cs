@@ -277,12 +277,12 @@ public sealed class CmdletContractTests : IDisposable
                 var type = assembly.Core.GetType(typeName);
                 type.Should().NotBeNull(typeName);
                 var used = view.Descendants("PropertyName").Select(p => p.Value)
-                    .Concat(view.Descendants("ScriptBlock").SelectMany(s => Regex.Matches(s.Value, @"\$_\.(\w+)").Select(m => m.Groups[1].Value)));
+                    .Concat(view.Descendants("ScriptBlock").SelectMany(s => ScriptBlockMembers.Read(s.Value, "_")));
                 foreach (var property in used.Distinct())
                     type!.GetProperty(property).Should().NotBeNull($"{typeName}.{property} is shown by view {view.Element("Name")!.Value}");
             }
-            foreach (Match call in view.Descendants("ScriptBlock").SelectMany(s => Regex.Matches(s.Value, @"\[([\w.]+)\]::(\w+)")))
-                assembly.Core.GetType(call.Groups[1].Value)!.GetMethod(call.Groups[2].Value).Should().NotBeNull(call.Value);
+            foreach (var (type, method) in view.Descendants("ScriptBlock").SelectMany(s => ScriptBlockMembers.StaticCalls(s.Value)))
+                assembly.Core.GetType(type)?.GetMethod(method).Should().NotBeNull($"[{type}]::{method}");
         }
     }
 
@@ -297,8 +297,8 @@ public sealed class CmdletContractTests : IDisposable
             foreach (var alias in type.Descendants("ReferencedMemberName"))
                 clr!.GetProperty(alias.Value).Should().NotBeNull(alias.Value);
             foreach (var script in type.Descendants("GetScriptBlock"))
-                foreach (Match member in Regex.Matches(script.Value, @"\$this\.(\w+)"))
-                    clr!.GetProperty(member.Groups[1].Value).Should().NotBeNull(member.Value);
+                foreach (var member in ScriptBlockMembers.Read(script.Value, "this"))
+                    clr!.GetProperty(member).Should().NotBeNull($"$this.{member}");
         }
     }
 
