@@ -90,14 +90,25 @@ public abstract class SparseStorageCmdlet : PSCmdlet
                 queue.CompleteAdding();
             }
         });
-        OperationProgress? last = null;
-        foreach (var update in Updates(queue))
+        try
         {
-            last = update;
-            WriteProgress(new ProgressRecord(1, update.Activity, update.Status) { PercentComplete = update.PercentComplete });
+            OperationProgress? last = null;
+            foreach (var update in Updates(queue))
+            {
+                last = update;
+                WriteProgress(new ProgressRecord(1, update.Activity, update.Status) { PercentComplete = update.PercentComplete });
+            }
+            if (last is not null)
+                WriteProgress(new ProgressRecord(1, last.Activity, "Done") { RecordType = ProgressRecordType.Completed });
         }
-        if (last is not null)
-            WriteProgress(new ProgressRecord(1, last.Activity, "Done") { RecordType = ProgressRecordType.Completed });
+        catch
+        {
+            // Once stopping, WriteProgress throws PipelineStoppedException while the work still runs: wait for it to
+            // cancel and clean up, so that Ctrl+C returns to the prompt only when nothing half-made is left.
+            cancellation.Cancel();
+            ((IAsyncResult)task).AsyncWaitHandle.WaitOne();
+            throw;
+        }
         return task.GetAwaiter().GetResult();
     }
 

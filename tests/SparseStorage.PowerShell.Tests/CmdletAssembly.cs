@@ -12,7 +12,7 @@ public sealed class CmdletAssembly : IDisposable
 
     public CmdletAssembly()
     {
-        var output = Path.Combine(RepositoryRoot, "src", "SparseStorage.PowerShell", "bin", Metadata("Configuration"), "net8.0");
+        var output = Path.Combine(RepositoryRoot, "src", "SparseStorage.PowerShell", "bin", Configuration, "net8.0");
         var paths = Directory.GetFiles(RuntimeDirectory, "*.dll")
             .Concat([Metadata("SmaReferencePath"), Path.Combine(output, "SparseStorage.Core.dll"), Path.Combine(output, "SparseStorage.PowerShell.dll")]);
         context = new MetadataLoadContext(new PathAssemblyResolver(paths));
@@ -22,6 +22,9 @@ public sealed class CmdletAssembly : IDisposable
     }
 
     public static string RepositoryRoot => Path.GetFullPath(Metadata("RepositoryRoot"));
+
+    /// <summary>The configuration this test project was built in, and so the cmdlet build it inspects.</summary>
+    public static string Configuration => Metadata("Configuration");
 
     public Assembly Cmdlets { get; }
     public Assembly Core { get; }

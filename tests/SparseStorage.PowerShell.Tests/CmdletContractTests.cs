@@ -180,7 +180,6 @@ public sealed class CmdletContractTests : IDisposable
         var target = assembly.Get("Find-AtaoeDisk").OutputTypes.Single();
         var input = assembly.Get("Add-AtaoeDiskToGroup").Parameters.Single(p => p.Sets.Any(s => s.FromPipeline));
         input.Type.GetElementType()!.FullName.Should().Be("System.Management.Automation.PSObject", "deserialized targets from a remote session must bind too");
-        CommandSource("AddAtaoeDiskToGroupCommand").Should().Contain("PipelineInput.Require<AtaoeTarget>(input");
         target.GetProperty("Path").Should().BeNull("a discovered target must not bind as a volume's -Path");
         foreach (var name in new[] { "Export-AtaoeDisk", "Get-AtaoeExport", "Stop-AtaoeExport", "Find-AtaoeDisk" })
             assembly.Get(name).Parameters.Single(p => p.Name == "Interface").Has("ArgumentCompleterAttribute").Should().BeTrue(name);
@@ -194,7 +193,6 @@ public sealed class CmdletContractTests : IDisposable
         unregister.Should().NotContain(p => p.Sets.Any(s => s.FromPipelineByPropertyName));
         var input = unregister.Single(p => p.Sets.Any(s => s.FromPipeline));
         input.Type.FullName.Should().Be("System.Management.Automation.PSObject", "deserialized pools from a remote session must bind too");
-        CommandSource("UnregisterStoragePoolCommand").Should().Contain("PipelineInput.Require<StoragePool>(InputObject", "anything but a pool, live or deserialized, is refused");
         assembly.Get("Get-StoragePool").Parameters.Should().NotContain(p => p.Sets.Any(s => s.FromPipelineByPropertyName));
     }
 
@@ -267,21 +265,6 @@ public sealed class CmdletContractTests : IDisposable
         assembly.Core.GetReferencedAssemblies().Select(a => a.Name).Should().NotContain("System.Management.Automation");
 
     [Fact]
-    public void The_manifest_exports_exactly_the_assembly_cmdlets_and_names_existing_files()
-    {
-        var manifest = File.ReadAllText(Path.Combine(CmdletAssembly.RepositoryRoot, "SparseStorage.psd1"));
-        var exported = Regex.Match(manifest, @"CmdletsToExport\s*=\s*@\(([^)]*)\)").Groups[1].Value;
-        Regex.Matches(exported, "'([^']+)'").Select(m => m.Groups[1].Value).Should().BeEquivalentTo(assembly.All.Select(c => c.Name));
-        manifest.Should().MatchRegex(@"PowerShellVersion\s*=\s*'7\.4'").And.MatchRegex(@"CompatiblePSEditions\s*=\s*@\('Core'\)");
-        foreach (Match file in Regex.Matches(manifest, @"'([\w.]+\.(ps1xml|psm1))'"))
-            File.Exists(Path.Combine(CmdletAssembly.RepositoryRoot, "module", file.Groups[1].Value)).Should().BeTrue(file.Value);
-        manifest.Should().NotContain("NestedModules", "the DSC class-resource loader refuses a binary nested module; the root module imports the cmdlets");
-        File.ReadAllText(Path.Combine(CmdletAssembly.RepositoryRoot, "module", "SparseStorage.psm1"))
-            .Should().Contain("Import-Module -Name (Join-Path $PSScriptRoot 'SparseStorage.PowerShell.dll') -PassThru")
-            .And.Contain("Export-ModuleMember -Cmdlet");
-    }
-
-    [Fact]
     public void Format_views_name_existing_types_properties_and_methods()
     {
         var document = XDocument.Load(Path.Combine(CmdletAssembly.RepositoryRoot, "module", "SparseStorage.format.ps1xml"));
@@ -294,12 +277,12 @@ public sealed class CmdletContractTests : IDisposable
                 var type = assembly.Core.GetType(typeName);
                 type.Should().NotBeNull(typeName);
                 var used = view.Descendants("PropertyName").Select(p => p.Value)
-                    .Concat(view.Descendants("ScriptBlock").SelectMany(s => Regex.Matches(s.Value, @"\$_\.(\w+)").Select(m => m.Groups[1].Value)));
+                    .Concat(view.Descendants("ScriptBlock").SelectMany(s => ScriptBlockMembers.Read(s.Value, "_")));
                 foreach (var property in used.Distinct())
                     type!.GetProperty(property).Should().NotBeNull($"{typeName}.{property} is shown by view {view.Element("Name")!.Value}");
             }
-            foreach (Match call in view.Descendants("ScriptBlock").SelectMany(s => Regex.Matches(s.Value, @"\[([\w.]+)\]::(\w+)")))
-                assembly.Core.GetType(call.Groups[1].Value)!.GetMethod(call.Groups[2].Value).Should().NotBeNull(call.Value);
+            foreach (var (type, method) in view.Descendants("ScriptBlock").SelectMany(s => ScriptBlockMembers.StaticCalls(s.Value)))
+                assembly.Core.GetType(type)?.GetMethod(method).Should().NotBeNull($"[{type}]::{method}");
         }
     }
 
@@ -314,8 +297,8 @@ public sealed class CmdletContractTests : IDisposable
             foreach (var alias in type.Descendants("ReferencedMemberName"))
                 clr!.GetProperty(alias.Value).Should().NotBeNull(alias.Value);
             foreach (var script in type.Descendants("GetScriptBlock"))
-                foreach (Match member in Regex.Matches(script.Value, @"\$this\.(\w+)"))
-                    clr!.GetProperty(member.Groups[1].Value).Should().NotBeNull(member.Value);
+                foreach (var member in ScriptBlockMembers.Read(script.Value, "this"))
+                    clr!.GetProperty(member).Should().NotBeNull($"$this.{member}");
         }
     }
 
@@ -347,9 +330,6 @@ public sealed class CmdletContractTests : IDisposable
     }
 
     public void Dispose() => assembly.Dispose();
-
-    private static string CommandSource(string className) =>
-        File.ReadAllText(Path.Combine(CmdletAssembly.RepositoryRoot, "src", "SparseStorage.PowerShell", "Commands", className + ".cs"));
 }
 
 public sealed class RealHelpTests : IDisposable

@@ -1,20 +1,21 @@
+using System.Management.Automation.Language;
 using System.Reflection;
-using System.Text.RegularExpressions;
 using SparseStorage.Packager;
 
 namespace SparseStorage.PowerShell.Tests;
 
 /// <summary>
-/// The class-based DSC resources, read from the script module's text: what the manifest exports, what
+/// The class-based DSC resources, read by PowerShell's parser from the script module: what the manifest exports, what
 /// PSDesiredStateConfiguration needs of each class, and that every Core type and cmdlet parameter they use exists.
 /// </summary>
-public sealed partial class DscResourceContractTests : IDisposable
+public sealed class DscResourceContractTests : IDisposable
 {
     private static readonly string Root = CmdletAssembly.RepositoryRoot;
     private static readonly ModuleManifest Manifest = ModuleManifest.Load(Path.Combine(Root, "SparseStorage.psd1"));
     private static readonly string RootModulePath = Path.Combine(Root, "module", Manifest.Values("RootModule").Single());
     private static readonly string Script = File.ReadAllText(RootModulePath);
-    private static readonly IReadOnlyList<DscClassDeclaration> Resources = DscClassDeclaration.Parse(Script);
+    private static readonly ScriptBlockAst Ast = Parser.ParseInput(Script, RootModulePath, out _, out _);
+    private static readonly IReadOnlyList<DscClassDeclaration> Resources = DscClassDeclaration.Parse(Ast);
 
     private readonly CmdletAssembly assembly = new();
 
@@ -73,20 +74,31 @@ public sealed partial class DscResourceContractTests : IDisposable
             .Should().OnlyContain(type => new[] { "string", "bool", "long", "int", "Ensure" }.Contains(type));
         Resources.SelectMany(r => r.Properties).Select(p => p.Arguments).Distinct()
             .Should().OnlyContain(arguments => new[] { "", "Key", "Mandatory", "NotConfigurable" }.Contains(arguments));
-        EnumPattern().Match(Script).Groups["members"].Value.Split((char[])[' ', '\n', '\r'], StringSplitOptions.RemoveEmptyEntries)
-            .Should().Equal("Present", "Absent");
+        Ast.FindAll(n => n is TypeDefinitionAst { IsEnum: true, Name: "Ensure" }, true).Cast<TypeDefinitionAst>().Single()
+            .Members.Select(m => m.Name).Should().Equal("Present", "Absent");
     }
 
     [Fact]
     public void The_script_names_no_module_type_as_a_literal_since_classes_are_resolved_when_the_file_is_parsed()
     {
-        Script.Should().NotMatchRegex(@"\[SparseStorage\.");
+        Ast.FindAll(n => n is TypeExpressionAst or TypeConstraintAst or AttributeAst, true)
+            .Select(n => n switch { TypeExpressionAst t => t.TypeName, TypeConstraintAst c => c.TypeName, _ => ((AttributeAst)n).TypeName })
+            .Where(t => t.FullName.StartsWith("SparseStorage.", StringComparison.OrdinalIgnoreCase)).Select(t => t.FullName)
+            .Should().BeEmpty();
+    }
+
+    [Fact]
+    public void The_script_parses_without_errors()
+    {
+        Parser.ParseInput(Script, RootModulePath, out _, out var errors);
+        errors.Select(e => $"{e.Extent.StartLineNumber}: {e.Message}").Should().BeEmpty();
     }
 
     [Fact]
     public void Every_Core_type_and_static_method_the_script_calls_exists()
     {
-        var names = CoreTypeNamePattern().Matches(Script).Select(m => m.Groups["name"].Value).Distinct().ToList();
+        var names = Ast.FindAll(n => n is StringConstantExpressionAst, true).Cast<StringConstantExpressionAst>().Select(s => s.Value)
+            .Where(v => v.StartsWith("SparseStorage.Core.Configuration.", StringComparison.Ordinal)).Distinct().ToList();
 
         names.Should().Contain(["SparseStorage.Core.Configuration.VolumePlanner", "SparseStorage.Core.Configuration.PoolPlanner"]);
         foreach (var name in names)
@@ -116,7 +128,7 @@ public sealed partial class DscResourceContractTests : IDisposable
     [MemberData(nameof(CmdletParameters))]
     public void Every_cmdlet_the_resources_call_has_the_parameters_they_pass(string cmdlet, string[] parameters)
     {
-        Script.Should().Contain(cmdlet);
+        Ast.FindAll(n => n is CommandAst, true).Cast<CommandAst>().Select(c => c.GetCommandName()).Should().Contain(cmdlet);
         var type = assembly.Get(cmdlet).Type;
         foreach (var parameter in parameters)
             (type.GetProperty(parameter)?.GetCustomAttributesData() ?? []).Should()
@@ -126,7 +138,8 @@ public sealed partial class DscResourceContractTests : IDisposable
     [Fact]
     public void Every_state_changing_call_is_unattended_and_stops_on_error()
     {
-        var calls = ChangingCallPattern().Matches(Script).Select(m => m.Value).ToList();
+        var calls = Ast.FindAll(n => n is CommandAst c && c.GetCommandName() is "Register-StoragePool" or "Unregister-StoragePool", true)
+            .Select(c => c.Extent.Text).ToList();
 
         calls.Should().HaveCountGreaterThanOrEqualTo(2);
         calls.Should().OnlyContain(call => call.Contains("-Confirm:$false") && call.Contains("-ErrorAction Stop"));
@@ -135,14 +148,4 @@ public sealed partial class DscResourceContractTests : IDisposable
 
     private MethodInfo? StaticMethod(string type, string method) =>
         assembly.Core.GetType("SparseStorage.Core.Configuration." + type)?.GetMethod(method, BindingFlags.Public | BindingFlags.Static);
-
-    [GeneratedRegex(@"enum\s+Ensure\s*\{(?<members>[^}]*)\}")]
-    private static partial Regex EnumPattern();
-
-    [GeneratedRegex(@"'(?<name>SparseStorage\.Core\.Configuration\.\w+)'")]
-    private static partial Regex CoreTypeNamePattern();
-
-    /// <summary>Calls that name their parameters inline (the volume calls splat a hashtable checked by the last assertion).</summary>
-    [GeneratedRegex(@"(?:Register|Unregister)-StoragePool[^\n]*")]
-    private static partial Regex ChangingCallPattern();
 }

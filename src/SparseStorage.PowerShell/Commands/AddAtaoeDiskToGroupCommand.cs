@@ -54,7 +54,11 @@ public sealed class AddAtaoeDiskToGroupCommand : SparseStorageCmdlet
         };
     }
 
-    protected override void EndProcessing() =>
+    protected override void EndProcessing()
+    {
+        // Every piped object was refused (and reported): there is nothing to add, and the host need not be able to.
+        if (targets.Count == 0)
+            return;
         Invoke(() =>
         {
             var service = new AtaoeGroupService(Context);
@@ -65,4 +69,5 @@ public sealed class AddAtaoeDiskToGroupCommand : SparseStorageCmdlet
             if (ShouldProcessSteps($"volume group {VolumeGroup}", plan.Commands.Select(c => c.ToString()).ToList(), "Add AoE disks"))
                 WriteObject(service.Apply(plan, Cancellation));
         }, VolumeGroup);
+    }
 }

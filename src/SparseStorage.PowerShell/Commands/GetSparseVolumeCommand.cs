@@ -25,9 +25,12 @@ public sealed class GetSparseVolumeCommand : SparseStorageCmdlet
     [ArgumentCompleter(typeof(PoolNameCompleter))]
     public string? Pool { get; set; }
 
-    /// <summary>Image files, or directories whose volumes to list; binds FullName from Get-ChildItem and Path from pools and volumes.</summary>
+    /// <summary>
+    /// Image files, or directories whose volumes to list; binds FullName from Get-ChildItem, Path from pools and volumes,
+    /// and VolumePath from snapshots and AoE exports (which would otherwise bind to -Name as their ToString()).
+    /// </summary>
     [Parameter(Mandatory = true, ParameterSetName = PathSet, ValueFromPipelineByPropertyName = true)]
-    [Alias("FullName", "PSPath")]
+    [Alias("FullName", "PSPath", "VolumePath")]
     [ValidateNotNullOrEmpty]
     public string[] Path { get; set; } = [];
 
