@@ -51,7 +51,16 @@ internal sealed class BlockScanner(SafeFileHandle image, long length, int blockS
     {
         using var run = new ScanRun(Batches, BatchBlocks, blockSize, cancellationToken);
         var reader = run.Start("block reader", () => ReadAll(blocks, run));
-        var storer = run.Start("block store", () => run.StoreAll(store));
+        Thread storer;
+        try
+        {
+            storer = run.Start("block store", () => run.StoreAll(store));
+        }
+        catch
+        {
+            run.Abandon(reader); // no thread may outlive the run's disposal (a thread that cannot start: out of memory)
+            throw;
+        }
         run.Guard(() => HashAll(run, select));
         run.Finish(reader, storer);
     }
@@ -196,6 +205,13 @@ internal sealed class BlockScanner(SafeFileHandle image, long length, int blockS
                 cancellation.ThrowIfCancellationRequested();
             if (failure is not null)
                 ExceptionDispatchInfo.Throw(failure);
+        }
+
+        /// <summary>Stops a stage that is already running and waits for it, when the others cannot start.</summary>
+        public void Abandon(Thread started)
+        {
+            stop.Cancel();
+            started.Join();
         }
 
         public void Dispose()
