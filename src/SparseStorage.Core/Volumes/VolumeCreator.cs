@@ -1,3 +1,4 @@
+using SparseStorage.Core.Copying;
 using SparseStorage.Core.Host;
 using SparseStorage.Core.Native;
 using SparseStorage.Core.Pools;
@@ -23,12 +24,16 @@ public sealed class VolumeCreator(StorageContext context)
         var needsStaging = request.Format == VolumeFormat.Qcow2 && request.FileSystem != FileSystemType.None;
         var staging = needsStaging ? temporary + ".raw" : null;
         var commands = new List<ToolCommand>();
+        var keepAllocation = request.Preallocation == Preallocation.Full && staging is null;
         if (request.FileSystem != FileSystemType.None)
-            commands.Add(FileSystemRules.MakeCommand(request.FileSystem, staging ?? temporary, request.Label,
-                keepAllocation: request.Preallocation == Preallocation.Full && staging is null));
+            commands.Add(FileSystemRules.MakeCommand(request.FileSystem, staging ?? temporary, request.Label, keepAllocation, zeroedImage: true));
         if (request.Format == VolumeFormat.Qcow2)
             commands.Add(staging is null ? Qcow2Create(temporary, size, request.Preallocation) : Qcow2Convert(staging, temporary, request.Preallocation));
-        return new CreateVolumePlan(target, pool.Name, temporary, request, size, commands) { RawStagingPath = staging };
+        return new CreateVolumePlan(target, pool.Name, temporary, request, size, commands)
+        {
+            RawStagingPath = staging,
+            PunchesUnwrittenExtents = request.FileSystem != FileSystemType.None && !keepAllocation,
+        };
     }
 
     public SparseVolume Create(CreateVolumePlan plan, CancellationToken cancellationToken = default)
@@ -41,7 +46,11 @@ public sealed class VolumeCreator(StorageContext context)
                 CreateRawFile(plan.RawStagingPath ?? plan.TemporaryPath, plan.Size.Bytes,
                     plan.Request.Preallocation == Preallocation.Full && plan.RawStagingPath is null);
             foreach (var command in plan.Commands)
+            {
                 Run(command, plan.TargetPath, cancellationToken);
+                if (plan.PunchesAfter(command))
+                    HolePuncher.PunchUnwrittenExtents(plan.RawPath);
+            }
             File.Move(plan.TemporaryPath, plan.TargetPath, overwrite: plan.Request.Force);
         }
         finally

@@ -13,7 +13,7 @@ public sealed class CreatePlanTests : IDisposable
     public void A_preallocated_volume_is_formatted_without_discard_so_it_stays_allocated()
     {
         var plan = Creator.Plan(new NewVolumeRequest { Name = "p", Size = ByteSize.FromGiB(1), FileSystem = FileSystemType.Ext4, Preallocation = Preallocation.Full });
-        plan.Commands.Single().Arguments.Should().ContainInOrder("-E", "nodiscard");
+        plan.Commands.Single().Arguments.Should().ContainInOrder("-E", "lazy_itable_init=1,lazy_journal_init=1,nodiscard");
         var thin = Creator.Plan(new NewVolumeRequest { Name = "t", Size = ByteSize.FromGiB(1), FileSystem = FileSystemType.Xfs });
         thin.Commands.Single().Arguments.Should().NotContain("-K");
     }
