@@ -54,3 +54,15 @@ public sealed class WrongKeyException(string message, object? target = null)
 
 public sealed class StorageObjectNotFoundException(string errorId, string message, object? target = null)
     : SparseStorageException(errorId, StorageErrorKind.ObjectNotFound, message, target);
+
+/// <summary>A size larger than the largest file the pool's filesystem can hold (EFBIG); the message names both.</summary>
+public sealed class SizeBeyondHostFileLimitException(string message, object? target = null)
+    : SparseStorageException("SizeBeyondHostFileLimit", StorageErrorKind.LimitExceeded, message, target);
+
+/// <summary>The pool's filesystem has no space left (ENOSPC, EDQUOT); the message names the path and what was needed.</summary>
+public sealed class PoolFullException(string message, object? target = null)
+    : SparseStorageException("PoolFull", StorageErrorKind.ResourceUnavailable, message, target);
+
+/// <summary>The change would promise more than the pool's -MaxOvercommit allows; the message names the pool, the ratio and the limit.</summary>
+public sealed class OvercommitLimitExceededException(string message, object? target = null)
+    : SparseStorageException("OvercommitLimitExceeded", StorageErrorKind.LimitExceeded, message, target);

@@ -17,6 +17,9 @@ public sealed record CreateVolumePlan(
     /// <summary>The raw file a filesystem is made in before a qcow2 conversion; null when none is needed.</summary>
     public string? RawStagingPath { get; init; }
 
+    /// <summary>What the operator should read before the volume is made (a pool that could not hold what it promises).</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+
     /// <summary>Whether the zeroed extents mkfs leaves allocated (a journal, a log) are given back after it runs.</summary>
     public bool PunchesUnwrittenExtents { get; init; }
 

@@ -18,7 +18,9 @@ public sealed class VolumeCreator(StorageContext context)
         var size = request.Size.RequirePositive("-Size").RoundUpTo(SectorSize);
         FileSystemRules.Validate(request.FileSystem, size, request.Label);
         var (target, pool) = ResolveTarget(request);
+        RequireNoSibling(target, pool.Name);
         VolumeReplacement.RequireReplaceable(context, target, request.Force);
+        var warnings = ProvisioningGuard.Check(context.Pools.Describe(pool), size.Bytes, $"Creating {System.IO.Path.GetFileName(target)} ({size})");
 
         var temporary = SiblingFile.TemporaryFor(target);
         var needsStaging = request.Format == VolumeFormat.Qcow2 && request.FileSystem != FileSystemType.None;
@@ -32,14 +34,19 @@ public sealed class VolumeCreator(StorageContext context)
         return new CreateVolumePlan(target, pool.Name, temporary, request, size, commands)
         {
             RawStagingPath = staging,
+            Warnings = warnings,
             PunchesUnwrittenExtents = request.FileSystem != FileSystemType.None && !keepAllocation,
         };
     }
 
     public SparseVolume Create(CreateVolumePlan plan, CancellationToken cancellationToken = default)
     {
+        // The name's lock first: a raw and a qcow2 volume of one name are different files with different locks.
+        using var nameLock = context.LockVolume(NameKey(plan.TargetPath), cancellationToken);
         using var volumeLock = context.LockVolume(plan.TargetPath, cancellationToken);
+        RequireNoSibling(plan.TargetPath, plan.PoolName);
         VolumeReplacement.RequireReplaceable(context, plan.TargetPath, plan.Request.Force);
+        ProvisioningGuard.Check(context.Pools.Describe(context.Pools.Find(plan.PoolName)), plan.Size.Bytes, $"Creating {System.IO.Path.GetFileName(plan.TargetPath)} ({plan.Size})");
         try
         {
             if (plan.Request.Format == VolumeFormat.Raw || plan.RawStagingPath is not null)
@@ -97,12 +104,23 @@ public sealed class VolumeCreator(StorageContext context)
         var name = Names.RequireValid(request.Name ?? "", "Volume");
         var pool = request.Pool is not null ? context.Pools.Find(request.Pool) : OnlyPool();
         var extension = request.Format == VolumeFormat.Qcow2 ? ".qcow2" : ".img";
-        var sibling = VolumeInspector.Extensions.Where(e => e != extension)
-            .Select(e => System.IO.Path.Combine(pool.Path, name + e)).FirstOrDefault(File.Exists);
-        if (sibling is not null)
-            throw new ResourceExistsException("VolumeExists", $"Pool '{pool.Name}' already has a volume named '{name}' ({sibling}); remove it first.", sibling);
         return context.Pools.Confine(System.IO.Path.Combine(pool.Path, name + extension));
     }
+
+    /// <summary>A pool lists volumes by name, so a raw and a qcow2 file of one name cannot both be volumes.</summary>
+    private static void RequireNoSibling(string target, string poolName)
+    {
+        var stem = NameKey(target);
+        var sibling = VolumeInspector.Extensions.Select(e => stem + e)
+            .FirstOrDefault(f => f != target && File.Exists(f));
+        if (sibling is not null)
+            throw new ResourceExistsException("VolumeExists",
+                $"Pool '{poolName}' already has a volume named '{System.IO.Path.GetFileName(stem)}' ({sibling}); remove it first.", sibling);
+    }
+
+    /// <summary>The volume's directory and name without extension: what a raw and a qcow2 file of one name share.</summary>
+    private static string NameKey(string target) =>
+        System.IO.Path.Combine(System.IO.Path.GetDirectoryName(target)!, System.IO.Path.GetFileNameWithoutExtension(target));
 
     internal static string RequireExtensionFor(string path, VolumeFormat format)
     {
@@ -128,7 +146,7 @@ public sealed class VolumeCreator(StorageContext context)
         if (preallocate)
             SparseFile.Preallocate(file.SafeFileHandle, size, path);
         else
-            file.SetLength(size);
+            FileSpace.SetLength(file.SafeFileHandle, size, path);
         file.Flush(flushToDisk: true);
     }
 }
