@@ -63,7 +63,9 @@ public sealed class JsonShapeTests : IDisposable
 
     private static void Walk(Type type, int depth, string path, List<Type> ancestors, List<string> problems)
     {
-        type = Nullable.GetUnderlyingType(type) ?? type;
+        // The assembly is read in its own load context, where Nullable.GetUnderlyingType does not know its Nullable<T>.
+        if (type.IsGenericType && type.GetGenericTypeDefinition().FullName == "System.Nullable`1")
+            type = type.GetGenericArguments()[0];
         if (Scalars.Contains(type.FullName!))
             return;
         if (type.IsEnum)

@@ -60,8 +60,8 @@ public sealed class SizeBeyondHostFileLimitException(string message, object? tar
     : SparseStorageException("SizeBeyondHostFileLimit", StorageErrorKind.LimitExceeded, message, target);
 
 /// <summary>The pool's filesystem has no space left (ENOSPC, EDQUOT); the message names the path and what was needed.</summary>
-public sealed class PoolFullException(string message, object? target = null)
-    : SparseStorageException("PoolFull", StorageErrorKind.ResourceUnavailable, message, target);
+public sealed class PoolFullException(string message, object? target = null, Exception? inner = null)
+    : SparseStorageException("PoolFull", StorageErrorKind.ResourceUnavailable, message, target, inner);
 
 /// <summary>The change would promise more than the pool's -MaxOvercommit allows; the message names the pool, the ratio and the limit.</summary>
 public sealed class OvercommitLimitExceededException(string message, object? target = null)

@@ -28,7 +28,7 @@ public sealed class VolumeCreator(StorageContext context)
         var commands = new List<ToolCommand>();
         var keepAllocation = request.Preallocation == Preallocation.Full && staging is null;
         if (request.FileSystem != FileSystemType.None)
-            commands.Add(FileSystemRules.MakeCommand(request.FileSystem, staging ?? temporary, request.Label, keepAllocation, zeroedImage: true));
+            commands.Add(FileSystemRules.MakeCommand(request.FileSystem, staging ?? temporary, request.Label, keepAllocation, zeroedImage: true, toQcow2: staging is not null));
         if (request.Format == VolumeFormat.Qcow2)
             commands.Add(staging is null ? Qcow2Create(temporary, size, request.Preallocation) : Qcow2Convert(staging, temporary, request.Preallocation));
         return new CreateVolumePlan(target, pool.Name, temporary, request, size, commands)
@@ -54,7 +54,7 @@ public sealed class VolumeCreator(StorageContext context)
                     plan.Request.Preallocation == Preallocation.Full && plan.RawStagingPath is null);
             foreach (var command in plan.Commands)
             {
-                Run(command, plan.TargetPath, cancellationToken);
+                Run(command, plan, cancellationToken);
                 if (plan.PunchesAfter(command))
                     HolePuncher.PunchUnwrittenExtents(plan.RawPath);
             }
@@ -69,11 +69,20 @@ public sealed class VolumeCreator(StorageContext context)
         return new VolumeCatalog(context).Get(plan.TargetPath);
     }
 
-    private void Run(ToolCommand command, string target, CancellationToken cancellationToken)
+    private void Run(ToolCommand command, CreateVolumePlan plan, CancellationToken cancellationToken)
     {
+        var target = plan.TargetPath;
         try
         {
             context.Runner.RunChecked(command, cancellationToken);
+        }
+        catch (ToolFailedException e) when (e.StandardError.Contains("No space left on device", StringComparison.Ordinal))
+        {
+            var directory = System.IO.Path.GetDirectoryName(target)!;
+            throw new PoolFullException(
+                $"{command.Tool} ran out of space making {target}: no space left on the filesystem holding {directory}, which has " +
+                $"{ByteSize.Format(Libc.Space(directory).AvailableBytes)} free; the volume needs up to {plan.Size} once written" +
+                $"{(plan.Request.Preallocation == Preallocation.Full ? ", all of it now" : "")}. Nothing was created.", target, e);
         }
         catch (ToolFailedException e) when (command.Tool == "mkfs.btrfs" && e.StandardError.Contains("cannot check mount status", StringComparison.Ordinal))
         {

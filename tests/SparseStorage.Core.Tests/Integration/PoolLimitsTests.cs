@@ -31,18 +31,20 @@ public sealed class PoolLimitsTests : IDisposable
         Directory.GetFileSystemEntries(pool.PoolPath).Should().BeEmpty("a refused creation leaves nothing behind");
     }
 
-    [IntegrationFact("mkfs.ext4", "losetup", "mount")]
-    public void A_full_pool_names_the_path_and_what_was_needed()
+    [IntegrationTheory("mkfs.ext4", "losetup", "mount", "qemu-img")]
+    [InlineData(VolumeFormat.Raw, "needed 512 MiB")]
+    [InlineData(VolumeFormat.Qcow2, "needs up to 512 MiB")]
+    public void A_full_pool_names_the_path_and_what_was_needed(VolumeFormat format, string needed)
     {
         using var small = new SmallExt4Pool(pool, SmallPoolBytes);
         var creator = new VolumeCreator(pool.Context());
-        var plan = creator.Plan(new NewVolumeRequest { Name = "fat", Pool = SmallExt4Pool.Name, Size = ByteSize.FromMiB(512), Preallocation = Preallocation.Full });
+        var plan = creator.Plan(new NewVolumeRequest { Name = "fat", Pool = SmallExt4Pool.Name, Size = ByteSize.FromMiB(512), Format = format, Preallocation = Preallocation.Full });
 
         var act = () => creator.Create(plan);
 
         act.Should().Throw<PoolFullException>().Where(e =>
-            e.ErrorId == "PoolFull" && e.Message.Contains(small.Path) && e.Message.Contains("needed 512 MiB") && e.Message.Contains("is free"));
-        Directory.GetFileSystemEntries(small.Path).Should().OnlyContain(p => Path.GetFileName(p) == "lost+found");
+            e.ErrorId == "PoolFull" && e.Message.Contains(small.Path) && e.Message.Contains(needed) && e.Message.Contains("free"));
+        Directory.GetFileSystemEntries(small.Path).Should().OnlyContain(p => Path.GetFileName(p) == "lost+found", "a refused creation leaves nothing behind");
     }
 
     [IntegrationFact("mkfs.ext4", "losetup", "mount")]

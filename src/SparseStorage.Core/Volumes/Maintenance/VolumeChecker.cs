@@ -48,28 +48,26 @@ public sealed class VolumeChecker(StorageContext context)
     /// <summary>Writes already lost: failed writes of the volume's loop device, errors its ext4 filesystem recorded, a full pool.</summary>
     private void CheckWrites(SparseVolume volume, Host.VolumeAttachment attachment, List<VolumeFinding> findings)
     {
+        var pool = context.Pools.PoolOf(volume.Path);
+        var free = pool is null ? (long?)null : Native.Libc.Space(pool.Path).AvailableBytes;
+        var poolSpace = pool is null ? "" : $" Pool '{pool.Name}' has {ByteSize.Format(free!.Value)} free in {pool.Path}.";
         if (attachment.LoopDevice is { } loop)
         {
             var failed = Host.LoopWriteErrors.SinceAttach(loop, Host.KernelLog.Read());
             if (failed.Count > 0)
                 findings.Add(new VolumeFinding("loop device", FindingSeverity.Error,
                     $"{loop} failed {failed.Count} write(s) since it was attached, so data written to {volume.Name} was lost; the kernel said: " +
-                    $"'{failed[0]}'{(failed.Count > 1 ? $" … '{failed[^1]}'" : "")}.{PoolSpace(volume)} Copy off what the volume still holds and check its filesystem once it is dismounted."));
+                    $"'{failed[0]}'{(failed.Count > 1 ? $" … '{failed[^1]}'" : "")}.{poolSpace} Copy off what the volume still holds and check its filesystem once it is dismounted."));
             if (Ext4ErrorCount(loop) is > 0 and var errors)
                 findings.Add(new VolumeFinding("filesystem", FindingSeverity.Error,
                     $"The mounted ext4 filesystem on {loop} has recorded {errors} error(s) (/sys/fs/ext4/{Path.GetFileName(loop)}/errors_count); dismount it and run Test-SparseVolume to check it."));
         }
-        if (volume.AllocatedBytes < volume.SizeBytes && context.Pools.PoolOf(volume.Path) is { } pool && Native.Libc.Space(pool.Path).AvailableBytes < FullPoolBytes)
+        if (volume.AllocatedBytes < volume.SizeBytes && pool is not null && free < FullPoolBytes)
             findings.Add(new VolumeFinding("pool", FindingSeverity.Warning,
-                $"Pool '{pool.Name}' is full ({ByteSize.Format(Native.Libc.Space(pool.Path).AvailableBytes)} free in {pool.Path}): writes to the {ByteSize.Format(volume.SizeBytes - volume.AllocatedBytes)} of {volume.Name} not yet allocated will fail."));
+                $"Pool '{pool.Name}' is full ({ByteSize.Format(free.Value)} free in {pool.Path}): writes to the {ByteSize.Format(volume.SizeBytes - volume.AllocatedBytes)} of {volume.Name} not yet allocated will fail."));
     }
 
     private const long FullPoolBytes = 1L << 20;
-
-    private string PoolSpace(SparseVolume volume) =>
-        context.Pools.PoolOf(volume.Path) is { } pool
-            ? $" Pool '{pool.Name}' has {ByteSize.Format(Native.Libc.Space(pool.Path).AvailableBytes)} free in {pool.Path}."
-            : "";
 
     private static long? Ext4ErrorCount(string loop)
     {
