@@ -1,10 +1,11 @@
 namespace SparseStorage.Bench;
 
-/// <summary>The command line: --volumes N, --only listing|create|resize|copy|backup|aoe, --keep, --base DIR, --repeats N, --results DIR.</summary>
+/// <summary>The command line: --volumes N, --only listing|create|resize|copy|backup|aoe|fuzz, --keep, --base DIR, --repeats N, --results DIR, --fuzz-seconds N, --seed N.</summary>
 internal sealed record BenchOptions
 {
     public const string Usage =
-        "usage: bench/run.sh [--volumes N] [--only listing|create|resize|copy|backup|encryption|aoe] [--keep] [--base DIR] [--repeats N] [--results DIR]";
+        "usage: bench/run.sh [--volumes N] [--only listing|create|resize|copy|backup|encryption|aoe] [--keep] [--base DIR] [--repeats N] [--results DIR]\n" +
+        "       bench/run.sh --only fuzz [--fuzz-seconds N] [--seed N]";
 
     public int Volumes { get; init; } = 10_000;
     public string? Only { get; init; }
@@ -12,6 +13,8 @@ internal sealed record BenchOptions
     public string BaseDirectory { get; init; } = "/var/tmp";
     public int Repeats { get; init; } = 20;
     public string? ResultsDirectory { get; init; }
+    public int FuzzSeconds { get; init; } = 600;
+    public int Seed { get; init; } = 16;
 
     /// <summary>The longest the qemu-img side of the listing may take before it is sampled and extrapolated.</summary>
     public TimeSpan QemuBudget { get; init; } = TimeSpan.FromMinutes(5);
@@ -19,7 +22,8 @@ internal sealed record BenchOptions
     /// <summary>Timed runs per contender in the copy benchmark: 3, or fewer when --repeats is smaller.</summary>
     public int CopyRuns => Math.Min(Repeats, 3);
 
-    public bool Runs(string benchmark) => Only is null || Only == benchmark;
+    /// <summary>Whether a benchmark runs: all but fuzz when no --only is given (fuzz is a long run of a test, not a comparison).</summary>
+    public bool Runs(string benchmark) => Only == benchmark || Only is null && benchmark != "fuzz";
 
     /// <summary>What the results file name ends with: "-copy" for --only copy, nothing when everything runs.</summary>
     public string ResultsSuffix => Only is null ? "" : "-" + Only;
@@ -36,6 +40,8 @@ internal sealed record BenchOptions
                 "--base" => options with { BaseDirectory = Value(args, ref i) },
                 "--repeats" => options with { Repeats = PositiveInt(Value(args, ref i), "--repeats") },
                 "--results" => options with { ResultsDirectory = Value(args, ref i) },
+                "--fuzz-seconds" => options with { FuzzSeconds = PositiveInt(Value(args, ref i), "--fuzz-seconds") },
+                "--seed" => options with { Seed = PositiveInt(Value(args, ref i), "--seed") },
                 _ => throw new ArgumentException($"unknown option '{args[i]}'"),
             };
         return options;
@@ -48,5 +54,5 @@ internal sealed record BenchOptions
         int.TryParse(text, out var value) && value > 0 ? value : throw new ArgumentException($"{option} needs a positive number, not '{text}'");
 
     private static string Benchmark(string text) =>
-        text is "listing" or "create" or "resize" or "copy" or "backup" or "encryption" or "aoe" ? text : throw new ArgumentException($"--only takes listing, create, resize, copy, backup, encryption or aoe, not '{text}'");
+        text is "listing" or "create" or "resize" or "copy" or "backup" or "encryption" or "aoe" or "fuzz" ? text : throw new ArgumentException($"--only takes listing, create, resize, copy, backup, encryption, aoe or fuzz, not '{text}'");
 }

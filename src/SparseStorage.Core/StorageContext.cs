@@ -31,4 +31,7 @@ public sealed class StorageContext(PoolService pools, IProcessRunner runner, Run
             LockWait, $"volume {volumePath}", cancellationToken);
 
     public AttachmentState ReadAttachments() => AttachmentState.Read(Runtime);
+
+    /// <summary>A FUSE exporter that opens only the files of an image's checked chain in its pool.</summary>
+    public Devices.FuseExporter FuseExporter() => new(Runner, Runtime, new Volumes.ImageReferences(() => Pools.Definitions()));
 }

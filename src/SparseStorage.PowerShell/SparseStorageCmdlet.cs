@@ -64,6 +64,17 @@ public abstract class SparseStorageCmdlet : PSCmdlet
     /// <summary>A path as PowerShell means it: relative to the current location, with provider prefixes removed.</summary>
     protected string ProviderPath(string path) => SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
 
+    /// <summary>The backup integrity key in the file a -IntegrityKeyFile names, or null; a file others can read is used with a warning.</summary>
+    protected Core.Backups.BackupIntegrityKey? LoadIntegrityKey(string? keyFile)
+    {
+        if (keyFile is null)
+            return null;
+        var key = Core.Backups.BackupIntegrityKey.Load(ProviderPath(keyFile));
+        if (key.Exposure is { } exposure)
+            WriteWarning(exposure);
+        return key;
+    }
+
     /// <summary>Runs Core work on a worker thread while this thread writes its progress records (Write* must stay on the pipeline thread).</summary>
     protected T RunWithProgress<T>(Func<IProgress<OperationProgress>, CancellationToken, T> work)
     {

@@ -179,6 +179,39 @@ Describe 'Backing up and restoring a volume' {
             Should -Throw -ErrorId 'BackupDamaged,SparseStorage.PowerShell.Commands.RestoreSparseVolumeCommand'
         Test-Path -LiteralPath (Join-Path $PoolPath 'bk-manifest-out.img') | Should -BeFalse
     }
+
+    It 'signs a set with -IntegrityKeyFile, restores it with the key, and refuses it once edited: BackupSignatureInvalid' {
+        $volume = New-SparseVolume -Name 'bk-signed' -Pool $PoolName -Size 16MB
+        Write-Pattern -Path $volume.Path -Offset 1MB -Length 1MB -Seed 31
+        $hash = Get-Sha256 -Path $volume.Path
+        $key = New-KeyFile -Directory $TestEnv.Root -Name 'backup.key'
+        $set = Backup-SparseVolume -Path $volume.Path -Destination $BackupRoot -IntegrityKeyFile $key
+        Test-Path -LiteralPath (Join-Path $set.BackupPath 'manifest.hmac') | Should -BeTrue
+        $set.Signed | Should -BeTrue
+
+        $restored = Restore-SparseVolume -Backup $set.BackupPath -Destination 'bk-signed-out' -IntegrityKeyFile $key -Force -WarningVariable warnings
+        Get-Sha256 -Path $restored.Path | Should -Be $hash
+        @($warnings).Count | Should -Be 0
+        Remove-SparseVolume -Path $restored.Path -Force
+
+        # An edit anyone could make: change the manifest and write its new SHA-256.
+        $manifest = Join-Path $set.BackupPath 'manifest.json'
+        [System.IO.File]::WriteAllText($manifest, [System.IO.File]::ReadAllText($manifest).Replace('"sizeBytes":', '"sizeBytes": '))
+        $sha = (Get-FileHash -LiteralPath $manifest -Algorithm SHA256).Hash.ToLowerInvariant()
+        [System.IO.File]::WriteAllText((Join-Path $set.BackupPath 'manifest.sha256'), "$sha`n")
+
+        $err = { Restore-SparseVolume -Backup $set.BackupPath -Destination 'bk-signed-out' -IntegrityKeyFile $key -Force -ErrorAction Stop } |
+            Should -Throw -ErrorId 'BackupSignatureInvalid,SparseStorage.PowerShell.Commands.RestoreSparseVolumeCommand' -PassThru
+        $err.CategoryInfo.Category | Should -Be 'PermissionDenied'
+        $err.Exception.Message | Should -Not -BeLike "*$([System.IO.File]::ReadAllText($key).Trim())*"
+        Test-Path -LiteralPath (Join-Path $PoolPath 'bk-signed-out.img') | Should -BeFalse
+
+        [System.IO.File]::SetUnixFileMode($key, [System.IO.UnixFileMode] 'UserRead, UserWrite, GroupRead, OtherRead')
+        Restore-SparseVolume -Backup $set.BackupPath -Destination 'bk-signed-out' -IntegrityKeyFile $key -WhatIf `
+            -WarningVariable exposed -ErrorAction SilentlyContinue -WarningAction SilentlyContinue
+        @($exposed).Count | Should -Be 1
+        $exposed[0].Message | Should -BeLike "*$key*0600*"
+    }
 }
 
 Describe 'Removing backup sets' {
@@ -293,7 +326,7 @@ Describe 'Archives' {
         Get-ChildItem -LiteralPath $PoolPath -Force | Where-Object Name -like '.*' | Should -BeNullOrEmpty
     }
 
-    It 'refuses a truncated archive: ToolFailed, and leaves neither a volume nor a temporary directory' -Skip:$SkipArchive {
+    It 'refuses a truncated archive: ToolFailed, and leaves neither a volume nor a temporary file' -Skip:$SkipArchive {
         $volume = New-SparseVolume -Name 'arch-cut' -Pool $PoolName -Size 64MB
         Write-Pattern -Path $volume.Path -Offset 1MB -Length 4MB -Seed 61
         $archive = Compress-SparseVolume -Path $volume.Path -Destination (Join-Path $ArchiveRoot 'whole.img.tar.zst')
@@ -310,10 +343,26 @@ Describe 'Archives' {
         $err = { Expand-SparseVolume -Path $cut -Destination $PoolPath -ErrorAction Stop } |
             Should -Throw -ErrorId 'ToolFailed,SparseStorage.PowerShell.Commands.ExpandSparseVolumeCommand' -PassThru
 
-        $err.Exception.Message | Should -BeLike '*tar*'
+        $err.Exception.Message | Should -BeLike '*zstd*'
         Test-Path -LiteralPath (Join-Path $PoolPath 'cut.img') | Should -BeFalse
         Get-ChildItem -LiteralPath $PoolPath -Force | Where-Object Name -like '.*' |
-            Should -BeNullOrEmpty -Because 'the hidden extraction directory is removed'
+            Should -BeNullOrEmpty -Because 'the hidden partial file is removed'
+    }
+
+    It 'refuses an archive whose member is a FIFO: UnsafeArchiveMember, quickly, and creates nothing' -Skip:$SkipArchive {
+        $staging = (New-Item -ItemType Directory -Path (Join-Path $TestEnv.Root 'staging') -Force).FullName
+        & mkfifo (Join-Path $staging 'pipe.img')
+        $archive = Join-Path $ArchiveRoot 'pipe.img.tar.zst'
+        & tar --zstd --create --file=$archive --directory=$staging pipe.img
+        $LASTEXITCODE | Should -Be 0
+        Remove-Item -LiteralPath $staging -Recurse -Force
+
+        $err = { Expand-SparseVolume -Path $archive -Destination $PoolPath -ErrorAction Stop } |
+            Should -Throw -ErrorId 'UnsafeArchiveMember,SparseStorage.PowerShell.Commands.ExpandSparseVolumeCommand' -PassThru
+
+        $err.CategoryInfo.Category | Should -Be 'InvalidOperation'
+        $err.Exception.Message | Should -BeLike '*a FIFO*'
+        Get-ChildItem -LiteralPath $PoolPath -Force | Should -BeNullOrEmpty
     }
 
     It 'refuses an archive name that does not end in .tar.zst: InvalidArchiveExtension, also under -WhatIf' {

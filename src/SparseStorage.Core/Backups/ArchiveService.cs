@@ -8,8 +8,9 @@ namespace SparseStorage.Core.Backups;
 /// <summary>
 /// Archives a volume into a GNU sparse tar compressed with multithreaded zstd (<c>.tar.zst</c>), and expands it
 /// back sparse and byte-identical. The format needs no module to read: <c>tar --sparse -I zstd -xf</c> opens it.
-/// zstd's frame checksum and tar's own structure make a truncated or damaged archive fail on expand; both sides
-/// work under a hidden temporary name, so a failure never leaves a file under the final name.
+/// Expanding treats the archive as untrusted: its tar stream is read in-process and must hold one regular file
+/// (see <see cref="SingleFileTarReader"/>). zstd's frame checksum and tar's own structure make a truncated or damaged
+/// archive fail on expand; both sides work under a hidden temporary name, so a failure never leaves a file under the final name.
 /// </summary>
 public sealed class ArchiveService(StorageContext context)
 {
@@ -40,28 +41,33 @@ public sealed class ArchiveService(StorageContext context)
 
     private static string Level(int level) => level.ToString(CultureInfo.InvariantCulture);
 
-    /// <summary>The command that expands an archive: tar reads it from standard input, fed in-process so that progress can be told.</summary>
-    public static ToolCommand ExpandCommand(string archive, string directory, IProgress<OperationProgress>? progress = null) =>
-        new ToolCommand("tar", "--sparse", "--extract", "--use-compress-program=zstd -d -T0", "--file=-", $"--directory={directory}", "--no-same-owner")
+    /// <summary>
+    /// The command that expands an archive: zstd decompresses it, fed in-process so that progress can be told, and the
+    /// tar stream it writes is read in-process by <see cref="SingleFileTarReader"/>, which writes the one file into
+    /// <paramref name="output"/>. tar itself never runs on an archive, so nothing in it can create a device, FIFO or link.
+    /// </summary>
+    internal static ToolCommand ExpandCommand(UntrustedFile.Opened archive, string archivePath, SingleFileTarReader output, IProgress<OperationProgress>? progress = null) =>
+        new ToolCommand("zstd", "--decompress", "--stdout", "--quiet")
         {
-            StandardInputSource = (input, token) => Feed(archive, input, progress, token),
+            StandardInputSource = (input, token) => Feed(archive, archivePath, input, progress, token),
+            StandardOutputSink = output.Read,
             Timeout = TimeSpan.FromHours(12),
         };
 
     /// <summary>What <see cref="ExpandCommand"/> runs, as a person would read it.</summary>
-    public static string DescribeExpansion(string archive, string directory) => $"{ExpandCommand(archive, directory)} < {archive}";
+    public static string DescribeExpansion(string archive, string target) =>
+        $"zstd --decompress --stdout --quiet < {archive} | (one regular file read from the tar stream in-process, written into a new 0600 file renamed to {target})";
 
-    private static void Feed(string archive, Stream input, IProgress<OperationProgress>? progress, CancellationToken cancellationToken)
+    private static void Feed(UntrustedFile.Opened archive, string archivePath, Stream input, IProgress<OperationProgress>? progress, CancellationToken cancellationToken)
     {
-        using var file = new FileStream(archive, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
         var buffer = new byte[1 << 20];
-        var (done, total) = (0L, file.Length);
-        for (int read; (read = file.Read(buffer)) > 0;)
+        var (done, total) = (0L, archive.Size);
+        for (int read; (read = RandomAccess.Read(archive.Handle, buffer, done)) > 0;)
         {
             cancellationToken.ThrowIfCancellationRequested();
             input.Write(buffer, 0, read);
             done += read;
-            progress?.Report(new OperationProgress($"Expanding {Path.GetFileName(archive)}", $"{ByteSize.Format(done)} of {ByteSize.Format(total)} of the archive read", done, total));
+            progress?.Report(new OperationProgress($"Expanding {Path.GetFileName(archivePath)}", $"{ByteSize.Format(done)} of {ByteSize.Format(total)} of the archive read", done, Math.Max(done, total)));
         }
     }
 
@@ -130,29 +136,35 @@ public sealed class ArchiveService(StorageContext context)
         return target;
     }
 
-    /// <summary>Expands an archive into a volume file in a pool. The archive must hold exactly one image file, whose format must fit the target's extension.</summary>
+    /// <summary>
+    /// Expands an archive into a volume file in a pool. The archive must hold exactly one regular file, whose format
+    /// must fit the target's extension; it is written into a hidden 0600 file the module creates (O_EXCL), flushed,
+    /// checked and renamed. Anything else in the archive is refused before the target changes.
+    /// </summary>
     public SparseVolume Expand(string archivePath, string target, bool force, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        ToolLocator.Default.Locate("zstd"); // tar starts zstd itself and would only say that it failed
+        ToolLocator.Default.Locate("zstd");
+        using var archive = UntrustedFile.OpenRegular(archivePath, "archive");
         using var volumeLock = context.LockVolume(target, cancellationToken);
         VolumeReplacement.RequireReplaceable(context, target, force);
-        var work = SiblingFile.TemporaryFor(target);
-        Directory.CreateDirectory(work);
+        var temporary = SiblingFile.TemporaryFor(target);
         try
         {
-            context.Runner.RunChecked(ExpandCommand(archivePath, work, progress), cancellationToken);
-            var files = Directory.GetFileSystemEntries(work, "*", SearchOption.AllDirectories);
-            if (files.Length != 1 || !File.Exists(files[0]))
-                throw new StorageOperationException("ArchiveNotAVolume", $"'{archivePath}' holds {files.Length} entries; a volume archive holds exactly one image file.", archivePath);
-            var format = new VolumeInspector(new Host.AttachmentState([], [], [])).Inspect(files[0], null).Format;
+            using (var output = Libc.Open(temporary, Libc.O_RDWR | Libc.O_CREAT | Libc.O_EXCL | Libc.O_CLOEXEC, 0b110_000_000))
+            {
+                var reader = new SingleFileTarReader(output, archivePath);
+                context.Runner.RunChecked(ExpandCommand(archive, archivePath, reader, progress), cancellationToken);
+                if (!reader.Complete)
+                    throw new StorageOperationException("ArchiveTruncated", $"'{archivePath}' ends before its member does; it is cut short or damaged. Nothing was expanded.", archivePath);
+                RandomAccess.FlushToDisk(output);
+            }
+            var format = new VolumeInspector(new Host.AttachmentState([], [], [])).Inspect(temporary, null).Format;
             VolumeCreator.RequireExtensionFor(target, format);
-            using (var image = new FileStream(files[0], FileMode.Open, FileAccess.ReadWrite))
-                image.Flush(flushToDisk: true);
-            File.Move(files[0], target, overwrite: force);
+            File.Move(temporary, target, overwrite: force);
         }
         finally
         {
-            Directory.Delete(work, recursive: true);
+            SiblingFile.Discard(temporary);
         }
         return new VolumeCatalog(context).Get(target);
     }

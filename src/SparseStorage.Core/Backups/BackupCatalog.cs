@@ -45,9 +45,10 @@ public static partial class BackupCatalog
     /// <summary>
     /// The newest set of this volume whose whole chain is sound (manifests, checksums and data files), or null; a
     /// newer damaged set is passed over, so damage never spreads into later sets. Sets of another volume that
-    /// has the same name (in another pool) are refused rather than built on.
+    /// has the same name (in another pool) are refused rather than built on. With a key, only a set signed with it
+    /// is built on: a new set copies its parent's block entries, and would otherwise sign what someone else wrote.
     /// </summary>
-    public static string? NewestSound(string destination, SparseVolume volume)
+    public static string? NewestSound(string destination, SparseVolume volume, BackupIntegrityKey? key = null)
     {
         var folder = VolumeFolder(destination, volume.Name);
         if (!Directory.Exists(folder))
@@ -56,10 +57,13 @@ public static partial class BackupCatalog
         {
             try
             {
-                RequireDataFiles(Chain(set));
+                RequireDataFiles(Chain(set, key is null ? null : new BackupSignaturePolicy(key, AllowUnsigned: false)));
                 return set;
             }
             catch (BackupDamagedException)
+            {
+            }
+            catch (BackupIntegrityException)
             {
             }
         }
@@ -112,15 +116,19 @@ public static partial class BackupCatalog
 
     public sealed record Link(BackupManifest Manifest, string Checksum, string Directory);
 
-    /// <summary>The chain from the full set to <paramref name="setDirectory"/>, each parent checked against the checksum its child recorded.</summary>
-    public static IReadOnlyList<Link> Chain(string setDirectory)
+    /// <summary>
+    /// The chain from the full set to <paramref name="setDirectory"/>, each parent checked against the checksum its
+    /// child recorded. A <paramref name="policy"/> checks the signature of <paramref name="setDirectory"/> itself: the
+    /// parents' checksums are in its signed manifest, so they are vouched for through it.
+    /// </summary>
+    public static IReadOnlyList<Link> Chain(string setDirectory, BackupSignaturePolicy? policy = null)
     {
         var chain = new List<Link>();
         var directory = setDirectory;
         string? expectedChecksum = null;
         while (true)
         {
-            var (manifest, checksum) = BackupManifest.Load(directory);
+            var (manifest, checksum) = BackupManifest.Load(directory, chain.Count == 0 ? policy : null);
             if (expectedChecksum is not null && checksum != expectedChecksum)
                 throw new BackupDamagedException($"The chain of {setDirectory} is broken: its parent {directory} is not the set it was made against (the manifest changed).", setDirectory);
             chain.Insert(0, new Link(manifest, checksum, directory));
@@ -159,6 +167,7 @@ public static partial class BackupCatalog
             ChangeDetection = manifest.ChangeDetection,
             ReadBytes = manifest.ReadBytes,
             Checksum = checksum,
+            Signed = BackupSignature.IsSigned(setDirectory),
         };
     }
 

@@ -19,8 +19,9 @@ public sealed record BackupBlock(
 /// <summary>
 /// manifest.json of a backup set. Block size 1 MiB and SHA-256: 1 MiB keeps the manifest near 140 bytes per MiB of
 /// data (about 14 MB for 100 GiB) at the cost of storing a whole MiB for a small change; SHA-256 is in the base
-/// library, runs on the CPU's SHA instructions at well over 1 GB/s, and a changed block cannot go unnoticed
-/// by accident or by design. manifest.sha256 beside it holds the manifest's own hash.
+/// library, runs on the CPU's SHA instructions at well over 1 GB/s, and a block that does not match its hash cannot
+/// go unnoticed. manifest.sha256 beside it holds the manifest's own hash; anyone can recompute that, so it catches
+/// damage, not tampering. Against tampering, manifest.hmac holds an HMAC under the operator's key (<see cref="BackupSignature"/>).
 /// </summary>
 public sealed record BackupManifest
 {
@@ -40,6 +41,8 @@ public sealed record BackupManifest
     public required string Name { get; init; }
     public required string Volume { get; init; }
     public required string VolumePath { get; init; }
+    /// <summary>The pool the volume was in; a restore to the recorded place goes only there. Absent in older sets.</summary>
+    public string? Pool { get; init; }
     public VolumeFormat VolumeFormat { get; init; }
     public BackupKind Kind { get; init; }
     public string? Parent { get; init; }
@@ -61,16 +64,22 @@ public sealed record BackupManifest
 
     public static string Checksum(ReadOnlySpan<byte> manifest) => Convert.ToHexString(SHA256.HashData(manifest)).ToLowerInvariant();
 
-    /// <summary>Reads a set's manifest and checks it against manifest.sha256; an edited or truncated manifest is refused.</summary>
-    public static (BackupManifest Manifest, string Checksum) Load(string setDirectory)
+    /// <summary>
+    /// Reads a set's manifest and checks it against manifest.sha256, which catches an accidentally damaged or truncated
+    /// manifest; with a <paramref name="policy"/>, the same bytes must also carry the key's signature, which catches a
+    /// deliberately edited one.
+    /// </summary>
+    public static (BackupManifest Manifest, string Checksum) Load(string setDirectory, BackupSignaturePolicy? policy = null)
     {
         var path = Path.Combine(setDirectory, FileName);
         var checksumPath = Path.Combine(setDirectory, ChecksumFileName);
         if (!File.Exists(path) || !File.Exists(checksumPath))
             throw new BackupDamagedException($"The backup set {setDirectory} has no {(File.Exists(path) ? ChecksumFileName : FileName)}; it is incomplete or damaged.", setDirectory);
-        var bytes = File.ReadAllBytes(path);
+        var bytes = ReadSetFile(setDirectory, path, "backup manifest", Array.MaxLength);
         var checksum = Checksum(bytes);
-        if (!string.Equals(File.ReadAllText(checksumPath).Trim(), checksum, StringComparison.OrdinalIgnoreCase))
+        if (policy is not null)
+            BackupSignature.Require(setDirectory, bytes, policy);
+        if (!string.Equals(System.Text.Encoding.ASCII.GetString(ReadSetFile(setDirectory, checksumPath, "backup checksum", 4096)).Trim(), checksum, StringComparison.OrdinalIgnoreCase))
             throw new BackupDamagedException($"The manifest of backup set {setDirectory} does not match its checksum: it was changed or damaged.", setDirectory);
         try
         {
@@ -84,11 +93,26 @@ public sealed record BackupManifest
         }
     }
 
-    /// <summary>Writes manifest.json and its checksum file, flushed; returns the checksum.</summary>
-    public string Save(string setDirectory)
+    /// <summary>A file of the set, read only if it is a regular file (a FIFO would block the read forever); anything else makes the set damaged.</summary>
+    private static byte[] ReadSetFile(string setDirectory, string path, string what, long limit)
+    {
+        try
+        {
+            return UntrustedFile.ReadAll(path, what, limit);
+        }
+        catch (InvalidStorageArgumentException e)
+        {
+            throw new BackupDamagedException($"The backup set {setDirectory} cannot be read: {e.Message}", setDirectory);
+        }
+    }
+
+    /// <summary>Writes manifest.json and its checksum file, flushed, and its signature when there is a key; returns the checksum.</summary>
+    public string Save(string setDirectory, BackupIntegrityKey? key = null)
     {
         var bytes = Serialize();
         WriteFlushed(Path.Combine(setDirectory, FileName), bytes);
+        if (key is not null)
+            BackupSignature.Write(setDirectory, bytes, key);
         var checksum = Checksum(bytes);
         WriteFlushed(Path.Combine(setDirectory, ChecksumFileName), System.Text.Encoding.ASCII.GetBytes(checksum + "\n"));
         return checksum;

@@ -7,6 +7,11 @@ namespace SparseStorage.Core.Backups;
 /// <summary>A validated restore: which set, and which file it rebuilds.</summary>
 public sealed record RestorePlan(string SetDirectory, string TargetPath, BackupManifest Manifest, IReadOnlyList<BackupCatalog.Link> Chain)
 {
+    /// <summary>Whether the set carries a signature (manifest.hmac); it was verified when the plan was made with a key.</summary>
+    public bool IsSigned { get; init; }
+    /// <summary>Whether the plan checked the set's signature with a key.</summary>
+    public bool SignatureVerified { get; init; }
+
     public string Describe() =>
         $"Rebuild {TargetPath} ({ByteSize.Format(Manifest.SizeBytes)}, {Manifest.VolumeFormat}) from backup set {Manifest.Name} and the {Chain.Count - 1} set(s) before it, verifying every block";
 }
@@ -15,20 +20,24 @@ public sealed record RestorePlan(string SetDirectory, string TargetPath, BackupM
 /// Rebuilds an image from a backup set and its chain: sparse (holes and zero blocks are not written), every block
 /// checked against its SHA-256 before it is written, into a hidden file beside the target that is flushed and
 /// renamed only when the whole image is verified. Anything damaged stops the restore and leaves the target as it was.
+/// The set is untrusted input: its signature is checked when a key is given, its numbers are bounded, it writes only
+/// where <see cref="RestoreTarget"/> allows, and the written image must be of the recorded format and read back to
+/// the recorded hashes before it replaces anything.
 /// </summary>
 public sealed class BackupRestorer(StorageContext context)
 {
-    /// <summary>Checks the chain (manifests, checksums, data files present and long enough) and where the image goes.</summary>
-    public RestorePlan Plan(string setDirectory, string? destination)
+    /// <summary>Checks the chain (signature, manifests, checksums, data files present and long enough) and where the image goes.</summary>
+    public RestorePlan Plan(string setDirectory, string? destination, BackupSignaturePolicy? signature = null)
     {
         var set = BackupCatalog.RequireSet(Path.GetFullPath(setDirectory));
-        var chain = BackupCatalog.Chain(set);
+        var chain = BackupCatalog.Chain(set, signature);
         BackupCatalog.RequireDataFiles(chain);
         var manifest = chain[^1].Manifest;
-        var target = VolumeCreator.RequireExtensionFor(ResolveTarget(manifest, destination), manifest.VolumeFormat);
-        var (path, _) = context.Pools.Confine(target);
+        BackupManifestBounds.Require(manifest, set);
+        var path = RestoreTarget.Resolve(context, manifest, set, destination);
         RequireRestorable(path);
-        return new RestorePlan(set, path, manifest, chain);
+        var signed = BackupSignature.IsSigned(set);
+        return new RestorePlan(set, path, manifest, chain) { IsSigned = signed, SignatureVerified = signed && signature is not null };
     }
 
     public SparseVolume Restore(RestorePlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
@@ -38,12 +47,13 @@ public sealed class BackupRestorer(StorageContext context)
         var temporary = SiblingFile.TemporaryFor(plan.TargetPath);
         try
         {
-            using (var output = Libc.Open(temporary, Libc.O_RDWR | Libc.O_CREAT | Libc.O_EXCL | Libc.O_CLOEXEC, 0b110_100_100))
+            using (var output = Libc.Open(temporary, Libc.O_RDWR | Libc.O_CREAT | Libc.O_EXCL | Libc.O_CLOEXEC, 0b110_000_000))
             {
                 if (Libc.ftruncate(output, plan.Manifest.SizeBytes) != 0)
                     throw Libc.ErrnoException($"cannot size {temporary}");
                 WriteBlocks(plan, output, progress, cancellationToken);
                 RandomAccess.FlushToDisk(output);
+                RestoredImage.RequireAsRecorded(plan, output, temporary, cancellationToken);
             }
             File.Move(temporary, plan.TargetPath, overwrite: true);
         }
@@ -80,17 +90,6 @@ public sealed class BackupRestorer(StorageContext context)
             foreach (var handle in sources.Values)
                 handle.Dispose();
         }
-    }
-
-    private static string ResolveTarget(BackupManifest manifest, string? destination)
-    {
-        if (string.IsNullOrEmpty(destination))
-            return manifest.VolumePath;
-        if (destination.Contains('/'))
-            return destination;
-        var name = Pools.Names.RequireValid(VolumeInspector.NameOf(destination), "Volume");
-        var extension = Path.GetExtension(manifest.VolumePath);
-        return Path.Combine(Path.GetDirectoryName(manifest.VolumePath)!, name == destination ? name + extension : destination);
     }
 
     /// <summary>A restore may replace an existing volume (it is what a restore is for), but never one in use, a base image or one with snapshots.</summary>

@@ -48,6 +48,8 @@ public sealed class VolumeBackup
     public WriteConsistency Consistency { get; init; }
     /// <summary>SHA-256 of the set's manifest; a child records its parent's, so an edited parent breaks the chain visibly.</summary>
     public required string Checksum { get; init; }
+    /// <summary>Whether the set carries an HMAC-SHA256 signature (manifest.hmac, from -IntegrityKeyFile); Restore-SparseVolume checks it when given the key.</summary>
+    public bool Signed { get; init; }
 
     public override string ToString() => BackupPath;
 }

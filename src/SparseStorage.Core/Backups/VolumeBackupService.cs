@@ -13,17 +13,21 @@ public sealed record BackupRequest
     public bool Force { get; init; }
     /// <summary>After the backup, keep only the newest N sets of the volume and what their chains need.</summary>
     public int? Keep { get; init; }
+    /// <summary>Signs the set's manifest (manifest.hmac) and builds only on sets signed with the same key.</summary>
+    public BackupIntegrityKey? IntegrityKey { get; init; }
 }
 
 /// <summary>What a backup will do: where, on top of which set, and how the volume is kept consistent.</summary>
 public sealed record BackupPlan(SparseVolume Volume, string Destination, string? ParentDirectory, WriteConsistency Consistency)
 {
     public int? Keep { get; init; }
+    public BackupIntegrityKey? IntegrityKey { get; init; }
     public BackupKind Kind => ParentDirectory is null ? BackupKind.Full : BackupKind.Incremental;
 
     public string Describe() =>
         $"{(Kind == BackupKind.Full ? "Full backup" : $"Incremental backup on {Path.GetFileName(ParentDirectory)}")} of {ByteSize.Format(Volume.AllocatedBytes)} allocated data into {BackupCatalog.VolumeFolder(Destination, Volume.Name)}" +
         (Consistency == WriteConsistency.Frozen ? $", freezing {Volume.MountPoint} meanwhile" : "") +
+        (IntegrityKey is { } key ? $", signed with the key in {key.Path}" : "") +
         (Keep is { } keep ? $", then keep the newest {keep} set(s) and what their chains need" : "");
 }
 
@@ -41,16 +45,17 @@ public sealed class VolumeBackupService(StorageContext context)
     {
         var destination = RequireWritableDestination(volume, request.Destination);
         BackupCatalog.RequireSameVolume(destination, volume);
-        var parent = request.Full ? null : BackupCatalog.NewestSound(destination, volume);
+        var parent = request.Full ? null : BackupCatalog.NewestSound(destination, volume, request.IntegrityKey);
         var consistency = FileSystemFreeze.Assess(volume, context.ReadAttachments().Of(volume.Path));
-        return new BackupPlan(volume, destination, parent, consistency) { Keep = request.Keep };
+        return new BackupPlan(volume, destination, parent, consistency) { Keep = request.Keep, IntegrityKey = request.IntegrityKey };
     }
 
     public VolumeBackup Backup(BackupPlan plan, bool force, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         using var volumeLock = context.LockVolume(plan.Volume.Path, cancellationToken);
         var volume = new VolumeCatalog(context).Get(plan.Volume.Path);
-        var parent = plan.ParentDirectory is null ? null : BackupCatalog.Chain(plan.ParentDirectory)[^1];
+        var parent = plan.ParentDirectory is null ? null
+            : BackupCatalog.Chain(plan.ParentDirectory, plan.IntegrityKey is null ? null : new BackupSignaturePolicy(plan.IntegrityKey, AllowUnsigned: false))[^1];
         var started = DateTime.UtcNow;
         var folder = Directory.CreateDirectory(BackupCatalog.VolumeFolder(plan.Destination, volume.Name)).FullName;
         var kind = parent is null ? BackupKind.Full : BackupKind.Incremental;
@@ -75,7 +80,7 @@ public sealed class VolumeBackupService(StorageContext context)
             manifest ??= WriteSet(set, reference!, UnchangedSinceParent(reference!, parent, volume.Path), progress, cancellationToken)
                 with { ChangeReference = ChangeReferences.Stamp(reference!) };
             manifest = manifest with { CreatedUtc = started };
-            manifest.Save(work);
+            manifest.Save(work, plan.IntegrityKey);
             var final = Path.Combine(folder, name);
             Directory.Move(work, final);
             if (reference is not null)
@@ -161,7 +166,7 @@ public sealed class VolumeBackupService(StorageContext context)
         data.Flush();
         return new BackupManifest
         {
-            Name = set.Name, Volume = set.Volume.Name, VolumePath = set.Volume.Path, VolumeFormat = set.Volume.Format, Kind = set.Kind,
+            Name = set.Name, Volume = set.Volume.Name, VolumePath = set.Volume.Path, Pool = set.Volume.Pool, VolumeFormat = set.Volume.Format, Kind = set.Kind,
             Parent = set.Parent is null ? null : Path.GetFileName(set.Parent.Directory), ParentChecksum = set.Parent?.Checksum,
             CreatedUtc = DateTime.UtcNow, Consistency = set.Consistency, BlockSize = blockSize, SizeBytes = length,
             StoredBytes = data.Length, ChangeDetection = unchanged is null ? ChangeDetection.ReadAll : ChangeDetection.BlockMap, ReadBytes = total,

@@ -10,8 +10,9 @@ public static class HolePuncher
     /// <summary>Punches holes in place (FALLOC_FL_PUNCH_HOLE, size kept); returns the bytes turned into holes.</summary>
     public static long PunchZeroBlocks(string path, IProgress<OperationProgress>? progress, CancellationToken cancellationToken)
     {
-        using var file = Libc.Open(path, Libc.O_RDWR | Libc.O_CLOEXEC, 0);
-        var length = RandomAccess.GetLength(file);
+        using var volume = Volumes.VolumeFile.OpenWrite(path);
+        var file = volume.Handle;
+        var length = volume.Status.Size;
         var extents = SparseFile.DataExtents(file, length).ToList();
         var total = extents.Sum(e => e.Length);
         var buffer = GC.AllocateUninitializedArray<byte>(ChunkSize);

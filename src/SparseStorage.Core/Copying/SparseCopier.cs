@@ -33,12 +33,16 @@ public static class SparseCopier
     public const int ZeroBlockSize = 4096;
     private const int ChunkSize = 8 << 20;
 
-    /// <summary>Copies <paramref name="source"/> to <paramref name="destination"/>, which must not exist yet.</summary>
+    /// <summary>
+    /// Copies <paramref name="source"/> (a volume or snapshot file of a pool: only a regular file with one link, see
+    /// <see cref="Volumes.VolumeFile"/>) to <paramref name="destination"/>, which must not exist yet.
+    /// </summary>
     public static SparseCopyResult Copy(string source, string destination, SparseCopyOptions options, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        using var input = Libc.Open(source, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+        using var sourceFile = Volumes.VolumeFile.OpenRead(source);
+        var input = sourceFile.Handle;
         using var output = Libc.Open(destination, Libc.O_RDWR | Libc.O_CREAT | Libc.O_EXCL | Libc.O_CLOEXEC, 0b110_100_100);
-        var length = RandomAccess.GetLength(input);
+        var length = sourceFile.Status.Size;
         var result = CopyHandles(input, output, length, options, new CopyProgress(progress, System.IO.Path.GetFileName(source)), cancellationToken);
         // Flushed before any caller renames it into place: a rename must never expose a file whose data is not on disk.
         RandomAccess.FlushToDisk(output);

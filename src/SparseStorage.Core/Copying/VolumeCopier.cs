@@ -42,6 +42,7 @@ public sealed class VolumeCopier(StorageContext context)
         RequireReplaceable(path, request.Force);
         if (request.Linked)
             RequireLinkableBase(source);
+        RequireBaseInPool(source, request, pool.Name);
         return new CopyVolumePlan(source, path, pool.Name, request);
     }
 
@@ -70,18 +71,11 @@ public sealed class VolumeCopier(StorageContext context)
     public static ToolCommand OverlayCommand(string basePath, VolumeFormat baseFormat, string overlayPath) =>
         new("qemu-img", "create", "-q", "-f", "qcow2", "-b", basePath, "-F", baseFormat == VolumeFormat.Qcow2 ? "qcow2" : "raw", overlayPath);
 
-    /// <summary>qemu-img rebase -u: rewrites only the backing file name in the header, for a copy moved to another directory.</summary>
-    public static ToolCommand RebaseCommand(string overlayPath, string backingPath, string? backingFormat) =>
-        new("qemu-img", ["rebase", "-u", "-b", backingPath, .. backingFormat is null ? Array.Empty<string>() : ["-F", backingFormat], overlayPath]);
-
     private void CopyFull(SparseVolume source, string temporary, CopyVolumePlan plan, IProgress<OperationProgress>? progress, CancellationToken cancellationToken)
     {
         var attachment = context.ReadAttachments().Of(source.Path);
         using (FileSystemFreeze.Begin(context, source, attachment, plan.Request.Force, "copy it", cancellationToken))
             SparseCopier.Copy(source.Path, temporary, new SparseCopyOptions { DetectZeroes = plan.Request.DetectZeroes }, progress, cancellationToken);
-        if (source.BackingFile is not null && !System.IO.Path.IsPathRooted(source.BackingFile)
-            && System.IO.Path.GetDirectoryName(source.Path) != System.IO.Path.GetDirectoryName(plan.DestinationPath))
-            context.Runner.RunChecked(RebaseCommand(temporary, BackingChains.ResolveBacking(source), BackingFormatOf(source)), cancellationToken);
     }
 
     private void CreateOverlay(SparseVolume source, string temporary, CancellationToken cancellationToken)
@@ -90,13 +84,6 @@ public sealed class VolumeCopier(StorageContext context)
         context.Runner.RunChecked(OverlayCommand(source.Path, source.Format, temporary), cancellationToken);
         // The base must never change under its clones; without write permission a stray open for writing fails.
         File.SetUnixFileMode(source.Path, File.GetUnixFileMode(source.Path) & ~(UnixFileMode.UserWrite | UnixFileMode.GroupWrite | UnixFileMode.OtherWrite));
-    }
-
-    private string? BackingFormatOf(SparseVolume overlay)
-    {
-        using var image = Native.Libc.Open(overlay.Path, Native.Libc.O_RDONLY | Native.Libc.O_CLOEXEC, 0);
-        var head = new byte[4096];
-        return Formats.Qcow2Header.Parse(head.AsSpan(0, RandomAccess.Read(image, head, 0))).BackingFormat;
     }
 
     private static string ResolveDestination(SparseVolume source, CopyVolumeRequest request)
@@ -120,6 +107,15 @@ public sealed class VolumeCopier(StorageContext context)
         if (sibling is not null)
             throw new ResourceExistsException("VolumeExists", $"A volume named '{name}' already exists beside the destination ({sibling}); choose another name.", sibling);
         VolumeReplacement.RequireReplaceable(context, path, force);
+    }
+
+    /// <summary>An image may only read through a base in its own pool (docs/security.md), so a clone stays beside its base.</summary>
+    private static void RequireBaseInPool(SparseVolume source, CopyVolumeRequest request, string destinationPool)
+    {
+        if ((request.Linked || source.BackingFile is not null) && !string.Equals(source.Pool, destinationPool, StringComparison.OrdinalIgnoreCase))
+            throw new InvalidStorageArgumentException("BaseOutsidePool",
+                $"A linked clone must lie in the pool of its base image ('{source.Pool}'), not in '{destinationPool}': an image may only refer to files in its own pool. " +
+                (request.Linked ? "Make a full copy instead." : $"'{source.Name}' is itself a linked clone; copy it within its pool."), request.Destination);
     }
 
     private void RequireLinkableBase(SparseVolume source)

@@ -9,9 +9,11 @@ namespace SparseStorage.Core.Devices;
 /// Exposes a qcow2 image, or the plaintext of a LUKS or qcow2+LUKS image, as a raw file through
 /// qemu-storage-daemon's FUSE export, so the kernel's loop driver can attach it. The daemon outlives the PowerShell
 /// session; a record in the runtime directory finds it again. A key reaches the daemon only as a secret file that
-/// the caller deletes once the daemon has started.
+/// the caller deletes once the daemon has started. With <paramref name="references"/>, a qcow2 image's backing chain
+/// and data file are named to qemu explicitly, checked to lie in the image's pool, so the daemon opens nothing a header
+/// names on its own.
 /// </summary>
-public sealed class FuseExporter(IProcessRunner runner, RuntimePaths runtime)
+public sealed class FuseExporter(IProcessRunner runner, RuntimePaths runtime, Volumes.ImageReferences? references = null)
 {
     private const int SigTerm = 15;
     private const int SigKill = 9;
@@ -26,13 +28,16 @@ public sealed class FuseExporter(IProcessRunner runner, RuntimePaths runtime)
         var keyOption = options.Secret is null ? "" : options.Layer == ExportLayer.Luks ? ",key-secret=key0" : ",encrypt.format=luks,encrypt.key-secret=key0";
         return new ToolCommand("qemu-storage-daemon", secret.Concat([
             "--blockdev", $"driver=file,node-name=file0,filename={Escape(volumePath)}{readOnlyOption}{discard}",
-            "--blockdev", $"driver={(options.Layer == ExportLayer.Luks ? "luks" : "qcow2")},node-name=disk0,file=file0{readOnlyOption}{discard}{keyOption}",
+            "--blockdev", $"driver={(options.Layer == ExportLayer.Luks ? "luks" : "qcow2")},node-name=disk0,file=file0{readOnlyOption}{discard}{keyOption}{ReferenceOptions(volumePath, options.Layer)}",
             "--export", $"type=fuse,id=export0,node-name=disk0,mountpoint={Escape(FuseExportRecord.ExportPathFor(directory, volumePath))},writable={(readOnly ? "off" : "on")}",
             "--chardev", $"socket,id=qmp0,path={Escape(FuseExportRecord.MonitorPath(directory, volumePath))},server=on,wait=off",
             "--monitor", "chardev=qmp0",
             "--pidfile", FuseExportRecord.PidFilePath(directory, volumePath),
             "--daemonize"]));
     }
+
+    private string ReferenceOptions(string volumePath, ExportLayer layer) =>
+        layer == ExportLayer.Qcow2 && references is not null && File.Exists(volumePath) ? references.QemuOptions(volumePath) : "";
 
     public FuseExportRecord Start(string volumePath, FuseExportOptions options, CancellationToken cancellationToken)
     {
@@ -124,7 +129,7 @@ public sealed class FuseExporter(IProcessRunner runner, RuntimePaths runtime)
     }
 
     /// <summary>qemu's option syntax doubles a comma inside a value.</summary>
-    private static string Escape(string value) => value.Replace(",", ",,");
+    internal static string Escape(string value) => value.Replace(",", ",,", StringComparison.Ordinal);
 }
 
 /// <summary>The block driver between the image file and the export.</summary>

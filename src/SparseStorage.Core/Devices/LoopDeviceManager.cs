@@ -10,9 +10,25 @@ public sealed class LoopDeviceManager(IProcessRunner runner)
 
     public static ToolCommand DetachCommand(string device) => new("losetup", "--detach", device);
 
-    public string Attach(string file, bool readOnly, CancellationToken cancellationToken)
+    public string Attach(string file, bool readOnly, CancellationToken cancellationToken) =>
+        Attach(file, file, readOnly, cancellationToken);
+
+    /// <summary>
+    /// Attaches a volume's raw bytes: its own image through a checked descriptor (losetup opens it through /proc/PID/fd),
+    /// so a file swapped in at the volume's path after the check is never attached, while the loop device still names
+    /// the volume's path; any other <paramref name="file"/> (a FUSE export file) is the module's own and attached as it is.
+    /// </summary>
+    public string AttachVolume(string file, string volumePath, bool readOnly, CancellationToken cancellationToken)
     {
-        var device = runner.RunChecked(AttachCommand(file, readOnly), cancellationToken).StandardOutput.Trim();
+        if (file != volumePath)
+            return Attach(file, readOnly, cancellationToken);
+        using var image = Volumes.VolumeFile.OpenRead(file);
+        return Attach(image.DescriptorPath, image.Path, readOnly, cancellationToken);
+    }
+
+    private string Attach(string openPath, string file, bool readOnly, CancellationToken cancellationToken)
+    {
+        var device = runner.RunChecked(AttachCommand(openPath, readOnly), cancellationToken).StandardOutput.Trim();
         if (!device.StartsWith("/dev/loop", StringComparison.Ordinal))
             throw new StorageOperationException("LoopAttachFailed", $"losetup did not name a loop device for {file} (it printed '{device}').", file);
         return device;

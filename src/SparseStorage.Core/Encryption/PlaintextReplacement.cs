@@ -16,9 +16,9 @@ internal static class PlaintextReplacement
             using (var finished = Libc.Open(temporary, Libc.O_RDONLY | Libc.O_CLOEXEC, 0))
                 RandomAccess.FlushToDisk(finished);
             File.SetUnixFileMode(temporary, File.GetUnixFileMode(target));
-            using var old = wipeOld ? Libc.Open(target, Libc.O_RDWR | Libc.O_CLOEXEC, 0) : null;
+            using var old = wipeOld ? VolumeFile.OpenWrite(target) : null;
             File.Move(temporary, target, overwrite: true);
             if (old is not null)
-                VolumeRemover.Wipe(old, Path.GetFileName(target) + " (old image)", progress, steps.Cancellation);
+                VolumeRemover.Wipe(old.Handle, Path.GetFileName(target) + " (old image)", progress, steps.Cancellation);
         });
 }

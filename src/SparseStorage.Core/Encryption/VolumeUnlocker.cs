@@ -15,7 +15,7 @@ public sealed record UnlockOptions(bool ReadOnly = false, bool AllowDiscards = f
 /// </summary>
 public sealed class VolumeUnlocker(StorageContext context)
 {
-    private readonly FuseExporter exporter = new(context.Runner, context.Runtime);
+    private readonly FuseExporter exporter = context.FuseExporter();
     private readonly Mounter mounter = new(context.Runner);
     private readonly LoopDeviceManager loops = new(context.Runner);
 

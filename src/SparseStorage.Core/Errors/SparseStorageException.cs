@@ -55,6 +55,17 @@ public sealed class WrongKeyException(string message, object? target = null)
 public sealed class StorageObjectNotFoundException(string errorId, string message, object? target = null)
     : SparseStorageException(errorId, StorageErrorKind.ObjectNotFound, message, target);
 
+/// <summary>
+/// A file in a pool that the module refuses to treat as a volume: a symbolic link, a device, a FIFO, a socket, a
+/// file with more than one hard link, or one that changed between its check and its use.
+/// </summary>
+public sealed class UnsafeVolumeFileException(string message, object? target = null)
+    : SparseStorageException("UnsafeVolumeFile", StorageErrorKind.PermissionDenied, message, target);
+
+/// <summary>A file an image refers to (qcow2 backing file, external data file) lies outside the image's pool.</summary>
+public sealed class ImageReferenceOutsidePoolException(string message, object? target = null)
+    : SparseStorageException("ImageReferenceOutsidePool", StorageErrorKind.PermissionDenied, message, target);
+
 /// <summary>A size larger than the largest file the pool's filesystem can hold (EFBIG); the message names both.</summary>
 public sealed class SizeBeyondHostFileLimitException(string message, object? target = null)
     : SparseStorageException("SizeBeyondHostFileLimit", StorageErrorKind.LimitExceeded, message, target);

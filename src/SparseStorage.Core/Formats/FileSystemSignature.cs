@@ -34,7 +34,10 @@ public sealed record FileSystemSignature(FileSystemType Type, string? Label, lon
     private const uint ExtIncompat64Bit = 0x80;
     private const uint ExtIncompatFlexBg = 0x200;
 
-    /// <summary>Detects the filesystem in <paramref name="data"/>, the volume's first bytes; zeros mean None, anything else Unknown.</summary>
+    /// <summary>
+    /// Detects the filesystem in <paramref name="data"/>, the volume's first bytes; zeros mean None, anything else
+    /// Unknown. A recognised superblock whose sizes are out of range is an <see cref="InvalidDataException"/>.
+    /// </summary>
     public static FileSystemSignature Detect(ReadOnlySpan<byte> data)
     {
         if (data.Length >= 4 && data[..4].SequenceEqual("XFSB"u8))
@@ -49,6 +52,11 @@ public sealed record FileSystemSignature(FileSystemType Type, string? Label, lon
         return probed.ContainsAnyExcept((byte)0) ? new FileSystemSignature(FileSystemType.Unknown, null, 0) : Blank;
     }
 
+    private const int MaxExtLogBlockSize = 6;  // 64 KiB blocks, e2fsprogs EXT2_MAX_BLOCK_LOG_SIZE
+    private const int XfsSuperblockFields = 120;
+    private const uint XfsMinBlockSize = 512;
+    private const uint XfsMaxBlockSize = 65536;
+
     private static FileSystemSignature Ext(ReadOnlySpan<byte> sb)
     {
         var compat = BinaryPrimitives.ReadUInt32LittleEndian(sb[92..]);
@@ -56,20 +64,27 @@ public sealed record FileSystemSignature(FileSystemType Type, string? Label, lon
         var type = (incompat & (ExtIncompatExtents | ExtIncompat64Bit | ExtIncompatFlexBg)) != 0 ? FileSystemType.Ext4
             : (compat & ExtCompatHasJournal) != 0 ? FileSystemType.Ext3
             : FileSystemType.Ext2;
-        var blockSize = 1024L << (int)BinaryPrimitives.ReadUInt32LittleEndian(sb[24..]);
-        var blocks = (long)BinaryPrimitives.ReadUInt32LittleEndian(sb[4..]);
+        var logBlockSize = (int)HeaderField.InRange("ext superblock log block size", BinaryPrimitives.ReadUInt32LittleEndian(sb[24..]), 0, MaxExtLogBlockSize);
+        var blockSize = 1024L << logBlockSize;
+        var blocks = (ulong)BinaryPrimitives.ReadUInt32LittleEndian(sb[4..]);
         if ((incompat & ExtIncompat64Bit) != 0)
-            blocks |= (long)BinaryPrimitives.ReadUInt32LittleEndian(sb[0x150..]) << 32;
-        return new FileSystemSignature(type, Text(sb.Slice(120, 16)), blocks * blockSize) { BlockSize = (int)blockSize };
+            blocks |= (ulong)BinaryPrimitives.ReadUInt32LittleEndian(sb[0x150..]) << 32;
+        HeaderField.InRange("ext superblock block count", blocks, 0, (ulong)(long.MaxValue / blockSize));
+        return new FileSystemSignature(type, Text(sb.Slice(120, 16)), (long)blocks * blockSize) { BlockSize = (int)blockSize };
     }
 
-    private static FileSystemSignature Xfs(ReadOnlySpan<byte> sb) =>
-        new(FileSystemType.Xfs, Text(sb.Slice(108, 12)),
-            (long)BinaryPrimitives.ReadUInt64BigEndian(sb[8..]) * BinaryPrimitives.ReadUInt32BigEndian(sb[4..]))
-        { BlockSize = (int)BinaryPrimitives.ReadUInt32BigEndian(sb[4..]) };
+    private static FileSystemSignature Xfs(ReadOnlySpan<byte> sb)
+    {
+        HeaderField.Require(sb.Length >= XfsSuperblockFields, $"xfs superblock is cut short ({sb.Length} of {XfsSuperblockFields} bytes)");
+        var blockSize = (uint)HeaderField.InRange("xfs superblock block size", BinaryPrimitives.ReadUInt32BigEndian(sb[4..]), XfsMinBlockSize, XfsMaxBlockSize);
+        HeaderField.Require(uint.IsPow2(blockSize), $"xfs superblock block size {blockSize} is not a power of two");
+        var blocks = HeaderField.InRange("xfs superblock data block count", BinaryPrimitives.ReadUInt64BigEndian(sb[8..]), 0, (ulong)long.MaxValue / blockSize);
+        return new FileSystemSignature(FileSystemType.Xfs, Text(sb.Slice(108, 12)), (long)blocks * blockSize) { BlockSize = (int)blockSize };
+    }
 
     private static FileSystemSignature Btrfs(ReadOnlySpan<byte> sb) =>
-        new(FileSystemType.Btrfs, Text(sb.Slice(0x12b, 256)), (long)BinaryPrimitives.ReadUInt64LittleEndian(sb[0x70..]));
+        new(FileSystemType.Btrfs, Text(sb.Slice(0x12b, 256)),
+            (long)HeaderField.InRange("btrfs superblock total bytes", BinaryPrimitives.ReadUInt64LittleEndian(sb[0x70..]), 0, long.MaxValue));
 
     private static FileSystemSignature Swap(ReadOnlySpan<byte> page)
     {

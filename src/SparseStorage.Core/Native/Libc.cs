@@ -28,6 +28,15 @@ internal static partial class Libc
     public const int O_CREAT = 0x40;
     public const int O_EXCL = 0x80;
     public const int O_CLOEXEC = 0x80000;
+    public const int O_NOFOLLOW = 0x20000;
+    public const int O_NONBLOCK = 0x800;
+    public const int O_NOCTTY = 0x100;
+    public const int ELOOP = 40;
+    private const int AT_SYMLINK_NOFOLLOW = 0x100;
+    private const int AT_EMPTY_PATH = 0x1000;
+    public const int S_IFMT = 0xF000;
+    public const int S_IFREG = 0x8000;
+    public const int S_IFLNK = 0xA000;
 
     [LibraryImport(Library, EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int OpenFile(string path, int flags, int mode);
@@ -138,22 +147,50 @@ internal static partial class Libc
     public readonly record struct FileStatus(long Size, long AllocatedBytes, int Mode, uint Uid, uint Gid, long ModifiedSeconds)
     {
         public long Inode { get; init; }
+        /// <summary>The device the inode lives on (major and minor), with <see cref="Inode"/> the file's identity.</summary>
+        public long Device { get; init; }
+        public uint Links { get; init; }
+        public int FileType => Mode & S_IFMT;
         /// <summary>The inode's change time (ctime) in nanoseconds since the epoch: any write or attribute change moves it.</summary>
         public long ChangedNanoseconds { get; init; }
     }
 
-    public static unsafe FileStatus Stat(string path)
+    public static unsafe FileStatus Stat(string path) => StatAt(AT_FDCWD, path, 0, path);
+
+    /// <summary>lstat: the status of the link itself when <paramref name="path"/> names a symbolic link.</summary>
+    public static unsafe FileStatus StatNoFollow(string path) => StatAt(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, path);
+
+    /// <summary>fstat through statx(AT_EMPTY_PATH): the status of the very file a descriptor holds.</summary>
+    public static unsafe FileStatus Stat(SafeFileHandle file, string name)
+    {
+        var added = false;
+        file.DangerousAddRef(ref added);
+        try
+        {
+            return StatAt((int)file.DangerousGetHandle(), "", AT_EMPTY_PATH, name);
+        }
+        finally
+        {
+            if (added)
+                file.DangerousRelease();
+        }
+    }
+
+    private static unsafe FileStatus StatAt(int directory, string path, int flags, string name)
     {
         var buffer = stackalloc byte[256];
-        if (statx(AT_FDCWD, path, 0, STATX_BASIC_STATS, buffer) != 0)
-            throw ErrnoException(path);
-        // stx_uid at 0x14, stx_gid at 0x18, stx_mode at 0x1c, stx_ino at 0x20, stx_size at 0x28, stx_blocks (512-byte units) at 0x30,
-        // stx_ctime (tv_sec, tv_nsec) at 0x60, stx_mtime.tv_sec at 0x70.
+        if (statx(directory, path, flags, STATX_BASIC_STATS, buffer) != 0)
+            throw ErrnoException(name);
+        // stx_nlink at 0x10, stx_uid at 0x14, stx_gid at 0x18, stx_mode at 0x1c, stx_ino at 0x20, stx_size at 0x28,
+        // stx_blocks (512-byte units) at 0x30, stx_ctime (tv_sec, tv_nsec) at 0x60, stx_mtime.tv_sec at 0x70,
+        // stx_dev_major and stx_dev_minor at 0x88 and 0x8c.
         return new FileStatus(Size: (long)*(ulong*)(buffer + 0x28), AllocatedBytes: (long)*(ulong*)(buffer + 0x30) * 512,
             Mode: *(ushort*)(buffer + 0x1c), Uid: *(uint*)(buffer + 0x14), Gid: *(uint*)(buffer + 0x18), ModifiedSeconds: *(long*)(buffer + 0x70))
         {
             Inode = (long)*(ulong*)(buffer + 0x20),
             ChangedNanoseconds = *(long*)(buffer + 0x60) * 1_000_000_000 + *(uint*)(buffer + 0x68),
+            Links = *(uint*)(buffer + 0x10),
+            Device = ((long)*(uint*)(buffer + 0x88) << 32) | *(uint*)(buffer + 0x8c),
         };
     }
 

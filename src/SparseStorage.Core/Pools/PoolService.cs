@@ -135,15 +135,40 @@ public sealed class PoolService(PoolConfiguration configuration)
                 .Order(StringComparer.Ordinal)
             : [];
 
+    /// <summary>
+    /// One file of a listing: the volume, or, for a file the module refuses or cannot parse, a broken entry that says
+    /// why — one bad file never stops the listing; null for a file that vanished meanwhile.
+    /// </summary>
     internal static SparseVolume? TryInspect(VolumeInspector inspector, string file, string? pool)
     {
         try
         {
             return inspector.Inspect(file, pool);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+        catch (UnsafeVolumeFileException e)
         {
-            return null; // a file removed or unreadable mid-listing is not a volume of this listing
+            return Broken(file, pool, e.Message);
         }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Headers are tenant-written: whatever a reader throws on one file is that file's problem, not the listing's.
+            return File.Exists(file) || new FileInfo(file).LinkTarget is not null
+                ? Broken(file, pool, $"'{file}' cannot be read as a volume: {e.Message}")
+                : null;
+        }
+    }
+
+    private static SparseVolume Broken(string file, string? pool, string reason)
+    {
+        long allocated;
+        try
+        {
+            allocated = Libc.StatNoFollow(file).AllocatedBytes;
+        }
+        catch (IOException)
+        {
+            allocated = 0;
+        }
+        return VolumeInspector.Broken(file, pool, reason, allocated);
     }
 }

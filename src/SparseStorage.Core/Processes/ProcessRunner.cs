@@ -21,19 +21,20 @@ public sealed class ProcessRunner(ToolLocator locator) : IProcessRunner
         using var process = new Process { StartInfo = StartInfoFor(command) };
         var clock = Stopwatch.StartNew();
         process.Start();
-        var stdout = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
         var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(command.Timeout);
+        var stdout = ReadStandardOutput(process, command, deadline);
         try
         {
             await FeedStandardInputAsync(process, command, deadline.Token);
             await process.WaitForExitAsync(deadline.Token);
+            await stdout;
         }
         catch (OperationCanceledException)
         {
             KillTree(process);
-            var killed = new ToolResult(command, -1, await stdout, await stderr, clock.Elapsed);
+            var killed = new ToolResult(command, -1, await Collected(stdout), await stderr, clock.Elapsed);
             cancellationToken.ThrowIfCancellationRequested();
             throw new ToolTimeoutException(killed);
         }
@@ -62,6 +63,41 @@ public sealed class ProcessRunner(ToolLocator locator) : IProcessRunner
         // Tools' messages are parsed in a few places; keep them in one language.
         info.Environment["LC_ALL"] = "C";
         return info;
+    }
+
+    /// <summary>The output as text, or, with a sink, the sink's run; a failing sink cancels <paramref name="deadline"/> so the tool is killed, not waited for.</summary>
+    private static Task<string> ReadStandardOutput(Process process, ToolCommand command, CancellationTokenSource deadline)
+    {
+        if (command.StandardOutputSink is not { } sink)
+            return process.StandardOutput.ReadToEndAsync(CancellationToken.None);
+        var token = deadline.Token;
+        return Task.Factory.StartNew(() =>
+        {
+            try
+            {
+                sink(process.StandardOutput.BaseStream, token);
+                return "";
+            }
+            catch
+            {
+                deadline.Cancel();
+                KillTree(process); // it may be blocked writing output no one reads, and its input writer with it
+                throw;
+            }
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+    }
+
+    /// <summary>The output collected so far; a sink's own failure, the reason the tool was stopped, is thrown instead.</summary>
+    private static async Task<string> Collected(Task<string> stdout)
+    {
+        try
+        {
+            return await stdout;
+        }
+        catch (OperationCanceledException)
+        {
+            return "";
+        }
     }
 
     private static async Task FeedStandardInputAsync(Process process, ToolCommand command, CancellationToken cancellationToken)

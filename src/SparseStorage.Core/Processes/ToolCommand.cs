@@ -23,6 +23,13 @@ public sealed record ToolCommand
     /// memory; the input is closed when it returns. Its own failure stops the tool and is thrown.
     /// </summary>
     public Action<Stream, CancellationToken>? StandardInputSource { get; init; }
+
+    /// <summary>
+    /// Reads the tool's standard output as bytes while the tool runs, on a thread of its own, for output too large or
+    /// too binary to collect as text (<see cref="ToolResult.StandardOutput"/> is then empty). Its own failure stops
+    /// the tool and is thrown; it should read to the end, or the tool dies of a broken pipe.
+    /// </summary>
+    public Action<Stream, CancellationToken>? StandardOutputSink { get; init; }
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(30);
 
     /// <summary>Exit codes that count as success (most tools: only 0; e2fsck: 0 and 1).</summary>

@@ -3,10 +3,14 @@ namespace SparseStorage.Core.Volumes;
 /// <summary>Linked clones: qcow2 volumes in any pool whose backing file is a given image.</summary>
 public sealed class BackingChains(StorageContext context)
 {
-    /// <summary>The volumes that read through <paramref name="basePath"/>; changing or removing it would corrupt them.</summary>
+    /// <summary>
+    /// The volumes that read through <paramref name="basePath"/>; changing or removing it would corrupt them. An overlay
+    /// whose backing file lies outside its own pool is not one: the module never opens it, and counting it would let
+    /// another tenant lock a volume's owner out of their own volume.
+    /// </summary>
     public IReadOnlyList<SparseVolume> DependantsOf(string basePath) =>
         new VolumeCatalog(context).ByName(["*"], onMissing: _ => { })
-            .Where(v => v.BackingFile is not null && ResolveBacking(v) == basePath)
+            .Where(v => v.BackingFile is not null && v.ReferenceRefusal is null && ResolveBacking(v) == basePath)
             .ToList();
 
     /// <summary>A backing file name as qemu resolves it: relative names are relative to the overlay's directory.</summary>

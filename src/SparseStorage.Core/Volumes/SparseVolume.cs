@@ -36,6 +36,8 @@ public sealed class SparseVolume
     public string? BrokenReason { get; init; }
     /// <summary>A qcow2 image's external data file (the guest data lives there, not in the image).</summary>
     public string? DataFile { get; init; }
+    /// <summary>Why the image's backing chain or data file is refused (outside its pool); such an image is never handed to a tool.</summary>
+    internal string? ReferenceRefusal { get; init; }
 
     public override string ToString() => Path;
 }

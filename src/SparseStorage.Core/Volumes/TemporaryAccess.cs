@@ -13,7 +13,7 @@ namespace SparseStorage.Core.Volumes;
 internal sealed class TemporaryAccess(StorageContext context, SparseVolume volume, VolumeAttachment attachment, StepRunner steps, bool readOnly = false) : IDisposable
 {
     private readonly Stack<Action> undo = new();
-    private readonly FuseExporter exporter = new(context.Runner, context.Runtime);
+    private readonly FuseExporter exporter = context.FuseExporter();
     private string? rawView;
     private string? mountPoint;
 
@@ -89,7 +89,7 @@ internal sealed class TemporaryAccess(StorageContext context, SparseVolume volum
     private string Attach(string file)
     {
         var loop = steps.Measure(LoopDeviceManager.AttachCommand(file, readOnly).ToString(),
-            () => new LoopDeviceManager(context.Runner).Attach(file, readOnly, steps.Cancellation), "<loop device>");
+            () => new LoopDeviceManager(context.Runner).AttachVolume(file, volume.Path, readOnly, steps.Cancellation), "<loop device>");
         undo.Push(() => steps.Undo(LoopDeviceManager.DetachCommand(loop).ToString(), () => new LoopDeviceManager(context.Runner).Detach(loop, CancellationToken.None)));
         return loop;
     }

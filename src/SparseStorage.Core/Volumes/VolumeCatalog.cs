@@ -33,7 +33,7 @@ public sealed class VolumeCatalog(StorageContext context)
     {
         var patterns = patternTexts.Select(p => new NamePattern(p)).ToList();
         var attachments = context.ReadAttachments();
-        var inspector = new VolumeInspector(attachments);
+        var inspector = Inspector(attachments);
         var unmatched = patterns.Where(p => !p.HasWildcards).ToHashSet();
         foreach (var definition in pools)
         {
@@ -72,15 +72,22 @@ public sealed class VolumeCatalog(StorageContext context)
         return [Get(path)];
     }
 
-    /// <summary>One volume by path, freshly read (attachment state included).</summary>
-    public SparseVolume Get(string path)
+    /// <summary>
+    /// One volume by path, freshly read (attachment state included). A file that is not a plain volume is refused
+    /// (<see cref="UnsafeVolumeFileException"/>), and so is an image referring to files outside its pool unless
+    /// <paramref name="allowOutsideReferences"/> (removal, which hands the image to no tool).
+    /// </summary>
+    public SparseVolume Get(string path, bool allowOutsideReferences = false)
     {
         var (resolved, pool) = context.Pools.Confine(path);
         if (!File.Exists(resolved))
             throw new VolumeNotFoundException($"No volume file at '{path}'.", path);
         try
         {
-            return new VolumeInspector(context.ReadAttachments()).Inspect(resolved, pool.Name);
+            var volume = Inspector(context.ReadAttachments()).Inspect(resolved, pool.Name);
+            if (volume.ReferenceRefusal is { } refusal && !allowOutsideReferences)
+                throw ImageReferences.Refused(resolved, refusal);
+            return volume;
         }
         catch (InvalidDataException e)
         {
@@ -102,7 +109,9 @@ public sealed class VolumeCatalog(StorageContext context)
         var resolved = Native.LibcPaths.RealPath(directory) ?? directory;
         var pool = context.Pools.Definitions().FirstOrDefault(p => p.Path == resolved)
                    ?? context.Pools.Confine(resolved).Pool;
-        var inspector = new VolumeInspector(context.ReadAttachments());
+        var inspector = Inspector(context.ReadAttachments());
         return PoolService.VolumeFiles(resolved).Select(f => PoolService.TryInspect(inspector, f, pool.Name)).OfType<SparseVolume>();
     }
+
+    private VolumeInspector Inspector(AttachmentState attachments) => new(attachments, new ImageReferences(context.Pools.Definitions()));
 }

@@ -9,9 +9,10 @@ namespace SparseStorage.Core.Volumes;
 
 /// <summary>
 /// Builds a <see cref="SparseVolume"/> from an image file by reading its headers natively: one stat and one
-/// read of the first 68 KiB per volume, no process.
+/// read of the first 68 KiB per volume, no process. Only a regular file with one link is opened (<see cref="VolumeFile"/>).
+/// When given <paramref name="references"/>, a qcow2 image that refers to files outside its pool is described as broken.
 /// </summary>
-public sealed class VolumeInspector(AttachmentState attachments)
+public sealed class VolumeInspector(AttachmentState attachments, ImageReferences? references = null)
 {
     /// <summary>File endings a pool listing treats as volumes; the format itself is read from the header.</summary>
     public static readonly IReadOnlyList<string> Extensions = [".img", ".raw", ".qcow2"];
@@ -35,12 +36,13 @@ public sealed class VolumeInspector(AttachmentState attachments)
     /// </summary>
     public SparseVolume Inspect(string path, string? pool)
     {
-        var status = Libc.Stat(path);
-        using var image = Libc.Open(path, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+        using var file = VolumeFile.OpenRead(path);
+        var status = file.Status;
+        var image = file.Handle;
         var length = RandomAccess.Read(image, head, 0);
         var start = head.AsSpan(0, length);
         var attachment = attachments.Of(path);
-        var volume = Qcow2Header.HasMagic(start) ? DescribeQcow2(image, start)
+        var volume = Qcow2Header.HasMagic(start) ? DescribeQcow2(path, image, start)
             : LuksHeader.HasMagic(start) ? DescribeLuks(image, status.Size)
             : new Description(VolumeFormat.Raw, status.Size, DetectFileSystem((offset, buffer) => RandomAccess.Read(image, buffer, offset) >= 0, status.Size));
         var plaintext = volume.Encryption == "None" ? null : attachment.PlaintextPath;
@@ -67,13 +69,32 @@ public sealed class VolumeInspector(AttachmentState attachments)
             IsAttached = attachment.IsAttached,
             IsMounted = attachment.IsMounted,
             IsReadOnly = attachment.ReadOnly,
-            IsBroken = attachment.FuseExport is { IsDaemonAlive: false },
+            DataFile = volume.DataFile,
+            IsBroken = volume.ReferenceRefusal is not null || attachment.FuseExport is { IsDaemonAlive: false },
+            BrokenReason = volume.ReferenceRefusal ?? (attachment.FuseExport is { IsDaemonAlive: false } ? "its qemu-storage-daemon is gone; dismount it" : null),
+            ReferenceRefusal = volume.ReferenceRefusal,
         };
     }
 
+    /// <summary>A file of a pool listing that cannot be described as a volume, shown with the reason instead of hidden.</summary>
+    public static SparseVolume Broken(string path, string? pool, string reason, long allocatedBytes) => new()
+    {
+        Name = NameOf(path),
+        Path = path,
+        Pool = pool,
+        FileSystem = FileSystemType.Unknown,
+        AllocatedBytes = allocatedBytes,
+        IsBroken = true,
+        BrokenReason = reason,
+    };
+
     private delegate bool ReadVolumeBytes(long offset, Span<byte> buffer);
 
-    private sealed record Description(VolumeFormat Format, long Size, FileSystemSignature FileSystem, string Encryption = "None", string? BackingFile = null, int SnapshotCount = 0, int KeySlotCount = 0);
+    private sealed record Description(VolumeFormat Format, long Size, FileSystemSignature FileSystem, string Encryption = "None", string? BackingFile = null, int SnapshotCount = 0, int KeySlotCount = 0)
+    {
+        public string? DataFile { get; init; }
+        public string? ReferenceRefusal { get; init; }
+    }
 
     /// <summary>An unlocked volume's filesystem, read through its plaintext view (FUSE export or /dev/mapper device).</summary>
     private FileSystemSignature DetectPlaintextFileSystem(string plaintext, long size)
@@ -96,13 +117,29 @@ public sealed class VolumeInspector(AttachmentState attachments)
         var first = probe.AsSpan(0, (int)Math.Min(HeadLength, size));
         if (!read(0, first))
             return new FileSystemSignature(FileSystemType.Unknown, null, 0);
-        var found = FileSystemSignature.Detect(first);
+        var found = GuestSignature(first);
         if (found.Type is not (FileSystemType.None or FileSystemType.Unknown) || size < BtrfsRegion + HeadLength)
             return found;
         if (!read(BtrfsRegion, probe.AsSpan(BtrfsRegion, HeadLength)))
             return found;
-        var btrfs = FileSystemSignature.Detect(probe);
+        var btrfs = GuestSignature(probe);
         return btrfs.Type == FileSystemType.Btrfs ? btrfs : found;
+    }
+
+    /// <summary>
+    /// A superblock is the guest's data, not the image's: one out of range makes the filesystem Unknown, while the
+    /// volume itself stays usable (its owner can still mount, resize or remove it).
+    /// </summary>
+    private static FileSystemSignature GuestSignature(ReadOnlySpan<byte> data)
+    {
+        try
+        {
+            return FileSystemSignature.Detect(data);
+        }
+        catch (InvalidDataException)
+        {
+            return new FileSystemSignature(FileSystemType.Unknown, null, 0);
+        }
     }
 
     private static Description DescribeLuks(SafeFileHandle image, long size)
@@ -112,18 +149,22 @@ public sealed class VolumeInspector(AttachmentState attachments)
             header.Describe(), KeySlotCount: header.Luks.ActiveKeySlots);
     }
 
-    private Description DescribeQcow2(SafeFileHandle image, ReadOnlySpan<byte> start)
+    private Description DescribeQcow2(string path, SafeFileHandle image, ReadOnlySpan<byte> start)
     {
         var header = Qcow2Header.Parse(start);
+        var refusal = references?.Refusal(path, header);
         var reader = new Qcow2GuestReader(image, header);
         if (header.IsLuksEncrypted)
         {
             var encryption = ContainerHeader.OfQcow2(image, header);
             return new Description(VolumeFormat.Qcow2, header.VirtualSize, FileSystemSignature.Blank,
-                encryption?.Describe() ?? "qcow2 LUKS", header.BackingFile, header.SnapshotCount, encryption?.Luks.ActiveKeySlots ?? 0);
+                encryption?.Describe() ?? "qcow2 LUKS", header.BackingFile, header.SnapshotCount, encryption?.Luks.ActiveKeySlots ?? 0)
+            { DataFile = header.DataFile, ReferenceRefusal = refusal };
         }
-        return new Description(VolumeFormat.Qcow2, header.VirtualSize, DetectFileSystem(reader.TryRead, header.VirtualSize),
-            "None", header.BackingFile, header.SnapshotCount);
+        // The guest data of an image with an external data file lives elsewhere: it is not read from this file.
+        var fileSystem = header.HasExternalDataFile || header.DataFile is not null ? FileSystemSignature.Blank : DetectFileSystem(reader.TryRead, header.VirtualSize);
+        return new Description(VolumeFormat.Qcow2, header.VirtualSize, fileSystem, "None", header.BackingFile, header.SnapshotCount)
+            { DataFile = header.DataFile, ReferenceRefusal = refusal };
     }
 
     private static byte[] ReadAt(SafeFileHandle image, long offset, int count)

@@ -13,7 +13,7 @@ public sealed class VolumeMounter(StorageContext context)
 {
     private readonly LoopDeviceManager loops = new(context.Runner);
     private readonly Mounter mounter = new(context.Runner);
-    private readonly FuseExporter exporter = new(context.Runner, context.Runtime);
+    private readonly FuseExporter exporter = context.FuseExporter();
 
     /// <summary>The steps a mount would run, for -WhatIf.</summary>
     public IReadOnlyList<string> Plan(SparseVolume volume, string mountPoint, bool readOnly, bool allowDiscards = false)
@@ -68,7 +68,7 @@ public sealed class VolumeMounter(StorageContext context)
                 undo.Push(() => exporter.Stop(export, CancellationToken.None));
                 file = export.ExportPath;
             }
-            var device = loops.Attach(file, readOnly, cancellationToken);
+            var device = loops.AttachVolume(file, current.Path, readOnly, cancellationToken);
             undo.Push(() => loops.Detach(device, CancellationToken.None));
             mounter.Mount(device, target.Path, current.FileSystem, readOnly, cancellationToken);
         }

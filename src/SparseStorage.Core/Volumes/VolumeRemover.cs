@@ -18,7 +18,7 @@ public sealed class VolumeRemover(StorageContext context)
     public void Remove(SparseVolume volume, bool wipe, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         using var volumeLock = context.LockVolume(volume.Path, cancellationToken);
-        var current = new VolumeCatalog(context).Get(volume.Path);
+        var current = new VolumeCatalog(context).Get(volume.Path, allowOutsideReferences: true);
         var attachment = context.ReadAttachments().Of(current.Path);
         if (attachment.IsAttached)
             throw new VolumeInUseException($"Volume '{current.Name}' cannot be removed: it is {attachment.Describe()}. Dismount it first.", current);
@@ -28,12 +28,28 @@ public sealed class VolumeRemover(StorageContext context)
             foreach (var snapshot in RawSnapshotStore.List(current))
                 RawSnapshotStore.Remove(snapshot, wipe, progress, cancellationToken);
         Backups.ChangeReferences.RemoveAll(current.Path, wipe, progress, cancellationToken);
-        var encryption = wipe ? ContainerHeader.Read(current.Path) : null;
+        var encryption = wipe ? ReadContainer(current.Path) : null;
         if (encryption is not null)
             DestroyKeySlots(current.Path, encryption);
         else if (wipe)
             Wipe(current.Path, progress, cancellationToken);
         File.Delete(current.Path);
+    }
+
+    /// <summary>
+    /// The LUKS region to crypto-erase, or null to overwrite every allocated extent instead: also when the header is
+    /// not one the module trusts (a crafted header's region is no guide to where the keys are).
+    /// </summary>
+    private static ContainerHeader? ReadContainer(string path)
+    {
+        try
+        {
+            return ContainerHeader.Read(path);
+        }
+        catch (InvalidDataException)
+        {
+            return null;
+        }
     }
 
     /// <summary>A running AoE export serves the image to other hosts; removing it would pull the disk from under them.</summary>
@@ -48,8 +64,8 @@ public sealed class VolumeRemover(StorageContext context)
     /// <summary>Overwrites the allocated extents (holes hold no data) and flushes before the file is unlinked.</summary>
     internal static void Wipe(string path, IProgress<OperationProgress>? progress, CancellationToken cancellationToken)
     {
-        using var file = Libc.Open(path, Libc.O_RDWR | Libc.O_CLOEXEC, 0);
-        Wipe(file, System.IO.Path.GetFileName(path), progress, cancellationToken);
+        using var file = VolumeFile.OpenWrite(path);
+        Wipe(file.Handle, System.IO.Path.GetFileName(path), progress, cancellationToken);
     }
 
     /// <summary>Wipes through an open descriptor: also for a file that has already been renamed over.</summary>
@@ -75,13 +91,17 @@ public sealed class VolumeRemover(StorageContext context)
 
     /// <summary>
     /// Crypto-erase: overwrites an encrypted image's LUKS header and key slots with random bytes and flushes, so no key
-    /// can open its data again; the ciphertext itself need not be overwritten.
+    /// can open its data again; the ciphertext itself need not be overwritten. The region comes from the header, which
+    /// the tenant wrote, so it is cut to the file's real size: a wipe never makes a file longer.
     /// </summary>
     internal static void DestroyKeySlots(string path, ContainerHeader header)
     {
-        using var file = Libc.Open(path, Libc.O_RDWR | Libc.O_CLOEXEC, 0);
-        for (var offset = header.RegionOffset; offset < header.RegionOffset + header.RegionLength; offset += WipeChunk)
-            RandomAccess.Write(file, RandomNumberGenerator.GetBytes((int)Math.Min(WipeChunk, header.RegionOffset + header.RegionLength - offset)), offset);
-        RandomAccess.FlushToDisk(file);
+        using var file = VolumeFile.OpenWrite(path);
+        var size = file.Status.Size;
+        var start = Math.Clamp(header.RegionOffset, 0, size);
+        var end = start + Math.Clamp(header.RegionLength, 0, size - start);
+        for (var offset = start; offset < end; offset += WipeChunk)
+            RandomAccess.Write(file.Handle, RandomNumberGenerator.GetBytes((int)Math.Min(WipeChunk, end - offset)), offset);
+        RandomAccess.FlushToDisk(file.Handle);
     }
 }

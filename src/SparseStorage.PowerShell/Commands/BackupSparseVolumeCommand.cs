@@ -22,6 +22,14 @@ public sealed class BackupSparseVolumeCommand : VolumeCmdlet
     [ValidateRange(1, int.MaxValue)]
     public int? Keep { get; set; }
 
+    /// <summary>
+    /// A file holding the operator's integrity key (16 bytes to 64 KiB, mode 0600): the set's manifest is signed with
+    /// HMAC-SHA256 (manifest.hmac), and an incremental builds only on a set signed with the same key.
+    /// </summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? IntegrityKeyFile { get; set; }
+
     /// <summary>Back up a volume whose writes cannot be paused (attached without a mount): the set may then hold a filesystem that needs a check.</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
@@ -31,7 +39,8 @@ public sealed class BackupSparseVolumeCommand : VolumeCmdlet
         {
             var volume = ResolveVolume();
             var service = new VolumeBackupService(Context);
-            var plan = service.Plan(volume, new BackupRequest { Destination = ProviderPath(Destination), Full = Full, Force = Force, Keep = Keep });
+            var key = LoadIntegrityKey(IntegrityKeyFile);
+            var plan = service.Plan(volume, new BackupRequest { Destination = ProviderPath(Destination), Full = Full, Force = Force, Keep = Keep, IntegrityKey = key });
             if (!ShouldProcess(volume.Path, plan.Describe()))
                 return;
             if (plan.Consistency == WriteConsistency.Unfrozen && Force)

@@ -29,7 +29,7 @@ public sealed class ExpandSparseVolumeCommand : SparseStorageCmdlet
             var archive = ProviderPath(Path);
             var archives = new ArchiveService(Context);
             var target = archives.PlanExpand(archive, ProviderPath(Destination), Force);
-            if (!ShouldProcess(target, $"Expand {archive}: {ArchiveService.DescribeExpansion(archive, "<temporary directory beside the target>")}"))
+            if (!ShouldProcess(target, $"Expand {archive}: {ArchiveService.DescribeExpansion(archive, target)}"))
                 return;
             WriteObject(RunWithProgress((progress, token) => archives.Expand(archive, target, Force, progress, token)));
         }, Path);

@@ -20,6 +20,18 @@ public sealed class RestoreSparseVolumeCommand : SparseStorageCmdlet
     [ValidateNotNullOrEmpty]
     public string? Destination { get; set; }
 
+    /// <summary>
+    /// The file holding the key the set was signed with (see Backup-SparseVolume): a set whose manifest.hmac does not
+    /// verify, or that has none, is refused.
+    /// </summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? IntegrityKeyFile { get; set; }
+
+    /// <summary>With -IntegrityKeyFile, restore a set that carries no signature (one made before a key was used).</summary>
+    [Parameter]
+    public SwitchParameter AllowUnsigned { get; set; }
+
     /// <summary>Do not ask for confirmation (-WhatIf still only reports).</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
@@ -29,7 +41,12 @@ public sealed class RestoreSparseVolumeCommand : SparseStorageCmdlet
         {
             var restorer = new BackupRestorer(Context);
             var destination = Destination is not null && Destination.Contains('/') ? ProviderPath(Destination) : Destination;
-            var plan = restorer.Plan(ProviderPath(Backup), destination);
+            var key = LoadIntegrityKey(IntegrityKeyFile);
+            var plan = restorer.Plan(ProviderPath(Backup), destination, key is null ? null : new BackupSignaturePolicy(key, AllowUnsigned));
+            if (key is not null && !plan.IsSigned)
+                WriteWarning($"Backup set {plan.SetDirectory} is not signed (-AllowUnsigned): nothing shows that it was not changed since it was made.");
+            if (key is null && plan.IsSigned)
+                WriteWarning($"Backup set {plan.SetDirectory} is signed, but no -IntegrityKeyFile was given: its signature was not checked, only its checksums, which guard against damage, not tampering.");
             var replaces = File.Exists(plan.TargetPath) ? "; the volume's current content is replaced" : "";
             if (!ShouldProcessUnlessForced(Force, plan.TargetPath, plan.Describe() + replaces))
                 return;

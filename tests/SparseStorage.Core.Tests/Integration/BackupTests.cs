@@ -183,9 +183,9 @@ public sealed class BackupTests : IDisposable
         new ProcessRunner().RunChecked(new ToolCommand("mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", readOnly));
         try
         {
-            ErrorOf(() => backups.Plan(mounted, new BackupRequest { Destination = mounted.MountPoint! })).Should().Be("BackupDestinationInsideVolume");
-            ErrorOf(() => backups.Plan(mounted, new BackupRequest { Destination = readOnly })).Should().Be("BackupDestinationNotWritable");
-            ErrorOf(() => backups.Plan(mounted, new BackupRequest { Destination = pool.Combine("nosuch") })).Should().Be("BackupDestinationNotFound");
+            ErrorIds.Of(() => backups.Plan(mounted, new BackupRequest { Destination = mounted.MountPoint! })).Should().Be("BackupDestinationInsideVolume");
+            ErrorIds.Of(() => backups.Plan(mounted, new BackupRequest { Destination = readOnly })).Should().Be("BackupDestinationNotWritable");
+            ErrorIds.Of(() => backups.Plan(mounted, new BackupRequest { Destination = pool.Combine("nosuch") })).Should().Be("BackupDestinationNotFound");
 
             var plan = backups.Plan(mounted, new BackupRequest { Destination = destination });
             plan.Consistency.Should().Be(WriteConsistency.Frozen);
@@ -247,18 +247,6 @@ public sealed class BackupTests : IDisposable
     private static void ExpectDamage(Action action, string message) =>
         FluentActions.Invoking(action).Should().Throw<BackupDamagedException>().WithMessage(message);
 
-    private static string? ErrorOf(Action action)
-    {
-        try
-        {
-            action();
-            return null;
-        }
-        catch (SparseStorageException e)
-        {
-            return e.ErrorId;
-        }
-    }
 
     private sealed class ProgressLog : IProgress<OperationProgress>
     {

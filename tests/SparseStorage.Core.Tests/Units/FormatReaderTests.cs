@@ -70,6 +70,8 @@ public class FormatReaderTests
         BinaryPrimitives.WriteUInt32BigEndian(data.AsSpan(16), 8);           // its length
         BinaryPrimitives.WriteUInt32BigEndian(data.AsSpan(20), 16);          // 64 KiB clusters
         BinaryPrimitives.WriteUInt64BigEndian(data.AsSpan(24), 20L << 30);   // 20 GiB
+        BinaryPrimitives.WriteUInt32BigEndian(data.AsSpan(36), 40);          // L1 entries: 20 GiB / 512 MiB per L2 table
+        BinaryPrimitives.WriteUInt64BigEndian(data.AsSpan(40), 0x30000);     // L1 table offset
         BinaryPrimitives.WriteUInt32BigEndian(data.AsSpan(60), 2);           // snapshots
         BinaryPrimitives.WriteUInt32BigEndian(data.AsSpan(100), 112);        // header length
         BinaryPrimitives.WriteUInt32BigEndian(data.AsSpan(112), 0xE2792ACA); // backing format extension
@@ -106,10 +108,14 @@ public class FormatReaderTests
         "aes"u8.CopyTo(data.AsSpan(8));
         "xts-plain64"u8.CopyTo(data.AsSpan(40));
         BinaryPrimitives.WriteUInt32BigEndian(data.AsSpan(104), 4096);
+        BinaryPrimitives.WriteUInt32BigEndian(data.AsSpan(108), 64);         // key bytes: 250 sectors of key material per slot
         "11111111-2222-3333-4444-555555555555"u8.CopyTo(data.AsSpan(168));
-        BinaryPrimitives.WriteUInt32BigEndian(data.AsSpan(208), 0x00AC71F3);
-        BinaryPrimitives.WriteUInt32BigEndian(data.AsSpan(208 + 48), 0x0000DEAD);
-        BinaryPrimitives.WriteUInt32BigEndian(data.AsSpan(208 + 96), 0x00AC71F3);
+        for (var slot = 0; slot < 8; slot++)
+        {
+            BinaryPrimitives.WriteUInt32BigEndian(data.AsSpan(208 + slot * 48), slot is 0 or 2 ? 0x00AC71F3u : 0x0000DEAD);
+            BinaryPrimitives.WriteUInt32BigEndian(data.AsSpan(208 + slot * 48 + 40), 8 + (uint)slot * 504); // key material offset
+            BinaryPrimitives.WriteUInt32BigEndian(data.AsSpan(208 + slot * 48 + 44), 4000);                // stripes
+        }
 
         LuksHeader.Parse(data).Should().Be(new LuksHeader(1, "11111111-2222-3333-4444-555555555555", "aes-xts-plain64", 2, 4096L * 512));
     }

@@ -27,6 +27,20 @@ public class ProcessRunnerTests
     }
 
     [Fact]
+    public void An_output_sink_reads_the_bytes_and_its_failure_stops_a_tool_that_would_write_forever()
+    {
+        var received = new MemoryStream();
+        var result = runner.Run(new ToolCommand("printf", "a\\0b") { StandardOutputSink = (output, _) => output.CopyTo(received) });
+        result.StandardOutput.Should().BeEmpty();
+        received.ToArray().Should().Equal((byte)'a', 0, (byte)'b');
+
+        var clock = Stopwatch.StartNew();
+        var refusal = () => runner.Run(new ToolCommand("yes") { StandardOutputSink = (output, _) => throw new InvalidDataException("refused"), Timeout = TimeSpan.FromMinutes(5) });
+        refusal.Should().Throw<InvalidDataException>().WithMessage("refused");
+        clock.Elapsed.Should().BeLessThan(TimeSpan.FromMinutes(1), "the tool is killed, not waited for");
+    }
+
+    [Fact]
     public void Decides_success_by_exit_code_and_reports_stderr_in_the_failure()
     {
         var result = runner.Run(new ToolCommand("sh", "-c", "echo progress >&2; exit 3"));

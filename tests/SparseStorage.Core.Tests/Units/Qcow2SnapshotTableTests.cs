@@ -33,6 +33,29 @@ public sealed class Qcow2SnapshotTableTests
         FluentActions.Invoking(() => Qcow2SnapshotTable.Parse(entry.AsSpan(0, 50).ToArray())).Should().Throw<InvalidDataException>();
     }
 
+    [Fact]
+    public void A_table_longer_than_the_read_window_is_read_entry_by_entry_to_the_end()
+    {
+        const int count = 6000; // 6000 entries of 72 bytes: 432,000 bytes, more than one window of the reader
+        using var scratch = new Support.TempDirectory("sparse-snapshots");
+        var path = scratch.Combine("many.qcow2");
+        using (var file = File.Create(path))
+        {
+            file.Write(new byte[65536]);
+            for (var i = 0; i < count; i++)
+                file.Write(Entry($"{i % 100:D2}", $"snap{i:D5}", (uint)i, 0, Extra(0, 1L << 30)).AsSpan(0, 72));
+        }
+        var header = new Qcow2Header(3, 1L << 30, 16, null, null, count, 65536, false, 0, 0);
+        using var image = File.OpenHandle(path);
+
+        var entries = Qcow2SnapshotTable.Read(image, header);
+
+        entries.Should().HaveCount(count);
+        entries.Select(e => e.Name).Should().Equal(Enumerable.Range(0, count).Select(i => $"snap{i:D5}"));
+        FluentActions.Invoking(() => Qcow2SnapshotTable.Read(image, header with { SnapshotCount = count + 1 }))
+            .Should().Throw<InvalidDataException>().WithMessage("*ends inside an entry*");
+    }
+
     private static byte[] Extra(long vmState64, long diskSize)
     {
         var extra = new byte[16];

@@ -196,7 +196,7 @@ public sealed partial class VolumeResizer(StorageContext context)
 
     private void ResizeImage(SparseVolume volume, VolumeAttachment attachment, long target, StepRunner steps)
     {
-        var exporter = new FuseExporter(context.Runner, context.Runtime);
+        var exporter = context.FuseExporter();
         if (volume.Format == VolumeFormat.Qcow2 && attachment.FuseExport is { } export)
             steps.Do($"block_resize disk0 {target} (QMP, qemu-storage-daemon pid {export.ProcessId})", () => exporter.Resize(export, target));
         else if (volume.Format == VolumeFormat.Qcow2)
@@ -265,15 +265,15 @@ public sealed partial class VolumeResizer(StorageContext context)
 
     private static void SetLength(string path, long length)
     {
-        using var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
-        FileSpace.SetLength(file.SafeFileHandle, length, path);
-        file.Flush(flushToDisk: true);
+        using var file = VolumeFile.OpenWrite(path);
+        FileSpace.SetLength(file.Handle, length, path);
+        RandomAccess.FlushToDisk(file.Handle);
     }
 
     private static void ExtendPreallocated(string path, long from, long to)
     {
-        using var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
-        FileSpace.Reserve(file.SafeFileHandle, from, to - from, path);
-        file.Flush(flushToDisk: true);
+        using var file = VolumeFile.OpenWrite(path);
+        FileSpace.Reserve(file.Handle, from, to - from, path);
+        RandomAccess.FlushToDisk(file.Handle);
     }
 }
