@@ -75,8 +75,27 @@ public readonly partial record struct ByteSize(long Bytes) : IComparable<ByteSiz
     public ByteSize RequirePositive(string what) =>
         Bytes > 0 ? this : throw new InvalidStorageArgumentException("InvalidSize", $"{what} must be greater than zero, not {this}.", this);
 
+    /// <summary>Rounds up to a multiple; a size too close to 8 EiB to round is refused as SizeOverflow, not an OverflowException.</summary>
     public ByteSize RoundUpTo(long multiple) =>
-        new(checked((Bytes + multiple - 1) / multiple * multiple));
+        Bytes <= long.MaxValue - (multiple - 1)
+            ? new((Bytes + multiple - 1) / multiple * multiple)
+            : throw TooLarge($"{Bytes} bytes rounded up to whole {Format(multiple)}");
+
+    /// <summary>A sum of sizes or of a size and a signed change, refused as SizeOverflow where it leaves the range of a long.</summary>
+    public static long Add(long size, long change, string what)
+    {
+        try
+        {
+            return checked(size + change);
+        }
+        catch (OverflowException)
+        {
+            throw TooLarge($"{what} ({size} {(change < 0 ? "-" : "+")} {Math.Abs((decimal)change)} bytes)");
+        }
+    }
+
+    private static InvalidStorageArgumentException TooLarge(string what) =>
+        new("SizeOverflow", $"{what} is beyond the largest size (8 EiB); choose a smaller size.", what);
 
     public int CompareTo(ByteSize other) => Bytes.CompareTo(other.Bytes);
     public static bool operator <(ByteSize a, ByteSize b) => a.Bytes < b.Bytes;

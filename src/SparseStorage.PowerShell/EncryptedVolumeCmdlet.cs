@@ -32,10 +32,19 @@ public abstract class EncryptedVolumeCmdlet : VolumeCmdlet
         if (Passphrase is not null)
             keys.Add(VolumeKey.FromPassphrase(Passphrase));
         if (KeyFile is not null)
-            keys.Add(VolumeKey.FromFile(ProviderPath(KeyFile)));
+            keys.Add(KeyFromFile(KeyFile));
         if (keys.Count == 0)
             keys.Add(KeyPrompt.Read(Host.UI, $"Passphrase for {volumeName}", confirm));
         return keys;
+    }
+
+    /// <summary>Reads a key file, warning when others than its owner may read it.</summary>
+    protected VolumeKey KeyFromFile(string path)
+    {
+        var key = VolumeKey.FromFile(ProviderPath(path));
+        if (key.ExposureWarning is not null)
+            WriteWarning(key.ExposureWarning);
+        return key;
     }
 
     protected override void EndProcessing()

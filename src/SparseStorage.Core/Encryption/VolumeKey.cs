@@ -63,9 +63,26 @@ public sealed class VolumeKey : IDisposable
         if (length is 0 or > MaximumKeyFileBytes)
             throw new InvalidStorageArgumentException("KeyFileSize", $"Key file {full} holds {length} bytes; a key file must hold 1 byte to 8 MiB.", full);
         var bytes = GC.AllocateArray<byte>((int)length, pinned: true);
+        int mode;
         using (var file = File.OpenHandle(full))
+        {
             RandomAccess.Read(file, bytes, 0);
-        return new VolumeKey(bytes, $"key file {full}");
+            mode = (int)File.GetUnixFileMode(file);
+        }
+        return new VolumeKey(bytes, $"key file {full}") { ExposureWarning = ExposureOf(full, mode) };
+    }
+
+    /// <summary>Why the key file is exposed (its group or everyone may read it), for a warning; null when only its owner may.</summary>
+    public string? ExposureWarning { get; private init; }
+
+    private static string? ExposureOf(string path, int mode)
+    {
+        const int GroupRead = 0x20, OtherRead = 0x4;
+        var readers = (mode & GroupRead) != 0 && (mode & OtherRead) != 0 ? "its group and every user"
+            : (mode & OtherRead) != 0 ? "every user"
+            : (mode & GroupRead) != 0 ? "its group" : null;
+        return readers is null ? null
+            : $"Key file {path} can be read by {readers} (mode {Convert.ToString(mode & 0x1FF, 8).PadLeft(4, '0')}): whoever reads it can open the volume. Restrict it with: chmod 600 {path}";
     }
 
     /// <summary>

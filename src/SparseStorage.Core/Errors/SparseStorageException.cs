@@ -65,3 +65,15 @@ public sealed class UnsafeVolumeFileException(string message, object? target = n
 /// <summary>A file an image refers to (qcow2 backing file, external data file) lies outside the image's pool.</summary>
 public sealed class ImageReferenceOutsidePoolException(string message, object? target = null)
     : SparseStorageException("ImageReferenceOutsidePool", StorageErrorKind.PermissionDenied, message, target);
+
+/// <summary>A size larger than the largest file the pool's filesystem can hold (EFBIG); the message names both.</summary>
+public sealed class SizeBeyondHostFileLimitException(string message, object? target = null)
+    : SparseStorageException("SizeBeyondHostFileLimit", StorageErrorKind.LimitExceeded, message, target);
+
+/// <summary>The pool's filesystem has no space left (ENOSPC, EDQUOT); the message names the path and what was needed.</summary>
+public sealed class PoolFullException(string message, object? target = null, Exception? inner = null)
+    : SparseStorageException("PoolFull", StorageErrorKind.ResourceUnavailable, message, target, inner);
+
+/// <summary>The change would promise more than the pool's -MaxOvercommit allows; the message names the pool, the ratio and the limit.</summary>
+public sealed class OvercommitLimitExceededException(string message, object? target = null)
+    : SparseStorageException("OvercommitLimitExceeded", StorageErrorKind.LimitExceeded, message, target);

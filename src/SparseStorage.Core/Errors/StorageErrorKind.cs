@@ -13,4 +13,6 @@ public enum StorageErrorKind
     InvalidOperation,
     ToolFailed,
     OperationTimeout,
+    LimitExceeded,
+    ResourceUnavailable,
 }

@@ -31,7 +31,6 @@ public static class SparseFile
     /// <summary>Reserves blocks for the whole file (fallocate mode 0), so later writes cannot fail for lack of space.</summary>
     public static void Preallocate(SafeFileHandle handle, long length, string pathForErrors)
     {
-        if (length > 0 && Libc.fallocate(handle, 0, 0, length) != 0)
-            throw Libc.ErrnoException($"cannot preallocate {ByteSize.Format(length)} for {pathForErrors}");
+        FileSpace.Reserve(handle, 0, length, pathForErrors);
     }
 }

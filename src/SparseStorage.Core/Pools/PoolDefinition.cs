@@ -1,4 +1,7 @@
 namespace SparseStorage.Core.Pools;
 
-/// <summary>A pool as stored in the configuration file: only its name and directory.</summary>
-public sealed record PoolDefinition(string Name, string Path);
+/// <summary>
+/// A pool as stored in the configuration file: its name, its directory and, when the operator set one, the largest
+/// overcommit ratio (provisioned ÷ capacity) that creating and growing volumes may reach.
+/// </summary>
+public sealed record PoolDefinition(string Name, string Path, double? MaxOvercommit = null);

@@ -29,9 +29,10 @@ public sealed class PoolService(PoolConfiguration configuration)
         return pools.Select(p => (p, PoolPathRules.Refusal(LibcPaths.RealPath(p.Path) ?? p.Path, mounts)));
     }
 
-    public StoragePool Register(string name, string path)
+    public StoragePool Register(string name, string path, double? maxOvercommit = null)
     {
         Names.RequireValid(name, "Pool");
+        ProvisioningGuard.RequireValidLimit(maxOvercommit);
         var directory = LibcPaths.RealPath(path);
         if (directory is null || !Directory.Exists(directory))
             throw new InvalidStorageArgumentException("PoolPathNotFound", $"The pool directory '{path}' does not exist or is not a directory.", path);
@@ -43,9 +44,9 @@ public sealed class PoolService(PoolConfiguration configuration)
             if (pools.FirstOrDefault(p => MountTable.IsUnder(directory, p.Path) || MountTable.IsUnder(p.Path, directory)) is { } overlap)
                 throw new ResourceExistsException("PoolOverlaps",
                     $"'{directory}' overlaps pool '{overlap.Name}' at {overlap.Path}; pools may not contain one another.", directory);
-            return [.. pools, new PoolDefinition(name, directory)];
+            return [.. pools, new PoolDefinition(name, directory, maxOvercommit)];
         });
-        return Describe(new PoolDefinition(name, directory));
+        return Describe(new PoolDefinition(name, directory, maxOvercommit));
     }
 
     /// <summary>Forgets a pool; refused while one of its volumes is in use, since it could not be dismounted by name afterwards.</summary>
@@ -153,6 +154,7 @@ public sealed class PoolService(PoolConfiguration configuration)
             ProvisionedBytes = provisioned,
             AllocatedBytes = allocated,
             OvercommitRatio = space.CapacityBytes > 0 ? Math.Round((double)provisioned / space.CapacityBytes, 3) : 0,
+            MaxOvercommit = pool.MaxOvercommit,
             VolumeCount = count,
             PartialBytes = PartialFiles.InPool(pool.Path).Sum(PartialFiles.AllocatedBytes),
         };

@@ -15,6 +15,8 @@ public sealed class StoragePool
     public long AllocatedBytes { get; init; }
     /// <summary>Provisioned ÷ capacity: above 1 the pool has promised more than its disk holds.</summary>
     public double OvercommitRatio { get; init; }
+    /// <summary>The ratio creating and growing volumes may not go beyond (Register-StoragePool -MaxOvercommit); null when unlimited.</summary>
+    public double? MaxOvercommit { get; init; }
     public int VolumeCount { get; init; }
     /// <summary>
     /// What hidden work files of the module occupy in the pool: copies, restores, conversions and encryptions in

@@ -17,6 +17,18 @@ public sealed record CreateVolumePlan(
     /// <summary>The raw file a filesystem is made in before a qcow2 conversion; null when none is needed.</summary>
     public string? RawStagingPath { get; init; }
 
+    /// <summary>What the operator should read before the volume is made (a pool that could not hold what it promises).</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+
+    /// <summary>Whether the zeroed extents mkfs leaves allocated (a journal, a log) are given back after it runs.</summary>
+    public bool PunchesUnwrittenExtents { get; init; }
+
+    /// <summary>Whether the unwritten extents are punched after this command (after mkfs, not after qemu-img).</summary>
+    public bool PunchesAfter(ToolCommand command) => PunchesUnwrittenExtents && command.Tool != "qemu-img";
+
+    /// <summary>The raw file mkfs writes into.</summary>
+    public string RawPath => RawStagingPath ?? TemporaryPath;
+
     public IReadOnlyList<string> Steps
     {
         get
@@ -27,7 +39,12 @@ public sealed record CreateVolumePlan(
                 var kind = Request.Preallocation == Preallocation.Full && Request.Format == VolumeFormat.Raw ? "preallocated" : "sparse";
                 steps.Add($"create {kind} raw file {RawStagingPath ?? TemporaryPath} of {Size}");
             }
-            steps.AddRange(Commands.Select(c => c.ToString()));
+            foreach (var command in Commands)
+            {
+                steps.Add(command.ToString());
+                if (PunchesAfter(command))
+                    steps.Add($"punch the unwritten (zeroed) extents of {RawPath}");
+            }
             steps.Add($"rename {TemporaryPath} to {TargetPath}");
             return steps;
         }

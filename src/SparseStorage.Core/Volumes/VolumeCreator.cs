@@ -1,3 +1,4 @@
+using SparseStorage.Core.Copying;
 using SparseStorage.Core.Host;
 using SparseStorage.Core.Native;
 using SparseStorage.Core.Pools;
@@ -17,31 +18,46 @@ public sealed class VolumeCreator(StorageContext context)
         var size = request.Size.RequirePositive("-Size").RoundUpTo(SectorSize);
         FileSystemRules.Validate(request.FileSystem, size, request.Label);
         var (target, pool) = ResolveTarget(request);
+        RequireNoSibling(target, pool.Name);
         VolumeReplacement.RequireReplaceable(context, target, request.Force);
+        var warnings = ProvisioningGuard.Check(context.Pools.Describe(pool), size.Bytes, $"Creating {System.IO.Path.GetFileName(target)} ({size})");
 
         var temporary = SiblingFile.TemporaryFor(target);
         var needsStaging = request.Format == VolumeFormat.Qcow2 && request.FileSystem != FileSystemType.None;
         var staging = needsStaging ? temporary + ".raw" : null;
         var commands = new List<ToolCommand>();
+        var keepAllocation = request.Preallocation == Preallocation.Full && staging is null;
         if (request.FileSystem != FileSystemType.None)
-            commands.Add(FileSystemRules.MakeCommand(request.FileSystem, staging ?? temporary, request.Label,
-                keepAllocation: request.Preallocation == Preallocation.Full && staging is null));
+            commands.Add(FileSystemRules.MakeCommand(request.FileSystem, staging ?? temporary, request.Label, keepAllocation, zeroedImage: true, toQcow2: staging is not null));
         if (request.Format == VolumeFormat.Qcow2)
             commands.Add(staging is null ? Qcow2Create(temporary, size, request.Preallocation) : Qcow2Convert(staging, temporary, request.Preallocation));
-        return new CreateVolumePlan(target, pool.Name, temporary, request, size, commands) { RawStagingPath = staging };
+        return new CreateVolumePlan(target, pool.Name, temporary, request, size, commands)
+        {
+            RawStagingPath = staging,
+            Warnings = warnings,
+            PunchesUnwrittenExtents = request.FileSystem != FileSystemType.None && !keepAllocation,
+        };
     }
 
     public SparseVolume Create(CreateVolumePlan plan, CancellationToken cancellationToken = default)
     {
+        // The name's lock first: a raw and a qcow2 volume of one name are different files with different locks.
+        using var nameLock = context.LockVolume(NameKey(plan.TargetPath), cancellationToken);
         using var volumeLock = context.LockVolume(plan.TargetPath, cancellationToken);
+        RequireNoSibling(plan.TargetPath, plan.PoolName);
         VolumeReplacement.RequireReplaceable(context, plan.TargetPath, plan.Request.Force);
+        ProvisioningGuard.Check(context.Pools.Describe(context.Pools.Find(plan.PoolName)), plan.Size.Bytes, $"Creating {System.IO.Path.GetFileName(plan.TargetPath)} ({plan.Size})");
         try
         {
             if (plan.Request.Format == VolumeFormat.Raw || plan.RawStagingPath is not null)
                 CreateRawFile(plan.RawStagingPath ?? plan.TemporaryPath, plan.Size.Bytes,
                     plan.Request.Preallocation == Preallocation.Full && plan.RawStagingPath is null);
             foreach (var command in plan.Commands)
-                Run(command, plan.TargetPath, cancellationToken);
+            {
+                Run(command, plan, cancellationToken);
+                if (plan.PunchesAfter(command))
+                    HolePuncher.PunchUnwrittenExtents(plan.RawPath);
+            }
             File.Move(plan.TemporaryPath, plan.TargetPath, overwrite: plan.Request.Force);
         }
         finally
@@ -53,11 +69,20 @@ public sealed class VolumeCreator(StorageContext context)
         return new VolumeCatalog(context).Get(plan.TargetPath);
     }
 
-    private void Run(ToolCommand command, string target, CancellationToken cancellationToken)
+    private void Run(ToolCommand command, CreateVolumePlan plan, CancellationToken cancellationToken)
     {
+        var target = plan.TargetPath;
         try
         {
             context.Runner.RunChecked(command, cancellationToken);
+        }
+        catch (ToolFailedException e) when (e.StandardError.Contains("No space left on device", StringComparison.Ordinal))
+        {
+            var directory = System.IO.Path.GetDirectoryName(target)!;
+            throw new PoolFullException(
+                $"{command.Tool} ran out of space making {target}: no space left on the filesystem holding {directory}, which has " +
+                $"{ByteSize.Format(Libc.Space(directory).AvailableBytes)} free; the volume needs up to {plan.Size} once written" +
+                $"{(plan.Request.Preallocation == Preallocation.Full ? ", all of it now" : "")}. Nothing was created.", target, e);
         }
         catch (ToolFailedException e) when (command.Tool == "mkfs.btrfs" && e.StandardError.Contains("cannot check mount status", StringComparison.Ordinal))
         {
@@ -88,12 +113,23 @@ public sealed class VolumeCreator(StorageContext context)
         var name = Names.RequireValid(request.Name ?? "", "Volume");
         var pool = request.Pool is not null ? context.Pools.Find(request.Pool) : OnlyPool();
         var extension = request.Format == VolumeFormat.Qcow2 ? ".qcow2" : ".img";
-        var sibling = VolumeInspector.Extensions.Where(e => e != extension)
-            .Select(e => System.IO.Path.Combine(pool.Path, name + e)).FirstOrDefault(File.Exists);
-        if (sibling is not null)
-            throw new ResourceExistsException("VolumeExists", $"Pool '{pool.Name}' already has a volume named '{name}' ({sibling}); remove it first.", sibling);
         return context.Pools.Confine(System.IO.Path.Combine(pool.Path, name + extension));
     }
+
+    /// <summary>A pool lists volumes by name, so a raw and a qcow2 file of one name cannot both be volumes.</summary>
+    private static void RequireNoSibling(string target, string poolName)
+    {
+        var stem = NameKey(target);
+        var sibling = VolumeInspector.Extensions.Select(e => stem + e)
+            .FirstOrDefault(f => f != target && File.Exists(f));
+        if (sibling is not null)
+            throw new ResourceExistsException("VolumeExists",
+                $"Pool '{poolName}' already has a volume named '{System.IO.Path.GetFileName(stem)}' ({sibling}); remove it first.", sibling);
+    }
+
+    /// <summary>The volume's directory and name without extension: what a raw and a qcow2 file of one name share.</summary>
+    private static string NameKey(string target) =>
+        System.IO.Path.Combine(System.IO.Path.GetDirectoryName(target)!, System.IO.Path.GetFileNameWithoutExtension(target));
 
     internal static string RequireExtensionFor(string path, VolumeFormat format)
     {
@@ -119,7 +155,7 @@ public sealed class VolumeCreator(StorageContext context)
         if (preallocate)
             SparseFile.Preallocate(file.SafeFileHandle, size, path);
         else
-            file.SetLength(size);
+            FileSpace.SetLength(file.SafeFileHandle, size, path);
         file.Flush(flushToDisk: true);
     }
 }

@@ -40,7 +40,7 @@ public sealed class AddVolumeKeyCommand : EncryptedVolumeCmdlet
                 if (NewPassphrase is not null)
                     newKeys.Add(VolumeKey.FromPassphrase(NewPassphrase));
                 if (NewKeyFile is not null)
-                    newKeys.Add(VolumeKey.FromFile(ProviderPath(NewKeyFile)));
+                    newKeys.Add(KeyFromFile(NewKeyFile));
                 if (newKeys.Count == 0)
                     newKeys.Add(KeyPrompt.Read(Host.UI, $"New passphrase for {volume.Name}", confirm: true));
                 var result = volume;

@@ -72,6 +72,8 @@ public sealed class NewSparseVolumeCommand : SparseStorageCmdlet
                 Label = Label,
                 Force = Force,
             });
+            foreach (var warning in plan.Warnings)
+                WriteWarning(warning);
             if (ShouldProcessSteps(plan.TargetPath, plan.Steps, "Create volume"))
                 WriteObject(RunWithProgress((_, token) => creator.Create(plan, token)));
         }, ParameterSetName == NameSet ? Name : Path);

@@ -18,13 +18,20 @@ public sealed class RegisterStoragePoolCommand : SparseStorageCmdlet
     [ValidateNotNullOrEmpty]
     public string Path { get; set; } = "";
 
+    /// <summary>
+    /// The largest overcommit ratio (provisioned ÷ capacity) that New-SparseVolume and Resize-SparseVolume may bring
+    /// the pool to; beyond it they refuse. Unlimited when omitted (growing past the free space still warns).
+    /// </summary>
+    [Parameter]
+    public double? MaxOvercommit { get; set; }
+
     protected override void ProcessRecord()
     {
         Invoke(() =>
         {
             var directory = ProviderPath(Path);
             if (ShouldProcess(directory, $"Register storage pool '{Name}' in {Context.Pools.ConfigurationPath}"))
-                WriteObject(Context.Pools.Register(Name, directory));
+                WriteObject(Context.Pools.Register(Name, directory, MaxOvercommit));
         }, Path);
     }
 }

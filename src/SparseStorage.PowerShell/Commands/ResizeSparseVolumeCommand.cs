@@ -32,6 +32,8 @@ public sealed class ResizeSparseVolumeCommand : VolumeCmdlet
             var volume = ResolveVolume();
             var request = new ResizeRequest { Size = Size, Delta = Delta, ToMinimumSize = ToMinimumSize };
             var resizer = new VolumeResizer(Context);
+            foreach (var warning in resizer.Warnings(volume, request))
+                WriteWarning(warning);
             if (!ShouldProcessSteps(volume.Path, resizer.Plan(volume, request), "Resize volume"))
                 return;
             if (VolumeResizer.IsShrink(volume, request) && !ConfirmHighImpact(Force,

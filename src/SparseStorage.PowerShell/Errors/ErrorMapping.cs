@@ -33,6 +33,8 @@ internal static class ErrorMapping
         StorageErrorKind.InvalidOperation => ErrorCategory.InvalidOperation,
         StorageErrorKind.ToolFailed => ErrorCategory.FromStdErr,
         StorageErrorKind.OperationTimeout => ErrorCategory.OperationTimeout,
+        StorageErrorKind.LimitExceeded => ErrorCategory.LimitsExceeded,
+        StorageErrorKind.ResourceUnavailable => ErrorCategory.ResourceUnavailable,
         _ => ErrorCategory.NotSpecified,
     };
 }

@@ -168,9 +168,10 @@ public sealed class VolumeLifecycleTests : IDisposable
             Name = "planned", Size = ByteSize.FromGiB(1), Format = VolumeFormat.Qcow2, FileSystem = FileSystemType.Xfs, Label = "p",
         });
         plan.TargetPath.Should().Be(Path.Combine(pool.PoolPath, "planned.qcow2"));
-        plan.Steps.Should().HaveCount(4);
+        plan.Steps.Should().HaveCount(5);
         plan.Steps[1].Should().StartWith("mkfs.xfs -f -q -L p ").And.EndWith(".raw");
-        plan.Steps[2].Should().StartWith("qemu-img convert -q -f raw -O qcow2 ");
+        plan.Steps[2].Should().StartWith("punch the unwritten (zeroed) extents of ").And.EndWith(".raw");
+        plan.Steps[3].Should().StartWith("qemu-img convert -q -f raw -O qcow2 ");
         Directory.EnumerateFileSystemEntries(pool.PoolPath).Should().BeEmpty();
     }
 

@@ -13,7 +13,7 @@ public sealed class CreatePlanTests : IDisposable
     public void A_preallocated_volume_is_formatted_without_discard_so_it_stays_allocated()
     {
         var plan = Creator.Plan(new NewVolumeRequest { Name = "p", Size = ByteSize.FromGiB(1), FileSystem = FileSystemType.Ext4, Preallocation = Preallocation.Full });
-        plan.Commands.Single().Arguments.Should().ContainInOrder("-E", "nodiscard");
+        plan.Commands.Single().Arguments.Should().ContainInOrder("-E", "lazy_itable_init=1,lazy_journal_init=1,nodiscard");
         var thin = Creator.Plan(new NewVolumeRequest { Name = "t", Size = ByteSize.FromGiB(1), FileSystem = FileSystemType.Xfs });
         thin.Commands.Single().Arguments.Should().NotContain("-K");
     }
@@ -64,6 +64,22 @@ public sealed class CreatePlanTests : IDisposable
         plan.Commands.Should().ContainSingle().Which.Arguments.Should()
             .Equal("create", "-q", "-f", "qcow2", "-o", "preallocation=falloc", plan.TemporaryPath, "2147483648");
         runner.Commands.Should().BeEmpty("planning runs nothing");
+    }
+
+    [Fact]
+    public void A_thin_volume_is_formatted_without_zeroing_and_its_zeroed_extents_are_punched()
+    {
+        var raw = Creator.Plan(new NewVolumeRequest { Name = "r", Size = ByteSize.FromGiB(1), FileSystem = FileSystemType.Ext4 });
+        raw.Commands.Single().Arguments.Should().ContainInOrder("-O", "^resize_inode,meta_bg", "-E", "lazy_itable_init=1,lazy_journal_init=1");
+        raw.Steps.Should().Contain($"punch the unwritten (zeroed) extents of {raw.TemporaryPath}");
+
+        var qcow2 = Creator.Plan(new NewVolumeRequest { Name = "q", Size = ByteSize.FromGiB(1), Format = VolumeFormat.Qcow2, FileSystem = FileSystemType.Ext4 });
+        qcow2.Commands[0].Arguments.Should().ContainInOrder("-E", "lazy_itable_init=1,lazy_journal_init=1,packed_meta_blocks=1").And.NotContain("^resize_inode,meta_bg");
+        qcow2.Steps.Should().Contain($"punch the unwritten (zeroed) extents of {qcow2.RawStagingPath}");
+
+        var full = Creator.Plan(new NewVolumeRequest { Name = "f", Size = ByteSize.FromGiB(1), FileSystem = FileSystemType.Xfs, Preallocation = Preallocation.Full });
+        full.PunchesUnwrittenExtents.Should().BeFalse("a preallocated volume's unwritten extents are its reservation");
+        FileSystemRules.MakeCommand(FileSystemType.Ext4, "/dev/etherd/e7.1", null).Arguments.Should().NotContain("-E", "a device may hold old data: mkfs zeroes it");
     }
 
     private static void Expect(Action act, string errorId) =>

@@ -18,6 +18,7 @@ public sealed class VolumeChecker(StorageContext context)
         var steps = new StepRunner(context.Runner, dryRun: false, progress, $"Checking {current.Name}", cancellationToken);
         var findings = new List<VolumeFinding>();
         CheckSizes(current, findings);
+        CheckWrites(current, attachment, findings);
         if (current.Format == VolumeFormat.Qcow2)
             CheckQcow2(current, attachment.IsAttached, steps, findings);
         if (attachment.IsMounted)
@@ -42,6 +43,36 @@ public sealed class VolumeChecker(StorageContext context)
                 $"The {volume.FileSystem} filesystem spans {ByteSize.Format(volume.FileSystemSizeBytes)} but the image offers only {ByteSize.Format(volume.SizeBytes)}: the image was cut short; grow it back with Resize-SparseVolume -Size {volume.FileSystemSizeBytes}."));
         if (volume.BackingFile is not null && !File.Exists(BackingChains.ResolveBacking(volume)))
             findings.Add(new VolumeFinding("image", FindingSeverity.Error, $"The backing file {BackingChains.ResolveBacking(volume)} is missing: the linked clone cannot be read."));
+    }
+
+    /// <summary>Writes already lost: failed writes of the volume's loop device, errors its ext4 filesystem recorded, a full pool.</summary>
+    private void CheckWrites(SparseVolume volume, Host.VolumeAttachment attachment, List<VolumeFinding> findings)
+    {
+        var pool = context.Pools.PoolOf(volume.Path);
+        var free = pool is null ? (long?)null : Native.Libc.Space(pool.Path).AvailableBytes;
+        var poolSpace = pool is null ? "" : $" Pool '{pool.Name}' has {ByteSize.Format(free!.Value)} free in {pool.Path}.";
+        if (attachment.LoopDevice is { } loop)
+        {
+            var failed = Host.LoopWriteErrors.SinceAttach(loop, Host.KernelLog.Read());
+            if (failed.Count > 0)
+                findings.Add(new VolumeFinding("loop device", FindingSeverity.Error,
+                    $"{loop} failed {failed.Count} write(s) since it was attached, so data written to {volume.Name} was lost; the kernel said: " +
+                    $"'{failed[0]}'{(failed.Count > 1 ? $" … '{failed[^1]}'" : "")}.{poolSpace} Copy off what the volume still holds and check its filesystem once it is dismounted."));
+            if (Ext4ErrorCount(loop) is > 0 and var errors)
+                findings.Add(new VolumeFinding("filesystem", FindingSeverity.Error,
+                    $"The mounted ext4 filesystem on {loop} has recorded {errors} error(s) (/sys/fs/ext4/{Path.GetFileName(loop)}/errors_count); dismount it and run Test-SparseVolume to check it."));
+        }
+        if (volume.AllocatedBytes < volume.SizeBytes && pool is not null && free < FullPoolBytes)
+            findings.Add(new VolumeFinding("pool", FindingSeverity.Warning,
+                $"Pool '{pool.Name}' is full ({ByteSize.Format(free.Value)} free in {pool.Path}): writes to the {ByteSize.Format(volume.SizeBytes - volume.AllocatedBytes)} of {volume.Name} not yet allocated will fail."));
+    }
+
+    private const long FullPoolBytes = 1L << 20;
+
+    private static long? Ext4ErrorCount(string loop)
+    {
+        var path = $"/sys/fs/ext4/{Path.GetFileName(loop)}/errors_count";
+        return File.Exists(path) && long.TryParse(File.ReadAllText(path).Trim(), System.Globalization.CultureInfo.InvariantCulture, out var count) ? count : null;
     }
 
     private static void CheckQcow2(SparseVolume volume, bool inUse, StepRunner steps, List<VolumeFinding> findings)

@@ -30,6 +30,19 @@ public sealed partial class VolumeResizer(StorageContext context)
         return steps.Steps;
     }
 
+    /// <summary>
+    /// The warnings a grow deserves before it runs (the pool could not hold what it would promise); throws
+    /// <see cref="OvercommitLimitExceededException"/> when the grow would pass the pool's MaxOvercommit.
+    /// </summary>
+    public IReadOnlyList<string> Warnings(SparseVolume volume, ResizeRequest request)
+    {
+        if (request.ToMinimumSize || context.Pools.PoolOf(volume.Path) is not { } pool)
+            return [];
+        var target = TargetOf(volume, request);
+        return Pools.ProvisioningGuard.Check(context.Pools.Describe(pool), target - volume.SizeBytes,
+            $"Growing {volume.Name} from {ByteSize.Format(volume.SizeBytes)} to {ByteSize.Format(target)}");
+    }
+
     public VolumeResizeResult Resize(SparseVolume volume, ResizeRequest request, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         using var volumeLock = context.LockVolume(volume.Path, cancellationToken);
@@ -60,7 +73,10 @@ public sealed partial class VolumeResizer(StorageContext context)
             Shrink(volume, attachment, request, steps);
         }
         else if (TargetOf(volume, request) > volume.SizeBytes || ResizeRules.FileSystemLags(volume))
+        {
+            Warnings(volume, request); // refuses a grow past the pool's MaxOvercommit, now under the volume's lock
             Grow(volume, attachment, TargetOf(volume, request), steps);
+        }
     }
 
     /// <summary>The new size for -Size or -Delta, rounded up to whole MiB.</summary>
@@ -68,7 +84,7 @@ public sealed partial class VolumeResizer(StorageContext context)
     {
         if (request.ToMinimumSize)
             return volume.SizeBytes;
-        var target = request.Size?.Bytes ?? volume.SizeBytes + (request.Delta ?? 0);
+        var target = request.Size?.Bytes ?? ByteSize.Add(volume.SizeBytes, request.Delta ?? 0, $"{volume.Name}'s size ({ByteSize.Format(volume.SizeBytes)}) plus -Delta");
         if (target <= 0)
             throw new InvalidStorageArgumentException("InvalidSize",
                 $"Resizing {volume.Name} ({ByteSize.Format(volume.SizeBytes)}) to {ByteSize.Format(target)} would leave no volume; the new size must be greater than zero.", volume);
@@ -250,16 +266,14 @@ public sealed partial class VolumeResizer(StorageContext context)
     private static void SetLength(string path, long length)
     {
         using var file = VolumeFile.OpenWrite(path);
-        if (Libc.ftruncate(file.Handle, length) != 0)
-            throw Libc.ErrnoException($"cannot set the size of {path} to {length} bytes");
+        FileSpace.SetLength(file.Handle, length, path);
         RandomAccess.FlushToDisk(file.Handle);
     }
 
     private static void ExtendPreallocated(string path, long from, long to)
     {
         using var file = VolumeFile.OpenWrite(path);
-        if (Libc.fallocate(file.Handle, 0, from, to - from) != 0)
-            throw Libc.ErrnoException($"cannot preallocate {ByteSize.Format(to - from)} more for {path}");
+        FileSpace.Reserve(file.Handle, from, to - from, path);
         RandomAccess.FlushToDisk(file.Handle);
     }
 }
