@@ -11,7 +11,7 @@ public sealed class ChangeTrackingTests : IDisposable
 {
     private const long MiB = 1 << 20;
     private readonly TestPool pool = new();
-    private XfsReflinkPool? xfs;
+    private LoopMountedPool? xfs;
     private readonly StorageContext context;
     private readonly VolumeBackupService backups;
     private readonly string destination;
@@ -24,7 +24,7 @@ public sealed class ChangeTrackingTests : IDisposable
         Directory.CreateDirectory(destination);
     }
 
-    private XfsReflinkPool Xfs => xfs ??= new XfsReflinkPool(pool);
+    private LoopMountedPool Xfs => xfs ??= LoopMountedPool.XfsReflink(pool);
 
     [IntegrationFact("losetup", "mount", "mkfs.xfs", "cmp")]
     public void Incrementals_read_only_what_moved_and_every_point_restores_byte_identical()

@@ -36,9 +36,9 @@ public sealed class PoolLimitsTests : IDisposable
     [InlineData(VolumeFormat.Qcow2, "needs up to 512 MiB")]
     public void A_full_pool_names_the_path_and_what_was_needed(VolumeFormat format, string needed)
     {
-        using var small = new SmallExt4Pool(pool, SmallPoolBytes);
+        using var small = LoopMountedPool.SmallExt4(pool, SmallPoolBytes);
         var creator = new VolumeCreator(pool.Context());
-        var plan = creator.Plan(new NewVolumeRequest { Name = "fat", Pool = SmallExt4Pool.Name, Size = ByteSize.FromMiB(512), Format = format, Preallocation = Preallocation.Full });
+        var plan = creator.Plan(new NewVolumeRequest { Name = "fat", Pool = small.Name, Size = ByteSize.FromMiB(512), Format = format, Preallocation = Preallocation.Full });
 
         var act = () => creator.Create(plan);
 
@@ -50,19 +50,19 @@ public sealed class PoolLimitsTests : IDisposable
     [IntegrationFact("mkfs.ext4", "losetup", "mount")]
     public void Creating_and_growing_past_the_free_space_warn_and_past_the_limit_refuse()
     {
-        using var small = new SmallExt4Pool(pool, SmallPoolBytes, maxOvercommit: 3);
+        using var small = LoopMountedPool.SmallExt4(pool, SmallPoolBytes, maxOvercommit: 3);
         var context = pool.Context();
         var creator = new VolumeCreator(context);
 
-        var within = creator.Plan(new NewVolumeRequest { Name = "a", Pool = SmallExt4Pool.Name, Size = ByteSize.FromMiB(128) });
+        var within = creator.Plan(new NewVolumeRequest { Name = "a", Pool = small.Name, Size = ByteSize.FromMiB(128) });
         within.Warnings.Should().BeEmpty();
         var volume = creator.Create(within);
 
-        var past = creator.Plan(new NewVolumeRequest { Name = "b", Pool = SmallExt4Pool.Name, Size = ByteSize.FromMiB(400) });
-        past.Warnings.Should().ContainSingle().Which.Should().Contain($"pool '{SmallExt4Pool.Name}'").And.Contain("could still write");
+        var past = creator.Plan(new NewVolumeRequest { Name = "b", Pool = small.Name, Size = ByteSize.FromMiB(400) });
+        past.Warnings.Should().ContainSingle().Which.Should().Contain($"pool '{small.Name}'").And.Contain("could still write");
 
-        var tooMuch = () => creator.Plan(new NewVolumeRequest { Name = "c", Pool = SmallExt4Pool.Name, Size = ByteSize.FromMiB(800) });
-        tooMuch.Should().Throw<OvercommitLimitExceededException>().Where(e => e.Message.Contains($"pool '{SmallExt4Pool.Name}'") && e.Message.Contains("limit of 3 "));
+        var tooMuch = () => creator.Plan(new NewVolumeRequest { Name = "c", Pool = small.Name, Size = ByteSize.FromMiB(800) });
+        tooMuch.Should().Throw<OvercommitLimitExceededException>().Where(e => e.Message.Contains($"pool '{small.Name}'") && e.Message.Contains("limit of 3 "));
 
         var resizer = new VolumeResizer(context);
         resizer.Warnings(volume, ResizeRequest.To(ByteSize.FromMiB(512))).Should().ContainSingle().Which.Should().Contain("Growing a");
@@ -74,10 +74,10 @@ public sealed class PoolLimitsTests : IDisposable
     [IntegrationFact("mkfs.ext4", "losetup", "mount")]
     public void Test_reports_the_writes_a_loop_device_lost_when_its_pool_filled()
     {
-        using var small = new SmallExt4Pool(pool, SmallPoolBytes);
+        using var small = LoopMountedPool.SmallExt4(pool, SmallPoolBytes);
         var context = pool.Context();
         var creator = new VolumeCreator(context);
-        var volume = creator.Create(creator.Plan(new NewVolumeRequest { Name = "victim", Pool = SmallExt4Pool.Name, Size = ByteSize.FromGiB(1), FileSystem = FileSystemType.Ext4 }));
+        var volume = creator.Create(creator.Plan(new NewVolumeRequest { Name = "victim", Pool = small.Name, Size = ByteSize.FromGiB(1), FileSystem = FileSystemType.Ext4 }));
         var mountPoint = pool.Combine("victim-mount");
         var mounted = new VolumeMounter(context).Mount(volume, mountPoint, readOnly: false);
         new VolumeChecker(context).Test(mounted).Findings.Should().NotContain(f => f.Severity == FindingSeverity.Error, "nothing has failed yet");
@@ -87,7 +87,7 @@ public sealed class PoolLimitsTests : IDisposable
         var result = new VolumeChecker(context).Test(new VolumeCatalog(context).Get(volume.Path));
         result.IsHealthy.Should().BeFalse();
         result.Findings.Should().Contain(f => f.Check == "loop device" && f.Severity == FindingSeverity.Error
-            && f.Message.Contains(mounted.LoopDevice!) && f.Message.Contains("was lost") && f.Message.Contains($"Pool '{SmallExt4Pool.Name}'"));
+            && f.Message.Contains(mounted.LoopDevice!) && f.Message.Contains("was lost") && f.Message.Contains($"Pool '{small.Name}'"));
         result.Findings.Should().Contain(f => f.Check == "pool" && f.Message.Contains("is full"));
         new VolumeMounter(context).Dismount(new VolumeCatalog(context).Get(volume.Path));
     }

@@ -76,9 +76,9 @@ public sealed class SnapshotTests : IDisposable
     [IntegrationFact("losetup", "mount", "mkfs.xfs", "mkfs.ext4")]
     public void Raw_snapshots_on_an_xfs_pool_are_reflinks_that_share_blocks()
     {
-        using var xfs = new XfsReflinkPool(pool);
+        using var xfs = LoopMountedPool.XfsReflink(pool);
         var creator = new VolumeCreator(context);
-        var volume = creator.Create(creator.Plan(new NewVolumeRequest { Name = "shared", Pool = XfsReflinkPool.Name, Size = ByteSize.FromMiB(512) }));
+        var volume = creator.Create(creator.Plan(new NewVolumeRequest { Name = "shared", Pool = xfs.Name, Size = ByteSize.FromMiB(512) }));
         ScatteredImage.Scribble(volume.Path, chunks: 256);
         var before = Libc.Space(xfs.Path).AvailableBytes;
 

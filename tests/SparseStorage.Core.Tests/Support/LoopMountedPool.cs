@@ -4,28 +4,34 @@ using SparseStorage.Core.Processes;
 namespace SparseStorage.Core.Tests.Support;
 
 /// <summary>
-/// A second pool on a small ext4 filesystem (a loop device inside a test pool's scratch directory), so that a test
-/// can fill it. Dispose takes down the mounts and loop devices of its volumes, then its own; call it before the
-/// test pool's own Dispose.
+/// A second pool on a filesystem of its own (a loop device inside a test pool's scratch directory): xfs with reflink,
+/// or a small ext4 that a test can fill. Dispose takes down the mounts and loop devices of its volumes, then its own;
+/// call it before the test pool's own Dispose.
 /// </summary>
-public sealed class SmallExt4Pool : IDisposable
+public sealed class LoopMountedPool : IDisposable
 {
-    public const string Name = "small";
     private readonly ProcessRunner runner = new();
     private readonly string device;
 
-    public SmallExt4Pool(TestPool owner, long sizeBytes, double? maxOvercommit = null)
+    private LoopMountedPool(TestPool owner, string name, long sizeBytes, string[] mkfs, double? maxOvercommit)
     {
-        var image = owner.Combine("small-pool.img");
+        Name = name;
+        var image = owner.Combine($"{name}-pool.img");
         using (var file = new FileStream(image, FileMode.CreateNew)) file.SetLength(sizeBytes);
-        runner.RunChecked(new ToolCommand("mkfs.ext4", "-q", "-m", "0", image));
+        runner.RunChecked(new ToolCommand(mkfs[0], [.. mkfs[1..], image]));
         device = runner.RunChecked(new ToolCommand("losetup", "--find", "--show", image)).StandardOutput.Trim();
-        Path = owner.Combine("small");
+        Path = owner.Combine(name);
         Directory.CreateDirectory(Path);
         runner.RunChecked(new ToolCommand("mount", device, Path));
         owner.Pools.Register(Name, Path, maxOvercommit);
     }
 
+    public static LoopMountedPool XfsReflink(TestPool owner) => new(owner, "xfs", 4L << 30, ["mkfs.xfs", "-q", "-m", "reflink=1"], null);
+
+    public static LoopMountedPool SmallExt4(TestPool owner, long sizeBytes, double? maxOvercommit = null) =>
+        new(owner, "small", sizeBytes, ["mkfs.ext4", "-q", "-m", "0"], maxOvercommit);
+
+    public string Name { get; }
     public string Path { get; }
 
     public void Dispose()
