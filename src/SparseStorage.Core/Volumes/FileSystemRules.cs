@@ -91,8 +91,9 @@ public static class FileSystemRules
     /// </summary>
     public static (ToolCommand Command, int[] ErrorExitCodes)? ReadOnlyCheck(FileSystemType type, string target) => type switch
     {
-        // e2fsck's exit code is a bit mask: 4 errors left uncorrected, 8 aborted; damage bad enough to abort gives 12.
-        FileSystemType.Ext2 or FileSystemType.Ext3 or FileSystemType.Ext4 => Checker(new ToolCommand("e2fsck", "-f", "-n", target), 4, 12),
+        // e2fsck's exit code is a bit mask: 4 errors left uncorrected, 8 aborted; damage bad enough to abort gives 12,
+        // and a filesystem that cannot even be opened (descriptors cut off with the image: a short read) gives 8.
+        FileSystemType.Ext2 or FileSystemType.Ext3 or FileSystemType.Ext4 => Checker(new ToolCommand("e2fsck", "-f", "-n", target), 4, 8, 12),
         FileSystemType.Xfs => Checker(new ToolCommand("xfs_repair", "-n", "-f", target), 1),
         FileSystemType.Btrfs => Checker(new ToolCommand("btrfs", "check", "--readonly", target), 1),
         _ => null,
