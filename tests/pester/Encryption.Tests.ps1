@@ -281,12 +281,10 @@ Describe 'Encryption at rest' -Skip:(-not $IsRoot -and -not $RequireIntegration)
     It 'crypto-erases with Remove-SparseVolume -Wipe: refused while unlocked, then the LUKS header is gone and no key opens what is left' -Skip:$SkipRaw {
         $made = New-ProtectedVolume -Name 'crypt-erase'
         $volume = $made.Volume
-        # A second name for the image, outside the pool, keeps its blocks readable after the removal.
-        $witness = Join-Path $TestEnv.Root 'crypt-erase.witness'
-        $output = & ln -- $volume.Path $witness 2>&1
-        if ($LASTEXITCODE -ne 0) {
-            throw "ln failed ($LASTEXITCODE): $output"
-        }
+        # A descriptor held open keeps the image's blocks readable after the removal (a hard link would make the file
+        # no volume at all); the tools read them through /proc.
+        $held = [System.IO.File]::Open($volume.Path, 'Open', 'Read', 'ReadWrite, Delete')
+        $witness = "/proc/$PID/fd/$($held.SafeFileHandle.DangerousGetHandle())"
         try {
             $null = & cryptsetup isLuks $witness 2>&1
             $LASTEXITCODE | Should -Be 0 -Because 'the image starts with a LUKS header'
@@ -306,7 +304,7 @@ Describe 'Encryption at rest' -Skip:(-not $IsRoot -and -not $RequireIntegration)
             $LASTEXITCODE | Should -Not -Be 0 -Because 'no key opens the data any more'
         }
         finally {
-            Remove-Item -LiteralPath $witness -Force -ErrorAction Ignore
+            $held.Dispose()
         }
     }
 
