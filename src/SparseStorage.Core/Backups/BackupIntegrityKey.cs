@@ -10,7 +10,6 @@ public sealed class BackupIntegrityKey
 {
     public const int MinimumBytes = 16;
     private const int MaximumBytes = 64 << 10;
-    private const int GroupOrOtherAccess = 0b000_111_111;
 
     private readonly byte[] key;
 
@@ -30,8 +29,7 @@ public sealed class BackupIntegrityKey
         var key = new byte[file.Size];
         if (RandomAccess.Read(file.Handle, key, 0) != key.Length)
             throw new IOException($"{path}: the integrity key file changed while it was read");
-        var exposure = (file.Permissions & GroupOrOtherAccess) == 0 ? null
-            : $"The integrity key file '{path}' is accessible to users other than its owner (mode {Convert.ToString(file.Permissions & 0xFFF, 8)}); anyone who can read it can forge backup sets. Make it 0600.";
+        var exposure = Encryption.KeyFileExposure.Warning(path, file.Permissions, "whoever reads or changes it can forge backup sets");
         return new BackupIntegrityKey(path, key, exposure);
     }
 

@@ -11,6 +11,8 @@ public sealed record RestorePlan(string SetDirectory, string TargetPath, BackupM
     public bool IsSigned { get; init; }
     /// <summary>Whether the plan checked the set's signature with a key.</summary>
     public bool SignatureVerified { get; init; }
+    /// <summary>What the operator should know before the restore: a set taken without a signature check.</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
 
     public string Describe() =>
         $"Rebuild {TargetPath} ({ByteSize.Format(Manifest.SizeBytes)}, {Manifest.VolumeFormat}) from backup set {Manifest.Name} and the {Chain.Count - 1} set(s) before it, verifying every block";
@@ -37,8 +39,20 @@ public sealed class BackupRestorer(StorageContext context)
         var path = RestoreTarget.Resolve(context, manifest, set, destination);
         RequireRestorable(path);
         var signed = BackupSignature.IsSigned(set);
-        return new RestorePlan(set, path, manifest, chain) { IsSigned = signed, SignatureVerified = signed && signature is not null };
+        return new RestorePlan(set, path, manifest, chain)
+        {
+            IsSigned = signed,
+            SignatureVerified = signed && signature is not null,
+            Warnings = SignatureWarnings(set, signed, signature is not null),
+        };
     }
+
+    private static IReadOnlyList<string> SignatureWarnings(string set, bool signed, bool keyGiven) => (signed, keyGiven) switch
+    {
+        (false, true) => [$"Backup set {set} is not signed (-AllowUnsigned): nothing shows that it was not changed since it was made."],
+        (true, false) => [$"Backup set {set} is signed, but no -IntegrityKeyFile was given: its signature was not checked, only its checksums, which guard against damage, not tampering."],
+        _ => [],
+    };
 
     public SparseVolume Restore(RestorePlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
     {

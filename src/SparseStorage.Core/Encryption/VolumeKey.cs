@@ -69,21 +69,11 @@ public sealed class VolumeKey : IDisposable
             RandomAccess.Read(file, bytes, 0);
             mode = (int)File.GetUnixFileMode(file);
         }
-        return new VolumeKey(bytes, $"key file {full}") { ExposureWarning = ExposureOf(full, mode) };
+        return new VolumeKey(bytes, $"key file {full}") { ExposureWarning = KeyFileExposure.Warning(full, mode, "whoever reads it can open the volume") };
     }
 
     /// <summary>Why the key file is exposed (its group or everyone may read it), for a warning; null when only its owner may.</summary>
     public string? ExposureWarning { get; private init; }
-
-    private static string? ExposureOf(string path, int mode)
-    {
-        const int GroupRead = 0x20, OtherRead = 0x4;
-        var readers = (mode & GroupRead) != 0 && (mode & OtherRead) != 0 ? "its group and every user"
-            : (mode & OtherRead) != 0 ? "every user"
-            : (mode & GroupRead) != 0 ? "its group" : null;
-        return readers is null ? null
-            : $"Key file {path} can be read by {readers} (mode {Convert.ToString(mode & 0x1FF, 8).PadLeft(4, '0')}): whoever reads it can open the volume. Restrict it with: chmod 600 {path}";
-    }
 
     /// <summary>
     /// Whether qemu can use the key: it takes LUKS passphrases as UTF-8 text without NUL bytes, so a binary key file

@@ -79,6 +79,10 @@ public sealed class VolumeCatalog(StorageContext context)
     /// </summary>
     public SparseVolume Get(string path, bool allowOutsideReferences = false)
     {
+        // Links in the directories of a path are the operator's; a volume file that is itself a link is a second name
+        // for another file, which a tenant could point at another tenant's volume.
+        if (VolumeFile.IsLink(System.IO.Path.GetFullPath(path)))
+            throw new UnsafeVolumeFileException($"'{path}' is a symbolic link; volumes are never used through links. Name the volume itself.", path);
         var (resolved, pool) = context.Pools.Confine(path);
         if (!File.Exists(resolved))
             throw new VolumeNotFoundException($"No volume file at '{path}'.", path);

@@ -69,6 +69,19 @@ internal sealed class VolumeFile : IDisposable
         _ => "it is not a regular file",
     };
 
+    /// <summary>Whether <paramref name="path"/> itself is a symbolic link (false when nothing is there).</summary>
+    public static bool IsLink(string path)
+    {
+        try
+        {
+            return Libc.StatNoFollow(path).FileType == Libc.S_IFLNK;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Why the file at <paramref name="path"/> (not followed if a link) is not a volume, or null.</summary>
     public static string? RefusalAt(string path) => Refusal(Libc.StatNoFollow(path));
 

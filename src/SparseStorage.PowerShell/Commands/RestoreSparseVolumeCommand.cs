@@ -43,10 +43,8 @@ public sealed class RestoreSparseVolumeCommand : SparseStorageCmdlet
             var destination = Destination is not null && Destination.Contains('/') ? ProviderPath(Destination) : Destination;
             var key = LoadIntegrityKey(IntegrityKeyFile);
             var plan = restorer.Plan(ProviderPath(Backup), destination, key is null ? null : new BackupSignaturePolicy(key, AllowUnsigned));
-            if (key is not null && !plan.IsSigned)
-                WriteWarning($"Backup set {plan.SetDirectory} is not signed (-AllowUnsigned): nothing shows that it was not changed since it was made.");
-            if (key is null && plan.IsSigned)
-                WriteWarning($"Backup set {plan.SetDirectory} is signed, but no -IntegrityKeyFile was given: its signature was not checked, only its checksums, which guard against damage, not tampering.");
+            foreach (var warning in plan.Warnings)
+                WriteWarning(warning);
             var replaces = File.Exists(plan.TargetPath) ? "; the volume's current content is replaced" : "";
             if (!ShouldProcessUnlessForced(Force, plan.TargetPath, plan.Describe() + replaces))
                 return;

@@ -82,9 +82,12 @@ public sealed class HostileTenantTests : IDisposable
         var hash = Files.HashFile(victim.Path);
         File.CreateSymbolicLink(InPool("alias.img"), victim.Path);
 
-        Listed("alias").IsBroken.Should().BeTrue();
+        var alias = Listed("alias");
+        alias.IsBroken.Should().BeTrue();
         Listed("victim").IsBroken.Should().BeFalse();
-        Files.HashFile(victim.Path).Should().Be(hash);
+        FluentActions.Invoking(() => new VolumeRemover(context).Remove(alias, wipe: true)).Should().Throw<SparseStorageException>();
+        Files.HashFile(victim.Path).Should().Be(hash, "wiping the alias must not wipe the volume it points at");
+        File.Exists(victim.Path).Should().BeTrue();
     }
 
     [IntegrationFact("mkfifo", "mknod")]

@@ -83,6 +83,8 @@ public sealed class UntrustedBackupTests : IDisposable
 
         var plan = restorer.Plan(set.BackupPath, "web-restored", policy);
         plan.SignatureVerified.Should().BeTrue();
+        plan.Warnings.Should().BeEmpty();
+        restorer.Plan(set.BackupPath, "web-restored").Warnings.Should().ContainSingle().Which.Should().Contain("its signature was not checked");
         var restored = restorer.Restore(plan);
         new ProcessRunner().Run(new ToolCommand("cmp", set.SourcePath, restored.Path)).ExitCode.Should().Be(0);
         (Libc.Stat(restored.Path).Mode & 0xFFF).Should().Be(0b110_000_000);
@@ -100,7 +102,9 @@ public sealed class UntrustedBackupTests : IDisposable
 
         File.Delete(Path.Combine(fresh.BackupPath, BackupSignature.FileName));
         ErrorIds.Of(() => restorer.Plan(fresh.BackupPath, "web-restored", policy)).Should().Be("BackupNotSigned");
-        restorer.Plan(fresh.BackupPath, "web-restored", policy with { AllowUnsigned = true }).IsSigned.Should().BeFalse();
+        var unsigned = restorer.Plan(fresh.BackupPath, "web-restored", policy with { AllowUnsigned = true });
+        unsigned.IsSigned.Should().BeFalse();
+        unsigned.Warnings.Should().ContainSingle().Which.Should().Contain("is not signed");
         Files.HashFile(restored.Path).Should().Be(restoredBefore, "nothing refused touched the earlier restore");
     }
 
