@@ -8,13 +8,16 @@ namespace SparseStorage.Core;
 /// <summary>The shared dependencies of every Core service: configuration, the process seam, run-time paths.</summary>
 public sealed class StorageContext(PoolService pools, IProcessRunner runner, RuntimePaths runtime, bool isRoot)
 {
-    public static StorageContext CreateDefault() =>
-        new(new PoolService(PoolConfiguration.Default), new ProcessRunner(), RuntimePaths.Default, Libc.geteuid() == 0);
+    public static StorageContext CreateDefault(Planning.StepJournal? journal = null) =>
+        new(new PoolService(PoolConfiguration.Default), new ProcessRunner(), RuntimePaths.Default, Libc.geteuid() == 0) { Journal = journal };
 
     public PoolService Pools { get; } = pools;
     public IProcessRunner Runner { get; } = runner;
     public RuntimePaths Runtime { get; } = runtime;
     public bool IsRoot { get; } = isRoot;
+
+    /// <summary>Hears every step a plan's Apply runs, as it starts; null when nobody listens.</summary>
+    public Planning.StepJournal? Journal { get; init; }
 
     /// <summary>How long a mutation waits for another operation on the same volume before failing.</summary>
     public TimeSpan LockWait { get; init; } = TimeSpan.FromSeconds(10);

@@ -1,23 +1,54 @@
 using System.Collections.Concurrent;
 using System.Management.Automation;
 using SparseStorage.Core;
+using SparseStorage.Core.Planning;
 using SparseStorage.PowerShell.Errors;
 
 namespace SparseStorage.PowerShell;
 
 /// <summary>
 /// The base of every cmdlet: cancellation on Ctrl+C, Core exceptions as ErrorRecords, provider-aware paths, and
-/// progress from Core's IProgress written on the pipeline thread.
+/// progress from Core's IProgress written on the pipeline thread, and plans shown by -WhatIf and applied step by step
+/// (each step in the verbose stream as it starts).
 /// </summary>
-public abstract class SparseStorageCmdlet : PSCmdlet
+public abstract class SparseStorageCmdlet : PSCmdlet, IDisposable
 {
     private readonly CancellationTokenSource cancellation = new();
+    private readonly ConcurrentQueue<string> stepsStarted = new();
     private StorageContext? context;
 
     protected CancellationToken Cancellation => cancellation.Token;
-    protected StorageContext Context => context ??= StorageContext.CreateDefault();
+    protected StorageContext Context => context ??= StorageContext.CreateDefault(new StepJournal(stepsStarted.Enqueue));
 
     protected override void StopProcessing() => cancellation.Cancel();
+
+    public void Dispose()
+    {
+        cancellation.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>
+    /// The one confirmation of a plan: its warnings, then ShouldProcess with the plan's steps (what -WhatIf prints),
+    /// then for a High-impact plan of a Medium-impact cmdlet the plan's question. -Force skips the prompts, unless
+    /// -Confirm is given explicitly; -WhatIf always only reports.
+    /// </summary>
+    protected bool ShouldApply(OperationPlan plan)
+    {
+        foreach (var warning in plan.Warnings)
+            WriteWarning(warning);
+        var bound = MyInvocation.BoundParameters;
+        var whatIf = bound.TryGetValue("WhatIf", out var w) && ((SwitchParameter)w).IsPresent;
+        var forced = bound.TryGetValue("Force", out var f) && ((SwitchParameter)f).IsPresent && !bound.ContainsKey("Confirm");
+        if (forced && !whatIf)
+            return true;
+        if (!ShouldProcess(plan.Target, plan.Describe()))
+            return false;
+        var cmdletImpact = MyInvocation.MyCommand is CmdletInfo { ImplementingType: { } type }
+            && Attribute.GetCustomAttribute(type, typeof(CmdletAttribute)) is CmdletAttribute { ConfirmImpact: var impact } ? impact : ConfirmImpact.Medium;
+        return plan.Impact != PlanImpact.High || cmdletImpact == ConfirmImpact.High
+            || ConfirmHighImpact(forced, plan.ConfirmationQuery ?? $"{plan.Describe()}?", plan.Action);
+    }
 
     /// <summary>Runs one unit of work; a failure becomes a non-terminating error unless no later item could succeed.</summary>
     protected void Invoke(Action work, object? target = null)
@@ -95,9 +126,13 @@ public abstract class SparseStorageCmdlet : PSCmdlet
             OperationProgress? last = null;
             foreach (var update in Updates(queue))
             {
+                WriteStepsStarted();
+                if (update is null)
+                    continue;
                 last = update;
                 WriteProgress(new ProgressRecord(1, update.Activity, update.Status) { PercentComplete = update.PercentComplete });
             }
+            WriteStepsStarted();
             if (last is not null)
                 WriteProgress(new ProgressRecord(1, last.Activity, "Done") { RecordType = ProgressRecordType.Completed });
         }
@@ -116,22 +151,35 @@ public abstract class SparseStorageCmdlet : PSCmdlet
     /// Core's reports; when work that reports nothing (a key derivation, mkfs) passes a second, one record without a
     /// percentage, so that nothing that takes a while runs silently.
     /// </summary>
-    private IEnumerable<OperationProgress> Updates(BlockingCollection<OperationProgress> queue)
+    /// A null update only wakes the pump (every 250 ms) to write the steps started meanwhile.
+    private IEnumerable<OperationProgress?> Updates(BlockingCollection<OperationProgress> queue)
     {
         var reported = false;
+        var waited = TimeSpan.Zero;
         while (!queue.IsCompleted)
         {
-            if (queue.TryTake(out var update, TimeSpan.FromSeconds(1)))
+            if (queue.TryTake(out var update, TimeSpan.FromMilliseconds(250)))
             {
                 reported = true;
                 yield return update;
+                continue;
             }
-            else if (!reported && !queue.IsCompleted)
+            waited += TimeSpan.FromMilliseconds(250);
+            if (!reported && waited >= TimeSpan.FromSeconds(1) && !queue.IsCompleted)
             {
                 reported = true;
                 yield return new OperationProgress(MyInvocation.MyCommand.Name, "Working", 0, 0);
             }
+            else
+                yield return null;
         }
+    }
+
+    /// <summary>The plan steps Apply has started since the last call, as verbose records (on the pipeline thread).</summary>
+    protected void WriteStepsStarted()
+    {
+        while (stepsStarted.TryDequeue(out var step))
+            WriteVerbose($"Step: {step}");
     }
 
     private sealed class QueueProgress(BlockingCollection<OperationProgress> queue) : IProgress<OperationProgress>

@@ -1,13 +1,22 @@
+using SparseStorage.Core.Planning;
 using SparseStorage.Core.Processes;
 
 namespace SparseStorage.Core.Volumes;
 
 /// <summary>
 /// Runs the steps of an operation, or in a dry run only records them. The same code path produces -WhatIf's list
-/// of real command lines and the real work, so the two cannot drift apart.
+/// of real command lines and the real work, so the two cannot drift apart. A real run tells the context's
+/// <see cref="StepJournal"/> each step as it starts.
 /// </summary>
-public sealed class StepRunner(IProcessRunner runner, bool dryRun, IProgress<OperationProgress>? progress, string activity, CancellationToken cancellationToken)
+public sealed class StepRunner(IProcessRunner runner, bool dryRun, IProgress<OperationProgress>? progress, string activity, CancellationToken cancellationToken, StepJournal? journal = null)
 {
+    /// <summary>A dry run that records the steps of a plan and changes nothing.</summary>
+    public static StepRunner ForPlan(StorageContext context) => new(context.Runner, dryRun: true, null, "", CancellationToken.None);
+
+    /// <summary>A real run that reports its steps as progress and to the context's journal.</summary>
+    public static StepRunner ForApply(StorageContext context, IProgress<OperationProgress>? progress, string activity, CancellationToken cancellationToken) =>
+        new(context.Runner, dryRun: false, progress, activity, cancellationToken, context.Journal);
+
     private readonly List<string> steps = [];
 
     public bool DryRun { get; } = dryRun;
@@ -49,8 +58,10 @@ public sealed class StepRunner(IProcessRunner runner, bool dryRun, IProgress<Ope
     public void Undo(string description, Action action)
     {
         steps.Add(description);
-        if (!DryRun)
-            action();
+        if (DryRun)
+            return;
+        journal?.Ran(description);
+        action();
     }
 
     public void UndoTool(ToolCommand command) => Undo(command.ToString(), () => runner.RunChecked(command, CancellationToken.None));
@@ -59,6 +70,8 @@ public sealed class StepRunner(IProcessRunner runner, bool dryRun, IProgress<Ope
     {
         Cancellation.ThrowIfCancellationRequested();
         steps.Add(step);
+        if (!DryRun)
+            journal?.Ran(step);
         progress?.Report(new OperationProgress(activity, step, steps.Count, 0));
     }
 }

@@ -11,6 +11,8 @@ internal static class ErrorMapping
         SparseStorageException e => new ErrorRecord(e, e.ErrorId, CategoryOf(e.Kind), e.Target ?? target),
         OperationCanceledException e => new ErrorRecord(e, "OperationStopped", ErrorCategory.OperationStopped, target),
         PSInvalidOperationException e => new ErrorRecord(e, "ConfirmationUnavailable", ErrorCategory.InvalidOperation, target),
+        // PowerShell's own failures (ItemNotFound, DriveNotFound, PSArgument) already carry the record it would write.
+        IContainsErrorRecord { ErrorRecord: { } record } => new ErrorRecord(record, exception),
         InvalidDataException e => new ErrorRecord(e, "InvalidVolumeImage", ErrorCategory.InvalidData, target),
         UnauthorizedAccessException e => new ErrorRecord(e, "AccessDenied", ErrorCategory.PermissionDenied, target),
         IOException e => new ErrorRecord(e, "IOError", ErrorCategory.WriteError, target),
