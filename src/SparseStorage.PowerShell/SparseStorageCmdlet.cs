@@ -37,6 +37,8 @@ public abstract class SparseStorageCmdlet : PSCmdlet, IDisposable
     {
         foreach (var warning in plan.Warnings)
             WriteWarning(warning);
+        foreach (var step in plan.Steps)
+            WriteVerbose($"Plan: {step}");
         var bound = MyInvocation.BoundParameters;
         var whatIf = bound.TryGetValue("WhatIf", out var w) && ((SwitchParameter)w).IsPresent;
         var forced = bound.TryGetValue("Force", out var f) && ((SwitchParameter)f).IsPresent && !bound.ContainsKey("Confirm");
