@@ -41,7 +41,7 @@ Only the volumes whose names match (wildcards allowed).
 Export read-only (vblade -r); also allows exporting volumes that are mounted here.
 
 .OUTPUTS
-The node's exports on the shelf and interface afterwards (SparseStorage.AtaoeExport).
+The node's exports on the shelf and interface afterwards (SparseStorage.Core.Aoe.AtaoeExport).
 
 .EXAMPLE
 sudo pwsh -File ./examples/aoe-node-bringup.ps1 -Pool node7 -PoolPath /srv/pools/node7 -Shelf 7 -Interface eth1

@@ -56,7 +56,7 @@ else {
 }
 
 function Format-Size([long] $Bytes) {
-    [SparseStorage.ByteSize]::Format($Bytes)
+    [SparseStorage.Core.ByteSize]::Format($Bytes)
 }
 
 $savedConfig = $env:SPARSESTORAGE_CONFIG

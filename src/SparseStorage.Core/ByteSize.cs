@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 
-namespace SparseStorage;
+namespace SparseStorage.Core;
 
 /// <summary>
 /// A number of bytes. Parses "10GB", "10GiB", "1.5T", "512M" and plain numbers; every unit is binary

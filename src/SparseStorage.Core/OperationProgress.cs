@@ -1,4 +1,4 @@
-namespace SparseStorage;
+namespace SparseStorage.Core;
 
 /// <summary>Progress of a long operation, raised through IProgress and shown by the cmdlets with Write-Progress.</summary>
 public sealed record OperationProgress(string Activity, string Status, long Done, long Total)

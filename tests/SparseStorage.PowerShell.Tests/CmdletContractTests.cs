@@ -256,7 +256,7 @@ public sealed class CmdletContractTests : IDisposable
     public void Sizes_take_the_transformation_that_accepts_numbers_and_text()
     {
         var size = assembly.Get("New-SparseVolume").Parameters.Single(p => p.Name == "Size");
-        size.Type.FullName.Should().Be("SparseStorage.ByteSize");
+        size.Type.FullName.Should().Be("SparseStorage.Core.ByteSize");
         size.Has("ByteSizeTransformationAttribute").Should().BeTrue();
     }
 

@@ -10,7 +10,7 @@ public static class ScriptBlockMembers
         Parse(script).FindAll(node => node is MemberExpressionAst { Static: false, Expression: VariableExpressionAst v } && v.VariablePath.UserPath == variable, true)
             .Cast<MemberExpressionAst>().Select(m => (m.Member as StringConstantExpressionAst)?.Value).OfType<string>();
 
-    /// <summary>The static methods called on a type literal (<c>[SparseStorage.ByteSize]::Format(…)</c>).</summary>
+    /// <summary>The static methods called on a type literal (<c>[SparseStorage.Core.ByteSize]::Format(…)</c>).</summary>
     public static IEnumerable<(string Type, string Method)> StaticCalls(string script) =>
         Parse(script).FindAll(node => node is InvokeMemberExpressionAst { Static: true, Expression: TypeExpressionAst, Member: StringConstantExpressionAst }, true)
             .Cast<InvokeMemberExpressionAst>().Select(m => (((TypeExpressionAst)m.Expression).TypeName.FullName, ((StringConstantExpressionAst)m.Member).Value));

@@ -3,7 +3,7 @@ namespace SparseStorage.PowerShell.Tests;
 public sealed class ScriptBlockMembersTests
 {
     private const string Script = """
-        if ($_.IsBroken) { "broken: $($_.BrokenReason)" } else { [SparseStorage.ByteSize]::Format($_.SizeBytes) + $this.Name + $other.Skipped }
+        if ($_.IsBroken) { "broken: $($_.BrokenReason)" } else { [SparseStorage.Core.ByteSize]::Format($_.SizeBytes) + $this.Name + $other.Skipped }
         """;
 
     [Fact]
@@ -11,6 +11,6 @@ public sealed class ScriptBlockMembersTests
     {
         ScriptBlockMembers.Read(Script, "_").Should().BeEquivalentTo(["IsBroken", "BrokenReason", "SizeBytes"]);
         ScriptBlockMembers.Read(Script, "this").Should().Equal("Name");
-        ScriptBlockMembers.StaticCalls(Script).Should().Equal(("SparseStorage.ByteSize", "Format"));
+        ScriptBlockMembers.StaticCalls(Script).Should().Equal(("SparseStorage.Core.ByteSize", "Format"));
     }
 }

@@ -73,7 +73,7 @@ Describe 'Export-AtaoeDisk, Get-AtaoeExport and Stop-AtaoeExport' -Skip:$SkipAoe
 
     It 'exports a piped volume on the lowest free slot, which the supervisor finds with its size, until it is stopped' {
         $export = $Volume | Export-AtaoeDisk -Shelf 41 -Interface $NodeInterface -Confirm:$false
-        $export.PSObject.TypeNames[0] | Should -Be 'SparseStorage.AtaoeExport'
+        $export.PSObject.TypeNames[0] | Should -Be 'SparseStorage.Core.Aoe.AtaoeExport'
         $export.Slot | Should -Be 0
         $export.State | Should -Be 'Running'
         (Get-AtaoeExport -Shelf 41).VolumePath | Should -Be $Volume.Path
@@ -102,7 +102,7 @@ Describe 'Export-AtaoeDisk, Get-AtaoeExport and Stop-AtaoeExport' -Skip:$SkipAoe
 
 Describe 'Add-AtaoeDiskToGroup' {
     It 'names the missing aoe driver and changes nothing on a host without it' -Skip:$HasAoeDriver {
-        $target = [SparseStorage.AtaoeTarget]@{ Shelf = 1; Slot = 1; Interface = 'eth1'; MacAddress = '02:00:00:00:00:01' }
+        $target = [SparseStorage.Core.Aoe.AtaoeTarget]@{ Shelf = 1; Slot = 1; Interface = 'eth1'; MacAddress = '02:00:00:00:00:01' }
         { $target | Add-AtaoeDiskToGroup -VolumeGroup cluster -WhatIf -ErrorAction Stop } |
             Should -Throw -ErrorId 'AoeDriverMissing,SparseStorage.PowerShell.Commands.AddAtaoeDiskToGroupCommand' -ExpectedMessage '*aoe driver*'
     }

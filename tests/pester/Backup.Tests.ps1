@@ -80,7 +80,7 @@ Describe 'Backing up and restoring a volume' {
 
         $full = Get-SparseVolume -Name 'bk-chain' -Pool $PoolName | Backup-SparseVolume -Destination $BackupRoot
 
-        $full | Should -BeOfType 'SparseStorage.VolumeBackup'
+        $full | Should -BeOfType 'SparseStorage.Core.Backups.VolumeBackup'
         $full.Kind.ToString() | Should -Be 'Full'
         $full.Parent | Should -BeNullOrEmpty
         $full.Source | Should -Be 'bk-chain'
@@ -123,7 +123,7 @@ Describe 'Backing up and restoring a volume' {
         # A set binds its BackupPath to -Backup.
         $restoredFull = $full | Restore-SparseVolume -Destination 'bk-at-full' -Force
 
-        $restoredFull | Should -BeOfType 'SparseStorage.SparseVolume'
+        $restoredFull | Should -BeOfType 'SparseStorage.Core.Volumes.SparseVolume'
         $restoredFull.Path | Should -Be $fullTarget
         $restoredFull.SizeBytes | Should -Be 64MB
         Get-Sha256 -Path $fullTarget | Should -Be $atFull
@@ -290,7 +290,7 @@ Describe 'Archives' {
 
         $archive = Get-SparseVolume -Name 'arch-src' -Pool $PoolName | Compress-SparseVolume -Destination $ArchiveRoot
 
-        $archive | Should -BeOfType 'SparseStorage.VolumeArchive'
+        $archive | Should -BeOfType 'SparseStorage.Core.Backups.VolumeArchive'
         $archive.Path | Should -Be $archivePath
         $archive.Source | Should -Be $volume.Path
         $archive.Codec | Should -Be 'tar --sparse | zstd -3'
@@ -313,7 +313,7 @@ Describe 'Archives' {
         # An archive binds its Path to -Path.
         $expanded = $archive | Expand-SparseVolume -Destination (Join-Path $PoolPath 'arch-back.img')
 
-        $expanded | Should -BeOfType 'SparseStorage.SparseVolume'
+        $expanded | Should -BeOfType 'SparseStorage.Core.Volumes.SparseVolume'
         $expanded.Path | Should -Be (Join-Path $PoolPath 'arch-back.img')
         $expanded.SizeBytes | Should -Be 256MB
         Get-Sha256 -Path $expanded.Path | Should -Be $hash

@@ -161,7 +161,7 @@ Describe 'Encryption at rest' -Skip:(-not $IsRoot -and -not $RequireIntegration)
 
             $protected = Protect-Volume -Path $plain.Path -KeyFile $KeyFile -IterationTime 100 -Confirm:$false -PassThru
 
-            $protected | Should -BeOfType 'SparseStorage.SparseVolume'
+            $protected | Should -BeOfType 'SparseStorage.Core.Volumes.SparseVolume'
             $protected.Path | Should -Be $plain.Path
             $protected.Encryption | Should -Be $(if ($Format -eq 'Qcow2') { 'qcow2 LUKS1 aes-xts-plain64' } else { $RawEncryption })
             $protected.Format.ToString() | Should -Be $(if ($Format -eq 'Qcow2') { 'Qcow2' } else { 'Luks' })

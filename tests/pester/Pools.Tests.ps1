@@ -17,7 +17,7 @@ Describe 'Register-StoragePool and Get-StoragePool' {
     }
 
     It 'returns the new, empty pool' {
-        $registered | Should -BeOfType 'SparseStorage.StoragePool'
+        $registered | Should -BeOfType 'SparseStorage.Core.Pools.StoragePool'
         $registered.Name | Should -Be 'pester-main'
         $registered.Path | Should -Be $poolPath
         $registered.VolumeCount | Should -Be 0
@@ -127,7 +127,7 @@ Describe 'Work files of operations that were killed' {
     It 'removes those whose process is gone, says so in the verbose stream, and counts the rest in PartialBytes' {
         $listed = Get-StoragePool -Name 'pester-partial' -Verbose 4>&1
         $messages = @($listed | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message
-        $counted = $listed | Where-Object { $_ -is [SparseStorage.StoragePool] }
+        $counted = $listed | Where-Object { $_ -is [SparseStorage.Core.Pools.StoragePool] }
 
         $messages | Should -Match ([regex]::Escape([System.IO.Path]::GetFileName($ofDead)))
         Test-Path -LiteralPath $ofDead | Should -BeFalse

@@ -145,7 +145,7 @@ Describe 'Resizing a volume that is not in use' {
 
         $result = Resize-SparseVolume -Name 'grow-none' -Pool $PoolName -Delta +64MB
 
-        $result | Should -BeOfType 'SparseStorage.VolumeResizeResult'
+        $result | Should -BeOfType 'SparseStorage.Core.Volumes.Resize.VolumeResizeResult'
         $result.Name | Should -Be 'grow-none'
         $result.Path | Should -Be $volume.Path
         $result.OldSizeBytes | Should -Be 64MB

@@ -59,18 +59,18 @@ Describe 'Deserialized objects on the pipeline' {
     It 'a volume keeps its values and type name, and pipes into Get-SparseVolume' {
         $deserialized = ConvertTo-Deserialized $Volume
 
-        $deserialized.PSObject.TypeNames[0] | Should -Be 'Deserialized.SparseStorage.SparseVolume'
+        $deserialized.PSObject.TypeNames[0] | Should -Be 'Deserialized.SparseStorage.Core.Volumes.SparseVolume'
         $deserialized.Path | Should -Be $Volume.Path
         $deserialized.SizeBytes | Should -Be 16MB
         $live = $deserialized | Get-SparseVolume
-        $live | Should -BeOfType 'SparseStorage.SparseVolume'
+        $live | Should -BeOfType 'SparseStorage.Core.Volumes.SparseVolume'
         $live.Path | Should -Be $Volume.Path
     }
 
     It 'a pool pipes into Get-SparseVolume, which lists its volumes' {
         $deserialized = ConvertTo-Deserialized (Get-StoragePool -Name $PoolName)
 
-        $deserialized.PSObject.TypeNames[0] | Should -Be 'Deserialized.SparseStorage.StoragePool'
+        $deserialized.PSObject.TypeNames[0] | Should -Be 'Deserialized.SparseStorage.Core.Pools.StoragePool'
         $deserialized.ProvisionedBytes | Should -Be 16MB
         ($deserialized | Get-SparseVolume).Path | Should -Be $Volume.Path
     }
@@ -90,7 +90,7 @@ Describe 'Deserialized objects on the pipeline' {
         $null = New-VolumeSnapshot -VolumePath $Volume.Path -Name 'keep'
         $deserialized = ConvertTo-Deserialized (New-VolumeSnapshot -VolumePath $Volume.Path -Name 'drop')
 
-        $deserialized.PSObject.TypeNames[0] | Should -Be 'Deserialized.SparseStorage.VolumeSnapshot'
+        $deserialized.PSObject.TypeNames[0] | Should -Be 'Deserialized.SparseStorage.Core.Snapshots.VolumeSnapshot'
         $deserialized | Remove-VolumeSnapshot -Confirm:$false
         (Get-VolumeSnapshot -VolumePath $Volume.Path).Name | Should -Be 'keep'
     }
@@ -98,7 +98,7 @@ Describe 'Deserialized objects on the pipeline' {
     It 'a backup set pipes into Restore-SparseVolume and Remove-VolumeBackup' {
         $deserialized = ConvertTo-Deserialized (Backup-SparseVolume -Path $Volume.Path -Destination $BackupRoot)
 
-        $deserialized.PSObject.TypeNames[0] | Should -Be 'Deserialized.SparseStorage.VolumeBackup'
+        $deserialized.PSObject.TypeNames[0] | Should -Be 'Deserialized.SparseStorage.Core.Backups.VolumeBackup'
         $restored = $deserialized | Restore-SparseVolume -Destination 'ser-restored' -Confirm:$false
         Get-Sha256 -Path $restored.Path | Should -Be (Get-Sha256 -Path $Volume.Path)
         $deserialized | Remove-VolumeBackup -Confirm:$false
@@ -121,7 +121,7 @@ Describe 'Deserialized objects on the pipeline' {
         $export = $Volume | Export-AtaoeDisk -Shelf 61 -Interface $Interface -Confirm:$false
         $deserialized = ConvertTo-Deserialized $export
 
-        $deserialized.PSObject.TypeNames[0] | Should -Be 'Deserialized.SparseStorage.AtaoeExport'
+        $deserialized.PSObject.TypeNames[0] | Should -Be 'Deserialized.SparseStorage.Core.Aoe.AtaoeExport'
         $deserialized | Stop-AtaoeExport -Confirm:$false
         Get-AtaoeExport -Shelf 61 | Should -BeNullOrEmpty
     }
@@ -140,7 +140,7 @@ Describe 'Cmdlet output as JSON' {
             'Resize-SparseVolume'   = Resize-SparseVolume -Path $volume.Path -Delta 16MB
             'Optimize-SparseVolume' = Optimize-SparseVolume -Path $volume.Path
             'Test-SparseVolume'     = Test-SparseVolume -Path $volume.Path
-            'AtaoeTarget'           = [SparseStorage.AtaoeTarget]@{ Shelf = 1; Slot = 2; Interface = 'eth1'; MacAddress = '02:00:00:00:00:01'; Sectors = 2048 }
+            'AtaoeTarget'           = [SparseStorage.Core.Aoe.AtaoeTarget]@{ Shelf = 1; Slot = 2; Interface = 'eth1'; MacAddress = '02:00:00:00:00:01'; Sectors = 2048 }
         }
     }
 

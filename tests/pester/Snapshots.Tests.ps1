@@ -90,7 +90,7 @@ Describe 'Snapshots of a volume that is not in use' {
 
         $snapshot = New-VolumeSnapshot -Volume 'snap-raw' -Pool $PoolName -Name 'before-change'
 
-        $snapshot | Should -BeOfType 'SparseStorage.VolumeSnapshot'
+        $snapshot | Should -BeOfType 'SparseStorage.Core.Snapshots.VolumeSnapshot'
         $snapshot.Volume | Should -Be 'snap-raw'
         $snapshot.VolumePath | Should -Be $volume.Path
         $snapshot.Pool | Should -Be $PoolName
@@ -113,7 +113,7 @@ Describe 'Snapshots of a volume that is not in use' {
 
         $restored = Restore-VolumeSnapshot -VolumePath $volume.Path -Name 'before-change' -Confirm:$false -PassThru
 
-        $restored | Should -BeOfType 'SparseStorage.SparseVolume'
+        $restored | Should -BeOfType 'SparseStorage.Core.Volumes.SparseVolume'
         $restored.Path | Should -Be $volume.Path
         Get-Sha256 -Path $volume.Path | Should -Be $atSnapshot
         (Get-VolumeSnapshot -VolumePath $volume.Path).Name | Should -Be 'before-change' -Because 'a restore keeps the snapshot'
@@ -263,7 +263,7 @@ Describe 'Copying volumes' {
 
         $copy = Copy-SparseVolume -Name 'copy-src' -Pool $PoolName -Destination 'copy-dst'
 
-        $copy | Should -BeOfType 'SparseStorage.SparseVolume'
+        $copy | Should -BeOfType 'SparseStorage.Core.Volumes.SparseVolume'
         $copy.Name | Should -Be 'copy-dst'
         $copy.Path | Should -Be $destination
         $copy.Pool | Should -Be $PoolName
@@ -354,7 +354,7 @@ Describe 'Optimizing a volume without a filesystem' {
         Optimize-SparseVolume -Path $volume.Path -WhatIf | Should -BeNullOrEmpty
         $result = Optimize-SparseVolume -Path $volume.Path
 
-        $result | Should -BeOfType 'SparseStorage.VolumeOptimizeResult'
+        $result | Should -BeOfType 'SparseStorage.Core.Volumes.Maintenance.VolumeOptimizeResult'
         $result.Name | Should -Be 'opt-zeros'
         $result.ReclaimedBytes | Should -BeGreaterThan 0
         $result.ReclaimedBytes | Should -Be ($result.AllocatedBeforeBytes - $result.AllocatedAfterBytes)
@@ -408,7 +408,7 @@ Describe 'Testing volumes' {
             $quiet | Should -BeOfType ([bool])
             $quiet | Should -BeTrue
             $result = Get-SparseVolume -Name $name -Pool $PoolName | Test-SparseVolume
-            $result | Should -BeOfType 'SparseStorage.VolumeTestResult'
+            $result | Should -BeOfType 'SparseStorage.Core.Volumes.Maintenance.VolumeTestResult'
             $result.Path | Should -Be $volume.Path
             $result.FileSystem.ToString() | Should -Be $FileSystem
             $result.IsHealthy | Should -BeTrue

@@ -1,4 +1,4 @@
-namespace SparseStorage;
+namespace SparseStorage.Core.Aoe;
 
 /// <summary>What is known of an export's vblade right now.</summary>
 // Backed by long so that ConvertTo-Json writes the name, not a number (docs/json.md).

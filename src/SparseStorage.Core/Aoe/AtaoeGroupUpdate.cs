@@ -1,4 +1,4 @@
-namespace SparseStorage;
+namespace SparseStorage.Core.Aoe;
 
 /// <summary>What Add-AtaoeDiskToGroup did (or, under -WhatIf, would do) to a volume group.</summary>
 public sealed class AtaoeGroupUpdate

@@ -1,4 +1,4 @@
-namespace SparseStorage;
+namespace SparseStorage.Core.Aoe;
 
 /// <summary>An AoE target seen on the wire: its address, what Query Config said of it, and its size from ATA IDENTIFY.</summary>
 public sealed class AtaoeTarget

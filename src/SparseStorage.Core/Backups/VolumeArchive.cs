@@ -1,4 +1,4 @@
-namespace SparseStorage;
+namespace SparseStorage.Core.Backups;
 
 /// <summary>A volume compressed into one file: a GNU sparse tar compressed with zstd (opens with tar and zstd alone).</summary>
 public sealed class VolumeArchive

@@ -1,4 +1,4 @@
-namespace SparseStorage;
+namespace SparseStorage.Core.Backups;
 
 // Backed by long so that ConvertTo-Json writes the name, not a number (docs/json.md).
 public enum BackupKind : long

@@ -1,4 +1,4 @@
-namespace SparseStorage;
+namespace SparseStorage.Core.Encryption;
 
 /// <summary>How an encrypted volume's image holds its data.</summary>
 // Backed by long so that ConvertTo-Json writes the name, not a number (docs/json.md).

@@ -1,4 +1,4 @@
-namespace SparseStorage;
+namespace SparseStorage.Core.Errors;
 
 /// <summary>Base of every failure Core reports. <see cref="ErrorId"/> is stable and becomes the ErrorRecord id.</summary>
 public class SparseStorageException : Exception

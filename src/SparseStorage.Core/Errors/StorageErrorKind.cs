@@ -1,4 +1,4 @@
-namespace SparseStorage;
+namespace SparseStorage.Core.Errors;
 
 /// <summary>What kind of failure an exception reports; the cmdlet layer maps each kind to one ErrorCategory.</summary>
 public enum StorageErrorKind

@@ -1,4 +1,4 @@
-namespace SparseStorage;
+namespace SparseStorage.Core.Errors;
 
 /// <summary>
 /// A pool directory that must never hold images: the root, a system directory, or a pseudo-filesystem. Registering it

@@ -1,4 +1,4 @@
-namespace SparseStorage;
+namespace SparseStorage.Core.Formats;
 
 /// <summary>A filesystem a volume can hold. <see cref="Unknown"/>: data the module does not recognise.</summary>
 // Backed by long so that ConvertTo-Json writes the name, not a number (docs/json.md).

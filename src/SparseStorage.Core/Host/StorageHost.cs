@@ -1,4 +1,4 @@
-namespace SparseStorage;
+namespace SparseStorage.Core.Host;
 
 /// <summary>A tool the module may call: where it is and which version.</summary>
 public sealed record ToolInfo(string Name, string Package, string? Path, string? Version)

@@ -1,4 +1,4 @@
-namespace SparseStorage;
+namespace SparseStorage.Core.Pools;
 
 /// <summary>A registered directory volumes may live in, with its accounting.</summary>
 public sealed class StoragePool

@@ -1,4 +1,4 @@
-namespace SparseStorage;
+namespace SparseStorage.Core.Snapshots;
 
 /// <summary>Where a snapshot's data lives.</summary>
 // Backed by long so that ConvertTo-Json writes the name, not a number (docs/json.md).

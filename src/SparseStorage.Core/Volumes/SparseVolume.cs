@@ -1,4 +1,4 @@
-namespace SparseStorage;
+namespace SparseStorage.Core.Volumes;
 
 /// <summary>One image file managed as a volume. Emitted as-is by the cmdlets.</summary>
 public sealed class SparseVolume

@@ -1,4 +1,4 @@
-namespace SparseStorage;
+namespace SparseStorage.Core.Volumes;
 
 /// <summary>The on-disk format of a volume's image file.</summary>
 // Backed by long so that ConvertTo-Json writes the name, not a number (docs/json.md).

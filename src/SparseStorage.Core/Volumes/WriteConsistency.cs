@@ -1,4 +1,4 @@
-namespace SparseStorage;
+namespace SparseStorage.Core.Volumes;
 
 /// <summary>How a copy of a volume taken while it might be written (a snapshot, a backup) was kept consistent.</summary>
 // Backed by long so that ConvertTo-Json writes the name, not a number (docs/json.md).

@@ -17,20 +17,20 @@ public sealed class JsonShapeTests(PowerShellRuntime runtime) : IDisposable
     /// <summary>The command that makes a real object of each output type.</summary>
     public static TheoryData<string, string> Producers => new()
     {
-        { "SparseStorage.SparseVolume", "Get-SparseVolume -Path $Raw" },
-        { "SparseStorage.StoragePool", "Get-StoragePool -Name $Pool" },
-        { "SparseStorage.StorageHost", "Get-StorageHost" },
-        { "SparseStorage.VolumeSnapshot", "New-VolumeSnapshot -VolumePath $Qcow -Name s1" },
-        { "SparseStorage.VolumeResizeResult", "Resize-SparseVolume -Path $Raw -Size 32MB" },
-        { "SparseStorage.VolumeTestResult", "Test-SparseVolume -Path $Raw" },
-        { "SparseStorage.VolumeOptimizeResult", "Optimize-SparseVolume -Path $Raw" },
-        { "SparseStorage.VolumeBackup", "Backup-SparseVolume -Path $Raw -Destination $Spare" },
-        { "SparseStorage.VolumeArchive", "Compress-SparseVolume -Path $Raw -Destination $Spare" },
+        { "SparseStorage.Core.Volumes.SparseVolume", "Get-SparseVolume -Path $Raw" },
+        { "SparseStorage.Core.Pools.StoragePool", "Get-StoragePool -Name $Pool" },
+        { "SparseStorage.Core.Host.StorageHost", "Get-StorageHost" },
+        { "SparseStorage.Core.Snapshots.VolumeSnapshot", "New-VolumeSnapshot -VolumePath $Qcow -Name s1" },
+        { "SparseStorage.Core.Volumes.Resize.VolumeResizeResult", "Resize-SparseVolume -Path $Raw -Size 32MB" },
+        { "SparseStorage.Core.Volumes.Maintenance.VolumeTestResult", "Test-SparseVolume -Path $Raw" },
+        { "SparseStorage.Core.Volumes.Maintenance.VolumeOptimizeResult", "Optimize-SparseVolume -Path $Raw" },
+        { "SparseStorage.Core.Backups.VolumeBackup", "Backup-SparseVolume -Path $Raw -Destination $Spare" },
+        { "SparseStorage.Core.Backups.VolumeArchive", "Compress-SparseVolume -Path $Raw -Destination $Spare" },
         // AoE objects need a second host on an Ethernet segment (the Pester Ataoe suite builds one); here they are
         // made as Core makes them, with every member set, and converted by the same ConvertTo-Json.
-        { "SparseStorage.AtaoeExport", "[SparseStorage.AtaoeExport]@{ Volume = 'r'; VolumePath = $Raw; Shelf = 1; Slot = 2; Interface = 'eth0'; MacAllow = [string[]]@('02:00:00:00:00:01') }" },
-        { "SparseStorage.AtaoeTarget", "[SparseStorage.AtaoeTarget]@{ Shelf = 1; Slot = 2; Interface = 'eth0'; MacAddress = '02:00:00:00:00:01'; Sectors = 2048; FirmwareVersion = 'V24' }" },
-        { "SparseStorage.AtaoeGroupUpdate", "[SparseStorage.AtaoeGroupUpdate]@{ VolumeGroup = 'cluster'; AddedDevices = [string[]]@('/dev/etherd/e1.2'); CreatedGroup = $true; Commands = [string[]]@('pvcreate /dev/etherd/e1.2') }" },
+        { "SparseStorage.Core.Aoe.AtaoeExport", "[SparseStorage.Core.Aoe.AtaoeExport]@{ Volume = 'r'; VolumePath = $Raw; Shelf = 1; Slot = 2; Interface = 'eth0'; MacAllow = [string[]]@('02:00:00:00:00:01') }" },
+        { "SparseStorage.Core.Aoe.AtaoeTarget", "[SparseStorage.Core.Aoe.AtaoeTarget]@{ Shelf = 1; Slot = 2; Interface = 'eth0'; MacAddress = '02:00:00:00:00:01'; Sectors = 2048; FirmwareVersion = 'V24' }" },
+        { "SparseStorage.Core.Aoe.AtaoeGroupUpdate", "[SparseStorage.Core.Aoe.AtaoeGroupUpdate]@{ VolumeGroup = 'cluster'; AddedDevices = [string[]]@('/dev/etherd/e1.2'); CreatedGroup = $true; Commands = [string[]]@('pvcreate /dev/etherd/e1.2') }" },
     };
 
     [IntegrationTheory("qemu-img", "mkfs.ext4", "e2fsck", "resize2fs", "losetup", "mount", "fstrim", "tar", "zstd")]

@@ -1,4 +1,4 @@
-namespace SparseStorage;
+namespace SparseStorage.Core.Volumes.Maintenance;
 
 /// <summary>What Optimize-SparseVolume gave back.</summary>
 public sealed class VolumeOptimizeResult

@@ -1,4 +1,4 @@
-namespace SparseStorage;
+namespace SparseStorage.Core.Volumes.Maintenance;
 
 // Backed by long so that ConvertTo-Json writes the name, not a number (docs/json.md).
 public enum FindingSeverity : long

@@ -1,4 +1,4 @@
-namespace SparseStorage;
+namespace SparseStorage.Core.Volumes.Resize;
 
 /// <summary>A shrink would cut into space the filesystem uses (plus the safety margin).</summary>
 public sealed class ShrinkBelowUsedException(string message, object? target = null)

@@ -1,4 +1,4 @@
-namespace SparseStorage;
+namespace SparseStorage.Core.Volumes.Resize;
 
 /// <summary>What a resize did: the volume's old and new virtual size and the steps that ran.</summary>
 public sealed class VolumeResizeResult
