@@ -59,8 +59,15 @@ public sealed class ExportAtaoeDiskCommand : VolumeCmdlet
                 return;
             // Applied on the pipeline thread, where the plan was made: a network namespace belongs to a thread, and
             // vblade must start in the one that holds the interface.
-            var export = service.Apply(plan, null, Cancellation);
-            WriteStepsStarted();
+            AtaoeExport export;
+            try
+            {
+                export = service.Apply(plan, null, Cancellation);
+            }
+            finally
+            {
+                WriteStepsStarted();
+            }
             WriteObject(export);
         }, VolumeTarget);
 }

@@ -37,8 +37,15 @@ public sealed class StopAtaoeExportCommand : SparseStorageCmdlet
             if (!ShouldApply(plan))
                 return;
             // On the pipeline thread: the export's address is looked up in this thread's network namespace.
-            var stopped = service.Apply(plan, null, Cancellation);
-            WriteStepsStarted();
+            AtaoeExport stopped;
+            try
+            {
+                stopped = service.Apply(plan, null, Cancellation);
+            }
+            finally
+            {
+                WriteStepsStarted();
+            }
             if (PassThru)
                 WriteObject(stopped);
         }, $"e{Shelf}.{Slot}");
