@@ -20,7 +20,7 @@ targets with Find-AtaoeDisk and adds them to its volume group (Add-AtaoeDiskToGr
    corrupt it.
 
 A volume that fails is reported as an error and the next one is processed; the script then exits with code 1.
-Exporting needs root. Nothing asks for confirmation (Medium impact); -WhatIf shows the vblade command lines.
+Exporting needs root. Nothing asks for confirmation (Medium impact); -WhatIf shows the command lines that start vblade.
 
 .PARAMETER Pool
 The pool whose volumes this node serves.

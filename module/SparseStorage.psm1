@@ -132,7 +132,7 @@ class SparseVolume {
     [void] Set() {
         $plan = $this.Plan($this.FindVolume())
         $plan.RequireNoConflicts()
-        foreach ($step in $plan.Steps) {
+        foreach ($step in $plan.Changes) {
             Write-Verbose -Message "SparseVolume '$($plan.Target)': $($step.Description)"
             $this.Apply($step)
         }
@@ -256,7 +256,7 @@ class SparseStoragePool {
     [void] Set() {
         $plan = $this.Plan($this.FindPool())
         $plan.RequireNoConflicts()
-        foreach ($step in $plan.Steps) {
+        foreach ($step in $plan.Changes) {
             Write-Verbose -Message "SparseStoragePool '$($plan.Target)': $($step.Description)"
             switch ([string] $step.Kind) {
                 'Register' { $null = Register-StoragePool -Name $this.Name -Path $this.Path -Confirm:$false -ErrorAction Stop }

@@ -110,6 +110,30 @@ public sealed class DscResourceContractTests : IDisposable
         StaticMethod("ObservedVolume", "From").Should().NotBeNull();
     }
 
+    [Theory]
+    [InlineData("SparseVolume", "VolumePlan", "VolumeStep")]
+    [InlineData("SparseStoragePool", "PoolPlan", "PoolStep")]
+    public void Every_member_a_resource_reads_of_its_plan_and_steps_exists_and_it_walks_the_typed_changes(string resource, string planType, string stepType)
+    {
+        var declaration = Ast.FindAll(n => n is TypeDefinitionAst { Name: var name } && name == resource, true).Cast<TypeDefinitionAst>().Single();
+        var plan = assembly.Core.GetType($"SparseStorage.Core.Configuration.{planType}", throwOnError: true)!;
+        var step = assembly.Core.GetType($"SparseStorage.Core.Configuration.{stepType}", throwOnError: true)!;
+
+        var planMembers = MembersReadOf(declaration, "plan");
+        var stepMembers = MembersReadOf(declaration, "step");
+        planMembers.Should().Contain(["Differences", "Conflicts", "IsInDesiredState", "RequireNoConflicts", "Target"]);
+        stepMembers.Should().Contain(["Kind", "Description"]);
+        planMembers.Should().OnlyContain(m => plan.GetProperty(m) != null || plan.GetMethod(m) != null, $"{planType} has every member {resource} reads");
+        stepMembers.Should().OnlyContain(m => step.GetProperty(m) != null, $"{stepType} has every member {resource} reads");
+        var walked = declaration.FindAll(n => n is ForEachStatementAst { Variable.VariablePath.UserPath: "step" }, true).Cast<ForEachStatementAst>()
+            .Select(f => ((MemberExpressionAst)f.Condition.Find(n => n is MemberExpressionAst, true)!).Member).Cast<StringConstantExpressionAst>().Single().Value;
+        plan.GetProperty(walked)!.PropertyType.GetGenericArguments().Single().Should().BeSameAs(step, "Set carries out the typed changes, not the plan's display steps");
+    }
+
+    private static IReadOnlyList<string> MembersReadOf(Ast scope, string variable) =>
+        scope.FindAll(n => n is MemberExpressionAst { Expression: VariableExpressionAst v } && v.VariablePath.UserPath == variable, true)
+            .Cast<MemberExpressionAst>().Select(m => ((StringConstantExpressionAst)m.Member).Value).Distinct().ToList();
+
     public static TheoryData<string, string[]> CmdletParameters => new()
     {
         { "Get-SparseVolume", ["Pool"] },

@@ -61,12 +61,16 @@ Describe 'Export-AtaoeDisk, Get-AtaoeExport and Stop-AtaoeExport' -Skip:$SkipAoe
         $Volume | Remove-SparseVolume -Force -Confirm:$false
     }
 
-    It '-WhatIf shows the vblade command line and starts nothing' {
-        # The steps go to the verbose stream as well as into the What if: line, which the host prints. The messages
-        # are matched, not Out-String's rendering, which wraps long lines at the host's width.
+    It '-WhatIf shows the command line that starts vblade and starts nothing' {
+        # The plan's steps go to the verbose stream ("Plan: ...") as well as into the What if: line, which the host
+        # prints. The messages are matched, not Out-String's rendering, which wraps long lines at the host's width.
         $output = @($Volume | Export-AtaoeDisk -Shelf 41 -Interface $NodeInterface -WhatIf -Verbose 4>&1)
         $output | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] } | Should -BeNullOrEmpty
-        @($output.Message) -join "`n" | Should -Match ([regex]::Escape("vblade 41 0 $NodeInterface $($Volume.Path)"))
+        $plan = @($output.Message | Where-Object { $_ -like 'Plan: *' })
+        $plan | Should -HaveCount 2
+        $plan[0] | Should -BeLike 'Plan: start-stop-daemon --start --background *'
+        $plan[0] | Should -Match ([regex]::Escape("vblade -- 41 0 $NodeInterface $($Volume.Path)") + '$')
+        $plan[1] | Should -Be "Plan: Wait until vblade serves e41.0 on $NodeInterface, then record the export"
         Get-AtaoeExport | Should -BeNullOrEmpty
         @(Get-Process -Name vblade -ErrorAction Ignore | Where-Object { $_.CommandLine -like "*$($Volume.Path)*" }) | Should -HaveCount 0
     }
@@ -83,7 +87,12 @@ Describe 'Export-AtaoeDisk, Get-AtaoeExport and Stop-AtaoeExport' -Skip:$SkipAoe
         $found[0].Shelf | Should -Be 41
         $found[0].SizeBytes | Should -Be 8MB
 
-        Get-AtaoeExport -Shelf 41 | Stop-AtaoeExport -Confirm:$false
+        $stopPlan = @(Get-AtaoeExport -Shelf 41 | Stop-AtaoeExport -WhatIf -Verbose 4>&1)
+        $stopPlan.Message | Should -Contain "Plan: Stop vblade pid $($export.ProcessId) serving $($Volume.Path) (SIGTERM, then SIGKILL after 5 s)"
+        (Get-AtaoeExport -Shelf 41).State | Should -Be 'Running'
+
+        $stopped = @(Get-AtaoeExport -Shelf 41 | Stop-AtaoeExport -Confirm:$false -Verbose 4>&1)
+        @($stopped.Message | Where-Object { $_ -like 'Step: *' }) | Should -Be @($stopPlan.Message | Where-Object { $_ -like 'Plan: *' } | ForEach-Object { $_ -replace '^Plan: ', 'Step: ' })
         Get-AtaoeExport | Should -BeNullOrEmpty
         Find-FromSupervisor | Should -HaveCount 0
     }
@@ -101,9 +110,20 @@ Describe 'Export-AtaoeDisk, Get-AtaoeExport and Stop-AtaoeExport' -Skip:$SkipAoe
 }
 
 Describe 'Add-AtaoeDiskToGroup' {
-    It 'names the missing aoe driver and changes nothing on a host without it' -Skip:$HasAoeDriver {
+    # Planning reads LVM's reports (pvs, vgs), which needs root.
+    It 'plans the LVM commands with a warning, and the run names the missing aoe driver and changes nothing' -Skip:($HasAoeDriver -or -not ($IsRoot -or $RequireIntegration)) {
         $target = [SparseStorage.Core.Aoe.AtaoeTarget]@{ Shelf = 1; Slot = 1; Interface = 'eth1'; MacAddress = '02:00:00:00:00:01' }
-        { $target | Add-AtaoeDiskToGroup -VolumeGroup cluster -WhatIf -ErrorAction Stop } |
+        $group = 'pester' + [guid]::NewGuid().ToString('N').Substring(0, 8)
+
+        $output = @($target | Add-AtaoeDiskToGroup -VolumeGroup $group -WhatIf -Verbose -WarningVariable warnings -WarningAction SilentlyContinue 4>&1)
+
+        $output | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] } | Should -BeNullOrEmpty
+        @($output.Message | Where-Object { $_ -like 'Plan: *' }) |
+            Should -Be @('Plan: aoe-discover', 'Plan: pvcreate /dev/etherd/e1.1', "Plan: vgcreate $group /dev/etherd/e1.1")
+        "$warnings" | Should -BeLike '*aoe driver*will refuse*'
+        { $target | Add-AtaoeDiskToGroup -VolumeGroup $group -Confirm:$false -WarningAction SilentlyContinue -ErrorAction Stop } |
             Should -Throw -ErrorId 'AoeDriverMissing,SparseStorage.PowerShell.Commands.AddAtaoeDiskToGroupCommand' -ExpectedMessage '*aoe driver*'
+        Test-Path -LiteralPath '/dev/etherd' | Should -BeFalse
+        @(& vgs --noheadings --options vg_name 2>$null) -match "\b$group\b" | Should -BeNullOrEmpty
     }
 }

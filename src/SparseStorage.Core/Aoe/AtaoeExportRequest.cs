@@ -1,5 +1,3 @@
-using SparseStorage.Core.Processes;
-
 namespace SparseStorage.Core.Aoe;
 
 /// <summary>What Export-AtaoeDisk asks for. A null <see cref="Slot"/> means "the lowest free slot on that shelf and interface".</summary>
@@ -23,12 +21,4 @@ public sealed record AtaoeExportRequest
         string.Equals(text, "Auto", StringComparison.OrdinalIgnoreCase) ? null
         : int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var slot) ? slot
         : throw new InvalidStorageArgumentException("InvalidAoeSlot", $"-Slot takes a number from 0 to {AoeProtocol.MaxSlot} or 'Auto'; '{text}' is neither.", text);
-}
-
-/// <summary>An export as it would start: the address chosen and the vblade command that will serve it.</summary>
-public sealed record AtaoeExportPlan(AtaoeExportRequest Request, int Slot, VbladeCommandLine CommandLine, string VbladePath, AtaoeExportRecord? Replaces)
-{
-    public ToolCommand Vblade => new(VbladePath, CommandLine.Arguments());
-
-    public string Target => $"e{Request.Shelf}.{Slot} on {Request.Interface}";
 }

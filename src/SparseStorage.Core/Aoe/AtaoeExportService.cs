@@ -1,5 +1,7 @@
 using SparseStorage.Core.Native;
+using SparseStorage.Core.Planning;
 using SparseStorage.Core.Processes;
+using SparseStorage.Core.Volumes;
 
 namespace SparseStorage.Core.Aoe;
 
@@ -7,11 +9,13 @@ namespace SparseStorage.Core.Aoe;
 /// Exports volumes over AoE with vblade, started detached (start-stop-daemon: a new session, stdio into a log in the
 /// state directory) so that it outlives the session that started it; lists exports with their live state; stops them.
 /// Addresses are checked against the module's records and against every running vblade, also ones started by hand.
+/// Network namespaces belong to threads: plan and apply on the thread whose namespace holds the interface.
 /// </summary>
 public sealed class AtaoeExportService(StorageContext context)
+    : IPlannedOperation<AtaoeExportRequest, AtaoeExportPlan, AtaoeExport>, IPlannedOperation<AtaoeExportAddress, AtaoeStopPlan, AtaoeExport>
 {
+    private const string Activity = "AoE export";
     private static readonly TimeSpan StartWait = TimeSpan.FromSeconds(5);
-    private static readonly TimeSpan StopWait = TimeSpan.FromSeconds(5);
 
     private string Directory => context.Runtime.Ensure(context.Runtime.AoeExports);
 
@@ -34,37 +38,43 @@ public sealed class AtaoeExportService(StorageContext context)
 
         var commandLine = new VbladeCommandLine(request.Shelf, slot, request.Interface, request.Volume.Path)
             { ReadOnly = request.ReadOnly, Direct = request.Direct, Sync = request.Sync, MacAllow = macs };
-        return new AtaoeExportPlan(request, slot, commandLine, ToolLocator.Default.Locate("vblade"), replaces);
-    }
-
-    /// <summary>Plans again under the exports lock (so two sessions cannot take one slot), starts vblade and waits until it serves.</summary>
-    public AtaoeExport Export(AtaoeExportRequest request, CancellationToken cancellationToken = default)
-    {
-        using var exportsLock = LockExports(cancellationToken);
-        var plan = Plan(request);
-        plan.Replaces?.Delete(Directory);
-        var key = AtaoeExportRecord.KeyFor(request.Shelf, plan.Slot, request.Interface, NetworkNamespace.Current());
-        AtaoeExportRecord.WriteOwnerOnly(AtaoeExportRecord.PidFilePath(Directory, key), "");
-        AtaoeExportRecord.WriteOwnerOnly(AtaoeExportRecord.LogPath(Directory, key), "");
-        context.Runner.RunChecked(LaunchCommand(plan, Directory, key) with { Timeout = StartWait }, cancellationToken);
-        var record = AwaitServing(plan, key, cancellationToken);
-        record.Save(Directory);
-        return record.ToExport(Directory);
+        return new AtaoeExportPlan(request, slot, commandLine, ToolLocator.Default.Locate("vblade"), replaces, context.Runtime.AoeExports, network);
     }
 
     /// <summary>
-    /// The detached start: start-stop-daemon forks twice and calls setsid, so vblade belongs to no session of ours. The
-    /// runner (CliWrap) waits for its tool to exit and reads its output to the end, and would stop or kill what it
-    /// started on Ctrl+C, none of which suits a daemon meant to outlive the session; so what CliWrap runs is
-    /// start-stop-daemon, which returns once vblade is forked off with its output going to the log, not to our pipes.
+    /// Under the exports lock (so two sessions cannot take one slot) plans again from the volume and the exports as
+    /// they are now, refuses if that is not the same plan, then clears a replaced record, starts vblade and waits until it serves.
     /// </summary>
-    public static ToolCommand LaunchCommand(AtaoeExportPlan plan, string directory, string key) =>
-        new("start-stop-daemon",
-        [
-            "--start", "--background", "--make-pidfile", "--pidfile", AtaoeExportRecord.PidFilePath(directory, key),
-            "--output", AtaoeExportRecord.LogPath(directory, key), "--chdir", "/", "--exec", plan.VbladePath, "--",
-            .. plan.CommandLine.Arguments(),
-        ]);
+    public AtaoeExport Apply(AtaoeExportPlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        using var exportsLock = LockExports(cancellationToken);
+        RequireUnchanged(plan);
+        var steps = StepRunner.ForApply(context, progress, Activity, cancellationToken);
+        if (plan is { ClearStep: { } clear, Replaces: { } dead })
+            steps.Do(clear, () => dead.Delete(Directory));
+        AtaoeExportRecord.WriteOwnerOnly(AtaoeExportRecord.PidFilePath(Directory, plan.Key), "");
+        AtaoeExportRecord.WriteOwnerOnly(AtaoeExportRecord.LogPath(Directory, plan.Key), "");
+        steps.Tool(plan.Launch with { Timeout = StartWait });
+        var record = steps.Measure<AtaoeExportRecord?>(plan.AwaitStep, () => AwaitServing(plan, cancellationToken), null);
+        record!.Save(Directory);
+        return record.ToExport(Directory);
+    }
+
+    /// <summary>Plans and applies in one go, for callers that confirm nothing.</summary>
+    public AtaoeExport Export(AtaoeExportRequest request, CancellationToken cancellationToken = default) =>
+        Apply(Plan(request), null, cancellationToken);
+
+    private void RequireUnchanged(AtaoeExportPlan plan)
+    {
+        if (NetworkNamespace.Current() != plan.NetworkNamespace)
+            throw new StorageOperationException("AoePlanChanged",
+                $"The export of {plan.Target} was planned in network namespace {plan.NetworkNamespace} and is applied in {NetworkNamespace.Current()}; plan it again where it is to run.", plan.Target);
+        var volume = new VolumeCatalog(context).Get(plan.Request.Volume.Path);
+        var now = Plan(plan.Request with { Volume = volume, Slot = plan.Slot });
+        if (!now.Steps.SequenceEqual(plan.Steps))
+            throw new StorageOperationException("AoePlanChanged",
+                $"The export of {plan.Target} changed since it was planned; nothing was done. Planned: {plan.Describe()}. Now: {now.Describe()}.", plan.Target);
+    }
 
     public IReadOnlyList<AtaoeExport> List() =>
         AtaoeExportRecord.ReadAll(context.Runtime.AoeExports).Select(r => r.ToExport(context.Runtime.AoeExports))
@@ -72,42 +82,61 @@ public sealed class AtaoeExportService(StorageContext context)
 
     /// <summary>The export at this address in this network namespace.</summary>
     public AtaoeExport Find(int shelf, int slot, string interfaceName) =>
-        FindRecord(shelf, slot, interfaceName).ToExport(context.Runtime.AoeExports);
+        FindRecord(new AtaoeExportAddress(shelf, slot, interfaceName)).ToExport(context.Runtime.AoeExports);
 
-    /// <summary>Stops the export's vblade (TERM, then KILL after a few seconds) and removes its record, pid file and log.</summary>
-    public AtaoeExport Stop(int shelf, int slot, string interfaceName, CancellationToken cancellationToken = default)
+    /// <summary>Finds the export at the address and says how it would be stopped; nothing is changed.</summary>
+    public AtaoeStopPlan Plan(AtaoeExportAddress address)
     {
         context.RequireRoot("Stopping an AoE export");
-        using var exportsLock = LockExports(cancellationToken);
-        var record = FindRecord(shelf, slot, interfaceName);
-        var before = record.ToExport(Directory);
-        if (before.State == AtaoeExportState.Running)
-            Terminate(record.ProcessId, cancellationToken);
-        record.Delete(Directory);
-        return before;
+        var record = FindRecord(address);
+        return new AtaoeStopPlan(address, record.ToExport(context.Runtime.AoeExports), record);
     }
 
-    private AtaoeExportRecord FindRecord(int shelf, int slot, string interfaceName)
+    /// <summary>
+    /// Under the exports lock, checks that the same vblade is recorded at the address in the same state, then stops it
+    /// (TERM, then KILL after a few seconds) and removes its record, pid file and log. Returns the export as it was found.
+    /// </summary>
+    public AtaoeExport Apply(AtaoeStopPlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        var key = AtaoeExportRecord.KeyFor(shelf, slot, interfaceName, NetworkNamespace.Current());
+        using var exportsLock = LockExports(cancellationToken);
+        var record = FindRecord(plan.Address);
+        if (record.ProcessId != plan.Record.ProcessId || record.ProcessStartTicks != plan.Record.ProcessStartTicks || record.StateNow() != plan.Export.State)
+            throw new StorageOperationException("AoePlanChanged",
+                $"The export {plan.Address} changed since it was planned (now vblade pid {record.ProcessId}, {record.StateNow()}); nothing was done.", plan.Target);
+        var steps = StepRunner.ForApply(context, progress, Activity, cancellationToken);
+        if (plan.StopsProcess)
+            steps.Do(plan.TerminateStep, () => Terminate(record.ProcessId, cancellationToken));
+        steps.Do(plan.RemoveStep, () => record.Delete(Directory));
+        return plan.Export;
+    }
+
+    /// <summary>Plans and applies in one go, for callers that confirm nothing.</summary>
+    public AtaoeExport Stop(int shelf, int slot, string interfaceName, CancellationToken cancellationToken = default) =>
+        Apply(Plan(new AtaoeExportAddress(shelf, slot, interfaceName)), null, cancellationToken);
+
+    private AtaoeExportRecord FindRecord(AtaoeExportAddress address)
+    {
+        var key = AtaoeExportRecord.KeyFor(address.Shelf, address.Slot, address.Interface, NetworkNamespace.Current());
         return AtaoeExportRecord.ReadAll(context.Runtime.AoeExports).FirstOrDefault(r => r.Key == key)
-               ?? throw new StorageObjectNotFoundException("AoeExportNotFound", $"No AoE export e{shelf}.{slot} on {interfaceName}; Get-AtaoeExport lists them.", $"e{shelf}.{slot}");
+               ?? throw new StorageObjectNotFoundException("AoeExportNotFound",
+                   $"No AoE export e{address.Shelf}.{address.Slot} on {address.Interface}; Get-AtaoeExport lists them.", $"e{address.Shelf}.{address.Slot}");
     }
 
     private FileLock LockExports(CancellationToken cancellationToken) =>
         FileLock.Acquire(Path.Combine(Directory, ".lock"), context.LockWait, "the AoE exports", cancellationToken);
 
     /// <summary>vblade prints "pid N: eS.L, … sectors" once its socket is bound; until then it is not serving.</summary>
-    private AtaoeExportRecord AwaitServing(AtaoeExportPlan plan, string key, CancellationToken cancellationToken)
+    private AtaoeExportRecord AwaitServing(AtaoeExportPlan plan, CancellationToken cancellationToken)
     {
-        var log = AtaoeExportRecord.LogPath(Directory, key);
+        var log = AtaoeExportRecord.LogPath(Directory, plan.Key);
+        var pidFile = AtaoeExportRecord.PidFilePath(Directory, plan.Key);
         var deadline = DateTime.UtcNow + StartWait;
         var pid = 0;
         while (DateTime.UtcNow < deadline)
         {
             cancellationToken.ThrowIfCancellationRequested();
             if (pid == 0)
-                int.TryParse(File.ReadAllText(AtaoeExportRecord.PidFilePath(Directory, key)).Trim(), out pid);
+                int.TryParse(File.ReadAllText(pidFile).Trim(), out pid);
             if (pid > 0 && !VbladeProcesses.IsAlive(pid))
                 break;
             if (pid > 0 && File.ReadAllText(log).Contains($"pid {pid}:", StringComparison.Ordinal) && VbladeProcesses.StartTicks(pid) is { } ticks)
@@ -117,15 +146,15 @@ public sealed class AtaoeExportService(StorageContext context)
         if (pid > 0 && VbladeProcesses.IsAlive(pid))
             Libc.kill(pid, 9);
         var output = File.ReadAllText(log).Trim();
-        File.Delete(AtaoeExportRecord.PidFilePath(Directory, key));
+        File.Delete(pidFile);
         throw new StorageOperationException("VbladeFailed",
-            $"vblade did not start serving {plan.Target}: {(output.Length > 0 ? output : "it printed nothing")} (command: {plan.Vblade}).", plan.Target);
+            $"vblade did not start serving {plan.Address}: {(output.Length > 0 ? output : "it printed nothing")} (command: {plan.Vblade}).", plan.Address);
     }
 
-    private AtaoeExportRecord RecordOf(AtaoeExportPlan plan, int pid, long startTicks) => new()
+    private static AtaoeExportRecord RecordOf(AtaoeExportPlan plan, int pid, long startTicks) => new()
     {
         Volume = plan.Request.Volume.Name, VolumePath = plan.Request.Volume.Path, Shelf = plan.Request.Shelf, Slot = plan.Slot,
-        Interface = plan.Request.Interface, NetworkNamespace = NetworkNamespace.Current(), ReadOnly = plan.Request.ReadOnly,
+        Interface = plan.Request.Interface, NetworkNamespace = plan.NetworkNamespace, ReadOnly = plan.Request.ReadOnly,
         MacAllow = plan.CommandLine.MacAllow, Direct = plan.Request.Direct, Sync = plan.Request.Sync, ProcessId = pid,
         ProcessStartTicks = startTicks, BootId = VbladeProcesses.BootId(), StartedUtc = DateTime.UtcNow,
         Command = [plan.VbladePath, .. plan.CommandLine.Arguments()],
@@ -135,7 +164,7 @@ public sealed class AtaoeExportService(StorageContext context)
     {
         const int SIGTERM = 15, SIGKILL = 9;
         Libc.kill(pid, SIGTERM);
-        var deadline = DateTime.UtcNow + StopWait;
+        var deadline = DateTime.UtcNow + AtaoeStopPlan.StopWait;
         while (VbladeProcesses.IsAlive(pid) && DateTime.UtcNow < deadline && !cancellationToken.IsCancellationRequested)
             Thread.Sleep(20);
         if (VbladeProcesses.IsAlive(pid))

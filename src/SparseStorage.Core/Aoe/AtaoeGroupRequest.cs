@@ -1,5 +1,3 @@
-using SparseStorage.Core.Processes;
-
 namespace SparseStorage.Core.Aoe;
 
 /// <summary>Add-AtaoeDiskToGroup's request: targets to make physical volumes of a volume group, and what to do with a logical volume.</summary>
@@ -12,10 +10,4 @@ public sealed record AtaoeGroupRequest
     /// <summary>Extend an existing logical volume over the group's free space and grow its filesystem online.</summary>
     public bool Grow { get; init; }
     public FileSystemType FileSystem { get; init; } = FileSystemType.Ext4;
-}
-
-/// <summary>The commands that carry out a request, in order, as a value: -WhatIf shows them, tests compare them.</summary>
-public sealed record AtaoeGroupPlan(AtaoeGroupRequest Request, IReadOnlyList<string> NewDevices, bool CreatesGroup, IReadOnlyList<ToolCommand> Commands)
-{
-    public string LogicalVolumePath => $"/dev/{Request.VolumeGroup}/{Request.LogicalVolume}";
 }

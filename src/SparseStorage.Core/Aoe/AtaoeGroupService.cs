@@ -1,6 +1,8 @@
 using System.Text.RegularExpressions;
 using SparseStorage.Core.Host;
+using SparseStorage.Core.Planning;
 using SparseStorage.Core.Processes;
+using SparseStorage.Core.Volumes;
 
 namespace SparseStorage.Core.Aoe;
 
@@ -10,16 +12,24 @@ namespace SparseStorage.Core.Aoe;
 /// online into the new space. Needs the aoe driver and device-mapper; the plan reads LVM's state through the runner.
 /// </summary>
 public sealed partial class AtaoeGroupService(StorageContext context, bool aoeDriver, bool deviceMapper)
+    : IPlannedOperation<AtaoeGroupRequest, AtaoeGroupPlan, AtaoeGroupUpdate>
 {
     public AtaoeGroupService(StorageContext context) : this(context, StorageHostProbe.HasAoeDriver(), Encryption.DmCryptMapping.IsAvailable) { }
+
+    /// <summary>How long Apply waits after aoe-discover for the aoe driver to make the targets' devices.</summary>
+    public TimeSpan DeviceWait { get; init; } = TimeSpan.FromSeconds(10);
 
     [GeneratedRegex("^[A-Za-z0-9+_.][A-Za-z0-9+_.-]{0,126}$")]
     private static partial Regex LvmName();
 
-    /// <summary>Checks the host and the names, reads which devices, group and volume exist, and lists the commands.</summary>
-    public AtaoeGroupPlan Plan(AtaoeGroupRequest request, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Checks the names, reads which devices, group and volume exist, and lists the commands. A host without the aoe
+    /// driver or device-mapper still gets its plan, with a warning that the run will refuse.
+    /// </summary>
+    public AtaoeGroupPlan Plan(AtaoeGroupRequest request) => Plan(request, CancellationToken.None);
+
+    public AtaoeGroupPlan Plan(AtaoeGroupRequest request, CancellationToken cancellationToken)
     {
-        RequireCapableHost();
         context.RequireRoot("Adding AoE disks to a volume group");
         RequireLvmName(request.VolumeGroup, "VolumeGroup");
         if (request.LogicalVolume is { } lv)
@@ -44,17 +54,32 @@ public sealed partial class AtaoeGroupService(StorageContext context, bool aoeDr
             commands.Add(new ToolCommand(groupExists ? "vgextend" : "vgcreate", [request.VolumeGroup, .. newDevices]));
         if (request.LogicalVolume is not null)
             commands.AddRange(LogicalVolumeSteps(request, groupExists, cancellationToken));
-        return new AtaoeGroupPlan(request, newDevices, !groupExists && newDevices.Count > 0, commands);
+        var missing = MissingCapabilities();
+        return new AtaoeGroupPlan(request, newDevices, !groupExists && newDevices.Count > 0, commands)
+        {
+            MissingCapabilities = missing,
+            Warnings = missing.Count == 0 ? [] : [$"{IncapableHost(missing).Message} The run will refuse before changing anything."],
+        };
     }
 
-    /// <summary>Runs the plan's commands in order; the first failure stops it (LVM's own metadata stays consistent).</summary>
-    public AtaoeGroupUpdate Apply(AtaoeGroupPlan plan, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Refuses on a host without the aoe driver or device-mapper; plans again from LVM's state now and refuses if the
+    /// commands differ; then runs the plan's commands in order. The first failure stops it (LVM's own metadata stays consistent).
+    /// </summary>
+    public AtaoeGroupUpdate Apply(AtaoeGroupPlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
+        if (MissingCapabilities() is { Count: > 0 } missing)
+            throw IncapableHost(missing);
+        var now = Plan(plan.Request, cancellationToken);
+        if (!now.Steps.SequenceEqual(plan.Steps))
+            throw new StorageOperationException("AoePlanChanged",
+                $"The volume group {plan.Request.VolumeGroup} changed since it was planned; nothing was done. Planned: {plan.Describe()}. Now: {now.Describe()}.", plan.Request.VolumeGroup);
+        var steps = StepRunner.ForApply(context, progress, "Add AoE disks", cancellationToken);
         foreach (var command in plan.Commands)
         {
-            context.Runner.RunChecked(command, cancellationToken);
+            steps.Tool(command);
             if (command.Tool == "aoe-discover")
-                AwaitDevices(plan.Request.Targets.Select(t => t.DevicePath), cancellationToken);
+                AwaitDevices(plan.Request.Targets.Select(t => t.DevicePath), DeviceWait, cancellationToken);
         }
         return UpdateOf(plan);
     }
@@ -66,15 +91,14 @@ public sealed partial class AtaoeGroupService(StorageContext context, bool aoeDr
         Commands = plan.Commands.Select(c => c.ToString()).ToList(),
     };
 
-    private void RequireCapableHost()
-    {
-        var missing = new[] { (aoeDriver, "the aoe driver (modprobe aoe; it makes /dev/etherd/eS.L of discovered targets)"),
-                              (deviceMapper, "device-mapper (modprobe dm_mod; LVM's logical volumes are device-mapper devices)") }
+    private List<string> MissingCapabilities() =>
+        new[] { (aoeDriver, "the aoe driver (modprobe aoe; it makes /dev/etherd/eS.L of discovered targets)"),
+                (deviceMapper, "device-mapper (modprobe dm_mod; LVM's logical volumes are device-mapper devices)") }
             .Where(f => !f.Item1).Select(f => f.Item2).ToList();
-        if (missing.Count > 0)
-            throw new HostNotCapableException(aoeDriver ? "DeviceMapperMissing" : "AoeDriverMissing",
-                $"Aggregating AoE disks with LVM needs {string.Join(" and ", missing)}, which this host lacks. Find-AtaoeDisk works without them.");
-    }
+
+    private HostNotCapableException IncapableHost(IReadOnlyList<string> missing) =>
+        new(aoeDriver ? "DeviceMapperMissing" : "AoeDriverMissing",
+            $"Aggregating AoE disks with LVM needs {string.Join(" and ", missing)}, which this host lacks. Find-AtaoeDisk works without them.");
 
     private IEnumerable<ToolCommand> LogicalVolumeSteps(AtaoeGroupRequest request, bool groupExists, CancellationToken cancellationToken)
     {
@@ -119,9 +143,9 @@ public sealed partial class AtaoeGroupService(StorageContext context, bool aoeDr
                 $"-{parameter} '{name}' is not an LVM name (letters, digits, '+', '_', '.', '-'; not starting with '-').", name);
     }
 
-    private static void AwaitDevices(IEnumerable<string> devices, CancellationToken cancellationToken)
+    private static void AwaitDevices(IEnumerable<string> devices, TimeSpan wait, CancellationToken cancellationToken)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        var deadline = DateTime.UtcNow + wait;
         var missing = devices.ToList();
         while (missing.RemoveAll(File.Exists) >= 0 && missing.Count > 0 && DateTime.UtcNow < deadline)
         {

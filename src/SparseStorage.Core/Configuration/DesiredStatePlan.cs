@@ -1,27 +1,33 @@
+using SparseStorage.Core.Planning;
+
 namespace SparseStorage.Core.Configuration;
 
 /// <summary>
-/// How a resource differs from its desired state, and the ordered steps that make it match. A conflict is a difference
-/// no step may fix without losing data or doing what was not asked; any conflict empties the steps.
+/// How a resource differs from its desired state, and the ordered changes that make it match (<see cref="Changes"/>,
+/// typed for the DSC resource that carries them out; <see cref="OperationPlan.Steps"/> are their descriptions). A
+/// conflict is a difference no change may fix without losing data or doing what was not asked; any conflict empties the changes.
 /// </summary>
-public abstract class DesiredStatePlan<TStep>
+public abstract record DesiredStatePlan<TChange> : OperationPlan where TChange : IDesiredStateChange
 {
-    private protected DesiredStatePlan(string resource, string target, IReadOnlyList<string> differences, IReadOnlyList<string> conflicts, IReadOnlyList<TStep> steps)
+    private protected DesiredStatePlan(string resource, string target, IReadOnlyList<string> differences, IReadOnlyList<string> conflicts, IReadOnlyList<TChange> changes)
     {
         Resource = resource;
         Target = target;
         Differences = differences;
         Conflicts = conflicts;
-        Steps = conflicts.Count > 0 ? [] : steps;
+        Changes = conflicts.Count > 0 ? [] : changes;
     }
 
     /// <summary>The DSC resource type, e.g. "SparseVolume".</summary>
     public string Resource { get; }
     /// <summary>What the resource instance names, e.g. "tenants/web01".</summary>
-    public string Target { get; }
+    public override string Target { get; }
+    public override string Action => $"Set {Resource} '{Target}'";
     public IReadOnlyList<string> Differences { get; }
     public IReadOnlyList<string> Conflicts { get; }
-    public IReadOnlyList<TStep> Steps { get; }
+    /// <summary>The changes in order, each done by one cmdlet.</summary>
+    public IReadOnlyList<TChange> Changes { get; }
+    public override IReadOnlyList<string> Steps => Changes.Select(c => c.Description).ToList();
 
     public bool IsInDesiredState => Differences.Count == 0 && Conflicts.Count == 0;
 
@@ -32,4 +38,10 @@ public abstract class DesiredStatePlan<TStep>
             throw new StorageOperationException("DesiredStateConflict",
                 $"{Resource} '{Target}' cannot be brought to its desired state, so nothing was changed: {string.Join(" ", Conflicts)}", Target);
     }
+}
+
+/// <summary>One change of a DSC plan: what the resource does, and its description as the plan's steps show it.</summary>
+public interface IDesiredStateChange
+{
+    string Description { get; }
 }

@@ -66,8 +66,8 @@ public sealed class AddAtaoeDiskToGroupCommand : SparseStorageCmdlet
             {
                 Targets = targets, VolumeGroup = VolumeGroup, LogicalVolume = LogicalVolume, Grow = Grow, FileSystem = FileSystem,
             }, Cancellation);
-            if (ShouldProcessSteps($"volume group {VolumeGroup}", plan.Commands.Select(c => c.ToString()).ToList(), "Add AoE disks"))
-                WriteObject(service.Apply(plan, Cancellation));
+            if (ShouldApply(plan))
+                WriteObject(RunWithProgress((progress, cancellation) => service.Apply(plan, progress, cancellation)));
         }, VolumeGroup);
     }
 }

@@ -49,15 +49,25 @@ public sealed class ExportAtaoeDiskCommand : VolumeCmdlet
     protected override void ProcessRecord() =>
         Invoke(() =>
         {
-            var request = new AtaoeExportRequest
+            var service = new AtaoeExportService(Context);
+            var plan = service.Plan(new AtaoeExportRequest
             {
                 Volume = ResolveVolume(), Shelf = Shelf, Slot = AtaoeExportRequest.ParseSlot(Slot), Interface = Interface, ReadOnly = ReadOnly,
                 MacAllow = MacAllow, Direct = Direct, Sync = Sync, Restart = Restart,
-            };
-            var service = new AtaoeExportService(Context);
-            var plan = service.Plan(request);
-            if (!ShouldProcessSteps(request.Volume.Path, [plan.Vblade.ToString()], $"Export as AoE target {plan.Target}"))
+            });
+            if (!ShouldApply(plan))
                 return;
-            WriteObject(service.Export(request, Cancellation));
+            // Applied on the pipeline thread, where the plan was made: a network namespace belongs to a thread, and
+            // vblade must start in the one that holds the interface.
+            AtaoeExport export;
+            try
+            {
+                export = service.Apply(plan, null, Cancellation);
+            }
+            finally
+            {
+                WriteStepsStarted();
+            }
+            WriteObject(export);
         }, VolumeTarget);
 }

@@ -33,13 +33,19 @@ public sealed class StopAtaoeExportCommand : SparseStorageCmdlet
         Invoke(() =>
         {
             var service = new AtaoeExportService(Context);
-            var export = service.Find(Shelf, Slot, Interface);
-            var action = export.State == AtaoeExportState.Running
-                ? $"Stop vblade pid {export.ProcessId} serving {export.VolumePath}"
-                : $"Clear the {export.State.ToString().ToLowerInvariant()} export of {export.VolumePath}";
-            if (!ShouldProcess($"AoE target e{Shelf}.{Slot} on {Interface}", action))
+            var plan = service.Plan(new AtaoeExportAddress(Shelf, Slot, Interface));
+            if (!ShouldApply(plan))
                 return;
-            var stopped = service.Stop(Shelf, Slot, Interface, Cancellation);
+            // On the pipeline thread: the export's address is looked up in this thread's network namespace.
+            AtaoeExport stopped;
+            try
+            {
+                stopped = service.Apply(plan, null, Cancellation);
+            }
+            finally
+            {
+                WriteStepsStarted();
+            }
             if (PassThru)
                 WriteObject(stopped);
         }, $"e{Shelf}.{Slot}");

@@ -146,6 +146,59 @@ public sealed class AtaoeExportTests : IDisposable
         NothingLeftAfterStopping();
     }
 
+    [IntegrationFact("vblade", "ip", "start-stop-daemon")]
+    public void Planning_changes_nothing_and_applying_journals_exactly_the_planned_steps()
+    {
+        var (volume, _) = Volume("planned", 1 << 20);
+        var journal = new List<string>();
+        var journaled = new AtaoeExportService(Journaled(journal));
+
+        var plan = InNode(1, () => journaled.Plan(Request(volume, 9, null, 1)));
+        plan.Steps.Should().HaveCount(2);
+        plan.Steps[0].Should().StartWith("start-stop-daemon --start --background").And.EndWith($"-- 9 0 {lab.NodeInterface(1)} {volume.Path}");
+        lab.ProcessesInside().Should().BeEmpty("a plan starts nothing");
+        service.List().Should().BeEmpty();
+        InNode(1, () => journaled.Apply(plan)).Target.Should().Be("e9.0");
+        journal.Should().Equal(plan.Steps);
+
+        journal.Clear();
+        var stop = InNode(1, () => journaled.Plan(new AtaoeExportAddress(9, 0, lab.NodeInterface(1))));
+        stop.Steps.Should().HaveCount(2).And.Subject.First().Should().Contain($"Stop vblade pid {service.List().Single().ProcessId}");
+        service.List().Single().State.Should().Be(AtaoeExportState.Running, "a stop plan stops nothing");
+        InNode(1, () => journaled.Apply(stop));
+        journal.Should().Equal(stop.Steps);
+        NothingLeftAfterStopping();
+    }
+
+    [IntegrationFact("vblade", "ip", "start-stop-daemon")]
+    public void Apply_refuses_a_plan_whose_slot_was_taken_or_whose_vblade_died_since_it_was_made()
+    {
+        var (volume, _) = Volume("late", 1 << 20);
+        var (other, _) = Volume("early", 1 << 20);
+        var journal = new List<string>();
+        var journaled = new AtaoeExportService(Journaled(journal));
+        var plan = InNode(1, () => journaled.Plan(Request(volume, 6, null, 1)));
+        InNode(1, () => service.Export(Request(other, 6, null, 1))).Slot.Should().Be(plan.Slot);
+
+        FluentActions.Invoking(() => InNode(1, () => journaled.Apply(plan))).Should().Throw<ResourceExistsException>().Which.ErrorId.Should().Be("AoeAddressInUse");
+        journal.Should().BeEmpty();
+
+        var stop = InNode(1, () => journaled.Plan(new AtaoeExportAddress(6, plan.Slot, lab.NodeInterface(1))));
+        Process.GetProcessById(stop.Export.ProcessId).Kill();
+        WaitUntil(() => !VbladeProcesses.IsAlive(stop.Export.ProcessId));
+        FluentActions.Invoking(() => InNode(1, () => journaled.Apply(stop))).Should().Throw<StorageOperationException>()
+            .Which.Message.Should().Contain("changed since it was planned").And.Contain("Dead");
+        journal.Should().BeEmpty();
+        service.List().Single().State.Should().Be(AtaoeExportState.Dead, "the refused stop left the record for a new plan");
+        var clear = InNode(1, () => journaled.Plan(new AtaoeExportAddress(6, plan.Slot, lab.NodeInterface(1))));
+        clear.Steps.Should().ContainSingle().Which.Should().StartWith("Remove the record");
+        InNode(1, () => journaled.Apply(clear));
+        NothingLeftAfterStopping();
+    }
+
+    private StorageContext Journaled(List<string> journal) =>
+        new(context.Pools, context.Runner, context.Runtime, context.IsRoot) { Journal = new Planning.StepJournal(journal.Add), LockWait = context.LockWait };
+
     /// <summary>
     /// aoeping (aoetools) as an independent initiator. vblade answers Query Config with a 32-byte frame when the target
     /// has no config string; a real NIC pads it to Ethernet's 60-byte minimum, a veth does not, and aoeping drops frames

@@ -37,11 +37,14 @@ public sealed class AtaoeExportRuleTests
     [Fact]
     public void Vblade_starts_detached_with_its_output_and_pid_in_the_state_directory()
     {
-        var plan = new AtaoeExportPlan(Request(Volume()), 4, new VbladeCommandLine(7, 4, "eth1", "/srv/pool/web.img") { ReadOnly = true }, "/usr/sbin/vblade", null);
+        var plan = new AtaoeExportPlan(Request(Volume()), 4, new VbladeCommandLine(7, 4, "eth1", "/srv/pool/web.img") { ReadOnly = true }, "/usr/sbin/vblade", null, "/run/sparsestorage/aoe", "net:[4026531840]");
         plan.Vblade.ToString().Should().Be("/usr/sbin/vblade -r 7 4 eth1 /srv/pool/web.img", "-WhatIf shows the real vblade command line");
-        AtaoeExportService.LaunchCommand(plan, "/run/sparsestorage/aoe", "k").Arguments.Should().Equal(
-            "--start", "--background", "--make-pidfile", "--pidfile", "/run/sparsestorage/aoe/k.pid", "--output", "/run/sparsestorage/aoe/k.log",
+        plan.Launch.Arguments.Should().Equal(
+            "--start", "--background", "--make-pidfile", "--pidfile", "/run/sparsestorage/aoe/e7.4-eth1-4026531840.pid",
+            "--output", "/run/sparsestorage/aoe/e7.4-eth1-4026531840.log",
             "--chdir", "/", "--exec", "/usr/sbin/vblade", "--", "-r", "7", "4", "eth1", "/srv/pool/web.img");
+        plan.Steps.Should().Equal(plan.Launch.ToString(), "Wait until vblade serves e7.4 on eth1, then record the export");
+        plan.Describe().Should().StartWith("Export as AoE target e7.4 on eth1: start-stop-daemon --start ");
     }
 
     [Theory]

@@ -1,4 +1,5 @@
 using SparseStorage.Core.Aoe;
+using SparseStorage.Core.Planning;
 using SparseStorage.Core.Processes;
 using SparseStorage.Core.Tests.Support;
 
@@ -10,16 +11,28 @@ public sealed class AtaoeGroupPlanTests : IDisposable
     private readonly TestPool pool = new();
 
     [Fact]
-    public void A_host_without_the_aoe_driver_or_device_mapper_is_told_what_is_missing_and_runs_nothing()
+    public void A_host_without_the_aoe_driver_or_device_mapper_gets_its_plan_with_a_warning_and_the_run_refuses_before_any_step()
     {
-        var runner = new RecordingRunner();
-        var neither = Refusal(new AtaoeGroupService(pool.Context(runner), aoeDriver: false, deviceMapper: false));
-        neither.ErrorId.Should().Be("AoeDriverMissing");
-        neither.Message.Should().Contain("the aoe driver").And.Contain("device-mapper");
-        var noMapper = Refusal(new AtaoeGroupService(pool.Context(runner), aoeDriver: true, deviceMapper: false));
-        noMapper.ErrorId.Should().Be("DeviceMapperMissing");
-        noMapper.Message.Should().Contain("device-mapper").And.NotContain("aoe driver");
-        runner.Commands.Should().BeEmpty();
+        var journal = new List<string>();
+        var runner = Lvm();
+        var neither = new AtaoeGroupService(JournaledContext(runner, journal), aoeDriver: false, deviceMapper: false);
+
+        var plan = neither.Plan(Request(Target(7, 0)));
+
+        plan.Steps.Should().Equal("aoe-discover", "pvcreate /dev/etherd/e7.0", "vgcreate cluster /dev/etherd/e7.0");
+        plan.MissingCapabilities.Should().HaveCount(2);
+        plan.Warnings.Should().ContainSingle().Which.Should().Contain("the aoe driver").And.Contain("device-mapper").And.Contain("will refuse");
+        runner.Commands.Select(c => c.Tool).Should().Equal(["pvs", "vgs"], "planning only reads LVM's reports");
+        var refusal = FluentActions.Invoking(() => neither.Apply(plan)).Should().Throw<HostNotCapableException>().Which;
+        refusal.ErrorId.Should().Be("AoeDriverMissing");
+        refusal.Message.Should().Contain("the aoe driver").And.Contain("device-mapper");
+        journal.Should().BeEmpty();
+        runner.Commands.Select(c => c.Tool).Should().Equal(["pvs", "vgs"], "the refusal comes before any command");
+
+        var noMapper = new AtaoeGroupService(pool.Context(runner), aoeDriver: true, deviceMapper: false);
+        var mapperRefusal = FluentActions.Invoking(() => noMapper.Apply(noMapper.Plan(Request(Target(7, 0))))).Should().Throw<HostNotCapableException>().Which;
+        mapperRefusal.ErrorId.Should().Be("DeviceMapperMissing");
+        mapperRefusal.Message.Should().Contain("device-mapper").And.NotContain("aoe driver");
     }
 
     [Fact]
@@ -78,21 +91,51 @@ public sealed class AtaoeGroupPlanTests : IDisposable
     }
 
     [Fact]
-    public void Applying_runs_the_commands_in_order_and_reports_them()
+    public void Applying_reads_LVM_again_then_runs_the_planned_commands_in_order_journaling_each_and_stops_at_the_first_failure()
     {
-        var runner = new RecordingRunner();
-        var request = Request(Target(7, 0));
-        var plan = new AtaoeGroupPlan(request, ["/dev/etherd/e7.0"], true,
-            [new ToolCommand("pvcreate", "/dev/etherd/e7.0"), new ToolCommand("vgcreate", "cluster", "/dev/etherd/e7.0")]);
+        var journal = new List<string>();
+        var runner = Lvm(pvs: "/dev/etherd/e7.0|");
+        var service = new AtaoeGroupService(JournaledContext(runner, journal), aoeDriver: true, deviceMapper: true) { DeviceWait = TimeSpan.FromMilliseconds(200) };
+        var plan = service.Plan(Request(Target(7, 0)));
+        plan.Steps.Should().Equal("aoe-discover", "vgcreate cluster /dev/etherd/e7.0");
+        runner.Commands.Clear();
 
-        var update = Service(runner).Apply(plan);
+        // No aoe driver answers here: aoe-discover runs, its device never appears, and vgcreate is not run.
+        FluentActions.Invoking(() => service.Apply(plan)).Should().Throw<StorageObjectNotFoundException>().Which.ErrorId.Should().Be("AoeDeviceMissing");
 
-        runner.Commands.Should().Equal(plan.Commands);
-        update.Commands.Should().Equal("pvcreate /dev/etherd/e7.0", "vgcreate cluster /dev/etherd/e7.0");
-        (update.VolumeGroup, update.CreatedGroup, update.LogicalVolumePath).Should().Be(("cluster", true, null));
-        var failing = new RecordingRunner(c => new ToolResult(c, 5, "", "Device /dev/etherd/e7.0 excluded by a filter.", TimeSpan.Zero));
+        runner.Commands.Select(c => c.ToString()).Should().Equal(
+            "pvs --noheadings --separator '|' --options pv_name,vg_name", "vgs --noheadings --separator '|' --options vg_name", "aoe-discover");
+        journal.Should().Equal("aoe-discover");
+        var failing = new RecordingRunner(c => new ToolResult(c, c.Tool == "aoe-discover" ? 1 : 0, c.Tool == "pvs" ? "/dev/etherd/e7.0|" : "", "", TimeSpan.Zero));
         FluentActions.Invoking(() => Service(failing).Apply(plan)).Should().Throw<ToolFailedException>();
-        failing.Commands.Should().ContainSingle("the first failure stops the plan");
+        failing.Commands.Select(c => c.Tool).Should().Equal(["pvs", "vgs", "aoe-discover"], "the first failure stops the plan");
+    }
+
+    [Fact]
+    public void A_group_that_changed_since_the_plan_is_refused_before_any_command()
+    {
+        var plan = Service(Lvm(pvs: "/dev/etherd/e7.0|")).Plan(Request(Target(7, 0)));
+        var changed = Lvm(pvs: "/dev/etherd/e7.0|", vgs: "cluster");
+
+        FluentActions.Invoking(() => Service(changed).Apply(plan)).Should().Throw<StorageOperationException>()
+            .Which.Message.Should().Contain("vgextend cluster /dev/etherd/e7.0").And.Contain("nothing was done");
+        changed.Commands.Select(c => c.Tool).Should().Equal("pvs", "vgs");
+    }
+
+    [Fact]
+    public void The_plan_is_an_operation_plan_whose_steps_are_its_command_lines()
+    {
+        var plan = Service(Lvm()).Plan(Request(Target(7, 0)) with { LogicalVolume = "data" });
+
+        plan.Steps.Should().Equal(plan.Commands.Select(c => c.ToString()));
+        (plan.Target, plan.Action, plan.Warnings.Count).Should().Be(("volume group cluster", "Add AoE disks", 0));
+        plan.Describe().Should().Be("Add AoE disks: " + string.Join("; ", plan.Steps));
+    }
+
+    private StorageContext JournaledContext(IProcessRunner runner, List<string> journal)
+    {
+        var context = pool.Context(runner);
+        return new StorageContext(context.Pools, runner, context.Runtime, context.IsRoot) { Journal = new StepJournal(journal.Add), LockWait = context.LockWait };
     }
 
     private AtaoeGroupService Service(IProcessRunner runner) => new(pool.Context(runner), aoeDriver: true, deviceMapper: true);

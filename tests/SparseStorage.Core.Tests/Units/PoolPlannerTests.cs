@@ -21,7 +21,7 @@ public sealed class PoolPlannerTests : IDisposable
     {
         var plan = PoolPlanner.Plan(Desired(), null);
 
-        plan.Steps.Select(s => s.Kind).Should().Equal(PoolStepKind.Register);
+        plan.Changes.Select(s => s.Kind).Should().Equal(PoolStepKind.Register);
         plan.IsInDesiredState.Should().BeFalse();
     }
 
@@ -46,7 +46,7 @@ public sealed class PoolPlannerTests : IDisposable
     {
         var plan = PoolPlanner.Plan(Desired(), Registered("/srv/old-pool"));
 
-        plan.Steps.Should().BeEmpty();
+        plan.Changes.Should().BeEmpty();
         var act = plan.RequireNoConflicts;
         act.Should().Throw<StorageOperationException>().Where(e => e.Message.Contains("SparseStoragePool 'tenants'") && e.Message.Contains("/srv/old-pool"));
     }
@@ -54,7 +54,7 @@ public sealed class PoolPlannerTests : IDisposable
     [Fact]
     public void An_absent_pool_is_unregistered_and_a_missing_one_left_alone()
     {
-        PoolPlanner.Plan(Desired(ensure: Ensure.Absent), Registered(directory.Path)).Steps.Select(s => s.Kind).Should().Equal(PoolStepKind.Unregister);
+        PoolPlanner.Plan(Desired(ensure: Ensure.Absent), Registered(directory.Path)).Changes.Select(s => s.Kind).Should().Equal(PoolStepKind.Unregister);
         PoolPlanner.Plan(Desired(ensure: Ensure.Absent), null).IsInDesiredState.Should().BeTrue();
     }
 

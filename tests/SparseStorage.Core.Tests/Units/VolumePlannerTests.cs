@@ -45,7 +45,7 @@ public sealed class VolumePlannerTests
         FileSystem = unlocked ? FileSystemType.Ext4 : FileSystemType.None,
     };
 
-    private static VolumeStepKind[] Kinds(VolumePlan plan) => plan.Steps.Select(s => s.Kind).ToArray();
+    private static VolumeStepKind[] Kinds(VolumePlan plan) => plan.Changes.Select(s => s.Kind).ToArray();
 
     [Fact]
     public void A_missing_volume_is_created_then_encrypted_then_mounted()
@@ -55,9 +55,9 @@ public sealed class VolumePlannerTests
         var plan = VolumePlanner.Plan(desired, null);
 
         Kinds(plan).Should().Equal(VolumeStepKind.Create, VolumeStepKind.Protect, VolumeStepKind.Mount);
-        plan.Steps[0].SizeBytes.Should().Be(GiB);
-        plan.Steps[2].MountPoint.Should().Be("/srv/web01");
-        plan.Steps[2].UsesKeyFile.Should().BeTrue();
+        plan.Changes[0].SizeBytes.Should().Be(GiB);
+        plan.Changes[2].MountPoint.Should().Be("/srv/web01");
+        plan.Changes[2].UsesKeyFile.Should().BeTrue();
         plan.IsInDesiredState.Should().BeFalse();
     }
 
@@ -76,7 +76,7 @@ public sealed class VolumePlannerTests
         var plan = VolumePlanner.Plan(Desired() with { MountPoint = "/srv/web01" }, Volume(mountPoint: "/srv/web01"));
 
         plan.IsInDesiredState.Should().BeTrue();
-        plan.Steps.Should().BeEmpty();
+        plan.Changes.Should().BeEmpty();
         plan.Differences.Should().BeEmpty();
     }
 
@@ -98,7 +98,7 @@ public sealed class VolumePlannerTests
         var plan = VolumePlanner.Plan(Desired(2 * GiB) with { MountPoint = "/srv/web01" }, Volume(mountPoint: "/srv/web01"));
 
         Kinds(plan).Should().Equal(VolumeStepKind.Grow);
-        plan.Steps[0].SizeBytes.Should().Be(2 * GiB);
+        plan.Changes[0].SizeBytes.Should().Be(2 * GiB);
         plan.Differences.Should().ContainSingle().Which.Should().StartWith("Size:");
     }
 
@@ -107,7 +107,7 @@ public sealed class VolumePlannerTests
     {
         var plan = VolumePlanner.Plan(Desired(GiB), Volume(size: 2 * GiB));
 
-        plan.Steps.Should().BeEmpty();
+        plan.Changes.Should().BeEmpty();
         plan.Conflicts.Should().ContainSingle().Which.Should().Contain("AllowShrink");
         var act = plan.RequireNoConflicts;
         act.Should().Throw<StorageOperationException>()
@@ -120,7 +120,7 @@ public sealed class VolumePlannerTests
         var plan = VolumePlanner.Plan(Desired(GiB) with { AllowShrink = true }, Volume(size: 2 * GiB));
 
         Kinds(plan).Should().Equal(VolumeStepKind.Shrink);
-        plan.Steps[0].SizeBytes.Should().Be(GiB);
+        plan.Changes[0].SizeBytes.Should().Be(GiB);
         plan.Conflicts.Should().BeEmpty();
     }
 
@@ -130,7 +130,7 @@ public sealed class VolumePlannerTests
         var plan = VolumePlanner.Plan(Desired(GiB) with { AllowShrink = true }, Volume(size: 2 * GiB, mountPoint: "/srv/web01"));
 
         Kinds(plan).Should().Equal(VolumeStepKind.Dismount, VolumeStepKind.Shrink, VolumeStepKind.Mount);
-        plan.Steps[2].MountPoint.Should().Be("/srv/web01");
+        plan.Changes[2].MountPoint.Should().Be("/srv/web01");
     }
 
     [Fact]
@@ -151,7 +151,7 @@ public sealed class VolumePlannerTests
         var plan = VolumePlanner.Plan(desired, Volume(size: 2 * GiB, fileSystem: FileSystemType.Xfs));
 
         plan.Conflicts.Should().ContainSingle().Which.Should().Contain("xfs");
-        plan.Steps.Should().BeEmpty();
+        plan.Changes.Should().BeEmpty();
     }
 
     [Theory]
@@ -162,7 +162,7 @@ public sealed class VolumePlannerTests
     {
         var plan = VolumePlanner.Plan(Desired(), Volume(fileSystem: observed));
 
-        plan.Steps.Should().BeEmpty();
+        plan.Changes.Should().BeEmpty();
         plan.Conflicts.Should().ContainSingle().Which.Should().Contain(named).And.Contain("never reformats");
         plan.IsInDesiredState.Should().BeFalse();
     }
@@ -197,7 +197,7 @@ public sealed class VolumePlannerTests
         var plan = VolumePlanner.Plan(Desired() with { MountPoint = "/srv/web01" }, Volume());
 
         Kinds(plan).Should().Equal(VolumeStepKind.Mount);
-        plan.Steps[0].UsesKeyFile.Should().BeFalse();
+        plan.Changes[0].UsesKeyFile.Should().BeFalse();
     }
 
     [Fact]
@@ -206,7 +206,7 @@ public sealed class VolumePlannerTests
         var plan = VolumePlanner.Plan(Desired() with { MountPoint = "/srv/web01" }, Volume(mountPoint: "/mnt/old"));
 
         Kinds(plan).Should().Equal(VolumeStepKind.Dismount, VolumeStepKind.Mount);
-        plan.Steps[1].MountPoint.Should().Be("/srv/web01");
+        plan.Changes[1].MountPoint.Should().Be("/srv/web01");
         plan.Differences.Should().ContainSingle().Which.Should().Contain("/mnt/old");
     }
 
@@ -224,7 +224,7 @@ public sealed class VolumePlannerTests
         var plan = VolumePlanner.Plan(desired, Volume());
 
         Kinds(plan).Should().Equal(VolumeStepKind.Grow, VolumeStepKind.Protect);
-        plan.Steps[1].UsesKeyFile.Should().BeTrue();
+        plan.Changes[1].UsesKeyFile.Should().BeTrue();
     }
 
     [Fact]
@@ -235,7 +235,7 @@ public sealed class VolumePlannerTests
         var plan = VolumePlanner.Plan(desired, Volume(mountPoint: "/srv/web01"));
 
         Kinds(plan).Should().Equal(VolumeStepKind.Dismount, VolumeStepKind.Protect, VolumeStepKind.Mount);
-        plan.Steps[2].UsesKeyFile.Should().BeTrue();
+        plan.Changes[2].UsesKeyFile.Should().BeTrue();
     }
 
     [Fact]
@@ -262,7 +262,7 @@ public sealed class VolumePlannerTests
         var plan = VolumePlanner.Plan(desired, Encrypted());
 
         Kinds(plan).Should().Equal(VolumeStepKind.Mount);
-        plan.Steps[0].UsesKeyFile.Should().BeTrue();
+        plan.Changes[0].UsesKeyFile.Should().BeTrue();
     }
 
     [Fact]
@@ -324,8 +324,9 @@ public sealed class VolumePlannerTests
 
         var plan = VolumePlanner.Plan(desired, Volume(mountPoint: "/srv/web01"));
 
-        plan.Steps.Should().NotBeEmpty();
-        plan.Steps.Select(s => s.Description).Concat(plan.Differences).Should().NotContain(text => text.Contains("secret-web01"));
+        plan.Changes.Should().NotBeEmpty();
+        plan.Changes.Select(s => s.Description).Concat(plan.Differences).Should().NotContain(text => text.Contains("secret-web01"));
+        plan.Describe().Should().NotContain("secret-web01");
     }
 
     [Fact]
