@@ -25,7 +25,6 @@ public sealed record ProtectVolumePlan : OperationPlan
 
     internal IReadOnlyList<string> PlannedSteps { get; init; } = [];
     internal ProtectVolumeRequest Request { get; init; } = null!;
-    internal string Temporary { get; init; } = null!;
     internal ImageStamp Stamp { get; init; } = null!;
     /// <summary>The plaintext ranges to encrypt (raw containers): the allocated extents, aligned.</summary>
     internal IReadOnlyList<SparseFile.Extent> Extents { get; init; } = [];
@@ -56,7 +55,6 @@ public sealed class VolumeProtector(StorageContext context) : IPlannedOperation<
             Volume = volume,
             Container = container,
             Request = request,
-            Temporary = SiblingFile.TemporaryFor(volume.Path),
             Stamp = ImageStamp.Of(volume.Path),
             Extents = container == EncryptionContainer.Qcow2Luks ? [] : PlainExtents(volume),
             ClusterSize = container == EncryptionContainer.Qcow2Luks ? ClusterSizeOf(volume.Path) : 0,
@@ -64,7 +62,7 @@ public sealed class VolumeProtector(StorageContext context) : IPlannedOperation<
             Impact = PlanImpact.High,
         };
         var dryRun = StepRunner.ForPlan(context);
-        Run(plan, dryRun, null);
+        Run(plan, WorkFile.For(volume.Path), dryRun, null);
         return plan with { PlannedSteps = dryRun.Steps };
     }
 
@@ -76,28 +74,29 @@ public sealed class VolumeProtector(StorageContext context) : IPlannedOperation<
         RequireProtectable(current, plan.Request);
         PlanAssumption.RequireSameImage(current, plan.Stamp);
         PlanAssumption.Require(HasChangeReferences(current.Path) == plan.HasChangeReferences, current, "a backup added or removed its change references");
+        var temporary = WorkFile.For(current.Path);
         try
         {
-            Run(plan, StepRunner.ForApply(context, progress, $"Protecting {current.Name}", cancellationToken), progress);
+            Run(plan, temporary, StepRunner.ForApply(context, progress, $"Protecting {current.Name}", cancellationToken), progress);
         }
         catch
         {
-            new VolumeUnlocker(context).Close(plan.Temporary, CancellationToken.None);
-            SiblingFile.Discard(plan.Temporary);
+            new VolumeUnlocker(context).Close(temporary, CancellationToken.None);
+            SiblingFile.Discard(temporary);
             throw;
         }
         return new VolumeCatalog(context).Get(current.Path);
     }
 
-    private void Run(ProtectVolumePlan plan, StepRunner steps, IProgress<OperationProgress>? progress)
+    private void Run(ProtectVolumePlan plan, string temporary, StepRunner steps, IProgress<OperationProgress>? progress)
     {
         if (plan.Container == EncryptionContainer.Qcow2Luks)
-            EncryptQcow2(plan, steps);
+            EncryptQcow2(plan, temporary, steps);
         else
-            EncryptRaw(plan, steps, progress);
+            EncryptRaw(plan, temporary, steps, progress);
         var path = plan.Volume.Path;
         var wipe = plan.Request.WipePlaintext;
-        PlaintextReplacement.Replace(plan.Temporary, path, wipe, steps, progress);
+        PlaintextReplacement.Replace(temporary, path, wipe, steps, progress);
         if (plan.HasChangeReferences) // backup clones hold the plaintext
             steps.Do($"delete the backup change references of {path}{(wipe ? ", overwriting them first" : "")} (they hold its plaintext)",
                 () => ChangeReferences.RemoveAll(path, wipe, progress, steps.Cancellation));
@@ -129,9 +128,9 @@ public sealed class VolumeProtector(StorageContext context) : IPlannedOperation<
         return container;
     }
 
-    private void EncryptRaw(ProtectVolumePlan plan, StepRunner steps, IProgress<OperationProgress>? progress)
+    private void EncryptRaw(ProtectVolumePlan plan, string temporary, StepRunner steps, IProgress<OperationProgress>? progress)
     {
-        var (volume, temporary, keys, iterationTime) = (plan.Volume, plan.Temporary, plan.Request.Keys, plan.Request.IterationTimeMilliseconds);
+        var (volume, keys, iterationTime) = (plan.Volume, plan.Request.Keys, plan.Request.IterationTimeMilliseconds);
         var length = volume.SizeBytes + HeaderReserve(plan.Container);
         steps.Do($"create {temporary} (sparse, {ByteSize.Format(length)})", () =>
         {
@@ -153,9 +152,9 @@ public sealed class VolumeProtector(StorageContext context) : IPlannedOperation<
         transfer.Verify(temporary, header, keys[0], volume.Path, plan.Extents, $"verify {temporary} against {volume.Path}");
     }
 
-    private void EncryptQcow2(ProtectVolumePlan plan, StepRunner steps)
+    private void EncryptQcow2(ProtectVolumePlan plan, string temporary, StepRunner steps)
     {
-        var (volume, temporary, keys, iterationTime) = (plan.Volume, plan.Temporary, plan.Request.Keys, plan.Request.IterationTimeMilliseconds);
+        var (volume, keys, iterationTime) = (plan.Volume, plan.Request.Keys, plan.Request.IterationTimeMilliseconds);
         steps.ToolWithSecrets([keys[0]], secrets => QemuCrypto.Encrypt(volume.Path, temporary, plan.ClusterSize, secrets[0], iterationTime), KeyDerivation);
         foreach (var key in keys.Skip(1))
             steps.ToolWithSecrets([keys[0], key], secrets => QemuCrypto.AddKey(temporary, secrets[0], secrets[1], iterationTime), KeyDerivation);

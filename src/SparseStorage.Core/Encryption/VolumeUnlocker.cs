@@ -78,7 +78,7 @@ public sealed class VolumeUnlocker(StorageContext context)
         var volume = new VolumeCatalog(context).Get(request.Volume.Path);
         var header = RequireEncrypted(volume);
         RequireNotBroken(volume);
-        if (volume.IsUnlocked)
+        if (volume.IsUnlocked && !IsLeftOverByKilledUnlock(volume.Path))
             return new UnlockVolumePlan { Volume = volume, IsAlreadyUnlocked = true };
         RequireOpenable(volume.Path, header, request.Keys);
         return new UnlockVolumePlan
@@ -113,6 +113,10 @@ public sealed class VolumeUnlocker(StorageContext context)
         });
         return new VolumeCatalog(context).Get(current.Path);
     }
+
+    /// <summary>An export whose unlock was killed before it finished: Apply's sweep stops it, so the plan opens the volume anew.</summary>
+    private bool IsLeftOverByKilledUnlock(string imagePath) =>
+        context.ReadAttachments().Of(imagePath).FuseExport is { Owner: not null, IsOwnerGone: true };
 
     /// <summary>The step that opens a locked volume's plaintext, as a mount that unlocks it first shows it.</summary>
     internal string OpenStep(SparseVolume volume, UnlockOptions options) => OpenStep(volume.Path, RequireEncrypted(volume), options);

@@ -21,7 +21,6 @@ public sealed record UnprotectVolumePlan : OperationPlan
     internal IReadOnlyList<string> PlannedSteps { get; init; } = [];
     internal ContainerHeader Header { get; init; } = null!;
     internal VolumeKey OpeningKey { get; init; } = null!;
-    internal string Temporary { get; init; } = null!;
     internal ImageStamp Stamp { get; init; } = null!;
     /// <summary>The plaintext ranges the container holds data for (raw containers).</summary>
     internal IReadOnlyList<SparseFile.Extent> Ranges { get; init; } = [];
@@ -47,14 +46,13 @@ public sealed class VolumeUnprotector(StorageContext context) : IPlannedOperatio
             Container = header.Container,
             Header = header,
             OpeningKey = KeyProbe.KeyThatOpens(context.Runner, volume.Path, header, request.Keys, CancellationToken.None),
-            Temporary = SiblingFile.TemporaryFor(volume.Path),
             Stamp = ImageStamp.Of(volume.Path),
             Ranges = qcow2 ? [] : WrittenPlaintext(volume, header),
             ClusterSize = qcow2 ? VolumeProtector.ClusterSizeOf(volume.Path) : 0,
             Impact = PlanImpact.High,
         };
         var dryRun = StepRunner.ForPlan(context);
-        Run(plan, dryRun, null);
+        Run(plan, WorkFile.For(volume.Path), dryRun, null);
         return plan with { PlannedSteps = dryRun.Steps };
     }
 
@@ -65,13 +63,14 @@ public sealed class VolumeUnprotector(StorageContext context) : IPlannedOperatio
         var current = new VolumeCatalog(context).Get(plan.Volume.Path);
         RequireUnprotectable(current);
         PlanAssumption.RequireSameImage(current, plan.Stamp);
+        var temporary = WorkFile.For(current.Path);
         try
         {
-            Run(plan, StepRunner.ForApply(context, progress, $"Unprotecting {current.Name}", cancellationToken), progress);
+            Run(plan, temporary, StepRunner.ForApply(context, progress, $"Unprotecting {current.Name}", cancellationToken), progress);
         }
         catch
         {
-            SiblingFile.Discard(plan.Temporary);
+            SiblingFile.Discard(temporary);
             throw;
         }
         return new VolumeCatalog(context).Get(current.Path);
@@ -85,18 +84,18 @@ public sealed class VolumeUnprotector(StorageContext context) : IPlannedOperatio
         return header;
     }
 
-    private void Run(UnprotectVolumePlan plan, StepRunner steps, IProgress<OperationProgress>? progress)
+    private void Run(UnprotectVolumePlan plan, string temporary, StepRunner steps, IProgress<OperationProgress>? progress)
     {
         if (plan.Container == EncryptionContainer.Qcow2Luks)
-            DecryptQcow2(plan, steps);
+            DecryptQcow2(plan, temporary, steps);
         else
-            DecryptRaw(plan, steps, progress);
-        PlaintextReplacement.Replace(plan.Temporary, plan.Volume.Path, wipeOld: false, steps, progress);
+            DecryptRaw(plan, temporary, steps, progress);
+        PlaintextReplacement.Replace(temporary, plan.Volume.Path, wipeOld: false, steps, progress);
     }
 
-    private void DecryptRaw(UnprotectVolumePlan plan, StepRunner steps, IProgress<OperationProgress>? progress)
+    private void DecryptRaw(UnprotectVolumePlan plan, string temporary, StepRunner steps, IProgress<OperationProgress>? progress)
     {
-        var (volume, temporary, ranges) = (plan.Volume, plan.Temporary, plan.Ranges);
+        var (volume, ranges) = (plan.Volume, plan.Ranges);
         steps.Do($"create {temporary} (sparse, {ByteSize.Format(volume.SizeBytes)})", () =>
         {
             using var file = Libc.Open(temporary, Libc.O_RDWR | Libc.O_CREAT | Libc.O_EXCL | Libc.O_CLOEXEC, 0b110_000_000);
@@ -107,9 +106,9 @@ public sealed class VolumeUnprotector(StorageContext context) : IPlannedOperatio
         transfer.Verify(volume.Path, plan.Header, plan.OpeningKey, temporary, ranges, $"verify {temporary} against the decrypted volume");
     }
 
-    private void DecryptQcow2(UnprotectVolumePlan plan, StepRunner steps)
+    private void DecryptQcow2(UnprotectVolumePlan plan, string temporary, StepRunner steps)
     {
-        var (volume, temporary) = (plan.Volume, plan.Temporary);
+        var volume = plan.Volume;
         steps.ToolWithSecrets([plan.OpeningKey], secrets => QemuCrypto.Decrypt(volume.Path, temporary, plan.ClusterSize, secrets[0]), Checked);
         var comparison = steps.ToolWithSecrets([plan.OpeningKey], secrets => QemuCrypto.Compare(temporary, volume.Path, secrets[0]), Checked);
         if (comparison.ExitCode != 0)

@@ -189,8 +189,14 @@ public sealed class EncryptionPlanTests : IDisposable
         return [.. pool.Snapshot(), .. volume, .. mounts];
     }
 
-    private SparseVolume Volume() =>
-        runtime.Run("Get-SparseVolume -Path $Path", parameters).Succeeded().Objects<SparseVolume>().Single();
+    private VolumeState Volume()
+    {
+        var volume = runtime.Run("Get-SparseVolume -Path $Path", parameters).Succeeded().Output.Single();
+        T Get<T>(string name) => (T)volume.Properties[name].Value;
+        return new VolumeState(Get<string>("Encryption"), Get<int>("KeySlotCount"), Get<bool>("IsUnlocked"), Get<bool>("IsAttached"));
+    }
+
+    private sealed record VolumeState(string Encryption, int KeySlotCount, bool IsUnlocked, bool IsAttached);
 
     private void Protected(string format)
     {
