@@ -38,7 +38,7 @@ internal sealed class EncryptionBenchmark(BenchEnvironment environment, BenchOpt
         {
             var encrypted = Path.Combine(pool, "enc.img");
             if (File.Exists(encrypted) && Volume(encrypted).IsAttached)
-                new VolumeUnlocker(environment.Context).Lock(Volume(encrypted), dismount: true, force: true);
+                Lock(Volume(encrypted));
             Directory.Delete(pool, recursive: true);
             Directory.Delete(scratch, recursive: true);
         }
@@ -47,6 +47,18 @@ internal sealed class EncryptionBenchmark(BenchEnvironment environment, BenchOpt
     private int Runs => options.CopyRuns;
 
     private SparseVolume Volume(string path) => new VolumeCatalog(environment.Context).Get(path);
+
+    private SparseVolume Protect(SparseVolume volume, VolumeKey key)
+    {
+        var protector = new VolumeProtector(environment.Context);
+        return protector.Apply(protector.Plan(new ProtectVolumeRequest(volume, [key], IterationTimeMilliseconds: IterationTime)));
+    }
+
+    private void Lock(SparseVolume volume)
+    {
+        var unlocker = new VolumeUnlocker(environment.Context);
+        unlocker.Apply(unlocker.Plan(new LockVolumeRequest(volume, Dismount: true)));
+    }
 
     // ---- 1. Protect-Volume against qemu-img convert into an encrypted target
 
@@ -69,7 +81,7 @@ internal sealed class EncryptionBenchmark(BenchEnvironment environment, BenchOpt
             times["ours"].Add(Timed(() =>
             {
                 using var key = VolumeKey.FromFile(keyFile);
-                new VolumeProtector(environment.Context).Protect(Volume(target), [key], new ProtectVolumeRequest(IterationTimeMilliseconds: IterationTime));
+                Protect(Volume(target), key);
             }));
             allocated["ours"] = CopyVerifier.Allocated(target);
             times["qcow2"].Add(Timed(() => Peer(qcow2Out, "convert", "-m", "8", "-W", "--object", secretArgument, "-O", "qcow2",
@@ -139,7 +151,7 @@ internal sealed class EncryptionBenchmark(BenchEnvironment environment, BenchOpt
         var volume = creator.Create(creator.Plan(new NewVolumeRequest { Name = Path.GetFileNameWithoutExtension(file), Pool = "bench-encryption", Size = ByteSize.Parse("4GiB"), FileSystem = FileSystemType.Ext4 }));
         using var key = VolumeKey.FromFile(keyFile);
         if (encrypted)
-            volume = new VolumeProtector(environment.Context).Protect(volume, [key], new ProtectVolumeRequest(IterationTimeMilliseconds: IterationTime));
+            volume = Protect(volume, key);
         var mountPoint = environment.Scratch("mnt-" + file);
         var mounter = new VolumeMounter(environment.Context);
         var mounted = mounter.Mount(volume, mountPoint, readOnly: false, [key], allowDiscards: false);

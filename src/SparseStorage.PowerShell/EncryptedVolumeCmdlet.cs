@@ -21,9 +21,6 @@ public abstract class EncryptedVolumeCmdlet : VolumeCmdlet
     [ValidateNotNullOrEmpty]
     public string? KeyFile { get; set; }
 
-    /// <summary>Whether the user gave a key on the command line (a prompt would otherwise supply one).</summary>
-    protected int GivenKeyCount => (Passphrase is null ? 0 : 1) + (KeyFile is null ? 0 : 1);
-
     /// <summary>The given keys, or a prompted passphrase (asked twice when <paramref name="confirm"/>, for a new key).</summary>
     protected IReadOnlyList<VolumeKey> Keys(string volumeName, bool confirm = false)
     {

@@ -216,7 +216,7 @@ Describe 'Encryption at rest' -Skip:(-not $IsRoot -and -not $RequireIntegration)
         Get-Sha256 -Path $volume.Path | Should -Be $imageHash
     }
 
-    It 'rotates keys: adds a passphrase, removes the key file, which then opens nothing, and refuses the last key (LastKey)' -Skip:$SkipRaw {
+    It 'rotates keys: adds a passphrase, removes the key file, which then opens nothing, and refuses the last key (LastKey) even with -Force' -Skip:$SkipRaw {
         $made = New-ProtectedVolume -Name 'crypt-rotate'
         $volume = $made.Volume
 
@@ -232,6 +232,10 @@ Describe 'Encryption at rest' -Skip:(-not $IsRoot -and -not $RequireIntegration)
         $err = { Remove-VolumeKey -Path $volume.Path -Passphrase $Passphrase -Confirm:$false -ErrorAction Stop } |
             Should -Throw -ErrorId 'LastKey,SparseStorage.PowerShell.Commands.RemoveVolumeKeyCommand' -PassThru
         $err.CategoryInfo.Category | Should -Be 'InvalidOperation'
+        { Remove-VolumeKey -Path $volume.Path -Passphrase $Passphrase -Force -ErrorAction Stop } |
+            Should -Throw -ErrorId 'LastKey,SparseStorage.PowerShell.Commands.RemoveVolumeKeyCommand' -Because '-Force only skips the confirmation'
+        Remove-VolumeKey -Path $volume.Path -Passphrase $Passphrase -AllowLastKeyRemoval -WhatIf 3>&1 |
+            Should -BeLike '*unreadable*' -Because 'the plan warns that the data becomes unreadable'
         (Get-SparseVolume -Path $volume.Path).KeySlotCount | Should -Be 1
 
         $unlocked = Unlock-Volume -Path $volume.Path -Passphrase $Passphrase -ReadOnly -PassThru

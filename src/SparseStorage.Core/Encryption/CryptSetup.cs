@@ -26,8 +26,12 @@ public static class CryptSetup
         WithKey(new ToolCommand("cryptsetup", "open", "--test-passphrase", "--key-file", "-", image), key);
 
     public static ToolCommand Open(string image, string name, VolumeKey key, bool readOnly, bool allowDiscards) =>
-        WithKey(new ToolCommand("cryptsetup", ["open", "--type", "luks", "--key-file", "-",
-            .. readOnly ? new[] { "--readonly" } : [], .. allowDiscards ? new[] { "--allow-discards" } : [], image, name]), key);
+        WithKey(Open(image, name, readOnly, allowDiscards), key);
+
+    /// <summary>The open command as shown: the key it reads from standard input is added by the overload that runs it.</summary>
+    public static ToolCommand Open(string image, string name, bool readOnly, bool allowDiscards) =>
+        new("cryptsetup", ["open", "--type", "luks", "--key-file", "-",
+            .. readOnly ? new[] { "--readonly" } : [], .. allowDiscards ? new[] { "--allow-discards" } : [], image, name]);
 
     public static ToolCommand Close(string name) => new("cryptsetup", "close", name);
 

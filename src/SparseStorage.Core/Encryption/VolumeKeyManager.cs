@@ -1,55 +1,178 @@
+using SparseStorage.Core.Planning;
 using SparseStorage.Core.Processes;
 using SparseStorage.Core.Volumes;
 
 namespace SparseStorage.Core.Encryption;
 
+/// <summary>What Add-VolumeKey was asked: the volume, keys it already has (one must open it), and the keys that each get a new slot.</summary>
+public sealed record AddVolumeKeyRequest(SparseVolume Volume, IReadOnlyList<VolumeKey> Keys, IReadOnlyList<VolumeKey> NewKeys, int IterationTimeMilliseconds = 2000);
+
+/// <summary>
+/// What Remove-VolumeKey was asked: the volume and the keys whose slots go. Removing what may be the last key makes
+/// the data unreadable for ever; it is planned only with <see cref="AllowLastKeyRemoval"/>.
+/// </summary>
+public sealed record RemoveVolumeKeyRequest(SparseVolume Volume, IReadOnlyList<VolumeKey> Keys, bool AllowLastKeyRemoval = false);
+
+/// <summary>New key slots for one volume, with the existing key the plan found to open it.</summary>
+public sealed record AddVolumeKeyPlan : OperationPlan
+{
+    public required SparseVolume Volume { get; init; }
+
+    public override string Target => Volume.Path;
+    public override string Action => $"Add {Keys(Request.NewKeys.Count)} ({Volume.Encryption}, {Volume.KeySlotCount} key slot(s) active)";
+    public override IReadOnlyList<string> Steps => PlannedSteps;
+
+    internal IReadOnlyList<string> PlannedSteps { get; init; } = [];
+    internal AddVolumeKeyRequest Request { get; init; } = null!;
+    internal ContainerHeader Header { get; init; } = null!;
+    internal VolumeKey OpeningKey { get; init; } = null!;
+    internal ImageStamp Stamp { get; init; } = null!;
+
+    internal static string Keys(int count) => count == 1 ? "a key" : $"{count} keys";
+}
+
+/// <summary>The removal of key slots from one volume; High impact, with its own question, when it may remove the last key.</summary>
+public sealed record RemoveVolumeKeyPlan : OperationPlan
+{
+    public required SparseVolume Volume { get; init; }
+
+    /// <summary>Whether no key may be left afterwards: the data then becomes unreadable for ever.</summary>
+    public bool RemovesLastKey { get; init; }
+
+    public override string Target => Volume.Path;
+    public override string Action => RemovesLastKey
+        ? "Remove the last key: the data becomes unreadable for ever"
+        : $"Remove {AddVolumeKeyPlan.Keys(Request.Keys.Count)} ({Volume.KeySlotCount} key slot(s) active)";
+    public override IReadOnlyList<string> Steps => PlannedSteps;
+
+    public override string? ConfirmationQuery => RemovesLastKey
+        ? $"Removing {VolumeKey.Describe(Request.Keys)} leaves '{Volume.Name}' without a key: its data becomes unreadable for ever, here and in every copy of its image. Remove it?"
+        : null;
+
+    internal IReadOnlyList<string> PlannedSteps { get; init; } = [];
+    internal RemoveVolumeKeyRequest Request { get; init; } = null!;
+    internal ContainerHeader Header { get; init; } = null!;
+    internal ImageStamp Stamp { get; init; } = null!;
+}
+
 /// <summary>
 /// Adds and removes LUKS key slots: cryptsetup for raw LUKS, qemu-img amend for qcow2+LUKS (which needs the volume
-/// locked, since a running qemu-storage-daemon holds the image). The last key is removed only when forced.
+/// locked, since a running qemu-storage-daemon holds the image). The last key is removed only when allowed explicitly.
 /// </summary>
 public sealed class VolumeKeyManager(StorageContext context)
+    : IPlannedOperation<AddVolumeKeyRequest, AddVolumeKeyPlan, SparseVolume>, IPlannedOperation<RemoveVolumeKeyRequest, RemoveVolumeKeyPlan, SparseVolume>
 {
-    public SparseVolume Add(SparseVolume volume, IReadOnlyList<VolumeKey> existing, VolumeKey newKey, int iterationTimeMilliseconds, CancellationToken cancellationToken = default)
+    /// <summary>Checks the volume and the new keys, finds an existing key that opens it (a key derivation per key tried); changes nothing.</summary>
+    public AddVolumeKeyPlan Plan(AddVolumeKeyRequest request)
     {
-        using var volumeLock = context.LockVolume(volume.Path, cancellationToken);
-        var (current, header) = Read(volume);
-        if (VolumeUnlocker.MethodFor(header.Container) == UnlockMethod.Userspace)
-            newKey.RequireQemuCompatible();
-        var opening = KeyProbe.KeyThatOpens(context.Runner, current.Path, header, existing, cancellationToken);
-        using var secret = new SecretFile(newKey);
-        if (header.Container == EncryptionContainer.Qcow2Luks)
+        var (volume, header) = Read(request.Volume.Path);
+        if (request.NewKeys.Count == 0)
+            throw new InvalidStorageArgumentException("KeyRequired", "Add-VolumeKey needs a new passphrase, a new key file, or both.", volume);
+        // Every new key reaches cryptsetup or qemu as a secret file, which holds text only.
+        foreach (var key in request.NewKeys)
+            key.RequireQemuCompatible();
+        var capacity = header.Luks.Version == 1 ? 8 : 32;
+        if (header.Luks.ActiveKeySlots + request.NewKeys.Count > capacity)
+            throw new StorageOperationException("NoFreeKeySlot",
+                $"Volume '{volume.Name}' has {header.Luks.ActiveKeySlots} of its {capacity} key slots in use; remove a key (Remove-VolumeKey) before adding {AddVolumeKeyPlan.Keys(request.NewKeys.Count)}.", volume);
+        var plan = new AddVolumeKeyPlan
         {
-            using var openingSecret = new SecretFile(opening);
-            QemuCrypto.RunKeyDerivation(context.Runner, QemuCrypto.AddKey(current.Path, openingSecret, secret, iterationTimeMilliseconds), cancellationToken);
-        }
-        else
-            context.Runner.RunChecked(CryptSetup.AddKey(current.Path, opening, secret, iterationTimeMilliseconds), cancellationToken);
+            Volume = volume,
+            Request = request,
+            Header = header,
+            OpeningKey = KeyProbe.KeyThatOpens(context.Runner, volume.Path, header, request.Keys, CancellationToken.None),
+            Stamp = ImageStamp.Of(volume.Path),
+        };
+        var dryRun = StepRunner.ForPlan(context);
+        AddKeys(plan, dryRun);
+        return plan with { PlannedSteps = dryRun.Steps };
+    }
+
+    public SparseVolume Apply(AddVolumeKeyPlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        using var volumeLock = context.LockVolume(plan.Volume.Path, cancellationToken);
+        var (current, _) = Read(plan.Volume.Path);
+        PlanAssumption.RequireSameImage(current, plan.Stamp);
+        AddKeys(plan, StepRunner.ForApply(context, progress, $"Adding keys to {current.Name}", cancellationToken));
         return new VolumeCatalog(context).Get(current.Path);
     }
 
-    public SparseVolume Remove(SparseVolume volume, VolumeKey key, bool force, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Checks that each key opens the volume and whether any key would be left; refuses to plan removing what may be
+    /// the last key unless the request allows it. Changes nothing.
+    /// </summary>
+    public RemoveVolumeKeyPlan Plan(RemoveVolumeKeyRequest request)
     {
-        using var volumeLock = context.LockVolume(volume.Path, cancellationToken);
-        var (current, header) = Read(volume);
-        if (header.Luks.ActiveKeySlots <= 1 && !force)
-            throw new StorageOperationException("LastKey", $"{key.Description} may be the last key of '{current.Name}'; removing it makes the data unreadable for ever. Add another key first (Add-VolumeKey), or use -Force.", current);
-        KeyProbe.KeyThatOpens(context.Runner, current.Path, header, [key], cancellationToken);
-        if (header.Container == EncryptionContainer.Qcow2Luks)
+        var (volume, header) = Read(request.Volume.Path);
+        if (request.Keys.Count == 0)
+            throw new InvalidStorageArgumentException("KeyRequired", "Remove-VolumeKey needs the passphrase or key file to remove.", volume);
+        // Each key removes at least the slot it opens (qemu-img amend: every slot it opens).
+        var removesLastKey = header.Luks.ActiveKeySlots <= request.Keys.Count;
+        if (removesLastKey && !request.AllowLastKeyRemoval)
+            throw new StorageOperationException("LastKey",
+                $"{Capitalized(VolumeKey.Describe(request.Keys))} may be the last key of '{volume.Name}'; removing it makes the data unreadable for ever. Add another key first (Add-VolumeKey), or use -AllowLastKeyRemoval to destroy access to the data on purpose.", volume);
+        foreach (var key in request.Keys)
+            KeyProbe.KeyThatOpens(context.Runner, volume.Path, header, [key], CancellationToken.None);
+        var plan = new RemoveVolumeKeyPlan
         {
-            using var secret = new SecretFile(key);
-            context.Runner.RunChecked(QemuCrypto.RemoveKey(current.Path, secret), cancellationToken);
-        }
-        else
-            context.Runner.RunChecked(CryptSetup.RemoveKey(current.Path, key), cancellationToken);
+            Volume = volume,
+            Request = request,
+            Header = header,
+            Stamp = ImageStamp.Of(volume.Path),
+            RemovesLastKey = removesLastKey,
+            Impact = removesLastKey ? PlanImpact.High : PlanImpact.Medium,
+            Warnings = removesLastKey ? [$"Removing {VolumeKey.Describe(request.Keys)} leaves '{volume.Name}' without a key: its data becomes unreadable for ever."] : [],
+        };
+        var dryRun = StepRunner.ForPlan(context);
+        RemoveKeys(plan, dryRun);
+        return plan with { PlannedSteps = dryRun.Steps };
+    }
+
+    public SparseVolume Apply(RemoveVolumeKeyPlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        using var volumeLock = context.LockVolume(plan.Volume.Path, cancellationToken);
+        var (current, _) = Read(plan.Volume.Path);
+        PlanAssumption.RequireSameImage(current, plan.Stamp);
+        RemoveKeys(plan, StepRunner.ForApply(context, progress, $"Removing keys of {current.Name}", cancellationToken));
         return new VolumeCatalog(context).Get(current.Path);
     }
 
-    private (SparseVolume Volume, ContainerHeader Header) Read(SparseVolume volume)
+    private void AddKeys(AddVolumeKeyPlan plan, StepRunner steps)
     {
-        var current = new VolumeCatalog(context).Get(volume.Path);
+        var (path, opening, iterationTime) = (plan.Volume.Path, plan.OpeningKey, plan.Request.IterationTimeMilliseconds);
+        foreach (var newKey in plan.Request.NewKeys)
+        {
+            if (plan.Header.Container == EncryptionContainer.Qcow2Luks)
+                steps.ToolWithSecrets([opening, newKey], secrets => QemuCrypto.AddKey(path, secrets[0], secrets[1], iterationTime), KeyDerivation);
+            else
+                steps.ToolWithSecrets([newKey], secrets => CryptSetup.AddKey(path, opening, secrets[0], iterationTime), Checked);
+        }
+    }
+
+    private void RemoveKeys(RemoveVolumeKeyPlan plan, StepRunner steps)
+    {
+        var path = plan.Volume.Path;
+        foreach (var key in plan.Request.Keys)
+        {
+            if (plan.Header.Container == EncryptionContainer.Qcow2Luks)
+                steps.ToolWithSecrets([key], secrets => QemuCrypto.RemoveKey(path, secrets[0]), Checked);
+            else
+                steps.Tool(CryptSetup.RemoveKey(path, key));
+        }
+    }
+
+    private (SparseVolume Volume, ContainerHeader Header) Read(string volumePath)
+    {
+        var current = new VolumeCatalog(context).Get(volumePath);
         var header = VolumeUnlocker.RequireEncrypted(current);
         if (header.Container == EncryptionContainer.Qcow2Luks && current.IsAttached)
             throw new VolumeInUseException($"Volume '{current.Name}' is unlocked; qemu-img cannot change the key slots of a qcow2 image in use. Lock it first (Lock-Volume).", current);
         return (current, header);
     }
+
+    private ToolResult Checked(ToolCommand command, CancellationToken cancellationToken) => context.Runner.RunChecked(command, cancellationToken);
+
+    private ToolResult KeyDerivation(ToolCommand command, CancellationToken cancellationToken) => QemuCrypto.RunKeyDerivation(context.Runner, command, cancellationToken);
+
+    private static string Capitalized(string text) => text.Length == 0 ? text : char.ToUpperInvariant(text[0]) + text[1..];
 }

@@ -24,7 +24,7 @@ public sealed class VolumeMounter(StorageContext context)
         if (volume.Encryption != "None")
         {
             if (VolumeUnlocker.NeedsKey(volume))
-                steps.AddRange(new VolumeUnlocker(context).Plan(volume, new UnlockOptions(readOnly, allowDiscards)));
+                steps.Add(new VolumeUnlocker(context).OpenStep(volume, new UnlockOptions(readOnly, allowDiscards)));
             file = VolumeUnlocker.MethodFor(VolumeUnlocker.RequireEncrypted(volume).Container) == UnlockMethod.DmCrypt
                 ? DmCryptMapping.DevicePathFor(volume.Path) : FuseExportRecord.ExportPathFor(context.Runtime.FuseExports, volume.Path);
         }

@@ -31,27 +31,34 @@ public sealed class AddVolumeKeyCommand : EncryptedVolumeCmdlet
         Invoke(() =>
         {
             var volume = ResolveVolume();
-            if (!ShouldProcess(volume.Path, $"Add a key slot ({volume.Encryption}, {volume.KeySlotCount} active)"))
-                return;
             var existing = Keys(volume.Name);
             var newKeys = new List<VolumeKey>();
             try
             {
-                if (NewPassphrase is not null)
-                    newKeys.Add(VolumeKey.FromPassphrase(NewPassphrase));
-                if (NewKeyFile is not null)
-                    newKeys.Add(KeyFromFile(NewKeyFile));
-                if (newKeys.Count == 0)
-                    newKeys.Add(KeyPrompt.Read(Host.UI, $"New passphrase for {volume.Name}", confirm: true));
-                var result = volume;
-                foreach (var newKey in newKeys)
-                    result = RunWithProgress((_, token) => new VolumeKeyManager(Context).Add(result, existing, newKey, IterationTime, token));
+                AddNewKeys(newKeys, volume.Name);
+                var manager = new VolumeKeyManager(Context);
+                var plan = manager.Plan(new AddVolumeKeyRequest(volume, existing, newKeys, IterationTime));
+                if (!ShouldApply(plan))
+                    return;
+                var result = RunWithProgress((progress, token) => manager.Apply(plan, progress, token));
                 if (PassThru)
                     WriteObject(result);
             }
             finally
             {
-                newKeys.ForEach(k => k.Dispose());
+                foreach (var key in newKeys)
+                    key.Dispose();
             }
         }, VolumeTarget);
+
+    /// <summary>The keys to add: -NewPassphrase, -NewKeyFile, or a new passphrase asked twice.</summary>
+    private void AddNewKeys(List<VolumeKey> newKeys, string volumeName)
+    {
+        if (NewPassphrase is not null)
+            newKeys.Add(VolumeKey.FromPassphrase(NewPassphrase));
+        if (NewKeyFile is not null)
+            newKeys.Add(KeyFromFile(NewKeyFile));
+        if (newKeys.Count == 0)
+            newKeys.Add(KeyPrompt.Read(Host.UI, $"New passphrase for {volumeName}", confirm: true));
+    }
 }

@@ -3,16 +3,20 @@ using SparseStorage.Core.Encryption;
 
 namespace SparseStorage.PowerShell.Commands;
 
-/// <summary>Lock-Volume: closes an encrypted volume's plaintext (stops its daemon or closes its mapping), unmounting first with -Dismount.</summary>
+/// <summary>Lock-Volume: closes an encrypted volume's plaintext (stops its daemon or closes its mapping), unmounting first with -Dismount (lazily with -LazyUnmount).</summary>
 [Cmdlet(VerbsCommon.Lock, "Volume", DefaultParameterSetName = PathSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(SparseVolume))]
 public sealed class LockVolumeCommand : VolumeCmdlet
 {
-    /// <summary>Unmount the volume first; without it a mounted volume is refused.</summary>
+    /// <summary>Unmount the volume first; without it a mounted volume is refused (a broken one is cleaned up anyway).</summary>
     [Parameter]
     public SwitchParameter Dismount { get; set; }
 
-    /// <summary>Also clean up a broken volume (its daemon killed while mounted) with lazy unmounts.</summary>
+    /// <summary>Unmount lazily (umount --lazy): a busy filesystem leaves the directory tree at once, while the processes using it keep it.</summary>
+    [Parameter]
+    public SwitchParameter LazyUnmount { get; set; }
+
+    /// <summary>Skip the confirmation prompt (and nothing else).</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
 
@@ -25,9 +29,10 @@ public sealed class LockVolumeCommand : VolumeCmdlet
         {
             var volume = ResolveVolume();
             var unlocker = new VolumeUnlocker(Context);
-            if (!ShouldProcessSteps(volume.Path, unlocker.PlanLock(volume), "Lock volume"))
+            var plan = unlocker.Plan(new LockVolumeRequest(volume, Dismount, LazyUnmount));
+            if (!ShouldApply(plan))
                 return;
-            var result = RunWithProgress((_, token) => unlocker.Lock(volume, Dismount, Force, token));
+            var result = RunWithProgress((progress, token) => unlocker.Apply(plan, progress, token));
             if (PassThru)
                 WriteObject(result);
         }, VolumeTarget);

@@ -30,12 +30,10 @@ public sealed class ProtectVolumeCommand : EncryptedVolumeCmdlet
         {
             var volume = ResolveVolume();
             var protector = new VolumeProtector(Context);
-            var request = new ProtectVolumeRequest(Container, IterationTime, WipePlaintext);
-            if (!ShouldProcessSteps(volume.Path, protector.Plan(volume, Math.Max(1, GivenKeyCount), request), "Encrypt volume"))
+            var plan = protector.Plan(new ProtectVolumeRequest(volume, Keys(volume.Name, confirm: true), Container, IterationTime, WipePlaintext));
+            if (!ShouldApply(plan))
                 return;
-            var keys = Keys(volume.Name, confirm: true);
-            var result = RunWithProgress((progress, token) => protector.Protect(volume, keys, request, progress, token));
-            WriteVerbose($"Allocated: {ByteSize.Format(volume.AllocatedBytes)} before, {ByteSize.Format(result.AllocatedBytes)} after ({result.Encryption}).");
+            var result = RunWithProgress((progress, token) => protector.Apply(plan, progress, token));
             if (PassThru)
                 WriteObject(result);
         }, VolumeTarget);

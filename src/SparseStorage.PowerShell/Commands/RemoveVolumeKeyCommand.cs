@@ -3,12 +3,16 @@ using SparseStorage.Core.Encryption;
 
 namespace SparseStorage.PowerShell.Commands;
 
-/// <summary>Remove-VolumeKey: removes the key slots that -Passphrase and -KeyFile open; the last key only with -Force.</summary>
+/// <summary>Remove-VolumeKey: removes the key slots that -Passphrase and -KeyFile open; the last key only with -AllowLastKeyRemoval.</summary>
 [Cmdlet(VerbsCommon.Remove, "VolumeKey", DefaultParameterSetName = PathSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
 [OutputType(typeof(SparseVolume))]
 public sealed class RemoveVolumeKeyCommand : EncryptedVolumeCmdlet
 {
-    /// <summary>Allow removing the last key, which makes the data unreadable for ever, and skip the confirmation.</summary>
+    /// <summary>Allow removing the last key, which makes the volume's data unreadable for ever.</summary>
+    [Parameter]
+    public SwitchParameter AllowLastKeyRemoval { get; set; }
+
+    /// <summary>Skip the confirmation prompt (and nothing else).</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
 
@@ -20,11 +24,11 @@ public sealed class RemoveVolumeKeyCommand : EncryptedVolumeCmdlet
         Invoke(() =>
         {
             var volume = ResolveVolume();
-            if (!ShouldProcessUnlessForced(Force, volume.Path, $"Remove a key slot ({volume.KeySlotCount} active{(volume.KeySlotCount <= 1 ? "; this is the last key: the data becomes unreadable" : "")})"))
+            var keys = new VolumeKeyManager(Context);
+            var plan = keys.Plan(new RemoveVolumeKeyRequest(volume, Keys(volume.Name), AllowLastKeyRemoval));
+            if (!ShouldApply(plan))
                 return;
-            var result = volume;
-            foreach (var key in Keys(volume.Name))
-                result = RunWithProgress((_, token) => new VolumeKeyManager(Context).Remove(result, key, Force, token));
+            var result = RunWithProgress((progress, token) => keys.Apply(plan, progress, token));
             if (PassThru)
                 WriteObject(result);
         }, VolumeTarget);

@@ -25,11 +25,10 @@ public sealed class UnlockVolumeCommand : EncryptedVolumeCmdlet
         {
             var volume = ResolveVolume();
             var unlocker = new VolumeUnlocker(Context);
-            var options = new UnlockOptions(ReadOnly, AllowDiscards);
-            if (!ShouldProcessSteps(volume.Path, unlocker.Plan(volume, options), "Unlock volume"))
+            var plan = unlocker.Plan(new UnlockVolumeRequest(volume, Keys(volume.Name), new UnlockOptions(ReadOnly, AllowDiscards)));
+            if (!ShouldApply(plan))
                 return;
-            var keys = Keys(volume.Name);
-            var result = RunWithProgress((_, token) => unlocker.Unlock(volume, keys, options, token));
+            var result = RunWithProgress((progress, token) => unlocker.Apply(plan, progress, token));
             if (PassThru)
                 WriteObject(result);
         }, VolumeTarget);

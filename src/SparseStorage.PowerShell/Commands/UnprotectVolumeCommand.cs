@@ -17,10 +17,10 @@ public sealed class UnprotectVolumeCommand : EncryptedVolumeCmdlet
         {
             var volume = ResolveVolume();
             var unprotector = new VolumeUnprotector(Context);
-            if (!ShouldProcessSteps(volume.Path, unprotector.Plan(volume), "Decrypt volume"))
+            var plan = unprotector.Plan(new UnprotectVolumeRequest(volume, Keys(volume.Name)));
+            if (!ShouldApply(plan))
                 return;
-            var keys = Keys(volume.Name);
-            var result = RunWithProgress((progress, token) => unprotector.Unprotect(volume, keys, progress, token));
+            var result = RunWithProgress((progress, token) => unprotector.Apply(plan, progress, token));
             if (PassThru)
                 WriteObject(result);
         }, VolumeTarget);

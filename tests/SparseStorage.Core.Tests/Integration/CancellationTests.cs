@@ -17,7 +17,6 @@ namespace SparseStorage.Core.Tests.Integration;
 [Collection(DeadFuseDaemonCollection.Name)]
 public sealed class CancellationTests : IDisposable
 {
-    private static readonly ProtectVolumeRequest Fast = new(IterationTimeMilliseconds: 10);
     private readonly TestPool pool = new();
     private readonly StorageContext context;
     private readonly CancellationTokenSource cancel = new();
@@ -100,7 +99,7 @@ public sealed class CancellationTests : IDisposable
         var before = Files.HashFile(volume.Path);
         using var key = VolumeKey.FromPassphrase("correct horse battery staple");
 
-        FluentActions.Invoking(() => new VolumeProtector(context).Protect(volume, [key], Fast, CancelAt(2), cancel.Token))
+        FluentActions.Invoking(() => Encrypting.Protect(context, volume, [key], CancelAt(2), cancel.Token))
             .Should().Throw<OperationCanceledException>();
 
         var after = new VolumeCatalog(context).Get(volume.Path);
@@ -115,10 +114,10 @@ public sealed class CancellationTests : IDisposable
     public void A_cancelled_unprotect_leaves_the_volume_encrypted_and_unchanged_with_no_daemon_or_loop_device()
     {
         using var key = VolumeKey.FromPassphrase("correct horse battery staple");
-        var encrypted = new VolumeProtector(context).Protect(pool.CreateVolume(context, "secret", ByteSize.FromMiB(256)), [key], Fast);
+        var encrypted = Encrypting.Protect(context, pool.CreateVolume(context, "secret", ByteSize.FromMiB(256)), [key]);
         var before = Files.HashFile(encrypted.Path);
 
-        FluentActions.Invoking(() => new VolumeUnprotector(context).Unprotect(encrypted, [key], CancelAt(2), cancel.Token))
+        FluentActions.Invoking(() => Encrypting.Unprotect(context, encrypted, [key], CancelAt(2), cancel.Token))
             .Should().Throw<OperationCanceledException>();
 
         new VolumeCatalog(context).Get(encrypted.Path).Encryption.Should().NotBe("None");

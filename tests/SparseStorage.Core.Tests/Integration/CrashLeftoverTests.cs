@@ -18,7 +18,6 @@ namespace SparseStorage.Core.Tests.Integration;
 public sealed class CrashLeftoverTests : IDisposable
 {
     private const string Passphrase = "correct horse battery staple";
-    private static readonly ProtectVolumeRequest Fast = new(IterationTimeMilliseconds: 10);
     private readonly TestPool pool = new();
     private readonly StorageContext context;
     private readonly List<int> killed = [];
@@ -40,7 +39,7 @@ public sealed class CrashLeftoverTests : IDisposable
         SecretDirectoriesOf(owner).Should().NotBeEmpty("the kill came before the key file was deleted");
         new VolumeCatalog(context).Get(volume.Path).IsUnlocked.Should().BeTrue("Lock-Volume sees it");
 
-        var locked = new VolumeUnlocker(context).Lock(volume, dismount: false, force: true);
+        var locked = Encrypting.Lock(context, volume);
 
         locked.IsUnlocked.Should().BeFalse();
         locked.IsAttached.Should().BeFalse();
@@ -59,7 +58,7 @@ public sealed class CrashLeftoverTests : IDisposable
         var orphan = FuseExportRecord.Read(pool.Runtime.FuseExports, volume.Path)!.ProcessId;
         using var key = VolumeKey.FromPassphrase(Passphrase);
 
-        var unlocked = new VolumeUnlocker(context).Unlock(volume, [key], new UnlockOptions());
+        var unlocked = Encrypting.Unlock(context, volume, [key]);
 
         ProcessIdentity.Of(orphan).Should().BeNull("the orphaned daemon was stopped before the volume was opened again");
         SecretDirectoriesOf(owner).Should().BeEmpty();
@@ -68,7 +67,7 @@ public sealed class CrashLeftoverTests : IDisposable
         record.Owner.Should().BeNull("a finished unlock hands the daemon over to the host, so no sweep stops it");
         new LeftoverSweeper(context).Sweep().Removed.Should().BeEmpty();
         record.IsDaemonAlive.Should().BeTrue();
-        new VolumeUnlocker(context).Lock(unlocked, dismount: false, force: false);
+        Encrypting.Lock(context, unlocked);
         AssertNoRuntimeLeftovers();
         pool.AssertNothingLeftBehind();
     }
@@ -153,7 +152,7 @@ public sealed class CrashLeftoverTests : IDisposable
     private SparseVolume Encrypted(string name)
     {
         using var key = VolumeKey.FromPassphrase(Passphrase);
-        return new VolumeProtector(context).Protect(Scattered(name), [key], Fast);
+        return Encrypting.Protect(context, Scattered(name), [key]);
     }
 
     private SparseVolume Scattered(string name)

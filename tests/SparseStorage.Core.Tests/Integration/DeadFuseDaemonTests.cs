@@ -8,12 +8,11 @@ namespace SparseStorage.Core.Tests.Integration;
 
 /// <summary>
 /// An unlocked volume whose qemu-storage-daemon is killed: its loop device stays mounted on a FUSE file nobody serves.
-/// The volume shows as broken, the module says what blocks other work, and Lock-Volume -Force cleans up.
+/// The volume shows as broken, the module says what blocks other work, and Lock-Volume cleans up without being asked to unmount.
 /// </summary>
 [Collection(DeadFuseDaemonCollection.Name)]
 public sealed class DeadFuseDaemonTests : IDisposable
 {
-    private static readonly ProtectVolumeRequest Fast = new(IterationTimeMilliseconds: 10);
     private readonly TestPool pool = new();
     private readonly StorageContext context;
     private readonly string mountPoint;
@@ -25,17 +24,17 @@ public sealed class DeadFuseDaemonTests : IDisposable
     }
 
     [IntegrationFact("cryptsetup", "qemu-storage-daemon", "losetup", "mount", "mkfs.ext4")]
-    public void A_killed_daemon_shows_as_broken_and_lock_force_cleans_up()
+    public void A_killed_daemon_shows_as_broken_and_lock_cleans_it_up_without_dismount()
     {
         using var key = VolumeKey.FromPassphrase("correct horse battery staple");
         var broken = MountThenKillDaemon(key);
 
         broken.IsBroken.Should().BeTrue();
         broken.IsUnlocked.Should().BeFalse("the plaintext can no longer be read");
-        var unlockAgain = () => new VolumeUnlocker(context).Unlock(broken, [key], new UnlockOptions());
+        var unlockAgain = () => Encrypting.Unlock(context, broken, [key]);
         unlockAgain.Should().Throw<StorageOperationException>().Which.ErrorId.Should().Be("VolumeBroken");
 
-        var cleaned = new VolumeUnlocker(context).Lock(broken, dismount: false, force: true);
+        var cleaned = Encrypting.Lock(context, broken);
         cleaned.IsBroken.Should().BeFalse();
         cleaned.IsAttached.Should().BeFalse();
         pool.AssertNothingLeftBehind();
@@ -55,7 +54,7 @@ public sealed class DeadFuseDaemonTests : IDisposable
         error.ErrorId.Should().Be("UnreachableLoopMount");
         error.Message.Should().Contain(mountPoint).And.Contain("Lock-Volume -Force");
         File.Exists(pool.Combine("pool", "fresh.img")).Should().BeFalse("nothing is left under the final name");
-        new VolumeUnlocker(context).Lock(broken, dismount: false, force: true);
+        Encrypting.Lock(context, broken);
         creator.Create(creator.Plan(request)).FileSystem.Should().Be(FileSystemType.Btrfs, "once the dead mount is cleared, mkfs.btrfs runs");
         pool.AssertNothingLeftBehind();
     }
@@ -72,13 +71,13 @@ public sealed class DeadFuseDaemonTests : IDisposable
         report.Kept.Should().ContainSingle().Which.Should().Contain(attachment.LoopDevice!).And.Contain("Lock-Volume -Force");
         report.Removed.Should().BeEmpty();
         context.ReadAttachments().Of(broken.Path).Should().BeEquivalentTo(attachment, "the record, loop device and mount are all still there");
-        new VolumeUnlocker(context).Lock(broken, dismount: false, force: true).IsAttached.Should().BeFalse();
+        Encrypting.Lock(context, broken).IsAttached.Should().BeFalse();
         pool.AssertNothingLeftBehind();
     }
 
     private SparseVolume MountThenKillDaemon(VolumeKey key)
     {
-        var volume = new VolumeProtector(context).Protect(pool.CreateVolume(context, "broken", ByteSize.FromMiB(256)), [key], Fast);
+        var volume = Encrypting.Protect(context, pool.CreateVolume(context, "broken", ByteSize.FromMiB(256)), [key]);
         new VolumeMounter(context).Mount(volume, mountPoint, readOnly: false, [key], false);
         var daemon = context.ReadAttachments().Of(volume.Path).FuseExport!.ProcessId;
         Libc.kill(daemon, 9);

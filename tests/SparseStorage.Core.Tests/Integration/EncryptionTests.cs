@@ -17,7 +17,6 @@ public sealed class EncryptionTests : IDisposable
 {
     private const string Passphrase = "correct horse battery staple 7431";
     private const string Marker = "PLAINTEXT-MARKER-5d41402abc4b2a76";
-    private static readonly ProtectVolumeRequest Fast = new(IterationTimeMilliseconds: 10);
     private readonly TestPool pool = new();
     private readonly SpyRunner runner;
     private readonly StorageContext context;
@@ -46,7 +45,7 @@ public sealed class EncryptionTests : IDisposable
         var allocatedBefore = new VolumeCatalog(context).Get(volume.Path).AllocatedBytes;
         using var key = PassphraseKey();
 
-        var protectedVolume = new VolumeProtector(context).Protect(volume, [key], Fast);
+        var protectedVolume = Encrypting.Protect(context, volume, [key]);
 
         protectedVolume.Encryption.Should().Be(encryption);
         protectedVolume.KeySlotCount.Should().Be(1);
@@ -71,18 +70,17 @@ public sealed class EncryptionTests : IDisposable
     {
         var volume = pool.CreateVolume(context, "fresh", ByteSize.Parse("512MiB"));
         using var key = FileKey();
-        var protectedVolume = new VolumeProtector(context).Protect(volume, [key], Fast);
-        var unlocker = new VolumeUnlocker(context);
-        unlocker.Unlock(protectedVolume, [key], new UnlockOptions());
+        var protectedVolume = Encrypting.Protect(context, volume, [key]);
+        Encrypting.Unlock(context, protectedVolume, [key]);
         var mounted = new VolumeMounter(context).Mount(protectedVolume, mountPoint, readOnly: false);
         var written = Files.WriteSample(mountPoint, count: 8);
         var stillUnlocked = new VolumeMounter(context).Dismount(mounted);
         stillUnlocked.IsUnlocked.Should().BeTrue("Unlock-Volume opened it, so only Lock-Volume closes it");
         var view = context.ReadAttachments().Of(volume.Path).PlaintextPath!;
         runner.Run(new ToolCommand("e2fsck", "-f", "-n", view)).ExitCode.Should().Be(0, "the filesystem written through the encrypted view is clean");
-        unlocker.Lock(stillUnlocked, dismount: false, force: false);
+        Encrypting.Lock(context, stillUnlocked);
 
-        var plain = new VolumeUnprotector(context).Unprotect(new VolumeCatalog(context).Get(volume.Path), [key]);
+        var plain = Encrypting.Unprotect(context, new VolumeCatalog(context).Get(volume.Path), [key]);
 
         plain.Encryption.Should().Be("None");
         plain.Format.Should().Be(VolumeFormat.Raw);
@@ -106,7 +104,7 @@ public sealed class EncryptionTests : IDisposable
         using var wrongPassphrase = PassphraseKey("Tr0ub4dor&3");
         using var wrongKeyFile = VolumeKey.FromFile(wrongFile);
 
-        var unlock = () => new VolumeUnlocker(context).Unlock(volume, [wrongPassphrase, wrongKeyFile], new UnlockOptions());
+        var unlock = () => Encrypting.Unlock(context, volume, [wrongPassphrase, wrongKeyFile]);
 
         var error = unlock.Should().Throw<WrongKeyException>().Which;
         error.Message.Should().StartWith("None of the keys (").And.Contain("the passphrase").And.Contain(wrongFile)
@@ -128,20 +126,17 @@ public sealed class EncryptionTests : IDisposable
         var volume = Protected("rotate", format);
         using var passphrase = PassphraseKey();
         using var keyFile = FileKey();
-        var keys = new VolumeKeyManager(context);
-        var unlocker = new VolumeUnlocker(context);
+        Encrypting.AddKey(context, volume, [passphrase], keyFile).KeySlotCount.Should().Be(2);
+        Encrypting.Unlock(context, volume, [keyFile], new UnlockOptions(ReadOnly: true)).IsUnlocked.Should().BeTrue();
+        Encrypting.Lock(context, volume);
+        Encrypting.RemoveKey(context, volume, passphrase).KeySlotCount.Should().Be(1);
 
-        keys.Add(volume, [passphrase], keyFile, 10).KeySlotCount.Should().Be(2);
-        unlocker.Unlock(volume, [keyFile], new UnlockOptions(ReadOnly: true)).IsUnlocked.Should().BeTrue();
-        unlocker.Lock(volume, dismount: false, force: false);
-        keys.Remove(volume, passphrase, force: false).KeySlotCount.Should().Be(1);
-
-        var oldKey = () => unlocker.Unlock(volume, [passphrase], new UnlockOptions());
+        var oldKey = () => Encrypting.Unlock(context, volume, [passphrase]);
         oldKey.Should().Throw<WrongKeyException>();
-        var lastKey = () => keys.Remove(volume, keyFile, force: false);
+        var lastKey = () => Encrypting.RemoveKey(context, volume, keyFile);
         lastKey.Should().Throw<StorageOperationException>().Which.ErrorId.Should().Be("LastKey");
-        unlocker.Unlock(volume, [keyFile], new UnlockOptions()).IsUnlocked.Should().BeTrue();
-        unlocker.Lock(volume, dismount: false, force: false);
+        Encrypting.Unlock(context, volume, [keyFile]).IsUnlocked.Should().BeTrue();
+        Encrypting.Lock(context, volume);
         pool.AssertNothingLeftBehind();
     }
 
@@ -150,13 +145,12 @@ public sealed class EncryptionTests : IDisposable
     {
         var volume = Protected("lockme", VolumeFormat.Raw);
         using var key = PassphraseKey();
-        var unlocker = new VolumeUnlocker(context);
         new VolumeMounter(context).Mount(volume, mountPoint, readOnly: false, [key], false);
 
-        var withoutDismount = () => unlocker.Lock(volume, dismount: false, force: false);
+        var withoutDismount = () => Encrypting.Lock(context, volume);
         withoutDismount.Should().Throw<VolumeInUseException>().Which.Message.Should().Contain(mountPoint);
 
-        var locked = unlocker.Lock(volume, dismount: true, force: false);
+        var locked = Encrypting.Lock(context, volume, dismount: true);
         locked.IsUnlocked.Should().BeFalse();
         locked.IsAttached.Should().BeFalse();
         locked.IsMounted.Should().BeFalse();
@@ -171,8 +165,8 @@ public sealed class EncryptionTests : IDisposable
         var volume = pool.CreateVolume(context, "secrets", ByteSize.Parse("256MiB"));
         using var passphrase = PassphraseKey();
         using var keyFile = FileKey();
-        new VolumeProtector(context).Protect(volume, [passphrase, keyFile], Fast);
-        var unlocked = new VolumeUnlocker(context).Unlock(volume, [keyFile], new UnlockOptions());
+        Encrypting.Protect(context, volume, [passphrase, keyFile]);
+        var unlocked = Encrypting.Unlock(context, volume, [keyFile]);
         var daemon = context.ReadAttachments().Of(volume.Path).FuseExport!.ProcessId;
 
         foreach (var name in new[] { "cmdline", "environ" })
@@ -182,7 +176,7 @@ public sealed class EncryptionTests : IDisposable
             Contains(bytes, keyFileBytes).Should().BeFalse($"the daemon's {name} must not hold the key");
         }
         SecretDirectories().Except(secretFilesBefore).Should().BeEmpty("the daemon's secret file is deleted once it has started");
-        new VolumeUnlocker(context).Lock(unlocked, dismount: true, force: false);
+        Encrypting.Lock(context, unlocked, dismount: true);
 
         runner.Commands.Should().Contain(c => c.Tool == "cryptsetup" && c.StandardInput != null);
         foreach (var command in runner.Commands)
@@ -226,31 +220,31 @@ public sealed class EncryptionTests : IDisposable
     {
         var volume = pool.CreateVolume(context, "refuse", ByteSize.Parse("256MiB"));
         using var key = PassphraseKey();
-        var protector = new VolumeProtector(context);
+        using var keyFile = FileKey();
         var secretFilesBefore = SecretDirectories();
         runner.Commands.Clear();
 
-        var plan = protector.Plan(volume, 2, Fast);
+        var plan = new VolumeProtector(context).Plan(new ProtectVolumeRequest(volume, [key, keyFile], IterationTimeMilliseconds: 10)).Steps;
 
         plan.Should().Contain(s => s.StartsWith("cryptsetup luksFormat --type luks1", StringComparison.Ordinal));
         plan.Should().Contain(s => s.Contains("luksAddKey", StringComparison.Ordinal));
-        plan.Should().NotContain(s => s.Contains("placeholder", StringComparison.Ordinal));
+        plan.Should().NotContain(s => s.Contains(Passphrase, StringComparison.Ordinal) || s.Contains(File.ReadAllText(keyFilePath).Trim(), StringComparison.Ordinal));
         Directory.GetFiles(pool.PoolPath, "*", SearchOption.AllDirectories).Should().Equal(volume.Path);
         SecretDirectories().Except(secretFilesBefore).Should().BeEmpty("the sweep may remove other processes' leftovers meanwhile; none may be added");
         runner.Commands.Should().BeEmpty();
 
         var mounted = new VolumeMounter(context).Mount(volume, mountPoint, readOnly: false);
-        var whileMounted = () => protector.Protect(mounted, [key], Fast);
+        var whileMounted = () => Encrypting.Protect(context, mounted, [key]);
         whileMounted.Should().Throw<VolumeInUseException>();
         new VolumeMounter(context).Dismount(mounted);
 
         new SnapshotService(context).Create(volume, "plain", force: false);
-        var withSnapshot = () => protector.Protect(volume, [key], Fast);
+        var withSnapshot = () => Encrypting.Protect(context, volume, [key]);
         withSnapshot.Should().Throw<StorageOperationException>().Which.ErrorId.Should().Be("VolumeHasSnapshots");
         new SnapshotService(context).Remove(new SnapshotService(context).List(new VolumeCatalog(context).Get(volume.Path)).Single());
 
-        protector.Protect(volume, [key], Fast);
-        var twice = () => protector.Protect(new VolumeCatalog(context).Get(volume.Path), [key], Fast);
+        Encrypting.Protect(context, volume, [key]);
+        var twice = () => Encrypting.Protect(context, new VolumeCatalog(context).Get(volume.Path), [key]);
         twice.Should().Throw<InvalidStorageArgumentException>().Which.ErrorId.Should().Be("AlreadyEncrypted");
         pool.AssertNothingLeftBehind();
     }
@@ -264,7 +258,7 @@ public sealed class EncryptionTests : IDisposable
         using var key = VolumeKey.FromFile(binary);
         runner.Commands.Clear();
 
-        var protect = () => new VolumeProtector(context).Protect(volume, [key], Fast);
+        var protect = () => Encrypting.Protect(context, volume, [key]);
 
         protect.Should().Throw<InvalidStorageArgumentException>().Which.Message.Should().Contain(binary).And.Contain("UTF-8");
         runner.Commands.Should().BeEmpty();
@@ -279,7 +273,7 @@ public sealed class EncryptionTests : IDisposable
         var volume = Protected("native", format);
         using var key = PassphraseKey();
         using var keyFile = FileKey();
-        volume = new VolumeKeyManager(context).Add(volume, [key], keyFile, 10);
+        volume = Encrypting.AddKey(context, volume, [key], keyFile);
 
         var header = ContainerHeader.Read(volume.Path)!;
 
@@ -307,18 +301,18 @@ public sealed class EncryptionTests : IDisposable
     {
         var volume = pool.CreateVolume(context, "mapped", ByteSize.Parse("256MiB"));
         using var key = PassphraseKey();
-        var protectedVolume = new VolumeProtector(context).Protect(volume, [key], Fast);
+        var protectedVolume = Encrypting.Protect(context, volume, [key]);
         protectedVolume.Encryption.Should().StartWith("LUKS2");
 
         var mounted = new VolumeMounter(context).Mount(protectedVolume, mountPoint, readOnly: false, [key], false);
         var written = Files.WriteSample(mountPoint);
         context.ReadAttachments().Of(volume.Path).MappedDevice.Should().Be(DmCryptMapping.DevicePathFor(volume.Path));
-        new VolumeUnlocker(context).Lock(mounted, dismount: true, force: false);
+        Encrypting.Lock(context, mounted, dismount: true);
         File.Exists(DmCryptMapping.DevicePathFor(volume.Path)).Should().BeFalse();
 
         new VolumeMounter(context).Mount(new VolumeCatalog(context).Get(volume.Path), mountPoint, readOnly: true, [key], false);
         Files.Hash(mountPoint, written.Keys).Should().Equal(written);
-        new VolumeUnlocker(context).Lock(new VolumeCatalog(context).Get(volume.Path), dismount: true, force: false);
+        Encrypting.Lock(context, new VolumeCatalog(context).Get(volume.Path), dismount: true);
         pool.AssertNothingLeftBehind();
     }
 
@@ -326,7 +320,7 @@ public sealed class EncryptionTests : IDisposable
     {
         var volume = pool.CreateVolume(context, name, ByteSize.Parse("256MiB"), format);
         using var key = PassphraseKey();
-        return new VolumeProtector(context).Protect(volume, [key], Fast);
+        return Encrypting.Protect(context, volume, [key]);
     }
 
     private Dictionary<string, string> WriteFiles(SparseVolume volume)

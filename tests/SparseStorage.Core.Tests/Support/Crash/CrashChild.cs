@@ -30,11 +30,11 @@ public static class CrashChild
         {
             case "unlock":
                 using (var key = VolumeKey.FromPassphrase(Console.In.ReadLine()!))
-                    new VolumeUnlocker(context).Unlock(volume, [key], new UnlockOptions());
+                    Encrypting.Unlock(context, volume, [key]);
                 break;
             case "protect":
                 using (var key = VolumeKey.FromPassphrase(Console.In.ReadLine()!))
-                    new VolumeProtector(context).Protect(volume, [key], new ProtectVolumeRequest(IterationTimeMilliseconds: 10), pause);
+                    Encrypting.Protect(context, volume, [key], pause);
                 break;
             case "copy":
                 var copier = new VolumeCopier(context);
