@@ -244,7 +244,7 @@ public sealed class EncryptionTests : IDisposable
         whileMounted.Should().Throw<VolumeInUseException>();
         new VolumeMounter(context).Dismount(mounted);
 
-        new SnapshotService(context).Create(volume, "plain", force: false);
+        new SnapshotService(context).Create(volume, "plain");
         var withSnapshot = () => protector.Protect(volume, [key], Fast);
         withSnapshot.Should().Throw<StorageOperationException>().Which.ErrorId.Should().Be("VolumeHasSnapshots");
         new SnapshotService(context).Remove(new SnapshotService(context).List(new VolumeCatalog(context).Get(volume.Path)).Single());
