@@ -120,7 +120,8 @@ public sealed class BackupTests : IDisposable
 
         set.StoredBytes.Should().Be(new FileInfo(Path.Combine(set.BackupPath, BackupManifest.DataFileName)).Length);
         progress.Reports.Should().NotBeEmpty();
-        progress.Reports[^1].Done.Should().Be(progress.Reports[^1].Total, "the last report says everything was read");
+        var reading = progress.Reports.Where(r => r.Total > 0).ToList(); // the others name the steps as they start
+        reading[^1].Done.Should().Be(reading[^1].Total, "the last report of the reading says everything was read");
         var restorer = new BackupRestorer(context);
         var restored = restorer.Apply(restorer.Plan(set.BackupPath, "odd-restored.img"));
         new ProcessRunner().Run(new ToolCommand("cmp", path, restored.Path)).ExitCode.Should().Be(0, "the short last block comes back too");
