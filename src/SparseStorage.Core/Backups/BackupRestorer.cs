@@ -23,7 +23,7 @@ public sealed record RestorePlan(string SetDirectory, string TargetPath, BackupM
 
     public override IReadOnlyList<string> Steps =>
     [
-        $"Write the {ByteSize.Format(Manifest.SizeBytes)} {Manifest.VolumeFormat} image of backup set {Manifest.Name} and the {Chain.Count - 1} set(s) before it into a hidden file beside {TargetPath}, verifying every block",
+        $"Write the {ByteSize.Format(Manifest.SizeBytes)} {Manifest.VolumeFormat} image of backup set {Manifest.Name}{(Chain.Count > 1 ? $" and the {Chain.Count - 1} set(s) before it" : "")} into a hidden file beside {TargetPath}, verifying every block",
         "Flush it and read it back from the disk, checking its size, format and every block",
         ReplacesExisting ? $"Rename it over {TargetPath}" : $"Rename it to {TargetPath}",
     ];
