@@ -84,8 +84,9 @@ public sealed class BackupSetService(StorageContext context)
     }
 
     /// <summary>
-    /// Retention as a backup plans it, before its new set exists: with <paramref name="beforeNewSet"/> the set about to
-    /// be written (built on <paramref name="newSetParent"/>, null for a full set) counts as the newest, and is never removed.
+    /// The sets retention removes. A backup plans its retention before its new set exists: with
+    /// <paramref name="beforeNewSet"/> the set about to be written (built on <paramref name="newSetParent"/>, null for a
+    /// full set) counts as the newest, and is never removed.
     /// </summary>
     internal RemoveBackupSetsPlan PlanKeep(string volumeFolder, int keep, bool beforeNewSet = false, string? newSetParent = null)
     {

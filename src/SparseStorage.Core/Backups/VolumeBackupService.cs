@@ -140,9 +140,6 @@ public sealed class VolumeBackupService(StorageContext context)
                 if (reference is not null)
                     ChangeReferences.KeepOnly(volume.Path, chainKey, reference);
             });
-            if (plan.Retention is { } retention)
-                BackupSetService.Remove(retention, steps);
-            return steps.DryRun ? null : BackupCatalog.Describe(final);
         }
         catch
         {
@@ -153,6 +150,10 @@ public sealed class VolumeBackupService(StorageContext context)
                 Directory.Delete(folder);
             throw;
         }
+        // The set is complete: a failed removal after this leaves it, and its change reference, in place.
+        if (plan.Retention is { } retention)
+            BackupSetService.Remove(retention, steps);
+        return steps.DryRun ? null : BackupCatalog.Describe(Path.Combine(folder, name));
     }
 
     /// <summary>The step that reads the image at <paramref name="imagePath"/> into the set's work directory; null in a dry run.</summary>
