@@ -114,7 +114,7 @@ internal sealed class BackupBenchmark(BenchEnvironment environment, BenchOptions
     private VolumeBackup BackUp(bool full)
     {
         var service = new VolumeBackupService(environment.Context);
-        return service.Backup(service.Plan(Volume(), new BackupRequest { Destination = destination, Full = full }), force: false);
+        return service.Apply(service.Plan(Volume(), new BackupRequest { Destination = destination, Full = full }));
     }
 
     private static void DeleteSet(VolumeBackup set) => Directory.Delete(set.BackupPath, recursive: true);
@@ -131,8 +131,8 @@ internal sealed class BackupBenchmark(BenchEnvironment environment, BenchOptions
         }
         var volume = new VolumeCatalog(environment.Context).Get(small);
         var service = new VolumeBackupService(environment.Context);
-        service.Backup(service.Plan(volume, new BackupRequest { Destination = destination, Full = true }), force: false);
-        service.Backup(service.Plan(volume, new BackupRequest { Destination = destination }), force: false);
+        service.Apply(service.Plan(volume, new BackupRequest { Destination = destination, Full = true }));
+        service.Apply(service.Plan(volume, new BackupRequest { Destination = destination }));
         var archive = Path.Combine(peers, "jit.img" + ArchiveService.Extension);
         var archives = new ArchiveService(environment.Context);
         archives.Compress(volume, archive, ArchiveLevel, force: false);

@@ -251,8 +251,13 @@ Describe 'Removing backup sets' {
         $volume = New-SparseVolume -Name 'bk-keep' -Pool $PoolName -Size 16MB
         $sets = [System.Collections.Generic.List[object]]::new()
         $remaining = [System.Collections.Generic.List[object]]::new()
+        $planned = @()
         foreach ($step in 1..4) {
             Write-Pattern -Path $volume.Path -Offset 1MB -Length 1MB -Seed (40 + $step)
+            if ($step -eq 3) {
+                $planned = @(Backup-SparseVolume -Path $volume.Path -Destination $BackupRoot -Full -Keep 1 -WhatIf -Verbose 4>&1 |
+                    ForEach-Object Message | Where-Object { $_ -like 'Plan: Remove backup set *' })
+            }
             $sets.Add((Backup-SparseVolume -Path $volume.Path -Destination $BackupRoot -Full:($step -eq 3) -Keep 1))
             # The names of the sets left after this step's backup and pruning, oldest first.
             $remaining.Add((@(Get-VolumeBackup -Destination $BackupRoot -Volume 'bk-keep').Name -join ','))
@@ -266,6 +271,7 @@ Describe 'Removing backup sets' {
         $remaining[1] | Should -Be "$($sets[0].Name),$($sets[1].Name)"
         # Step 3: a new full set; the old chain is needed by no kept set any more and goes as a whole.
         $remaining[2] | Should -Be $sets[2].Name
+        $planned | Should -Be @("Plan: Remove backup set $($sets[1].BackupPath)", "Plan: Remove backup set $($sets[0].BackupPath)") -Because '-WhatIf names the sets -Keep would remove, later sets first'
         $remaining[3] | Should -Be "$($sets[2].Name),$($sets[3].Name)"
         Get-ChildItem -LiteralPath (Join-Path $BackupRoot 'bk-keep') -Force | Where-Object Name -like '.*' |
             Should -BeNullOrEmpty -Because 'no hidden .partial- or .removing folder is left'

@@ -244,6 +244,27 @@ Describe 'Snapshots of a mounted volume' -Skip:(-not $IsRoot -and -not $RequireI
         Test-Path -LiteralPath (Join-Path $mountPoint 'after.txt') | Should -BeFalse
         Dismount-SparseVolume -Path $volume.Path
     }
+
+    It 'takes a snapshot of a volume whose writes cannot be paused only with -AllowUnpausedWrites, which -Force does not stand in for' -Skip:$SkipFreeze {
+        $volume = New-SparseVolume -Name 'snap-loop' -Pool $PoolName -Size 64MB -FileSystem Ext4
+        $device = (& losetup --find --show $volume.Path).Trim()
+        try {
+            $err = { New-VolumeSnapshot -VolumePath $volume.Path -Name 'live' -Force -ErrorAction Stop } |
+                Should -Throw -ErrorId 'VolumeInUse,SparseStorage.PowerShell.Commands.NewVolumeSnapshotCommand' -PassThru
+            $err.Exception.Message | Should -BeLike "*$device*-AllowUnpausedWrites*"
+            Get-VolumeSnapshot -VolumePath $volume.Path | Should -BeNullOrEmpty -Because '-Force only skips confirmation'
+
+            $snapshot = New-VolumeSnapshot -VolumePath $volume.Path -Name 'live' -AllowUnpausedWrites -WarningVariable warnings
+
+            $snapshot.Name | Should -Be 'live'
+            $warnings | Should -HaveCount 1
+            "$warnings" | Should -BeLike "*cannot be paused*snapshot 'live' may hold a filesystem that needs a check*"
+        }
+        finally {
+            & losetup --detach $device
+        }
+        Remove-VolumeSnapshot -VolumePath $volume.Path -Name 'live' -Force
+    }
 }
 
 Describe 'Copying volumes' {

@@ -1,21 +1,36 @@
 using Microsoft.Win32.SafeHandles;
 using SparseStorage.Core.Native;
+using SparseStorage.Core.Planning;
 using SparseStorage.Core.Volumes;
 
 namespace SparseStorage.Core.Backups;
 
-/// <summary>A validated restore: which set, and which file it rebuilds.</summary>
-public sealed record RestorePlan(string SetDirectory, string TargetPath, BackupManifest Manifest, IReadOnlyList<BackupCatalog.Link> Chain)
+/// <summary>A validated restore: which set, and which file it rebuilds (replacing the volume there, if one is).</summary>
+public sealed record RestorePlan(string SetDirectory, string TargetPath, BackupManifest Manifest, IReadOnlyList<BackupCatalog.Link> Chain) : OperationPlan
 {
     /// <summary>Whether the set carries a signature (manifest.hmac); it was verified when the plan was made with a key.</summary>
     public bool IsSigned { get; init; }
     /// <summary>Whether the plan checked the set's signature with a key.</summary>
     public bool SignatureVerified { get; init; }
-    /// <summary>What the operator should know before the restore: a set taken without a signature check.</summary>
-    public IReadOnlyList<string> Warnings { get; init; } = [];
+    /// <summary>Whether a file is at the target, whose content the restore replaces.</summary>
+    public bool ReplacesExisting { get; init; }
 
-    public string Describe() =>
-        $"Rebuild {TargetPath} ({ByteSize.Format(Manifest.SizeBytes)}, {Manifest.VolumeFormat}) from backup set {Manifest.Name} and the {Chain.Count - 1} set(s) before it, verifying every block";
+    public override string Target => TargetPath;
+
+    public override string Action => ReplacesExisting
+        ? $"Replace {TargetPath} with backup set {Manifest.Name}, losing what was written to it since"
+        : $"Restore backup set {Manifest.Name} to {TargetPath}";
+
+    public override IReadOnlyList<string> Steps =>
+    [
+        $"Write the {ByteSize.Format(Manifest.SizeBytes)} {Manifest.VolumeFormat} image of backup set {Manifest.Name}{(Chain.Count > 1 ? $" and the {Chain.Count - 1} set(s) before it" : "")} into a hidden file beside {TargetPath}, verifying every block",
+        "Flush it and read it back from the disk, checking its size, format and every block",
+        ReplacesExisting ? $"Rename it over {TargetPath}" : $"Rename it to {TargetPath}",
+    ];
+
+    public override string? ConfirmationQuery => ReplacesExisting
+        ? $"The content of {TargetPath} is replaced by backup set {Manifest.Name} of {DateTime.SpecifyKind(Manifest.CreatedUtc, DateTimeKind.Utc):u}; everything written to it since is lost. Restore it?"
+        : null;
 }
 
 /// <summary>
@@ -41,6 +56,8 @@ public sealed class BackupRestorer(StorageContext context)
         var signed = BackupSignature.IsSigned(set);
         return new RestorePlan(set, path, manifest, chain)
         {
+            Impact = PlanImpact.High,
+            ReplacesExisting = File.Exists(path),
             IsSigned = signed,
             SignatureVerified = signed && signature is not null,
             Warnings = SignatureWarnings(set, signed, signature is not null),
@@ -54,28 +71,49 @@ public sealed class BackupRestorer(StorageContext context)
         _ => [],
     };
 
-    public SparseVolume Restore(RestorePlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Rebuilds the image under the target's lock, after checking that the set's chain and the target are as the plan
+    /// saw them.
+    /// </summary>
+    public SparseVolume Apply(RestorePlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         using var volumeLock = context.LockVolume(plan.TargetPath, cancellationToken);
-        RequireRestorable(plan.TargetPath);
+        RequireUnchanged(plan);
+        var steps = StepRunner.ForApply(context, progress, $"Restoring {Path.GetFileName(plan.TargetPath)}", cancellationToken);
         var temporary = SiblingFile.TemporaryFor(plan.TargetPath);
         try
         {
             using (var output = Libc.Open(temporary, Libc.O_RDWR | Libc.O_CREAT | Libc.O_EXCL | Libc.O_CLOEXEC, 0b110_000_000))
             {
-                if (Libc.ftruncate(output, plan.Manifest.SizeBytes) != 0)
-                    throw Libc.ErrnoException($"cannot size {temporary}");
-                WriteBlocks(plan, output, progress, cancellationToken);
-                RandomAccess.FlushToDisk(output);
-                RestoredImage.RequireAsRecorded(plan, output, temporary, cancellationToken);
+                steps.Do(plan.Steps[0], () =>
+                {
+                    if (Libc.ftruncate(output, plan.Manifest.SizeBytes) != 0)
+                        throw Libc.ErrnoException($"cannot size {temporary}");
+                    WriteBlocks(plan, output, progress, cancellationToken);
+                });
+                steps.Do(plan.Steps[1], () =>
+                {
+                    RandomAccess.FlushToDisk(output);
+                    RestoredImage.RequireAsRecorded(plan, output, temporary, cancellationToken);
+                });
             }
-            File.Move(temporary, plan.TargetPath, overwrite: true);
+            steps.Do(plan.Steps[2], () => File.Move(temporary, plan.TargetPath, overwrite: true));
         }
         finally
         {
             SiblingFile.Discard(temporary);
         }
         return new VolumeCatalog(context).Get(plan.TargetPath);
+    }
+
+    /// <summary>The chain still reads as planned (same manifests), and the target may still be replaced and is still there, or still absent.</summary>
+    private void RequireUnchanged(RestorePlan plan)
+    {
+        RequireRestorable(plan.TargetPath);
+        var chain = BackupCatalog.Chain(plan.SetDirectory);
+        if (!chain.Select(l => l.Checksum).SequenceEqual(plan.Chain.Select(l => l.Checksum)) || File.Exists(plan.TargetPath) != plan.ReplacesExisting)
+            throw new StorageOperationException("BackupChainChanged",
+                $"Backup set {plan.SetDirectory} or the restore target {plan.TargetPath} changed after the plan was made ({plan.Describe()}); nothing was restored. Run the command again.", plan.SetDirectory);
     }
 
     private static void WriteBlocks(RestorePlan plan, SafeFileHandle output, IProgress<OperationProgress>? progress, CancellationToken cancellationToken)

@@ -1,4 +1,6 @@
+using SparseStorage.Core.Host;
 using SparseStorage.Core.Native;
+using SparseStorage.Core.Planning;
 using SparseStorage.Core.Volumes;
 
 namespace SparseStorage.Core.Backups;
@@ -9,26 +11,35 @@ public sealed record BackupRequest
     public required string Destination { get; init; }
     /// <summary>Store every block even when a sound earlier set exists.</summary>
     public bool Full { get; init; }
-    /// <summary>Back up a volume whose writes cannot be paused (attached without a mount).</summary>
-    public bool Force { get; init; }
+    /// <summary>Back up a volume whose writes cannot be paused (attached without a mount); the plan then warns.</summary>
+    public bool AllowUnpausedWrites { get; init; }
     /// <summary>After the backup, keep only the newest N sets of the volume and what their chains need.</summary>
     public int? Keep { get; init; }
     /// <summary>Signs the set's manifest (manifest.hmac) and builds only on sets signed with the same key.</summary>
     public BackupIntegrityKey? IntegrityKey { get; init; }
 }
 
-/// <summary>What a backup will do: where, on top of which set, and how the volume is kept consistent.</summary>
-public sealed record BackupPlan(SparseVolume Volume, string Destination, string? ParentDirectory, WriteConsistency Consistency)
+/// <summary>What a backup will do: where, on top of which set, how the volume is kept consistent, and what -Keep removes after.</summary>
+public sealed record BackupPlan(SparseVolume Volume, string Destination, string? ParentDirectory, WriteConsistency Consistency) : OperationPlan
 {
     public int? Keep { get; init; }
     public BackupIntegrityKey? IntegrityKey { get; init; }
+    public bool AllowUnpausedWrites { get; init; }
+    /// <summary>Whether the pool's filesystem shares blocks, so that a point-in-time clone of the volume is read instead of the volume.</summary>
+    public bool ReadsClone { get; init; }
+    /// <summary>The sets -Keep removes once the new set is complete (none without -Keep).</summary>
+    public RemoveBackupSetsPlan? Retention { get; init; }
     public BackupKind Kind => ParentDirectory is null ? BackupKind.Full : BackupKind.Incremental;
+    public string VolumeFolder => BackupCatalog.VolumeFolder(Destination, Volume.Name);
 
-    public string Describe() =>
-        $"{(Kind == BackupKind.Full ? "Full backup" : $"Incremental backup on {Path.GetFileName(ParentDirectory)}")} of {ByteSize.Format(Volume.AllocatedBytes)} allocated data into {BackupCatalog.VolumeFolder(Destination, Volume.Name)}" +
-        (Consistency == WriteConsistency.Frozen ? $", freezing {Volume.MountPoint} meanwhile" : "") +
-        (IntegrityKey is { } key ? $", signed with the key in {key.Path}" : "") +
-        (Keep is { } keep ? $", then keep the newest {keep} set(s) and what their chains need" : "");
+    /// <summary>The folder's sets when the plan was made; Apply refuses if they changed.</summary>
+    internal IReadOnlyList<string> SetsSeen { get; init; } = [];
+    internal IReadOnlyList<string> PlannedSteps { get; init; } = [];
+
+    public override string Target => Volume.Path;
+    public override string Action =>
+        $"{(Kind == BackupKind.Full ? "Full backup" : $"Incremental backup on {Path.GetFileName(ParentDirectory)}")} of {ByteSize.Format(Volume.AllocatedBytes)} allocated data into {VolumeFolder}";
+    public override IReadOnlyList<string> Steps => PlannedSteps;
 }
 
 /// <summary>
@@ -37,7 +48,8 @@ public sealed record BackupPlan(SparseVolume Volume, string Destination, string?
 /// Where the pool's filesystem shares blocks, a point-in-time clone is read instead of the image, and blocks the
 /// parent's clone proves unchanged are not read at all (<see cref="ChangeReferences"/>).
 /// Holes are recorded by their absence; all-zero blocks by their hash alone. A set is written in a hidden
-/// directory and renamed when complete.
+/// directory and renamed when complete. A backup holds the volume's lock and its backup folder's lock
+/// (<see cref="BackupSetService.LockFolder"/>), so a removal in the same chain waits for it.
 /// </summary>
 public sealed class VolumeBackupService(StorageContext context)
 {
@@ -46,59 +58,115 @@ public sealed class VolumeBackupService(StorageContext context)
         var destination = RequireWritableDestination(volume, request.Destination);
         BackupCatalog.RequireSameVolume(destination, volume);
         var parent = request.Full ? null : BackupCatalog.NewestSound(destination, volume, request.IntegrityKey);
-        var consistency = FileSystemFreeze.Assess(volume, context.ReadAttachments().Of(volume.Path));
-        return new BackupPlan(volume, destination, parent, consistency) { Keep = request.Keep, IntegrityKey = request.IntegrityKey };
+        var attachment = context.ReadAttachments().Of(volume.Path);
+        var consistency = FileSystemFreeze.Assess(volume, attachment);
+        var warnings = UnpausedWrites.Check(volume, attachment, consistency, request.AllowUnpausedWrites, "the backup set", "back it up");
+        if (consistency == WriteConsistency.Frozen)
+            context.RequireRoot($"Freezing {attachment.MountPoints[0]} to back it up");
+        var folder = BackupCatalog.VolumeFolder(destination, volume.Name);
+        var plan = new BackupPlan(volume, destination, parent, consistency)
+        {
+            Keep = request.Keep, IntegrityKey = request.IntegrityKey, AllowUnpausedWrites = request.AllowUnpausedWrites, Warnings = warnings,
+            ReadsClone = StorageHostProbe.SupportsReflink(Path.GetDirectoryName(volume.Path)!),
+            Retention = request.Keep is { } keep ? new BackupSetService(context).PlanKeep(folder, keep, beforeNewSet: true, parent is null ? null : Path.GetFileName(parent)) : null,
+            SetsSeen = BackupSetService.Fingerprint(folder),
+        };
+        var steps = StepRunner.ForPlan(context);
+        Run(plan, volume, attachment, steps, null);
+        return plan with { PlannedSteps = steps.Steps };
     }
 
-    public VolumeBackup Backup(BackupPlan plan, bool force, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Writes the set the plan describes under the volume's lock and its backup folder's lock, after checking that
+    /// the volume's consistency and the folder's sets are what the plan saw.
+    /// </summary>
+    public VolumeBackup Apply(BackupPlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         using var volumeLock = context.LockVolume(plan.Volume.Path, cancellationToken);
+        using var folderLock = new BackupSetService(context).LockFolder(plan.VolumeFolder, cancellationToken);
         var volume = new VolumeCatalog(context).Get(plan.Volume.Path);
+        var attachment = context.ReadAttachments().Of(volume.Path);
+        if (FileSystemFreeze.Assess(volume, attachment) != plan.Consistency)
+            throw new StorageOperationException("VolumeChangedSincePlan",
+                $"Volume '{volume.Name}' is {attachment.Describe()} now, which changes how it is backed up ({plan.Describe()}); nothing was backed up. Run the command again.", volume.Path);
+        BackupSetService.RequireUnchanged(plan.VolumeFolder, plan.SetsSeen);
+        return Run(plan, volume, attachment, StepRunner.ForApply(context, progress, $"Backing up {volume.Name}", cancellationToken), progress)!;
+    }
+
+    /// <summary>
+    /// The backup as steps, run for real or as a dry run that changes nothing (and returns null): pause writes, clone
+    /// where the filesystem shares blocks, read and store, complete the set, then remove what -Keep lets go.
+    /// </summary>
+    private VolumeBackup? Run(BackupPlan plan, SparseVolume volume, VolumeAttachment attachment, StepRunner steps, IProgress<OperationProgress>? progress)
+    {
         var parent = plan.ParentDirectory is null ? null
             : BackupCatalog.Chain(plan.ParentDirectory, plan.IntegrityKey is null ? null : new BackupSignaturePolicy(plan.IntegrityKey, AllowUnsigned: false))[^1];
         var started = DateTime.UtcNow;
-        var folder = Directory.CreateDirectory(BackupCatalog.VolumeFolder(plan.Destination, volume.Name)).FullName;
-        var kind = parent is null ? BackupKind.Full : BackupKind.Incremental;
-        var name = BackupCatalog.NewSetName(started, kind);
+        var folder = plan.VolumeFolder;
+        var name = steps.DryRun ? OperationPlan.Measured("UTC start time") + (plan.Kind == BackupKind.Full ? "-full" : "-incr") : BackupCatalog.NewSetName(started, plan.Kind);
         var chainKey = ChangeReferences.ChainKey(folder);
-        new Leftovers.LeftoverSweeper(context).SweepDirectory(folder); // work directories of backups killed mid-way
-        var work = SiblingFile.TemporaryIn(folder, name);
-        Directory.CreateDirectory(work);
+        if (!steps.DryRun)
+        {
+            Directory.CreateDirectory(folder);
+            new Leftovers.LeftoverSweeper(context).SweepDirectory(folder); // work directories of backups killed mid-way
+        }
+        var set = new SetToWrite(volume, name, plan.Kind, parent, SiblingFile.TemporaryIn(folder, name)) { Consistency = plan.Consistency };
         string? reference = null;
         try
         {
-            var attachment = context.ReadAttachments().Of(volume.Path);
-            var set = new SetToWrite(volume, name, kind, parent, work);
             BackupManifest? manifest = null;
-            using (var freeze = FileSystemFreeze.Begin(context, volume, attachment, force, "back it up", cancellationToken))
+            var readsClone = false;
+            UnpausedWrites.PausedAround(steps, plan.Consistency, attachment, () =>
             {
-                set = set with { Consistency = freeze.Consistency };
-                reference = ChangeReferences.TryTake(volume.Path, chainKey, name);
-                if (reference is null)
-                    manifest = WriteSet(set, volume.Path, null, progress, cancellationToken);
+                if (plan.ReadsClone)
+                    steps.Do($"Clone {volume.Path} into a change reference in {ChangeReferences.FolderOf(volume.Path)}",
+                        () => reference = ChangeReferences.TryTake(volume.Path, chainKey, name));
+                readsClone = plan.ReadsClone && (steps.DryRun || reference is not null);
+                if (!readsClone)
+                    manifest = Read(set, volume.Path, volume.Path, () => null, steps, progress);
+            });
+            // With a point-in-time clone the filesystem is paused only while the clone is made; the clone is read at leisure.
+            if (readsClone)
+            {
+                manifest = Read(set, reference!, "the clone", () => UnchangedSinceParent(reference!, parent, volume.Path), steps, progress);
+                if (manifest is not null)
+                    manifest = manifest with { ChangeReference = ChangeReferences.Stamp(reference!) };
             }
-            // With a point-in-time clone the filesystem is frozen only while the clone is made; the clone is read at leisure.
-            manifest ??= WriteSet(set, reference!, UnchangedSinceParent(reference!, parent, volume.Path), progress, cancellationToken)
-                with { ChangeReference = ChangeReferences.Stamp(reference!) };
-            manifest = manifest with { CreatedUtc = started };
-            manifest.Save(work, plan.IntegrityKey);
             var final = Path.Combine(folder, name);
-            Directory.Move(work, final);
-            if (reference is not null)
-                ChangeReferences.KeepOnly(volume.Path, chainKey, reference);
-            if (plan.Keep is { } keep)
-                BackupRetention.Prune(folder, keep);
-            return BackupCatalog.Describe(final);
+            steps.Do($"Write the set's manifest{(plan.IntegrityKey is { } key ? $" signed with the key in {key.Path}" : "")} and rename the set to {final}", () =>
+            {
+                (manifest! with { CreatedUtc = started }).Save(set.Work, plan.IntegrityKey);
+                Directory.Move(set.Work, final);
+                if (reference is not null)
+                    ChangeReferences.KeepOnly(volume.Path, chainKey, reference);
+            });
         }
         catch
         {
             ChangeReferences.Discard(reference);
-            if (Directory.Exists(work))
-                Directory.Delete(work, recursive: true);
-            if (!Directory.EnumerateFileSystemEntries(folder).Any())
+            if (Directory.Exists(set.Work))
+                Directory.Delete(set.Work, recursive: true);
+            if (Directory.Exists(folder) && !Directory.EnumerateFileSystemEntries(folder).Any())
                 Directory.Delete(folder);
             throw;
         }
+        // The set is complete: a failed removal after this leaves it, and its change reference, in place.
+        if (plan.Retention is { } retention)
+            BackupSetService.Remove(retention, steps);
+        return steps.DryRun ? null : BackupCatalog.Describe(Path.Combine(folder, name));
+    }
+
+    /// <summary>The step that reads the image at <paramref name="imagePath"/> into the set's work directory; null in a dry run.</summary>
+    private static BackupManifest? Read(SetToWrite set, string imagePath, string source, Func<HashSet<long>?> unchanged, StepRunner steps, IProgress<OperationProgress>? progress)
+    {
+        BackupManifest? manifest = null;
+        var stored = set.Parent is null ? "all of them in a new full set" : $"those set {Path.GetFileName(set.Parent.Directory)} lacks in a new incremental set";
+        steps.Do($"Read and hash the allocated blocks of {source}, storing {stored} in {Path.GetDirectoryName(set.Work)}", () =>
+        {
+            Directory.CreateDirectory(set.Work);
+            manifest = WriteSet(set, imagePath, unchanged(), progress, steps.Cancellation);
+        });
+        return manifest;
     }
 
     private sealed record SetToWrite(SparseVolume Volume, string Name, BackupKind Kind, BackupCatalog.Link? Parent, string Work)

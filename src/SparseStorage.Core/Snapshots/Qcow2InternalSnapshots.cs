@@ -4,6 +4,7 @@ using SparseStorage.Core.Formats;
 using SparseStorage.Core.Host;
 using SparseStorage.Core.Native;
 using SparseStorage.Core.Processes;
+using SparseStorage.Core.Volumes;
 
 namespace SparseStorage.Core.Snapshots;
 
@@ -12,7 +13,7 @@ namespace SparseStorage.Core.Snapshots;
 /// qemu-img, or through the QMP socket of the module's own qemu-storage-daemon while the volume is mounted
 /// (qemu-img cannot take the image lock the daemon holds).
 /// </summary>
-internal sealed class Qcow2InternalSnapshots(StorageContext context)
+internal static class Qcow2InternalSnapshots
 {
     private const string DiskNode = "disk0";
 
@@ -30,23 +31,25 @@ internal sealed class Qcow2InternalSnapshots(StorageContext context)
     /// <summary>qemu-img snapshot with its action letter: c creates, a applies (reverts to), d deletes.</summary>
     private static ToolCommand QemuImgSnapshot(char action, string path, string name) => new("qemu-img", "snapshot", $"-{action}", name, path);
 
-    public void Create(SparseVolume volume, VolumeAttachment attachment, string name, CancellationToken cancellationToken)
+    public static void Create(SparseVolume volume, VolumeAttachment attachment, string name, StepRunner steps)
     {
         if (LiveExport(attachment) is { } export)
-            Monitor(export, "blockdev-snapshot-internal-sync", new JsonObject { ["device"] = DiskNode, ["name"] = name });
+            steps.Do($"Create internal snapshot '{name}' of {volume.Path} through the monitor of qemu-storage-daemon (pid {export.ProcessId})",
+                () => Monitor(export, "blockdev-snapshot-internal-sync", new JsonObject { ["device"] = DiskNode, ["name"] = name }));
         else
-            context.Runner.RunChecked(QemuImgSnapshot('c', volume.Path, name), cancellationToken);
+            steps.Tool(QemuImgSnapshot('c', volume.Path, name));
     }
 
-    public void Apply(VolumeSnapshot snapshot, CancellationToken cancellationToken) =>
-        context.Runner.RunChecked(QemuImgSnapshot('a', snapshot.VolumePath, snapshot.Name) with { Timeout = TimeSpan.FromHours(2) }, cancellationToken);
+    public static void Apply(VolumeSnapshot snapshot, StepRunner steps) =>
+        steps.Tool(QemuImgSnapshot('a', snapshot.VolumePath, snapshot.Name) with { Timeout = TimeSpan.FromHours(2) });
 
-    public void Delete(VolumeSnapshot snapshot, VolumeAttachment attachment, CancellationToken cancellationToken)
+    public static void Delete(VolumeSnapshot snapshot, VolumeAttachment attachment, StepRunner steps)
     {
         if (LiveExport(attachment) is { } export)
-            Monitor(export, "blockdev-snapshot-delete-internal-sync", new JsonObject { ["device"] = DiskNode, ["id"] = snapshot.Id, ["name"] = snapshot.Name });
+            steps.Do($"Delete internal snapshot '{snapshot.Name}' of {snapshot.VolumePath} through the monitor of qemu-storage-daemon (pid {export.ProcessId})",
+                () => Monitor(export, "blockdev-snapshot-delete-internal-sync", new JsonObject { ["device"] = DiskNode, ["id"] = snapshot.Id, ["name"] = snapshot.Name }));
         else
-            context.Runner.RunChecked(QemuImgSnapshot('d', snapshot.VolumePath, snapshot.Name), cancellationToken);
+            steps.Tool(QemuImgSnapshot('d', snapshot.VolumePath, snapshot.Name));
     }
 
     private static FuseExportRecord? LiveExport(VolumeAttachment attachment) =>

@@ -36,21 +36,34 @@ public static class RawSnapshotStore
             .OrderBy(s => s.CreatedUtc).ThenBy(s => int.TryParse(s.Id, CultureInfo.InvariantCulture, out var id) ? id : 0);
     }
 
-    public static VolumeSnapshot Create(SparseVolume volume, string name, IProgress<OperationProgress>? progress, CancellationToken cancellationToken)
+    /// <summary>
+    /// Copies the volume into a new snapshot (null in a dry run): the copy under a hidden name, renamed when complete,
+    /// then its metadata, which makes it a snapshot.
+    /// </summary>
+    public static VolumeSnapshot? Create(SparseVolume volume, string name, StepRunner steps, IProgress<OperationProgress>? progress)
     {
-        var folder = Directory.CreateDirectory(FolderOf(volume.Path)).FullName;
+        var folder = FolderOf(volume.Path);
         var dataPath = DataPath(folder, name);
         var temporary = SiblingFile.TemporaryFor(dataPath);
         var moved = false;
+        SparseCopyResult? copy = null;
+        VolumeSnapshot? snapshot = null;
         try
         {
-            var copy = SparseCopier.Copy(volume.Path, temporary, new SparseCopyOptions(), progress, cancellationToken);
-            var kind = copy.Method == CopyMethod.Reflink ? SnapshotKind.Reflink : SnapshotKind.SparseCopy;
-            File.Move(temporary, dataPath, overwrite: true); // a copy without metadata is a leftover of an interrupted run
-            moved = true;
-            var metadata = new Metadata(name, NextId(volume), kind, DateTime.UtcNow, copy.SizeBytes);
-            WriteMetadata(MetadataPath(folder, name), metadata);
-            return ToSnapshot(volume, metadata, dataPath);
+            steps.Do($"Copy {volume.Path} to {dataPath} (sharing its blocks where the pool's filesystem can, else a sparse copy)", () =>
+            {
+                Directory.CreateDirectory(folder);
+                copy = SparseCopier.Copy(volume.Path, temporary, new SparseCopyOptions(), progress, steps.Cancellation);
+                File.Move(temporary, dataPath, overwrite: true); // a copy without metadata is a leftover of an interrupted run
+                moved = true;
+            });
+            steps.Do($"Write the snapshot's record {MetadataPath(folder, name)}", () =>
+            {
+                var metadata = new Metadata(name, NextId(volume), copy!.Method == CopyMethod.Reflink ? SnapshotKind.Reflink : SnapshotKind.SparseCopy, DateTime.UtcNow, copy.SizeBytes);
+                WriteMetadata(MetadataPath(folder, name), metadata);
+                snapshot = ToSnapshot(volume, metadata, dataPath);
+            });
+            return snapshot;
         }
         catch
         {
@@ -62,19 +75,34 @@ public static class RawSnapshotStore
     }
 
     /// <summary>Replaces the volume's image with the snapshot's copy: written beside the volume, flushed, renamed over it.</summary>
-    public static void Restore(VolumeSnapshot snapshot, IProgress<OperationProgress>? progress, CancellationToken cancellationToken)
+    public static void Restore(VolumeSnapshot snapshot, StepRunner steps, IProgress<OperationProgress>? progress)
     {
         var temporary = SiblingFile.TemporaryFor(snapshot.VolumePath);
         try
         {
-            SparseCopier.Copy(snapshot.SnapshotPath!, temporary, new SparseCopyOptions(), progress, cancellationToken);
-            File.SetUnixFileMode(temporary, File.GetUnixFileMode(snapshot.VolumePath));
-            File.Move(temporary, snapshot.VolumePath, overwrite: true);
+            steps.Do($"Copy snapshot {snapshot.SnapshotPath} into a hidden file beside {snapshot.VolumePath}", () =>
+            {
+                SparseCopier.Copy(snapshot.SnapshotPath!, temporary, new SparseCopyOptions(), progress, steps.Cancellation);
+                File.SetUnixFileMode(temporary, File.GetUnixFileMode(snapshot.VolumePath));
+            });
+            steps.Do($"Rename it over {snapshot.VolumePath}", () => File.Move(temporary, snapshot.VolumePath, overwrite: true));
         }
         finally
         {
             SiblingFile.Discard(temporary);
         }
+    }
+
+    /// <summary>Deletes one snapshot as two steps: its record first, so that an interruption leaves at worst an unlisted copy.</summary>
+    public static void Remove(VolumeSnapshot snapshot, StepRunner steps)
+    {
+        var folder = FolderOf(snapshot.VolumePath);
+        steps.Do($"Delete the snapshot's record {MetadataPath(folder, snapshot.Name)}", () => File.Delete(MetadataPath(folder, snapshot.Name)));
+        steps.Do($"Delete the snapshot's copy {DataPath(folder, snapshot.Name)}", () =>
+        {
+            File.Delete(DataPath(folder, snapshot.Name));
+            VolumeSideFolder.DeleteIfEmpty(folder);
+        });
     }
 
     /// <summary>Deletes one snapshot: metadata first, so that an interruption leaves at worst an unlisted copy.</summary>

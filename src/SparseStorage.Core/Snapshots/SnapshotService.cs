@@ -1,4 +1,6 @@
 using System.Globalization;
+using SparseStorage.Core.Host;
+using SparseStorage.Core.Planning;
 using SparseStorage.Core.Pools;
 using SparseStorage.Core.Volumes;
 
@@ -9,9 +11,13 @@ public sealed class SnapshotNotFoundException(string message, object? target = n
 
 /// <summary>
 /// Snapshots of volumes: qcow2 internal snapshots, and for raw volumes reflink or sparse copies in the pool's
-/// hidden .snapshots folder. A mounted volume's filesystem is frozen while the snapshot is taken.
+/// hidden .snapshots folder. A mounted volume's filesystem is frozen while the snapshot is taken. Each change is
+/// planned first (its steps found by a dry run of the same code) and applied under the volume's lock.
 /// </summary>
 public sealed class SnapshotService(StorageContext context)
+    : IPlannedOperation<NewSnapshotRequest, NewSnapshotPlan, VolumeSnapshot>,
+      IPlannedOperation<RestoreSnapshotRequest, RestoreSnapshotPlan, SparseVolume>,
+      IPlannedOperation<RemoveSnapshotRequest, RemoveSnapshotPlan, VolumeSnapshot>
 {
     /// <summary>A name for a snapshot taken without one: its UTC time, sortable.</summary>
     public static string DefaultName(DateTime utcNow) => utcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
@@ -53,55 +59,124 @@ public sealed class SnapshotService(StorageContext context)
                ?? (ignoringCase.Count == 1 ? ignoringCase[0] : throw NotFound(volume, name, snapshots));
     }
 
-    /// <summary>What consistency a snapshot of the volume would have now (for a warning before -Force).</summary>
-    public WriteConsistency Assess(SparseVolume volume) => FileSystemFreeze.Assess(volume, context.ReadAttachments().Of(volume.Path));
-
-    public VolumeSnapshot Create(SparseVolume volume, string name, bool force, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
+    public NewSnapshotPlan Plan(NewSnapshotRequest request)
     {
-        RequireValidName(name);
-        using var volumeLock = context.LockVolume(volume.Path, cancellationToken);
-        var current = new VolumeCatalog(context).Get(volume.Path);
-        if (List(current).Any(s => s.Name == name))
-            throw new ResourceExistsException("SnapshotExists", $"Volume '{current.Name}' already has a snapshot named '{name}'; choose another name or remove it first.", name);
-        if (current.Format == VolumeFormat.Qcow2)
-            new BackingChains(context).RequireNoDependants(current, "snapshotted (an internal snapshot rewrites its metadata)");
-        var attachment = context.ReadAttachments().Of(current.Path);
-        using (FileSystemFreeze.Begin(context, current, attachment, force, "snapshot it", cancellationToken))
-        {
-            if (current.Format == VolumeFormat.Qcow2)
-                new Qcow2InternalSnapshots(context).Create(current, attachment, name, cancellationToken);
-            else
-                return RawSnapshotStore.Create(current, name, progress, cancellationToken);
-        }
-        return Find(current, name);
+        var (volume, name) = (request.Volume, RequireValidName(request.Name));
+        if (List(volume).Any(s => s.Name == name))
+            throw new ResourceExistsException("SnapshotExists", $"Volume '{volume.Name}' already has a snapshot named '{name}'; choose another name or remove it first.", name);
+        if (volume.Format == VolumeFormat.Qcow2)
+            new BackingChains(context).RequireNoDependants(volume, "snapshotted (an internal snapshot rewrites its metadata)");
+        var attachment = context.ReadAttachments().Of(volume.Path);
+        var consistency = FileSystemFreeze.Assess(volume, attachment);
+        var warnings = UnpausedWrites.Check(volume, attachment, consistency, request.AllowUnpausedWrites, $"snapshot '{name}'", "snapshot it");
+        if (consistency == WriteConsistency.Frozen)
+            context.RequireRoot($"Freezing {attachment.MountPoints[0]} to snapshot it");
+        var plan = new NewSnapshotPlan(volume, name, consistency) { AllowUnpausedWrites = request.AllowUnpausedWrites, Warnings = warnings };
+        var steps = StepRunner.ForPlan(context);
+        Create(plan, attachment, steps, null);
+        return plan with { PlannedSteps = steps.Steps };
+    }
+
+    /// <summary>Takes the snapshot the plan describes, under the volume's lock, after planning it again to see that nothing it assumed changed.</summary>
+    public VolumeSnapshot Apply(NewSnapshotPlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        using var volumeLock = context.LockVolume(plan.Volume.Path, cancellationToken);
+        var current = Plan(new NewSnapshotRequest(new VolumeCatalog(context).Get(plan.Volume.Path), plan.Name) { AllowUnpausedWrites = plan.AllowUnpausedWrites });
+        RequireUnchanged(plan, current, current.Consistency == plan.Consistency);
+        var steps = StepRunner.ForApply(context, progress, $"Snapshotting {current.Volume.Name}", cancellationToken);
+        return Create(current, context.ReadAttachments().Of(current.Volume.Path), steps, progress) ?? Find(current.Volume, current.Name);
+    }
+
+    public RestoreSnapshotPlan Plan(RestoreSnapshotRequest request)
+    {
+        var volume = request.Volume;
+        var snapshot = Find(volume, request.Name);
+        var attachment = context.ReadAttachments().Of(volume.Path);
+        if (attachment.IsAttached)
+            throw new VolumeInUseException($"Volume '{volume.Name}' cannot be restored to snapshot '{snapshot.Name}': it is {attachment.Describe()}. Dismount it first.", volume.Path);
+        new BackingChains(context).RequireNoDependants(volume, "restored");
+        var steps = StepRunner.ForPlan(context);
+        Restore(volume, snapshot, steps, null);
+        return new RestoreSnapshotPlan(volume, snapshot) { Impact = PlanImpact.High, PlannedSteps = steps.Steps };
     }
 
     /// <summary>Brings the volume back to the snapshot; the current state is lost. Refused while the volume is in use or is a base image.</summary>
-    public SparseVolume Restore(VolumeSnapshot snapshot, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
+    public SparseVolume Apply(RestoreSnapshotPlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        using var volumeLock = context.LockVolume(snapshot.VolumePath, cancellationToken);
-        var volume = new VolumeCatalog(context).Get(snapshot.VolumePath);
-        var current = Find(volume, snapshot.Name);
-        var attachment = context.ReadAttachments().Of(volume.Path);
-        if (attachment.IsAttached)
-            throw new VolumeInUseException($"Volume '{volume.Name}' cannot be restored to snapshot '{current.Name}': it is {attachment.Describe()}. Dismount it first.", volume.Path);
-        new BackingChains(context).RequireNoDependants(volume, "restored");
-        if (volume.Format == VolumeFormat.Qcow2)
-            new Qcow2InternalSnapshots(context).Apply(current, cancellationToken);
-        else
-            RawSnapshotStore.Restore(current, progress, cancellationToken);
-        return new VolumeCatalog(context).Get(volume.Path);
+        using var volumeLock = context.LockVolume(plan.Volume.Path, cancellationToken);
+        var current = Plan(new RestoreSnapshotRequest(new VolumeCatalog(context).Get(plan.Volume.Path), plan.Snapshot.Name));
+        RequireUnchanged(plan, current, SameSnapshot(plan.Snapshot, current.Snapshot));
+        Restore(current.Volume, current.Snapshot, StepRunner.ForApply(context, progress, $"Restoring {current.Volume.Name}", cancellationToken), progress);
+        return new VolumeCatalog(context).Get(current.Volume.Path);
     }
 
-    public void Remove(VolumeSnapshot snapshot, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
+    public RemoveSnapshotPlan Plan(RemoveSnapshotRequest request)
     {
-        using var volumeLock = context.LockVolume(snapshot.VolumePath, cancellationToken);
-        var volume = new VolumeCatalog(context).Get(snapshot.VolumePath);
-        var current = Find(volume, snapshot.Name);
+        var snapshot = Find(request.Volume, request.Name);
+        var steps = StepRunner.ForPlan(context);
+        Remove(request.Volume, snapshot, steps);
+        return new RemoveSnapshotPlan(request.Volume, snapshot) { Impact = PlanImpact.High, PlannedSteps = steps.Steps };
+    }
+
+    public VolumeSnapshot Apply(RemoveSnapshotPlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        using var volumeLock = context.LockVolume(plan.Volume.Path, cancellationToken);
+        var current = Plan(new RemoveSnapshotRequest(new VolumeCatalog(context).Get(plan.Volume.Path), plan.Snapshot.Name));
+        RequireUnchanged(plan, current, SameSnapshot(plan.Snapshot, current.Snapshot));
+        Remove(current.Volume, current.Snapshot, StepRunner.ForApply(context, progress, $"Removing snapshot {current.Snapshot}", cancellationToken));
+        return current.Snapshot;
+    }
+
+    /// <summary>Plans and takes a snapshot in one call, for callers that confirm nothing.</summary>
+    public VolumeSnapshot Create(SparseVolume volume, string name, bool allowUnpausedWrites = false, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        Apply(Plan(new NewSnapshotRequest(volume, name) { AllowUnpausedWrites = allowUnpausedWrites }), progress, cancellationToken);
+
+    /// <summary>Plans and applies a restore in one call, for callers that confirm nothing.</summary>
+    public SparseVolume Restore(VolumeSnapshot snapshot, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        Apply(Plan(new RestoreSnapshotRequest(new VolumeCatalog(context).Get(snapshot.VolumePath), snapshot.Name)), progress, cancellationToken);
+
+    /// <summary>Plans and applies a removal in one call, for callers that confirm nothing.</summary>
+    public void Remove(VolumeSnapshot snapshot, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        Apply(Plan(new RemoveSnapshotRequest(new VolumeCatalog(context).Get(snapshot.VolumePath), snapshot.Name)), progress, cancellationToken);
+
+    private static VolumeSnapshot? Create(NewSnapshotPlan plan, VolumeAttachment attachment, StepRunner steps, IProgress<OperationProgress>? progress)
+    {
+        VolumeSnapshot? created = null;
+        UnpausedWrites.PausedAround(steps, plan.Consistency, attachment, () =>
+        {
+            if (plan.Volume.Format == VolumeFormat.Qcow2)
+                Qcow2InternalSnapshots.Create(plan.Volume, attachment, plan.Name, steps);
+            else
+                created = RawSnapshotStore.Create(plan.Volume, plan.Name, steps, progress);
+        });
+        return created;
+    }
+
+    private static void Restore(SparseVolume volume, VolumeSnapshot snapshot, StepRunner steps, IProgress<OperationProgress>? progress)
+    {
         if (volume.Format == VolumeFormat.Qcow2)
-            new Qcow2InternalSnapshots(context).Delete(current, context.ReadAttachments().Of(volume.Path), cancellationToken);
+            Qcow2InternalSnapshots.Apply(snapshot, steps);
         else
-            RawSnapshotStore.Remove(current, wipe: false, progress, cancellationToken);
+            RawSnapshotStore.Restore(snapshot, steps, progress);
+    }
+
+    private void Remove(SparseVolume volume, VolumeSnapshot snapshot, StepRunner steps)
+    {
+        if (volume.Format == VolumeFormat.Qcow2)
+            Qcow2InternalSnapshots.Delete(snapshot, context.ReadAttachments().Of(volume.Path), steps);
+        else
+            RawSnapshotStore.Remove(snapshot, steps);
+    }
+
+    private static bool SameSnapshot(VolumeSnapshot planned, VolumeSnapshot now) =>
+        planned.Id == now.Id && planned.Name == now.Name && planned.CreatedUtc == now.CreatedUtc;
+
+    /// <summary>Apply runs only the plan that was confirmed: the same steps, planned again under the lock, on the same snapshot.</summary>
+    private static void RequireUnchanged(Planning.OperationPlan planned, Planning.OperationPlan now, bool sameState)
+    {
+        if (!sameState || !planned.Steps.SequenceEqual(now.Steps))
+            throw new StorageOperationException("VolumeChangedSincePlan",
+                $"{planned.Target} changed after the plan was made ({planned.Describe()}); now it would be: {now.Describe()}. Nothing was changed; run the command again.", planned.Target);
     }
 
     private static SnapshotNotFoundException NotFound(SparseVolume volume, string name, IReadOnlyList<VolumeSnapshot> snapshots) =>

@@ -10,6 +10,6 @@ public enum WriteConsistency : long
     ReadOnly,
     /// <summary>Its filesystem was frozen (fsfreeze) for the duration: the copy is what a clean unmount would leave.</summary>
     Frozen,
-    /// <summary>Taken with -Force while writes could continue: the filesystem in the copy may need a check.</summary>
+    /// <summary>Taken while writes could continue, as the operator allowed: the filesystem in the copy may need a check.</summary>
     Unfrozen,
 }

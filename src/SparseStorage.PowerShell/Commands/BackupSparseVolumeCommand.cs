@@ -32,19 +32,22 @@ public sealed class BackupSparseVolumeCommand : VolumeCmdlet
 
     /// <summary>Back up a volume whose writes cannot be paused (attached without a mount): the set may then hold a filesystem that needs a check.</summary>
     [Parameter]
+    public SwitchParameter AllowUnpausedWrites { get; set; }
+
+    /// <summary>Do not ask for confirmation (-WhatIf still only reports).</summary>
+    [Parameter]
     public SwitchParameter Force { get; set; }
 
     protected override void ProcessRecord() =>
         Invoke(() =>
         {
-            var volume = ResolveVolume();
             var service = new VolumeBackupService(Context);
-            var key = LoadIntegrityKey(IntegrityKeyFile);
-            var plan = service.Plan(volume, new BackupRequest { Destination = ProviderPath(Destination), Full = Full, Force = Force, Keep = Keep, IntegrityKey = key });
-            if (!ShouldProcess(volume.Path, plan.Describe()))
-                return;
-            if (plan.Consistency == WriteConsistency.Unfrozen && Force)
-                WriteWarning($"Volume '{volume.Name}' is in use and its writes cannot be paused; the backup may hold a filesystem that needs a check.");
-            WriteObject(RunWithProgress((progress, token) => service.Backup(plan, Force, progress, token)));
+            var request = new BackupRequest
+            {
+                Destination = ProviderPath(Destination), Full = Full, AllowUnpausedWrites = AllowUnpausedWrites, Keep = Keep, IntegrityKey = LoadIntegrityKey(IntegrityKeyFile),
+            };
+            var plan = service.Plan(ResolveVolume(), request);
+            if (ShouldApply(plan))
+                WriteObject(RunWithProgress((progress, token) => service.Apply(plan, progress, token)));
         }, VolumeTarget);
 }

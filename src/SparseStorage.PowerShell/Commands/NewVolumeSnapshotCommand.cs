@@ -15,20 +15,19 @@ public sealed class NewVolumeSnapshotCommand : SnapshotCmdlet
 
     /// <summary>Snapshot a volume whose writes cannot be paused (attached without a mount): the snapshot's filesystem may then need a check.</summary>
     [Parameter]
+    public SwitchParameter AllowUnpausedWrites { get; set; }
+
+    /// <summary>Do not ask for confirmation (-WhatIf still only reports).</summary>
+    [Parameter]
     public SwitchParameter Force { get; set; }
 
     protected override void ProcessRecord() =>
         Invoke(() =>
         {
-            var volume = ResolveVolume();
-            var name = SnapshotService.RequireValidName(Name ?? SnapshotService.DefaultName(DateTime.UtcNow));
             var service = new SnapshotService(Context);
-            var consistency = service.Assess(volume);
-            var how = consistency == WriteConsistency.Frozen ? $" (freezing {volume.MountPoint} meanwhile)" : "";
-            if (!ShouldProcess(volume.Path, $"Create snapshot '{name}'{how}"))
-                return;
-            if (consistency == WriteConsistency.Unfrozen && Force)
-                WriteWarning($"Volume '{volume.Name}' is in use and its writes cannot be paused; snapshot '{name}' may hold a filesystem that needs a check.");
-            WriteObject(RunWithProgress((progress, token) => service.Create(volume, name, Force, progress, token)));
+            var name = Name ?? SnapshotService.DefaultName(DateTime.UtcNow);
+            var plan = service.Plan(new NewSnapshotRequest(ResolveVolume(), name) { AllowUnpausedWrites = AllowUnpausedWrites });
+            if (ShouldApply(plan))
+                WriteObject(RunWithProgress((progress, token) => service.Apply(plan, progress, token)));
         }, Target);
 }

@@ -30,21 +30,12 @@ public sealed class RemoveVolumeBackupCommand : SparseStorageCmdlet
     protected override void ProcessRecord() =>
         Invoke(() =>
         {
-            var set = ProviderPath(Backup);
-            var backup = BackupCatalog.Describe(BackupCatalog.RequireSet(set));
-            var dependants = BackupRetention.RequireRemovable(set, IncludeDependants);
-            var action = dependants.Count > 0
-                ? $"Remove backup set {backup.Name} and the {dependants.Count} set(s) that build on it"
-                : $"Remove backup set {backup.Name} ({ByteSize.Format(backup.StoredBytes)} stored)";
-            if (!ShouldProcessUnlessForced(Force, set, action))
+            var service = new BackupSetService(Context);
+            var plan = service.Plan(new RemoveBackupRequest(ProviderPath(Backup)) { IncludeDependants = IncludeDependants });
+            if (!ShouldApply(plan))
                 return;
-            var described = dependants.Select(BackupCatalog.Describe).Append(backup).ToList();
-            BackupRetention.Remove(set, IncludeDependants);
-            foreach (var removed in described)
-            {
-                WriteVerbose($"Removed backup set {removed.BackupPath}.");
-                if (PassThru)
-                    WriteObject(removed);
-            }
+            var removed = RunWithProgress((progress, token) => service.Apply(plan, progress, token));
+            if (PassThru)
+                WriteObject(removed, enumerateCollection: true);
         }, Backup);
 }

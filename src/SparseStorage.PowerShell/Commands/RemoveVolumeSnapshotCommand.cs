@@ -29,19 +29,14 @@ public sealed class RemoveVolumeSnapshotCommand : SnapshotCmdlet
             var volume = ResolveVolume();
             var service = new SnapshotService(Context);
             foreach (var snapshot in service.Get(volume, Name, missing => WriteError(Errors.ErrorMapping.ToRecord(missing, volume.Path))).ToList())
-            {
-                if (!ShouldProcessUnlessForced(Force, volume.Path, $"Remove snapshot '{snapshot.Name}' ({snapshot.Kind}, {snapshot.CreatedUtc:u})"))
-                    continue;
                 Invoke(() =>
                 {
-                    RunWithProgress((progress, token) =>
-                    {
-                        service.Remove(snapshot, progress, token);
-                        return snapshot;
-                    });
+                    var plan = service.Plan(new RemoveSnapshotRequest(volume, snapshot.Name));
+                    if (!ShouldApply(plan))
+                        return;
+                    var removed = RunWithProgress((progress, token) => service.Apply(plan, progress, token));
                     if (PassThru)
-                        WriteObject(snapshot);
+                        WriteObject(removed);
                 }, snapshot.Name);
-            }
         }, Target);
 }

@@ -43,11 +43,7 @@ public sealed class RestoreSparseVolumeCommand : SparseStorageCmdlet
             var destination = Destination is not null && Destination.Contains('/') ? ProviderPath(Destination) : Destination;
             var key = LoadIntegrityKey(IntegrityKeyFile);
             var plan = restorer.Plan(ProviderPath(Backup), destination, key is null ? null : new BackupSignaturePolicy(key, AllowUnsigned));
-            foreach (var warning in plan.Warnings)
-                WriteWarning(warning);
-            var replaces = File.Exists(plan.TargetPath) ? "; the volume's current content is replaced" : "";
-            if (!ShouldProcessUnlessForced(Force, plan.TargetPath, plan.Describe() + replaces))
-                return;
-            WriteObject(RunWithProgress((progress, token) => restorer.Restore(plan, progress, token)));
+            if (ShouldApply(plan))
+                WriteObject(RunWithProgress((progress, token) => restorer.Apply(plan, progress, token)));
         }, Backup);
 }

@@ -25,12 +25,11 @@ public sealed class RestoreVolumeSnapshotCommand : SnapshotCmdlet
     protected override void ProcessRecord() =>
         Invoke(() =>
         {
-            var volume = ResolveVolume();
             var service = new SnapshotService(Context);
-            var snapshot = service.Find(volume, Name);
-            if (!ShouldProcessUnlessForced(Force, volume.Path, $"Restore snapshot '{snapshot.Name}' of {snapshot.CreatedUtc:u}; everything written since is lost"))
+            var plan = service.Plan(new RestoreSnapshotRequest(ResolveVolume(), Name));
+            if (!ShouldApply(plan))
                 return;
-            var restored = RunWithProgress((progress, token) => service.Restore(snapshot, progress, token));
+            var restored = RunWithProgress((progress, token) => service.Apply(plan, progress, token));
             if (PassThru)
                 WriteObject(restored);
         }, Target);

@@ -62,12 +62,12 @@ public sealed class CancellationTests : IDisposable
         var destination = pool.Combine("backups");
         Directory.CreateDirectory(destination);
         var backups = new VolumeBackupService(context);
-        var set = backups.Backup(backups.Plan(Scattered("src"), new BackupRequest { Destination = destination }), force: false);
+        var set = backups.Apply(backups.Plan(Scattered("src"), new BackupRequest { Destination = destination }));
         var setHashes = Directory.GetFiles(set.BackupPath).ToDictionary(f => f, Files.HashFile);
         var restorer = new BackupRestorer(context);
         var plan = restorer.Plan(set.BackupPath, "restored.img");
 
-        FluentActions.Invoking(() => restorer.Restore(plan, CancelAt(2), cancel.Token)).Should().Throw<OperationCanceledException>();
+        FluentActions.Invoking(() => restorer.Apply(plan, CancelAt(2), cancel.Token)).Should().Throw<OperationCanceledException>();
 
         File.Exists(plan.TargetPath).Should().BeFalse();
         AssertNoWorkFiles(pool.Root);
@@ -80,7 +80,7 @@ public sealed class CancellationTests : IDisposable
     {
         var volume = Scattered("snap");
         var snapshots = new SnapshotService(context);
-        var snapshot = snapshots.Create(volume, "before", force: false);
+        var snapshot = snapshots.Create(volume, "before");
         ScatteredImage.Scribble(volume.Path, chunks: 16, seed: 3);
         var before = Files.HashFile(volume.Path);
 

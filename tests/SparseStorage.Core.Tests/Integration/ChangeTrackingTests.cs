@@ -86,13 +86,14 @@ public sealed class ChangeTrackingTests : IDisposable
         var newest = Backup(volume);
         References(volume).Should().ContainSingle();
 
-        BackupRetention.Remove(newest.BackupPath, includeDependants: false);
+        var backupSets = new BackupSetService(context);
+        backupSets.Apply(backupSets.Plan(new RemoveBackupRequest(newest.BackupPath)));
         References(volume).Should().BeEmpty("the clone belonged to the removed set");
         Backup(volume).ChangeDetection.Should().Be(ChangeDetection.ReadAll, "the remaining full set's clone was replaced before");
 
         var other = pool.Combine("other-destination");
         Directory.CreateDirectory(other);
-        backups.Backup(backups.Plan(Fresh(volume), new BackupRequest { Destination = other }), force: false);
+        backups.Apply(backups.Plan(Fresh(volume), new BackupRequest { Destination = other }));
         References(volume).Should().HaveCount(2, "each destination keeps the clone of its own newest set");
 
         new VolumeRemover(context).Remove(Fresh(volume), wipe: false);
@@ -115,7 +116,7 @@ public sealed class ChangeTrackingTests : IDisposable
     }
 
     private VolumeBackup Backup(SparseVolume volume) =>
-        backups.Backup(backups.Plan(Fresh(volume), new BackupRequest { Destination = destination }), force: false);
+        backups.Apply(backups.Plan(Fresh(volume), new BackupRequest { Destination = destination }));
 
     private SparseVolume Scattered(string name, int chunks)
     {
@@ -142,7 +143,7 @@ public sealed class ChangeTrackingTests : IDisposable
     private void RestoresTo(VolumeBackup set, string expected)
     {
         var restorer = new BackupRestorer(context);
-        var restored = restorer.Restore(restorer.Plan(set.BackupPath, $"restored-{set.Name}.img"));
+        var restored = restorer.Apply(restorer.Plan(set.BackupPath, $"restored-{set.Name}.img"));
         new ProcessRunner().Run(new ToolCommand("cmp", expected, restored.Path)).ExitCode.Should().Be(0, $"restoring {set.Name} gives the image as it was");
     }
 

@@ -109,7 +109,7 @@ public sealed class CopyTests : IDisposable
                 .Should().Throw<InvalidStorageArgumentException>().Which.ErrorId.Should().Be("LinkedWithDetectZeroes");
             Directory.GetFiles(pool.PoolPath).Select(Path.GetFileName).Should().BeEquivalentTo(["src.img", "taken.img"]);
 
-            var snapshot = new Snapshots.SnapshotService(context).Create(new VolumeCatalog(context).Get(Path.Combine(pool.PoolPath, "taken.img")), "keep", force: false);
+            var snapshot = new Snapshots.SnapshotService(context).Create(new VolumeCatalog(context).Get(Path.Combine(pool.PoolPath, "taken.img")), "keep");
             FluentActions.Invoking(() => copier.Plan(source, new CopyVolumeRequest { Destination = "taken", Force = true }))
                 .Should().Throw<ResourceExistsException>().Which.ErrorId.Should().Be("VolumeHasSnapshots");
             new Snapshots.SnapshotService(context).Remove(snapshot);

@@ -135,7 +135,7 @@ public sealed class CrashLeftoverTests : IDisposable
         PartialFiles.AllocatedBytes(work).Should().BeGreaterThan(0, "blocks were being stored");
         var backups = new Backups.VolumeBackupService(context);
 
-        var set = backups.Backup(backups.Plan(volume, new Backups.BackupRequest { Destination = destination }), force: false);
+        var set = backups.Apply(backups.Plan(volume, new Backups.BackupRequest { Destination = destination }));
 
         Path.Exists(work).Should().BeFalse();
         Directory.GetFileSystemEntries(folder).Should().NotContain(e => Path.GetFileName(e).StartsWith(SiblingFile.PartialMarker, StringComparison.Ordinal));

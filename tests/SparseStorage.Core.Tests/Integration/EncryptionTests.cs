@@ -238,7 +238,7 @@ public sealed class EncryptionTests : IDisposable
         whileMounted.Should().Throw<VolumeInUseException>();
         new VolumeMounter(context).Dismount(mounted);
 
-        new SnapshotService(context).Create(volume, "plain", force: false);
+        new SnapshotService(context).Create(volume, "plain");
         var withSnapshot = () => Encrypting.Protect(context, volume, [key]);
         withSnapshot.Should().Throw<StorageOperationException>().Which.ErrorId.Should().Be("VolumeHasSnapshots");
         new SnapshotService(context).Remove(new SnapshotService(context).List(new VolumeCatalog(context).Get(volume.Path)).Single());

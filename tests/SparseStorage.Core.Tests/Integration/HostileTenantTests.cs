@@ -211,7 +211,7 @@ public sealed class HostileTenantTests : IDisposable
     {
         var volume = pool.CreateVolume(context, "tenant", ByteSize.FromMiB(1), fileSystem: FileSystemType.None);
         var snapshots = new Snapshots.SnapshotService(context);
-        var snapshot = snapshots.Create(volume, "before", force: false);
+        var snapshot = snapshots.Create(volume, "before");
         var volumeHash = Files.HashFile(volume.Path);
         File.Delete(snapshot.SnapshotPath!);
         File.CreateSymbolicLink(snapshot.SnapshotPath!, outside);

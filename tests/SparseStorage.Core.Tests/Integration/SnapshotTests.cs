@@ -31,7 +31,7 @@ public sealed class SnapshotTests : IDisposable
         var mounted = mounter.Mount(volume, mountPoint, readOnly: false);
         var atSnapshot = Files.WriteSample(mountPoint);
 
-        var snapshot = snapshots.Create(mounted, "before-upgrade", force: false);
+        var snapshot = snapshots.Create(mounted, "before-upgrade");
 
         snapshot.Kind.Should().Be(kind);
         snapshot.Name.Should().Be("before-upgrade");
@@ -57,7 +57,7 @@ public sealed class SnapshotTests : IDisposable
     {
         var volume = Create("list", VolumeFormat.Qcow2, FileSystemType.None);
         foreach (var name in new[] { "nightly-1", "nightly-2", "weekly" })
-            snapshots.Create(volume, name, force: false);
+            snapshots.Create(volume, name);
 
         var listed = snapshots.List(volume);
         var tool = new ProcessRunner().RunChecked(new ToolCommand("qemu-img", "snapshot", "-l", volume.Path)).StandardOutput;
@@ -82,7 +82,7 @@ public sealed class SnapshotTests : IDisposable
         ScatteredImage.Scribble(volume.Path, chunks: 256);
         var before = Libc.Space(xfs.Path).AvailableBytes;
 
-        var snapshot = snapshots.Create(volume, "instant", force: false);
+        var snapshot = snapshots.Create(volume, "instant");
 
         snapshot.Kind.Should().Be(SnapshotKind.Reflink);
         snapshot.SnapshotPath.Should().Be(Path.Combine(xfs.Path, ".snapshots", "shared.img", "instant.img"));
@@ -103,12 +103,12 @@ public sealed class SnapshotTests : IDisposable
     public void Bad_input_is_refused_and_changes_nothing()
     {
         var volume = Create("bad", VolumeFormat.Raw);
-        var snapshot = snapshots.Create(volume, "one", force: false);
+        var snapshot = snapshots.Create(volume, "one");
 
-        FluentActions.Invoking(() => snapshots.Create(volume, "one", force: false)).Should().Throw<ResourceExistsException>().Which.ErrorId.Should().Be("SnapshotExists");
+        FluentActions.Invoking(() => snapshots.Create(volume, "one")).Should().Throw<ResourceExistsException>().Which.ErrorId.Should().Be("SnapshotExists");
         FluentActions.Invoking(() => snapshots.Find(volume, "nosuch")).Should().Throw<SnapshotNotFoundException>().WithMessage("*'nosuch'*its snapshots are: one.*");
-        FluentActions.Invoking(() => snapshots.Create(volume, "42", force: false)).Should().Throw<InvalidStorageArgumentException>();
-        FluentActions.Invoking(() => snapshots.Create(volume, "../escape", force: false)).Should().Throw<InvalidStorageArgumentException>();
+        FluentActions.Invoking(() => snapshots.Create(volume, "42")).Should().Throw<InvalidStorageArgumentException>();
+        FluentActions.Invoking(() => snapshots.Create(volume, "../escape")).Should().Throw<InvalidStorageArgumentException>();
         var missing = new List<string>();
         snapshots.Get(volume, ["one", "ghost"], e => missing.Add(e.Message)).Should().ContainSingle();
         missing.Should().ContainSingle().Which.Should().Contain("'ghost'");
@@ -124,7 +124,7 @@ public sealed class SnapshotTests : IDisposable
     }
 
     [IntegrationFact("losetup", "mkfs.ext4")]
-    public void A_volume_attached_without_a_mount_cannot_be_frozen_and_needs_Force()
+    public void A_volume_attached_without_a_mount_cannot_be_frozen_and_needs_AllowUnpausedWrites_which_the_plan_warns_about()
     {
         var volume = Create("loopy", VolumeFormat.Raw);
         var runner = new ProcessRunner();
@@ -132,10 +132,12 @@ public sealed class SnapshotTests : IDisposable
         try
         {
             var attached = new VolumeCatalog(context).Get(volume.Path);
-            snapshots.Assess(attached).Should().Be(WriteConsistency.Unfrozen);
-            FluentActions.Invoking(() => snapshots.Create(attached, "unsafe", force: false)).Should().Throw<VolumeInUseException>().WithMessage($"*{device}*-Force*");
+            var plan = snapshots.Plan(new NewSnapshotRequest(attached, "unsafe") { AllowUnpausedWrites = true });
+            plan.Consistency.Should().Be(WriteConsistency.Unfrozen);
+            plan.Warnings.Should().ContainSingle().Which.Should().Contain(device).And.Contain("cannot be paused").And.Contain("snapshot 'unsafe'");
+            FluentActions.Invoking(() => snapshots.Create(attached, "unsafe")).Should().Throw<VolumeInUseException>().WithMessage($"*{device}*-AllowUnpausedWrites*");
             snapshots.List(attached).Should().BeEmpty();
-            snapshots.Create(attached, "unsafe", force: true).Kind.Should().Be(SnapshotKind.SparseCopy);
+            snapshots.Create(attached, "unsafe", allowUnpausedWrites: true).Kind.Should().Be(SnapshotKind.SparseCopy);
         }
         finally
         {

@@ -48,11 +48,11 @@ public sealed class UntrustedBackupTests : IDisposable
         var victimBefore = Files.HashFile(victim);
 
         Tamper(set, manifest => manifest["volumePath"] = victim);
-        ErrorIds.Of(() => restorer.Restore(restorer.Plan(set.BackupPath, null))).Should().Be("BackupSourceOutsidePool", "the set records pool 'test'");
-        ErrorIds.Of(() => restorer.Restore(restorer.Plan(set.BackupPath, "other-name"))).Should().Be("BackupSourceOutsidePool", "a bare name goes beside the recorded volume");
+        ErrorIds.Of(() => restorer.Apply(restorer.Plan(set.BackupPath, null))).Should().Be("BackupSourceOutsidePool", "the set records pool 'test'");
+        ErrorIds.Of(() => restorer.Apply(restorer.Plan(set.BackupPath, "other-name"))).Should().Be("BackupSourceOutsidePool", "a bare name goes beside the recorded volume");
 
         Tamper(set, manifest => manifest["volumePath"] = Path.Combine(pool.PoolPath, "..", "other-pool", "web.img"));
-        ErrorIds.Of(() => restorer.Restore(restorer.Plan(set.BackupPath, null))).Should().Be("BackupSourceOutsidePool", "'..' is no plain path");
+        ErrorIds.Of(() => restorer.Apply(restorer.Plan(set.BackupPath, null))).Should().Be("BackupSourceOutsidePool", "'..' is no plain path");
 
         Files.HashFile(victim).Should().Be(victimBefore);
         Directory.GetFileSystemEntries(otherPool).Should().Equal(victim);
@@ -67,9 +67,9 @@ public sealed class UntrustedBackupTests : IDisposable
         // Everything an attacker without the key can make agree: path, pool and the plain checksum.
         Tamper(set, manifest => (manifest["volumePath"], manifest["pool"]) = (victim, "other"));
 
-        ErrorIds.Of(() => restorer.Restore(restorer.Plan(set.BackupPath, null, new BackupSignaturePolicy(Key, AllowUnsigned: false))))
+        ErrorIds.Of(() => restorer.Apply(restorer.Plan(set.BackupPath, null, new BackupSignaturePolicy(Key, AllowUnsigned: false))))
             .Should().Be("BackupSignatureInvalid");
-        ErrorIds.Of(() => restorer.Restore(restorer.Plan(set.BackupPath, null, new BackupSignaturePolicy(Key, AllowUnsigned: true))))
+        ErrorIds.Of(() => restorer.Apply(restorer.Plan(set.BackupPath, null, new BackupSignaturePolicy(Key, AllowUnsigned: true))))
             .Should().Be("BackupSignatureInvalid", "-AllowUnsigned lets an unsigned set through, never a bad signature");
         Files.HashFile(victim).Should().Be(victimBefore);
     }
@@ -85,13 +85,13 @@ public sealed class UntrustedBackupTests : IDisposable
         plan.SignatureVerified.Should().BeTrue();
         plan.Warnings.Should().BeEmpty();
         restorer.Plan(set.BackupPath, "web-restored").Warnings.Should().ContainSingle().Which.Should().Contain("its signature was not checked");
-        var restored = restorer.Restore(plan);
+        var restored = restorer.Apply(plan);
         new ProcessRunner().Run(new ToolCommand("cmp", set.SourcePath, restored.Path)).ExitCode.Should().Be(0);
         (Libc.Stat(restored.Path).Mode & 0xFFF).Should().Be(0b110_000_000);
 
         var restoredBefore = Files.HashFile(restored.Path);
         ChangeStoredBlockConsistently(set);
-        ErrorIds.Of(() => restorer.Restore(restorer.Plan(set.BackupPath, "web-restored", policy))).Should().Be("BackupSignatureInvalid");
+        ErrorIds.Of(() => restorer.Apply(restorer.Plan(set.BackupPath, "web-restored", policy))).Should().Be("BackupSignatureInvalid");
 
         var other = pool.Combine("other.key");
         File.WriteAllBytes(other, System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
@@ -137,7 +137,7 @@ public sealed class UntrustedBackupTests : IDisposable
 
         var target = Path.Combine(pool.PoolPath, "web.img");
         var before = Files.HashFile(target);
-        var refusal = FluentActions.Invoking(() => restorer.Restore(restorer.Plan(set.BackupPath, null))).Should().Throw<BackupDamagedException>().Which;
+        var refusal = FluentActions.Invoking(() => restorer.Apply(restorer.Plan(set.BackupPath, null))).Should().Throw<BackupDamagedException>().Which;
 
         refusal.Message.Should().Contain("Qcow2 image, the set records a Raw one");
         Files.HashFile(target).Should().Be(before);
@@ -172,7 +172,7 @@ public sealed class UntrustedBackupTests : IDisposable
         else
             ScatteredImage.Scribble(path, chunks: 1, seed: Environment.TickCount);
         var volume = new VolumeCatalog(context).Get(path);
-        return backups.Backup(backups.Plan(volume, new BackupRequest { Destination = destination, IntegrityKey = key, Full = full }), force: false);
+        return backups.Apply(backups.Plan(volume, new BackupRequest { Destination = destination, IntegrityKey = key, Full = full }));
     }
 
     /// <summary>Edits the manifest as an attacker without the key can: any field, then manifest.sha256 recomputed to match.</summary>

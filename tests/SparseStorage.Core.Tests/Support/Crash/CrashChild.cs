@@ -25,7 +25,8 @@ public static class CrashChild
         var pauseAfterTool = scenario == "unlock" ? "qemu-storage-daemon" : null;
         var context = new StorageContext(new PoolService(new PoolConfiguration(config)), new PausingRunner(pauseAfterTool), new RuntimePaths(runtime), isRoot: true);
         var volume = new VolumeCatalog(context).Get(volumePath);
-        var pause = new PauseAtReport(scenario == "protect" ? p => p.Activity == "Encrypting" : _ => true, 2);
+        // Counts the reports of the work itself: a backup's steps report as they start (with no total), its reading with one.
+        var pause = new PauseAtReport(scenario switch { "protect" => p => p.Activity == "Encrypting", "backup" => p => p.Total > 0, _ => _ => true }, 2);
         switch (scenario)
         {
             case "unlock":
@@ -42,7 +43,7 @@ public static class CrashChild
                 break;
             case "backup":
                 var backups = new VolumeBackupService(context);
-                backups.Backup(backups.Plan(volume, new BackupRequest { Destination = args[4] }), force: false, pause);
+                backups.Apply(backups.Plan(volume, new BackupRequest { Destination = args[4] }), pause);
                 break;
             default:
                 return 2;
