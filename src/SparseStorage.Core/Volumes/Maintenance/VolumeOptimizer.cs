@@ -1,5 +1,6 @@
 using SparseStorage.Core.Copying;
 using SparseStorage.Core.Native;
+using SparseStorage.Core.Planning;
 using SparseStorage.Core.Processes;
 
 namespace SparseStorage.Core.Volumes.Maintenance;
@@ -9,23 +10,30 @@ namespace SparseStorage.Core.Volumes.Maintenance;
 /// devices turn discards into holes in the image), holes for all-zero blocks of a dismounted raw image, and
 /// qemu-img convert compaction of a dismounted qcow2 image.
 /// </summary>
-public sealed class VolumeOptimizer(StorageContext context)
+public sealed class VolumeOptimizer(StorageContext context) : IPlannedOperation<SparseVolume, OptimizePlan, VolumeOptimizeResult>
 {
-    public IReadOnlyList<string> Plan(SparseVolume volume)
+    /// <summary>Checks the volume's state and lists the steps, changing nothing.</summary>
+    public OptimizePlan Plan(SparseVolume volume)
     {
-        var steps = new StepRunner(context.Runner, dryRun: true, null, "", CancellationToken.None);
-        Run(volume, steps, []);
-        return steps.Steps;
+        var attachment = context.ReadAttachments().Of(volume.Path);
+        var compactionFile = volume.Format == VolumeFormat.Qcow2 ? SiblingFile.TemporaryFor(volume.Path) : null;
+        var steps = StepRunner.ForPlan(context);
+        var skipped = new List<string>();
+        Run(volume, attachment, compactionFile, steps, skipped);
+        return new OptimizePlan(volume, PlannedVolumeState.Of(volume, attachment), compactionFile, steps.Steps, skipped);
     }
 
-    public VolumeOptimizeResult Optimize(SparseVolume volume, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
+    /// <summary>Takes the volume's lock, refuses if the volume changed since the plan, and runs the planned steps.</summary>
+    public VolumeOptimizeResult Apply(OptimizePlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        using var volumeLock = context.LockVolume(volume.Path, cancellationToken);
-        var before = new VolumeCatalog(context).Get(volume.Path);
-        var steps = new StepRunner(context.Runner, dryRun: false, progress, $"Optimizing {volume.Name}", cancellationToken);
+        using var volumeLock = context.LockVolume(plan.Target, cancellationToken);
+        var before = new VolumeCatalog(context).Get(plan.Target);
+        var attachment = context.ReadAttachments().Of(before.Path);
+        plan.State.RequireSame(before, PlannedVolumeState.Of(before, attachment), "optimization");
+        var steps = StepRunner.ForApply(context, progress, $"Optimizing {before.Name}", cancellationToken);
         var skipped = new List<string>();
-        Run(before, steps, skipped);
-        var after = new VolumeCatalog(context).Get(volume.Path);
+        Run(before, attachment, plan.CompactionFile, steps, skipped);
+        var after = new VolumeCatalog(context).Get(before.Path);
         return new VolumeOptimizeResult
         {
             Name = after.Name, Path = after.Path, AllocatedBeforeBytes = before.AllocatedBytes, AllocatedAfterBytes = after.AllocatedBytes,
@@ -33,16 +41,19 @@ public sealed class VolumeOptimizer(StorageContext context)
         };
     }
 
+    /// <summary>Plans and applies at once, for callers that have nothing to confirm.</summary>
+    public VolumeOptimizeResult Optimize(SparseVolume volume, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        Apply(Plan(volume), progress, cancellationToken);
+
     public static ToolCommand TrimCommand(string mountPoint) => new ToolCommand("fstrim", "--verbose", mountPoint) { Timeout = TimeSpan.FromHours(2) };
 
     /// <summary>The rewrite can take hours on a large image: -p lets it report its percentage to Write-Progress.</summary>
     public static ToolCommand CompactCommand(string source, string destination, ToolOutputProgress? progress = null) =>
         new ToolCommand("qemu-img", "convert", "-p", "-f", "qcow2", "-O", "qcow2", source, destination) { Timeout = TimeSpan.FromHours(6), Progress = progress };
 
-    private void Run(SparseVolume volume, StepRunner steps, List<string> skipped)
+    private void Run(SparseVolume volume, Host.VolumeAttachment attachment, string? compactionFile, StepRunner steps, List<string> skipped)
     {
         new BackingChains(context).RequireNoDependants(volume, "optimized (fstrim and compaction write to it)");
-        var attachment = context.ReadAttachments().Of(volume.Path);
         if (attachment.IsAttached && !attachment.IsMounted)
             throw new VolumeInUseException($"Volume '{volume.Name}' is {attachment.Describe()} without a mounted filesystem, so nothing here can trim it; mount or dismount it first.", volume.Path);
         if (attachment.IsMounted && attachment.ReadOnly)
@@ -57,7 +68,7 @@ public sealed class VolumeOptimizer(StorageContext context)
             return;
         }
         if (volume.Format == VolumeFormat.Qcow2)
-            Compact(volume, steps, skipped);
+            Compact(volume, compactionFile ?? SiblingFile.TemporaryFor(volume.Path), steps, skipped);
         else
             steps.Do($"punch holes in all-zero {SparseCopier.ZeroBlockSize / 1024} KiB blocks of {volume.Path}",
                 () => HolePuncher.PunchZeroBlocks(volume.Path, null, steps.Cancellation));
@@ -71,14 +82,14 @@ public sealed class VolumeOptimizer(StorageContext context)
     }
 
     /// <summary>Rewrites the image without its unused clusters: beside it, then renamed over it. Internal snapshots and backing files rule it out (convert keeps neither).</summary>
-    private void Compact(SparseVolume volume, StepRunner steps, List<string> skipped)
+    /// <param name="temporary">The work file the plan named, so that -WhatIf shows the command line that runs.</param>
+    private void Compact(SparseVolume volume, string temporary, StepRunner steps, List<string> skipped)
     {
         if (volume.SnapshotCount > 0 || volume.BackingFile is not null || volume.Encryption != "None")
         {
             skipped.Add($"qcow2 compaction: the image has {(volume.SnapshotCount > 0 ? "internal snapshots" : volume.BackingFile is not null ? "a backing file" : "encryption")}, which qemu-img convert would not keep");
             return;
         }
-        var temporary = SiblingFile.TemporaryFor(volume.Path);
         try
         {
             steps.Tool(CompactCommand(volume.Path, temporary, steps.QemuImgProgress()));
