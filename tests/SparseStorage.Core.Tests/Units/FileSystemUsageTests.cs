@@ -149,9 +149,9 @@ public sealed class FileSystemUsageTests : IDisposable
         WriteData(image, "btrfs", 40 << 20);
 
         var used = Used(image);
-        var super = runner.RunChecked(new ToolCommand("btrfs", "inspect-internal", "dump-super", image)).StandardOutput.Split('\n')
-            .Select(l => l.Split('\t', 2, StringSplitOptions.TrimEntries)).Where(p => p.Length == 2).ToDictionary(p => p[0], p => p[1]);
-        used.Should().Be(long.Parse(super["bytes_used"]));
+        var bytesUsed = runner.RunChecked(new ToolCommand("btrfs", "inspect-internal", "dump-super", image)).StandardOutput.Split('\n')
+            .Select(l => l.Split((char[])['\t', ' '], StringSplitOptions.RemoveEmptyEntries)).Single(f => f.Length == 2 && f[0] == "bytes_used")[1];
+        used.Should().Be(long.Parse(bytesUsed));
         used.Should().BeGreaterThan(40L << 20);
         var mountPoint = Directory.CreateDirectory(scratch.Combine("min")).FullName;
         runner.RunChecked(new ToolCommand("mount", "-o", "loop", image, mountPoint));
