@@ -5,11 +5,10 @@ namespace SparseStorage.Core.Volumes.Maintenance;
 /// <summary>What Optimize-SparseVolume will do to one volume: the steps of a dry run, and the methods that do not apply.</summary>
 public sealed record OptimizePlan : OperationPlan
 {
-    internal OptimizePlan(SparseVolume volume, PlannedVolumeState state, string? compactionFile, IReadOnlyList<string> steps, IReadOnlyList<string> skipped)
+    internal OptimizePlan(SparseVolume volume, PlannedVolumeState state, IReadOnlyList<string> steps, IReadOnlyList<string> skipped)
     {
         Volume = volume;
         State = state;
-        CompactionFile = compactionFile;
         Steps = steps;
         Skipped = skipped;
     }
@@ -18,9 +17,6 @@ public sealed record OptimizePlan : OperationPlan
 
     /// <summary>The volume's state the steps were planned for; Apply refuses to run on another.</summary>
     public PlannedVolumeState State { get; }
-
-    /// <summary>The work file a qcow2 image is rewritten into beside itself; null for a raw image.</summary>
-    public string? CompactionFile { get; }
 
     /// <summary>Methods that will not be used on this volume, and why.</summary>
     public IReadOnlyList<string> Skipped { get; }

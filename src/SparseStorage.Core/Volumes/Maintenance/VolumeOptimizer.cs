@@ -16,11 +16,10 @@ public sealed class VolumeOptimizer(StorageContext context) : IPlannedOperation<
     public OptimizePlan Plan(SparseVolume volume)
     {
         var attachment = context.ReadAttachments().Of(volume.Path);
-        var compactionFile = volume.Format == VolumeFormat.Qcow2 ? SiblingFile.TemporaryFor(volume.Path) : null;
         var steps = StepRunner.ForPlan(context);
         var skipped = new List<string>();
-        Run(volume, attachment, compactionFile, steps, skipped);
-        return new OptimizePlan(volume, PlannedVolumeState.Of(volume, attachment), compactionFile, steps.Steps, skipped);
+        Run(volume, attachment, steps, skipped);
+        return new OptimizePlan(volume, PlannedVolumeState.Of(volume, attachment), steps.Steps, skipped);
     }
 
     /// <summary>Takes the volume's lock, refuses if the volume changed since the plan, and runs the planned steps.</summary>
@@ -32,7 +31,7 @@ public sealed class VolumeOptimizer(StorageContext context) : IPlannedOperation<
         plan.State.RequireSame(before, PlannedVolumeState.Of(before, attachment), "optimization");
         var steps = StepRunner.ForApply(context, progress, $"Optimizing {before.Name}", cancellationToken);
         var skipped = new List<string>();
-        Run(before, attachment, plan.CompactionFile, steps, skipped);
+        Run(before, attachment, steps, skipped);
         var after = new VolumeCatalog(context).Get(before.Path);
         return new VolumeOptimizeResult
         {
@@ -51,7 +50,7 @@ public sealed class VolumeOptimizer(StorageContext context) : IPlannedOperation<
     public static ToolCommand CompactCommand(string source, string destination, ToolOutputProgress? progress = null) =>
         new ToolCommand("qemu-img", "convert", "-p", "-f", "qcow2", "-O", "qcow2", source, destination) { Timeout = TimeSpan.FromHours(6), Progress = progress };
 
-    private void Run(SparseVolume volume, Host.VolumeAttachment attachment, string? compactionFile, StepRunner steps, List<string> skipped)
+    private void Run(SparseVolume volume, Host.VolumeAttachment attachment, StepRunner steps, List<string> skipped)
     {
         new BackingChains(context).RequireNoDependants(volume, "optimized (fstrim and compaction write to it)");
         if (attachment.IsAttached && !attachment.IsMounted)
@@ -68,7 +67,7 @@ public sealed class VolumeOptimizer(StorageContext context) : IPlannedOperation<
             return;
         }
         if (volume.Format == VolumeFormat.Qcow2)
-            Compact(volume, compactionFile ?? SiblingFile.TemporaryFor(volume.Path), steps, skipped);
+            Compact(volume, steps, skipped);
         else
             steps.Do($"punch holes in all-zero {SparseCopier.ZeroBlockSize / 1024} KiB blocks of {volume.Path}",
                 () => HolePuncher.PunchZeroBlocks(volume.Path, null, steps.Cancellation));
@@ -82,14 +81,15 @@ public sealed class VolumeOptimizer(StorageContext context) : IPlannedOperation<
     }
 
     /// <summary>Rewrites the image without its unused clusters: beside it, then renamed over it. Internal snapshots and backing files rule it out (convert keeps neither).</summary>
-    /// <param name="temporary">The work file the plan named, so that -WhatIf shows the command line that runs.</param>
-    private void Compact(SparseVolume volume, string temporary, StepRunner steps, List<string> skipped)
+    private void Compact(SparseVolume volume, StepRunner steps, List<string> skipped)
     {
         if (volume.SnapshotCount > 0 || volume.BackingFile is not null || volume.Encryption != "None")
         {
             skipped.Add($"qcow2 compaction: the image has {(volume.SnapshotCount > 0 ? "internal snapshots" : volume.BackingFile is not null ? "a backing file" : "encryption")}, which qemu-img convert would not keep");
             return;
         }
+        // The work file's name is unique to the run that writes it.
+        var temporary = steps.DryRun ? OperationPlan.Measured("work file beside the image") : SiblingFile.TemporaryFor(volume.Path);
         try
         {
             steps.Tool(CompactCommand(volume.Path, temporary, steps.QemuImgProgress()));
