@@ -12,9 +12,10 @@ namespace SparseStorage.Core.Volumes.Maintenance;
 /// </summary>
 public sealed class VolumeOptimizer(StorageContext context) : IPlannedOperation<SparseVolume, OptimizePlan, VolumeOptimizeResult>
 {
-    /// <summary>Checks the volume's state and lists the steps, changing nothing.</summary>
-    public OptimizePlan Plan(SparseVolume volume)
+    /// <summary>Reads the volume again, checks its state and lists the steps, changing nothing.</summary>
+    public OptimizePlan Plan(SparseVolume requested)
     {
+        var volume = new VolumeCatalog(context).Get(requested.Path);
         var attachment = context.ReadAttachments().Of(volume.Path);
         var steps = StepRunner.ForPlan(context);
         var skipped = new List<string>();

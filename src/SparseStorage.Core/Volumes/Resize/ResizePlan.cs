@@ -11,9 +11,10 @@ public sealed record ResizePlan : OperationPlan
     /// <summary>How the new size of -ToMinimumSize appears before the run has measured the filesystem.</summary>
     public static readonly string MeasuredSize = Measured("measured minimum + margin");
 
-    internal ResizePlan(ResizeRequest request, PlannedVolumeState state, long? newSizeBytes, IReadOnlyList<string> steps)
+    internal ResizePlan(ResizeRequest request, SparseVolume volume, PlannedVolumeState state, long? newSizeBytes, IReadOnlyList<string> steps)
     {
         Request = request;
+        Volume = volume;
         State = state;
         NewSizeBytes = newSizeBytes;
         Steps = steps;
@@ -21,7 +22,8 @@ public sealed record ResizePlan : OperationPlan
     }
 
     public ResizeRequest Request { get; }
-    public SparseVolume Volume => Request.Volume;
+    /// <summary>The volume as Plan read it.</summary>
+    public SparseVolume Volume { get; }
 
     /// <summary>The volume's state the steps were planned for; Apply refuses to run on another.</summary>
     public PlannedVolumeState State { get; }

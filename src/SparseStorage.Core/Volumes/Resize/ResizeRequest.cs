@@ -1,6 +1,9 @@
 namespace SparseStorage.Core.Volumes.Resize;
 
-/// <summary>What Resize-SparseVolume was asked for: one volume, and exactly one of a new size, a signed change, or the minimum.</summary>
+/// <summary>
+/// What Resize-SparseVolume was asked for: one volume (read again by the plan), and exactly one of a new size, a
+/// signed change, or the minimum.
+/// </summary>
 public sealed record ResizeRequest(SparseVolume Volume)
 {
     public ByteSize? Size { get; init; }

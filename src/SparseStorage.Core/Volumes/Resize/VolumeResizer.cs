@@ -25,19 +25,19 @@ public sealed partial class VolumeResizer(StorageContext context) : IPlannedOper
     public static long Margin(long minimum) => Math.Max(MinimumMargin, minimum / 10);
 
     /// <summary>
-    /// Checks the request against the volume as read and lists the steps, changing nothing. A shrink below the space
-    /// the filesystem's superblock says is used (plus the margin) is refused here, as the run would refuse it.
+    /// Reads the volume again, checks the request against it and lists the steps, changing nothing. A shrink below the
+    /// space the filesystem's superblock says is used (plus the margin) is refused here, as the run would refuse it.
     /// </summary>
     public ResizePlan Plan(ResizeRequest request)
     {
         request.Validate();
-        var volume = request.Volume;
+        var volume = new VolumeCatalog(context).Get(request.Volume.Path);
         var attachment = context.ReadAttachments().Of(volume.Path);
         var warnings = Check(volume, attachment, request);
         var steps = StepRunner.ForPlan(context);
         Run(volume, attachment, request, steps, IsShrink(volume, request) ? SuperblockUsedBytes(volume, attachment) : 0);
         var newSize = request.ToMinimumSize ? (long?)null : TargetOf(volume, request);
-        return new ResizePlan(request, PlannedVolumeState.Of(volume, attachment), newSize, steps.Steps) { Warnings = warnings };
+        return new ResizePlan(request, volume, PlannedVolumeState.Of(volume, attachment), newSize, steps.Steps) { Warnings = warnings };
     }
 
     /// <summary>Takes the volume's lock, refuses if the volume changed since the plan, and runs the planned steps; a shrink measures its minimum with resize2fs -P or btrfs.</summary>
