@@ -80,7 +80,7 @@ internal sealed class ResizeBenchmark(BenchEnvironment environment, BenchOptions
         var resizer = new VolumeResizer(environment.Context);
         var clock = Stopwatch.StartNew();
         var volume = new VolumeCatalog(environment.Context).Get(path);
-        var result = resizer.Resize(volume, ResizeRequest.To(new ByteSize(To)));
+        var result = resizer.Resize(ResizeRequest.To(volume, new ByteSize(To)));
         var elapsed = clock.Elapsed.TotalMilliseconds;
         if (result.NewSizeBytes != To || result.FileSystemSizeBytes != To)
             throw new InvalidOperationException($"Core resized {path} to {result.NewSizeBytes} (filesystem {result.FileSystemSizeBytes}), not {To}");

@@ -6,7 +6,8 @@ namespace SparseStorage.PowerShell;
 
 /// <summary>
 /// A cmdlet that acts on existing volumes, given by -Name (with -Pool) or by -Path. -Path binds by property name,
-/// so SparseVolume objects, Get-ChildItem output (FullName) and PSPath-bearing objects all pipe in.
+/// so SparseVolume objects, Get-ChildItem output (FullName) and PSPath-bearing objects all pipe in. A cmdlet that
+/// crosses these two sets with its own declares Name, Pool and Path again in sets named "…ByName" and "…ByPath".
 /// </summary>
 public abstract class VolumeCmdlet : SparseStorageCmdlet
 {
@@ -32,11 +33,13 @@ public abstract class VolumeCmdlet : SparseStorageCmdlet
     public string Path { get; set; } = "";
 
     /// <summary>The volume as the user named it, for error records.</summary>
-    protected string VolumeTarget => ParameterSetName == PathSet ? Path : Name;
+    protected string VolumeTarget => ByPath ? Path : Name;
+
+    private bool ByPath => ParameterSetName == PathSet || ParameterSetName.EndsWith("By" + PathSet, StringComparison.Ordinal);
 
     /// <summary>The volume this record names, read fresh from disk.</summary>
     protected SparseVolume ResolveVolume() =>
-        ParameterSetName == PathSet
+        ByPath
             ? new VolumeCatalog(Context).Get(ProviderPath(Path))
             : new VolumeCatalog(Context).Single(Name, Pool);
 }

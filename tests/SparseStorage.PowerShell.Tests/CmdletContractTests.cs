@@ -222,9 +222,17 @@ public sealed class CmdletContractTests : IDisposable
                 positions.Should().OnlyHaveUniqueItems($"{cmdlet.Name} set {set} positions");
                 members.Count(m => m.binding.FromPipeline).Should().BeLessThanOrEqualTo(1, $"{cmdlet.Name} set {set}: one by-value pipeline parameter");
                 if (sets.Count > 1)
-                    members.Should().Contain(m => m.p.Sets.All(s => s.Set == set), $"{cmdlet.Name} set {set} needs a parameter of its own");
+                    (members.Any(m => m.p.Sets.All(s => s.Set == set)) || MandatoryTogetherOnlyIn(cmdlet, set))
+                        .Should().BeTrue($"{cmdlet.Name} set {set} needs a parameter of its own, or mandatory parameters no other set has together");
             }
         }
+    }
+
+    /// <summary>Crossed sets (Resize-SparseVolume's SizeByPath: -Size and -Path) are told apart by their mandatory parameters together.</summary>
+    private static bool MandatoryTogetherOnlyIn(CmdletInfo cmdlet, string set)
+    {
+        var mandatory = cmdlet.Parameters.Where(p => p.Sets.Any(s => s.Set == set && s.Mandatory)).ToList();
+        return mandatory.Count > 0 && cmdlet.ParameterSets.Where(other => other != set).All(other => !mandatory.All(p => p.InSet(other)));
     }
 
     [Fact]
@@ -234,12 +242,15 @@ public sealed class CmdletContractTests : IDisposable
         // pipeline object can fill would make it prompt instead of binding the piped object.
         foreach (var cmdlet in assembly.All.Where(c => c.Parameters.Any(p => p.Sets.Any(s => s.FromPipeline || s.FromPipelineByPropertyName))))
         {
-            var set = cmdlet.Named<string>("DefaultParameterSetName") ?? ParameterInfo.AllSets;
             // Parameters mandatory in every set (Mount-SparseVolume -MountPoint) come from the command line and choose no set.
-            var ownMandatory = cmdlet.Parameters.Where(p => p.Sets.Any(s => s.Set == set && s.Mandatory))
+            IEnumerable<ParameterSetBinding> TypedOnly(string set) => cmdlet.Parameters.Where(p => p.Sets.Any(s => s.Set == set && s.Mandatory))
                 .Where(p => !cmdlet.ParameterSets.All(other => p.Sets.Any(s => (s.Set == other || s.Set == ParameterInfo.AllSets) && s.Mandatory)))
-                .Select(p => p.Sets.First(s => s.Set == set));
-            ownMandatory.Where(b => !b.FromPipeline && !b.FromPipelineByPropertyName).Should().BeEmpty(cmdlet.Name);
+                .Select(p => p.Sets.First(s => s.Set == set)).Where(b => !b.FromPipeline && !b.FromPipelineByPropertyName);
+            // Where every set needs something typed (Resize-SparseVolume: -Size, -Delta or -ToMinimumSize), piped input
+            // alone runs no set, and the typed parameter chooses among them.
+            if (cmdlet.ParameterSets.Count > 1 && cmdlet.ParameterSets.All(s => TypedOnly(s).Any()))
+                continue;
+            TypedOnly(cmdlet.Named<string>("DefaultParameterSetName") ?? ParameterInfo.AllSets).Should().BeEmpty(cmdlet.Name);
         }
     }
 

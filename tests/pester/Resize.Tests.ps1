@@ -12,6 +12,8 @@ BeforeDiscovery {
     $SkipMountedExt4 = -not $RequireIntegration -and -not (Test-Tool 'losetup', 'mount', 'umount', 'mkfs.ext4', 'e2fsck', 'resize2fs')
     # Creating an xfs volume runs mkfs.xfs on the image file: no mount, no root.
     $SkipXfs = -not $RequireIntegration -and -not (Test-Tool 'mkfs.xfs')
+    # So does mkfs.ext4; planning a shrink reads its superblock, and the real run measures it with resize2fs -P.
+    $SkipExt4File = -not $RequireIntegration -and -not (Test-Tool 'mkfs.ext4', 'e2fsck', 'resize2fs')
 }
 
 BeforeAll {
@@ -211,7 +213,7 @@ Describe 'Resizing a volume that is not in use' {
         $output = Resize-SparseVolume -Path $volume.Path -Delta +64MB -WhatIf -Verbose 4>&1
         $verbose = @($output | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] })
         $output | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] } | Should -BeNullOrEmpty
-        $verbose.Message | Should -Contain "truncate -s 134217728 $($volume.Path)"
+        $verbose.Message | Should -Contain "Plan: truncate -s 134217728 $($volume.Path)"
 
         # A shrink under -WhatIf neither asks (this session could not answer) nor cuts.
         Resize-SparseVolume -Path $volume.Path -Delta '-32MB' -WhatIf | Should -BeNullOrEmpty
@@ -235,17 +237,53 @@ Describe 'Resizing a volume that is not in use' {
             $targetPath = (New-SparseVolume -Name 'no-target' -Pool $PoolName -Size 64MB).Path
         }
 
-        It 'fails with ResizeTargetRequired when given <Case>, and changes nothing' -ForEach @(
-            @{ Case = 'none of -Size, -Delta and -ToMinimumSize'; Arguments = @{} }
+        It 'is a parameter binding error when given <Case>, and changes nothing' -ForEach @(
             @{ Case = '-Size and -Delta'; Arguments = @{ Size = 128MB; Delta = 64MB } }
             @{ Case = '-Delta and -ToMinimumSize'; Arguments = @{ Delta = -16MB; ToMinimumSize = $true } }
+            @{ Case = '-Size and -ToMinimumSize'; Arguments = @{ Size = 32MB; ToMinimumSize = $true } }
         ) {
             $err = { Resize-SparseVolume -Path $targetPath @Arguments -Confirm:$false -ErrorAction Stop } |
-                Should -Throw -ErrorId 'ResizeTargetRequired,SparseStorage.PowerShell.Commands.ResizeSparseVolumeCommand' -PassThru
+                Should -Throw -ErrorId 'AmbiguousParameterSet,SparseStorage.PowerShell.Commands.ResizeSparseVolumeCommand' -PassThru
 
-            $err.CategoryInfo.Category | Should -Be 'InvalidArgument'
-            $err.Exception.Message | Should -BeLike '*-Size*-Delta*-ToMinimumSize*'
+            $err.Exception | Should -BeOfType 'System.Management.Automation.ParameterBindingException'
             (Get-Item -LiteralPath $targetPath).Length | Should -Be 64MB
+        }
+
+        It 'shows in its syntax that every parameter set needs exactly one of -Size, -Delta and -ToMinimumSize' {
+            $sets = (Get-Command Resize-SparseVolume).ParameterSets
+
+            $sets.Name | Sort-Object | Should -Be @('DeltaByName', 'DeltaByPath', 'SizeByName', 'SizeByPath', 'ToMinimumSizeByName', 'ToMinimumSizeByPath')
+            foreach ($set in $sets) {
+                $given = $set.Parameters | Where-Object { $_.IsMandatory -and $_.Name -in 'Size', 'Delta', 'ToMinimumSize' }
+                $given.Name | Should -Be ($set.Name -replace 'By(Name|Path)$') -Because "set $($set.Name) takes one way of giving the size"
+            }
+        }
+    }
+
+    Context 'An empty ext4 volume' {
+        BeforeAll {
+            $ext4Path = $null
+            if ($env:SPARSESTORAGE_INTEGRATION -eq 'require' -or (Get-Command -Name 'mkfs.ext4' -CommandType Application -ErrorAction Ignore)) {
+                $ext4Path = (New-SparseVolume -Name 'plan-ext4' -Pool $PoolName -Size 256MB -FileSystem Ext4).Path
+            }
+        }
+
+        It 'is refused under -WhatIf below its used space plus 64 MiB, with the error the real run gives' -Skip:$SkipExt4File {
+            $whatIf = { Resize-SparseVolume -Path $ext4Path -Size 70MB -WhatIf -ErrorAction Stop } |
+                Should -Throw -ErrorId 'ShrinkBelowUsedSpace,SparseStorage.PowerShell.Commands.ResizeSparseVolumeCommand' -PassThru
+            { Resize-SparseVolume -Path $ext4Path -Size 70MB -Force -ErrorAction Stop } |
+                Should -Throw -ErrorId $whatIf.FullyQualifiedErrorId
+
+            $whatIf.Exception.Message | Should -BeLike '*cannot shrink to 70 MiB*'
+            (Get-Item -LiteralPath $ext4Path).Length | Should -Be 256MB
+        }
+
+        It 'shows under -WhatIf the size -ToMinimumSize will measure as a placeholder' -Skip:$SkipExt4File {
+            $verbose = Resize-SparseVolume -Path $ext4Path -ToMinimumSize -WhatIf -Verbose 4>&1
+
+            $verbose.Message | Should -Contain "Plan: resize2fs $ext4Path '<measured minimum + margin>'"
+            $verbose.Message | Should -Contain "Plan: truncate -s <measured minimum + margin> $ext4Path"
+            (Get-Item -LiteralPath $ext4Path).Length | Should -Be 256MB
         }
     }
 

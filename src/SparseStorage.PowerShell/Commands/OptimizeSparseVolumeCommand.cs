@@ -11,10 +11,9 @@ public sealed class OptimizeSparseVolumeCommand : VolumeCmdlet
     protected override void ProcessRecord() =>
         Invoke(() =>
         {
-            var volume = ResolveVolume();
             var optimizer = new VolumeOptimizer(Context);
-            if (!ShouldProcessSteps(volume.Path, optimizer.Plan(volume), "Optimize volume"))
-                return;
-            WriteObject(RunWithProgress((progress, token) => optimizer.Optimize(volume, progress, token)));
+            var plan = optimizer.Plan(ResolveVolume());
+            if (ShouldApply(plan))
+                WriteObject(RunWithProgress((progress, token) => optimizer.Apply(plan, progress, token)));
         }, VolumeTarget);
 }

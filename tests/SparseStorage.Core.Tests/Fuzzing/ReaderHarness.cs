@@ -7,7 +7,7 @@ namespace SparseStorage.Core.Tests.Fuzzing;
 
 /// <summary>
 /// Feeds one file to every native reader: the pool listing's inspector (qcow2 header and guest reader, LUKS headers,
-/// superblocks), the container header read before wipe and unlock, the qcow2 snapshot table, and the span parsers on
+/// superblocks and the used space a resize plan reads from them), the container header read before wipe and unlock, the qcow2 snapshot table, and the span parsers on
 /// the file's first bytes. A reader may refuse with <see cref="InvalidDataException"/>; any other exception escapes.
 /// </summary>
 public static class ReaderHarness
@@ -21,6 +21,7 @@ public static class ReaderHarness
         refusals += Refused(() => new VolumeInspector(NoAttachments).Inspect(path, "fuzz"));
         refusals += Refused(() => ContainerHeader.Read(path));
         refusals += Refused(() => FileSystemSignature.Detect(head));
+        refusals += Refused(() => FileSystemUsage.UsedBytes(head));
         if (LuksHeader.HasMagic(head))
             refusals += Refused(() => LuksHeader.Parse(head.AsSpan(0, Math.Min(head.Length, LuksHeader.ReadSize))));
         if (Qcow2Header.HasMagic(head))

@@ -132,13 +132,13 @@ public sealed class CancellationTests : IDisposable
         var volume = pool.CreateVolume(context, "grow", ByteSize.FromMiB(128));
         var resizer = new VolumeResizer(context);
 
-        FluentActions.Invoking(() => resizer.Resize(volume, ResizeRequest.To(ByteSize.FromMiB(256)), CancelAt(2), cancel.Token))
+        FluentActions.Invoking(() => resizer.Resize(ResizeRequest.To(volume, ByteSize.FromMiB(256)), CancelAt(2), cancel.Token))
             .Should().Throw<OperationCanceledException>();
 
         pool.AssertNothingLeftBehind();
         AssertNoWorkFiles(pool.Root);
         AssertFileSystemSound(volume.Path);
-        var result = resizer.Resize(new VolumeCatalog(context).Get(volume.Path), ResizeRequest.To(ByteSize.FromMiB(256)));
+        var result = resizer.Resize(ResizeRequest.To(new VolumeCatalog(context).Get(volume.Path), ByteSize.FromMiB(256)));
         result.NewSizeBytes.Should().Be(256L << 20);
         result.FileSystemSizeBytes.Should().Be(256L << 20);
     }

@@ -68,7 +68,7 @@ public sealed class HostileTenantTests : IDisposable
         listed.IsBroken.Should().BeTrue();
         listed.BrokenReason.Should().Contain("symbolic link");
         FluentActions.Invoking(() => new VolumeRemover(context).Remove(listed, wipe: true)).Should().Throw<SparseStorageException>();
-        FluentActions.Invoking(() => new VolumeResizer(context).Resize(listed, ResizeRequest.To(ByteSize.FromMiB(1))))
+        FluentActions.Invoking(() => new VolumeResizer(context).Resize(ResizeRequest.To(listed, ByteSize.FromMiB(1))))
             .Should().Throw<SparseStorageException>();
 
         AssertOutsideUnchanged();
@@ -124,7 +124,7 @@ public sealed class HostileTenantTests : IDisposable
         listed.DataFile.Should().Be(data);
         runner.Commands.Clear();
 
-        FluentActions.Invoking(() => new VolumeResizer(context).Resize(listed, ResizeRequest.To(ByteSize.FromMiB(4))))
+        FluentActions.Invoking(() => new VolumeResizer(context).Resize(ResizeRequest.To(listed, ByteSize.FromMiB(4))))
             .Should().Throw<ImageReferenceOutsidePoolException>();
         FluentActions.Invoking(() => new VolumeMounter(context).Mount(listed, pool.Combine("mnt"), readOnly: false))
             .Should().Throw<ImageReferenceOutsidePoolException>();

@@ -85,7 +85,7 @@ public sealed class MaintenanceTests : IDisposable
 
         var plan = new VolumeOptimizer(context).Plan(new VolumeCatalog(context).Get(volume.Path));
 
-        plan.Should().Contain(s => s.StartsWith("losetup ")).And.Contain(s => s.StartsWith("fstrim --verbose ")).And.Contain(s => s.StartsWith("punch holes"));
+        plan.Steps.Should().Contain(s => s.StartsWith("losetup ")).And.Contain(s => s.StartsWith("fstrim --verbose ")).And.Contain(s => s.StartsWith("punch holes"));
         Libc.Stat(volume.Path).AllocatedBytes.Should().Be(allocated);
         pool.AssertNothingLeftBehind();
     }

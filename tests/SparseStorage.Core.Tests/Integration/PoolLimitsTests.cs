@@ -65,8 +65,8 @@ public sealed class PoolLimitsTests : IDisposable
         tooMuch.Should().Throw<OvercommitLimitExceededException>().Where(e => e.Message.Contains($"pool '{small.Name}'") && e.Message.Contains("limit of 3 "));
 
         var resizer = new VolumeResizer(context);
-        resizer.Warnings(volume, ResizeRequest.To(ByteSize.FromMiB(512))).Should().ContainSingle().Which.Should().Contain("Growing a");
-        var growTooFar = () => resizer.Resize(volume, ResizeRequest.To(ByteSize.FromMiB(1024)));
+        resizer.Plan(ResizeRequest.To(volume, ByteSize.FromMiB(512))).Warnings.Should().ContainSingle().Which.Should().Contain("Growing a");
+        var growTooFar = () => resizer.Plan(ResizeRequest.To(volume, ByteSize.FromMiB(1024)));
         growTooFar.Should().Throw<OvercommitLimitExceededException>();
         new VolumeCatalog(context).Get(volume.Path).SizeBytes.Should().Be(128L << 20, "a refused grow changes nothing");
     }

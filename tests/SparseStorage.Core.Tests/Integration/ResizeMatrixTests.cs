@@ -52,7 +52,7 @@ public sealed class ResizeMatrixTests : IDisposable
 
         if (refusal is not null)
         {
-            FluentActions.Invoking(() => resizer.Resize(current, ResizeRequest.To(new ByteSize(target))))
+            FluentActions.Invoking(() => resizer.Resize(ResizeRequest.To(current, new ByteSize(target))))
                 .Should().Throw<ResizeNotSupportedException>().Where(e => e.ErrorId == refusal);
             new VolumeCatalog(context).Get(volume.Path).SizeBytes.Should().Be(Start, "a refused resize changes nothing");
         }
@@ -80,7 +80,7 @@ public sealed class ResizeMatrixTests : IDisposable
         var context = pool.Context();
         var volume = Create(context, VolumeFormat.Raw, FileSystemType.Ext4);
         var sums = WriteSample(context, volume);
-        FluentActions.Invoking(() => new VolumeResizer(context).Resize(volume, ResizeRequest.To(ByteSize.FromMiB(40))))
+        FluentActions.Invoking(() => new VolumeResizer(context).Resize(ResizeRequest.To(volume, ByteSize.FromMiB(40))))
             .Should().Throw<ShrinkBelowUsedException>().Where(e => e.ErrorId == "ShrinkBelowUsedSpace" && e.Message.Contains("size was not changed"));
         new VolumeCatalog(context).Get(volume.Path).SizeBytes.Should().Be(Start);
         VerifySample(context, volume, sums);
@@ -93,7 +93,7 @@ public sealed class ResizeMatrixTests : IDisposable
         var volume = Create(healthy, VolumeFormat.Raw, FileSystemType.Ext4);
         var sums = WriteSample(healthy, volume);
         var failing = pool.Context(new SpyRunner(new ProcessRunner(), c => c.Tool == "resize2fs" && !c.Arguments.Contains("-P")));
-        FluentActions.Invoking(() => new VolumeResizer(failing).Resize(volume, ResizeRequest.To(new ByteSize(Shrunk))))
+        FluentActions.Invoking(() => new VolumeResizer(failing).Resize(ResizeRequest.To(volume, new ByteSize(Shrunk))))
             .Should().Throw<ToolFailedException>().Where(e => e.Tool == "resize2fs");
         var after = new VolumeCatalog(healthy).Get(volume.Path);
         after.SizeBytes.Should().Be(Start, "the image is cut only after the filesystem has shrunk");
@@ -110,7 +110,7 @@ public sealed class ResizeMatrixTests : IDisposable
         var context = pool.Context();
         var volume = Create(context, VolumeFormat.Raw, fileSystem, 1L << 30);
         var sums = WriteSample(context, volume);
-        var result = new VolumeResizer(context).Resize(volume, new ResizeRequest { ToMinimumSize = true });
+        var result = new VolumeResizer(context).Resize(ResizeRequest.ToMinimum(volume));
         result.NewSizeBytes.Should().BeLessThan(1L << 30).And.BeGreaterThan(64L << 20);
         VerifySample(context, volume, sums);
         CheckFileSystem(volume, fileSystem);
@@ -127,7 +127,7 @@ public sealed class ResizeMatrixTests : IDisposable
         var volume = creator.Create(creator.Plan(new NewVolumeRequest { Name = "swap", Size = ByteSize.FromMiB(64), Format = format, FileSystem = FileSystemType.Swap, Label = "sw" }));
         var before = Blkid(volume);
         var target = ByteSize.FromMiB(grow ? 96 : 48);
-        var result = new VolumeResizer(context).Resize(volume, ResizeRequest.To(target));
+        var result = new VolumeResizer(context).Resize(ResizeRequest.To(volume, target));
         result.NewSizeBytes.Should().Be(target.Bytes);
         result.FileSystemSizeBytes.Should().Be(target.Bytes, "the swap signature spans the new size");
         var after = Blkid(volume);
@@ -145,7 +145,7 @@ public sealed class ResizeMatrixTests : IDisposable
         var context = pool.Context();
         var volume = Create(context, VolumeFormat.Raw, FileSystemType.Xfs);
         var mounted = new VolumeMounter(context).Mount(volume, pool.Combine("ro"), readOnly: true);
-        FluentActions.Invoking(() => new VolumeResizer(context).Resize(mounted, ResizeRequest.To(new ByteSize(Grown))))
+        FluentActions.Invoking(() => new VolumeResizer(context).Resize(ResizeRequest.To(mounted, new ByteSize(Grown))))
             .Should().Throw<VolumeInUseException>().WithMessage("*read-only*");
         new VolumeCatalog(context).Get(volume.Path).SizeBytes.Should().Be(Start);
     }
@@ -156,13 +156,13 @@ public sealed class ResizeMatrixTests : IDisposable
         var context = pool.Context();
         var volume = Create(context, VolumeFormat.Raw, FileSystemType.Ext4);
         var spy = new SpyRunner(new ProcessRunner());
-        var result = new VolumeResizer(pool.Context(spy)).Resize(volume, ResizeRequest.To(new ByteSize(Start)));
+        var result = new VolumeResizer(pool.Context(spy)).Resize(ResizeRequest.To(volume, new ByteSize(Start)));
         result.Steps.Should().BeEmpty();
         spy.Commands.Should().BeEmpty();
         var resizer = new VolumeResizer(context);
-        FluentActions.Invoking(() => resizer.Resize(volume, new ResizeRequest { Delta = -Start })).Should().Throw<InvalidStorageArgumentException>().Where(e => e.ErrorId == "InvalidSize");
-        FluentActions.Invoking(() => resizer.Resize(volume, new ResizeRequest())).Should().Throw<InvalidStorageArgumentException>().Where(e => e.ErrorId == "ResizeTargetRequired");
-        FluentActions.Invoking(() => resizer.Resize(volume, new ResizeRequest { Size = new ByteSize(Grown), Delta = 5 })).Should().Throw<InvalidStorageArgumentException>();
+        FluentActions.Invoking(() => resizer.Resize(ResizeRequest.By(volume, -Start))).Should().Throw<InvalidStorageArgumentException>().Where(e => e.ErrorId == "InvalidSize");
+        FluentActions.Invoking(() => resizer.Resize(new ResizeRequest(volume))).Should().Throw<InvalidStorageArgumentException>().Where(e => e.ErrorId == "ResizeTargetRequired");
+        FluentActions.Invoking(() => resizer.Resize(new ResizeRequest(volume) { Size = new ByteSize(Grown), Delta = 5 })).Should().Throw<InvalidStorageArgumentException>();
     }
 
     [IntegrationFact("qemu-img", "resize2fs")]
@@ -170,7 +170,7 @@ public sealed class ResizeMatrixTests : IDisposable
     {
         var context = pool.Context();
         var volume = Create(context, VolumeFormat.Qcow2, FileSystemType.Ext4);
-        var plan = new VolumeResizer(context).Plan(volume, ResizeRequest.To(new ByteSize(Grown)));
+        var plan = new VolumeResizer(context).Plan(ResizeRequest.To(volume, new ByteSize(Grown))).Steps;
         plan[0].Should().Be($"qemu-img resize -q -f qcow2 {volume.Path} {Grown}");
         plan.Should().Contain(s => s.StartsWith("qemu-storage-daemon ")).And.Contain(s => s.StartsWith("e2fsck -f -y "))
             .And.Contain(s => s.StartsWith("resize2fs ") && s.EndsWith($" {Grown / 1024}K"));
@@ -182,7 +182,7 @@ public sealed class ResizeMatrixTests : IDisposable
     {
         try
         {
-            return new VolumeResizer(context).Resize(volume, ResizeRequest.To(new ByteSize(target)));
+            return new VolumeResizer(context).Resize(ResizeRequest.To(volume, new ByteSize(target)));
         }
         catch (ResizeNotSupportedException e) when (mountedExt4 && e.ErrorId == "OnlineResizeRefused")
         {
@@ -191,7 +191,7 @@ public sealed class ResizeMatrixTests : IDisposable
             halfway.SizeBytes.Should().Be(target);
             halfway.FileSystemSizeBytes.Should().Be(Start);
             var dismounted = new VolumeMounter(context).Dismount(halfway);
-            var finished = new VolumeResizer(context).Resize(dismounted, ResizeRequest.To(new ByteSize(target)));
+            var finished = new VolumeResizer(context).Resize(ResizeRequest.To(dismounted, new ByteSize(target)));
             return new VolumeResizeResult
             {
                 Name = finished.Name, Path = finished.Path, OldSizeBytes = Start, NewSizeBytes = finished.NewSizeBytes,

@@ -62,7 +62,7 @@ public sealed class ThinProvisioningTests(ITestOutputHelper output) : IDisposabl
         var start = fileSystem == FileSystemType.Xfs ? new ByteSize(TwoTB) : ByteSize.FromGiB(1);
         var volume = pool.CreateVolume(context, "grown", start, VolumeFormat.Raw, fileSystem);
 
-        var result = new VolumeResizer(context).Resize(volume, ResizeRequest.To(new ByteSize(SixteenTB)));
+        var result = new VolumeResizer(context).Resize(ResizeRequest.To(volume, new ByteSize(SixteenTB)));
 
         var grown = new VolumeCatalog(context).Get(volume.Path);
         output.WriteLine($"{fileSystem} grown to 16 TB: {grown.AllocatedBytes / (1 << 20)} MiB allocated; {string.Join("; ", result.Steps)}");

@@ -28,7 +28,7 @@ public sealed class ErrorsThatSayWhatHappenedTests : IDisposable
     public void A_delta_that_overflows_the_size_is_a_SizeOverflow_argument_error(long delta)
     {
         var volume = new SparseVolume { Name = "v", Path = "/pool/v.img", SizeBytes = 1L << 30 };
-        var act = () => VolumeResizer.TargetOf(volume, new ResizeRequest { Delta = delta });
+        var act = () => VolumeResizer.TargetOf(volume, ResizeRequest.By(volume, delta));
         act.Should().Throw<InvalidStorageArgumentException>().Where(e => e.ErrorId == "SizeOverflow" && e.Message.Contains("8 EiB"));
     }
 

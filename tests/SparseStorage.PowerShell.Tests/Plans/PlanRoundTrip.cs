@@ -38,7 +38,10 @@ public static class PlanRoundTrip
         return outcome;
     }
 
-    /// <summary>Same count, same order; &lt;…&gt; in a planned step matches any text in the applied one.</summary>
+    /// <summary>
+    /// Same count, same order; &lt;…&gt; in a planned step matches any text in the applied one, also where the command
+    /// line quotes it as one argument ('&lt;loop device&gt;'), which the applied value (/dev/loop7) needs no quotes for.
+    /// </summary>
     public static void AssertSameSteps(IReadOnlyList<string> planned, IReadOnlyList<string> applied)
     {
         applied.Should().HaveCount(planned.Count, "Apply runs exactly the planned steps:\nplanned:\n  {0}\napplied:\n  {1}",
@@ -48,7 +51,7 @@ public static class PlanRoundTrip
     }
 
     private static string Pattern(string planned) =>
-        "^" + string.Join(".+", Regex.Split(planned, "<[^<>]+>").Select(Regex.Escape)) + "$";
+        "^" + string.Join(".+", Regex.Split(planned, "'?<[^<>]+>'?").Select(Regex.Escape)) + "$";
 
     private static IReadOnlyList<string> Lines(Invocation invocation, string prefix) =>
         invocation.Verbose.Select(v => v.Message).Where(m => m.StartsWith(prefix, StringComparison.Ordinal)).Select(m => m[prefix.Length..]).ToList();

@@ -18,7 +18,7 @@ public sealed class ShouldProcessTests(PowerShellRuntime runtime) : IDisposable
         "Remove-SparseVolume -Path $Raw -Wipe -Force -WhatIf",
         "Get-SparseVolume -Path $Raw | Remove-SparseVolume -Force -WhatIf",
         "Resize-SparseVolume -Path $Raw -Size 32MB -WhatIf",
-        "Resize-SparseVolume -Path $Raw -Size 12MB -Force -WhatIf",
+        "Resize-SparseVolume -Path $Qcow -Size 12MB -Force -WhatIf",
         "Copy-SparseVolume -Path $Raw -Destination copy1 -WhatIf",
         "Optimize-SparseVolume -Path $Raw -WhatIf",
         "Compress-SparseVolume -Path $Raw -Destination $Spare -WhatIf",
@@ -55,7 +55,7 @@ public sealed class ShouldProcessTests(PowerShellRuntime runtime) : IDisposable
         "Get-SparseVolume -Path $Raw | Remove-SparseVolume -Wipe",
         "Remove-VolumeSnapshot -VolumePath $Qcow -Name s0",
         "Restore-VolumeSnapshot -VolumePath $Qcow -Name s0",
-        "Resize-SparseVolume -Path $Raw -Size 12MB",
+        "Resize-SparseVolume -Path $Qcow -Size 12MB",
     };
 
     [IntegrationTheory("qemu-img", "mkfs.ext4", "e2fsck", "resize2fs")]

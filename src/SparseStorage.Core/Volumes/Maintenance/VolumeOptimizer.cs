@@ -1,5 +1,6 @@
 using SparseStorage.Core.Copying;
 using SparseStorage.Core.Native;
+using SparseStorage.Core.Planning;
 using SparseStorage.Core.Processes;
 
 namespace SparseStorage.Core.Volumes.Maintenance;
@@ -9,23 +10,30 @@ namespace SparseStorage.Core.Volumes.Maintenance;
 /// devices turn discards into holes in the image), holes for all-zero blocks of a dismounted raw image, and
 /// qemu-img convert compaction of a dismounted qcow2 image.
 /// </summary>
-public sealed class VolumeOptimizer(StorageContext context)
+public sealed class VolumeOptimizer(StorageContext context) : IPlannedOperation<SparseVolume, OptimizePlan, VolumeOptimizeResult>
 {
-    public IReadOnlyList<string> Plan(SparseVolume volume)
+    /// <summary>Reads the volume again, checks its state and lists the steps, changing nothing.</summary>
+    public OptimizePlan Plan(SparseVolume requested)
     {
-        var steps = new StepRunner(context.Runner, dryRun: true, null, "", CancellationToken.None);
-        Run(volume, steps, []);
-        return steps.Steps;
+        var volume = new VolumeCatalog(context).Get(requested.Path);
+        var attachment = context.ReadAttachments().Of(volume.Path);
+        var steps = StepRunner.ForPlan(context);
+        var skipped = new List<string>();
+        Run(volume, attachment, steps, skipped);
+        return new OptimizePlan(volume, PlannedVolumeState.Of(volume, attachment), steps.Steps, skipped);
     }
 
-    public VolumeOptimizeResult Optimize(SparseVolume volume, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
+    /// <summary>Takes the volume's lock, refuses if the volume changed since the plan, and runs the planned steps.</summary>
+    public VolumeOptimizeResult Apply(OptimizePlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        using var volumeLock = context.LockVolume(volume.Path, cancellationToken);
-        var before = new VolumeCatalog(context).Get(volume.Path);
-        var steps = new StepRunner(context.Runner, dryRun: false, progress, $"Optimizing {volume.Name}", cancellationToken);
+        using var volumeLock = context.LockVolume(plan.Target, cancellationToken);
+        var before = new VolumeCatalog(context).Get(plan.Target);
+        var attachment = context.ReadAttachments().Of(before.Path);
+        plan.State.RequireSame(before, PlannedVolumeState.Of(before, attachment), "optimization");
+        var steps = StepRunner.ForApply(context, progress, $"Optimizing {before.Name}", cancellationToken);
         var skipped = new List<string>();
-        Run(before, steps, skipped);
-        var after = new VolumeCatalog(context).Get(volume.Path);
+        Run(before, attachment, steps, skipped);
+        var after = new VolumeCatalog(context).Get(before.Path);
         return new VolumeOptimizeResult
         {
             Name = after.Name, Path = after.Path, AllocatedBeforeBytes = before.AllocatedBytes, AllocatedAfterBytes = after.AllocatedBytes,
@@ -33,16 +41,19 @@ public sealed class VolumeOptimizer(StorageContext context)
         };
     }
 
+    /// <summary>Plans and applies at once, for callers that have nothing to confirm.</summary>
+    public VolumeOptimizeResult Optimize(SparseVolume volume, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        Apply(Plan(volume), progress, cancellationToken);
+
     public static ToolCommand TrimCommand(string mountPoint) => new ToolCommand("fstrim", "--verbose", mountPoint) { Timeout = TimeSpan.FromHours(2) };
 
     /// <summary>The rewrite can take hours on a large image: -p lets it report its percentage to Write-Progress.</summary>
     public static ToolCommand CompactCommand(string source, string destination, ToolOutputProgress? progress = null) =>
         new ToolCommand("qemu-img", "convert", "-p", "-f", "qcow2", "-O", "qcow2", source, destination) { Timeout = TimeSpan.FromHours(6), Progress = progress };
 
-    private void Run(SparseVolume volume, StepRunner steps, List<string> skipped)
+    private void Run(SparseVolume volume, Host.VolumeAttachment attachment, StepRunner steps, List<string> skipped)
     {
         new BackingChains(context).RequireNoDependants(volume, "optimized (fstrim and compaction write to it)");
-        var attachment = context.ReadAttachments().Of(volume.Path);
         if (attachment.IsAttached && !attachment.IsMounted)
             throw new VolumeInUseException($"Volume '{volume.Name}' is {attachment.Describe()} without a mounted filesystem, so nothing here can trim it; mount or dismount it first.", volume.Path);
         if (attachment.IsMounted && attachment.ReadOnly)
@@ -78,7 +89,8 @@ public sealed class VolumeOptimizer(StorageContext context)
             skipped.Add($"qcow2 compaction: the image has {(volume.SnapshotCount > 0 ? "internal snapshots" : volume.BackingFile is not null ? "a backing file" : "encryption")}, which qemu-img convert would not keep");
             return;
         }
-        var temporary = SiblingFile.TemporaryFor(volume.Path);
+        // The work file's name is unique to the run that writes it.
+        var temporary = steps.DryRun ? OperationPlan.Measured("work file beside the image") : SiblingFile.TemporaryFor(volume.Path);
         try
         {
             steps.Tool(CompactCommand(volume.Path, temporary, steps.QemuImgProgress()));

@@ -4,6 +4,7 @@ using SparseStorage.Core.Devices;
 using SparseStorage.Core.Formats;
 using SparseStorage.Core.Host;
 using SparseStorage.Core.Native;
+using SparseStorage.Core.Planning;
 using SparseStorage.Core.Processes;
 
 namespace SparseStorage.Core.Volumes.Resize;
@@ -11,46 +12,45 @@ namespace SparseStorage.Core.Volumes.Resize;
 /// <summary>
 /// Grows and shrinks a volume's image and filesystem together, in the order that cannot lose data:
 /// grow = image, then device capacity, then filesystem; shrink = measure, refuse below used space plus a margin,
-/// shrink and check the filesystem, and only then cut the image.
+/// shrink and check the filesystem, and only then cut the image. The plan is a dry run of the same steps.
 /// </summary>
-public sealed partial class VolumeResizer(StorageContext context)
+public sealed partial class VolumeResizer(StorageContext context) : IPlannedOperation<ResizeRequest, ResizePlan, VolumeResizeResult>
 {
     /// <summary>Target sizes are rounded up to whole MiB, a multiple of every filesystem block size.</summary>
     public const long Alignment = 1 << 20;
     private const long MinimumMargin = 64L << 20;
+    private const int ExtProbeLength = 4096;
 
     /// <summary>The free space a shrink leaves above the filesystem's minimum: 10 %, at least 64 MiB.</summary>
     public static long Margin(long minimum) => Math.Max(MinimumMargin, minimum / 10);
 
-    /// <summary>The steps a resize would run (real command lines), found by a dry run that changes nothing.</summary>
-    public IReadOnlyList<string> Plan(SparseVolume volume, ResizeRequest request)
-    {
-        var steps = new StepRunner(context.Runner, dryRun: true, null, "", CancellationToken.None);
-        Run(volume, request, steps);
-        return steps.Steps;
-    }
-
     /// <summary>
-    /// The warnings a grow deserves before it runs (the pool could not hold what it would promise); throws
-    /// <see cref="OvercommitLimitExceededException"/> when the grow would pass the pool's MaxOvercommit.
+    /// Reads the volume again, checks the request against it and lists the steps, changing nothing. A shrink below the
+    /// space the filesystem's superblock says is used (plus the margin) is refused here, as the run would refuse it.
     /// </summary>
-    public IReadOnlyList<string> Warnings(SparseVolume volume, ResizeRequest request)
+    public ResizePlan Plan(ResizeRequest request)
     {
-        if (request.ToMinimumSize || context.Pools.PoolOf(volume.Path) is not { } pool)
-            return [];
-        var target = TargetOf(volume, request);
-        return Pools.ProvisioningGuard.Check(context.Pools.Describe(pool), target - volume.SizeBytes,
-            $"Growing {volume.Name} from {ByteSize.Format(volume.SizeBytes)} to {ByteSize.Format(target)}");
+        request.Validate();
+        var volume = new VolumeCatalog(context).Get(request.Volume.Path);
+        var attachment = context.ReadAttachments().Of(volume.Path);
+        var warnings = Check(volume, attachment, request);
+        var steps = StepRunner.ForPlan(context);
+        Run(volume, attachment, request, steps, IsShrink(volume, request) ? SuperblockUsedBytes(volume, attachment) : 0);
+        var newSize = request.ToMinimumSize ? (long?)null : TargetOf(volume, request);
+        return new ResizePlan(request, volume, PlannedVolumeState.Of(volume, attachment), newSize, steps.Steps) { Warnings = warnings };
     }
 
-    public VolumeResizeResult Resize(SparseVolume volume, ResizeRequest request, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
+    /// <summary>Takes the volume's lock, refuses if the volume changed since the plan, and runs the planned steps; a shrink measures its minimum with resize2fs -P or btrfs.</summary>
+    public VolumeResizeResult Apply(ResizePlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        using var volumeLock = context.LockVolume(volume.Path, cancellationToken);
-        var steps = new StepRunner(context.Runner, dryRun: false, progress, $"Resizing {volume.Name}", cancellationToken);
-        var before = new VolumeCatalog(context).Get(volume.Path);
-        new BackingChains(context).RequireNoDependants(before, "resized");
-        Run(before, request, steps);
-        var after = new VolumeCatalog(context).Get(volume.Path);
+        using var volumeLock = context.LockVolume(plan.Target, cancellationToken);
+        var before = new VolumeCatalog(context).Get(plan.Target);
+        var attachment = context.ReadAttachments().Of(before.Path);
+        plan.State.RequireSame(before, PlannedVolumeState.Of(before, attachment), "resize");
+        Check(before, attachment, plan.Request); // the pool's overcommit limit again, now under the volume's lock
+        var steps = StepRunner.ForApply(context, progress, $"Resizing {before.Name}", cancellationToken);
+        Run(before, attachment, plan.Request, steps, 0);
+        var after = new VolumeCatalog(context).Get(before.Path);
         return new VolumeResizeResult
         {
             Name = after.Name, Path = after.Path, OldSizeBytes = before.SizeBytes, NewSizeBytes = after.SizeBytes,
@@ -58,25 +58,37 @@ public sealed partial class VolumeResizer(StorageContext context)
         };
     }
 
-    /// <summary>Whether the request makes the volume smaller; a shrink asks for confirmation at High impact.</summary>
-    public static bool IsShrink(SparseVolume volume, ResizeRequest request) =>
+    /// <summary>Plans and applies at once, for callers that have nothing to confirm.</summary>
+    public VolumeResizeResult Resize(ResizeRequest request, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        Apply(Plan(request), progress, cancellationToken);
+
+    private static bool IsShrink(SparseVolume volume, ResizeRequest request) =>
         request.ToMinimumSize || TargetOf(volume, request) < volume.SizeBytes;
 
-    private void Run(SparseVolume volume, ResizeRequest request, StepRunner steps)
+    /// <summary>The refusals that need no measurement; for a grow, the pool's warnings (or its MaxOvercommit refusal).</summary>
+    private IReadOnlyList<string> Check(SparseVolume volume, VolumeAttachment attachment, ResizeRequest request)
     {
-        var attachment = context.ReadAttachments().Of(volume.Path);
         ResizeRules.RequireResizable(volume, attachment);
-        request.Validate();
-        if (request.ToMinimumSize || TargetOf(volume, request) < volume.SizeBytes)
+        new BackingChains(context).RequireNoDependants(volume, "resized");
+        if (IsShrink(volume, request))
         {
             ResizeRules.RequireShrinkable(volume, attachment);
-            Shrink(volume, attachment, request, steps);
+            return [];
         }
+        var target = TargetOf(volume, request);
+        if (target <= volume.SizeBytes || context.Pools.PoolOf(volume.Path) is not { } pool)
+            return [];
+        return Pools.ProvisioningGuard.Check(context.Pools.Describe(pool), target - volume.SizeBytes,
+            $"Growing {volume.Name} from {ByteSize.Format(volume.SizeBytes)} to {ByteSize.Format(target)}");
+    }
+
+    /// <param name="usedBySuperblock">What a dry run takes as the filesystem's minimum; a real run measures it.</param>
+    private void Run(SparseVolume volume, VolumeAttachment attachment, ResizeRequest request, StepRunner steps, long usedBySuperblock)
+    {
+        if (IsShrink(volume, request))
+            Shrink(volume, attachment, request, steps, usedBySuperblock);
         else if (TargetOf(volume, request) > volume.SizeBytes || ResizeRules.FileSystemLags(volume))
-        {
-            Warnings(volume, request); // refuses a grow past the pool's MaxOvercommit, now under the volume's lock
             Grow(volume, attachment, TargetOf(volume, request), steps);
-        }
     }
 
     /// <summary>The new size for -Size or -Delta, rounded up to whole MiB.</summary>
@@ -95,7 +107,7 @@ public sealed partial class VolumeResizer(StorageContext context)
     private void Grow(SparseVolume volume, VolumeAttachment attachment, long target, StepRunner steps)
     {
         if (target > volume.SizeBytes)
-            ResizeImage(volume, attachment, target, steps);
+            ResizeImage(volume, attachment, NewSize.Known(target), steps);
         using var access = new TemporaryAccess(context, volume, attachment, steps);
         switch (volume.FileSystem)
         {
@@ -119,20 +131,20 @@ public sealed partial class VolumeResizer(StorageContext context)
         access.Close();
     }
 
-    private void Shrink(SparseVolume volume, VolumeAttachment attachment, ResizeRequest request, StepRunner steps)
+    private void Shrink(SparseVolume volume, VolumeAttachment attachment, ResizeRequest request, StepRunner steps, long usedBySuperblock)
     {
-        long target;
+        NewSize target;
         using (var access = new TemporaryAccess(context, volume, attachment, steps))
         {
             target = volume.FileSystem switch
             {
-                FileSystemType.Ext2 or FileSystemType.Ext3 or FileSystemType.Ext4 => ShrinkExt(volume, request, access.RawView(), steps),
-                FileSystemType.Btrfs => ShrinkBtrfs(volume, request, access.MountPoint(), steps),
-                _ => ResizeRules.TargetWithoutFileSystem(volume, request),
+                FileSystemType.Ext2 or FileSystemType.Ext3 or FileSystemType.Ext4 => ShrinkExt(volume, request, access.RawView(), steps, usedBySuperblock),
+                FileSystemType.Btrfs => ShrinkBtrfs(volume, request, access.MountPoint(), steps, usedBySuperblock),
+                _ => NewSize.Known(ResizeRules.TargetWithoutFileSystem(volume, request)),
             };
             access.Close();
         }
-        if (target >= volume.SizeBytes)
+        if (target.Bytes >= volume.SizeBytes)
             return;
         ResizeImage(volume, attachment, target, steps);
         if (volume.FileSystem == FileSystemType.Swap)
@@ -143,39 +155,87 @@ public sealed partial class VolumeResizer(StorageContext context)
         }
     }
 
-    private long ShrinkExt(SparseVolume volume, ResizeRequest request, string view, StepRunner steps)
+    private NewSize ShrinkExt(SparseVolume volume, ResizeRequest request, string view, StepRunner steps, long usedBySuperblock)
     {
         CheckExt(view, steps);
-        var minimum = steps.Measure($"resize2fs -P {view}", () => ExtMinimum(view), 0);
-        var target = ChooseShrinkTarget(volume, request, minimum, steps.DryRun);
-        if (target >= volume.SizeBytes)
+        var minimum = steps.Measure($"resize2fs -P {view}", () => ExtMinimum(view), usedBySuperblock);
+        var target = ChooseShrinkTarget(volume, request, minimum);
+        if (target.Bytes >= volume.SizeBytes)
             return target;
-        steps.Tool(new ToolCommand("resize2fs", view, Kibibytes(target)) { Timeout = TimeSpan.FromHours(2) });
+        steps.Tool(new ToolCommand("resize2fs", view, target.Show(steps, Kibibytes)) { Timeout = TimeSpan.FromHours(2) });
         steps.Tool(new ToolCommand("e2fsck", "-f", "-n", view) { Timeout = TimeSpan.FromHours(2) });
         return target;
     }
 
-    private long ShrinkBtrfs(SparseVolume volume, ResizeRequest request, string mountPoint, StepRunner steps)
+    private NewSize ShrinkBtrfs(SparseVolume volume, ResizeRequest request, string mountPoint, StepRunner steps, long usedBySuperblock)
     {
-        var minimum = steps.Measure($"btrfs inspect-internal min-dev-size {mountPoint}", () => BtrfsMinimum(mountPoint), 0);
-        var target = ChooseShrinkTarget(volume, request, minimum, steps.DryRun);
-        if (target < volume.SizeBytes)
-            steps.Tool(new ToolCommand("btrfs", "filesystem", "resize", ToolCommand.Number(target), mountPoint) { Timeout = TimeSpan.FromHours(2) });
+        var minimum = steps.Measure($"btrfs inspect-internal min-dev-size {mountPoint}", () => BtrfsMinimum(mountPoint), usedBySuperblock);
+        var target = ChooseShrinkTarget(volume, request, minimum);
+        if (target.Bytes < volume.SizeBytes)
+            steps.Tool(new ToolCommand("btrfs", "filesystem", "resize", target.Show(steps, ToolCommand.Number), mountPoint) { Timeout = TimeSpan.FromHours(2) });
         return target;
     }
 
-    /// <summary>-ToMinimumSize: minimum plus margin; an explicit size: refused below minimum plus margin.</summary>
-    private static long ChooseShrinkTarget(SparseVolume volume, ResizeRequest request, long minimum, bool dryRun)
+    /// <summary>
+    /// -ToMinimumSize: minimum plus margin; an explicit size: refused below minimum plus margin. In a dry run the
+    /// minimum is the superblock's used space, which never exceeds the measured one: a size refused then is refused by
+    /// the run too.
+    /// </summary>
+    private static NewSize ChooseShrinkTarget(SparseVolume volume, ResizeRequest request, long minimum)
     {
         var floor = new ByteSize(minimum + Margin(minimum)).RoundUpTo(Alignment).Bytes;
         if (request.ToMinimumSize)
-            return dryRun ? volume.SizeBytes - Alignment : Math.Min(floor, volume.SizeBytes);
+            return new NewSize(Math.Min(floor, volume.SizeBytes), Measured: true);
         var target = TargetOf(volume, request);
-        if (!dryRun && target < floor)
+        if (target < floor)
             throw new ShrinkBelowUsedException(
                 $"{volume.Name} cannot shrink to {ByteSize.Format(target)}: its {volume.FileSystem} filesystem needs at least {ByteSize.Format(minimum)} " +
                 $"plus a margin of {ByteSize.Format(Margin(minimum))}, so the smallest size is {ByteSize.Format(floor)}. The volume's size was not changed.", volume);
-        return target;
+        return NewSize.Known(target);
+    }
+
+    /// <summary>A new size; a measured one (-ToMinimumSize) is shown by a dry run as what it is, not as the dry run's estimate.</summary>
+    private readonly record struct NewSize(long Bytes, bool Measured)
+    {
+        public static NewSize Known(long bytes) => new(bytes, false);
+
+        public string Show(StepRunner steps, Func<long, string> format) => Measured && steps.DryRun ? ResizePlan.MeasuredSize : format(Bytes);
+    }
+
+    /// <summary>
+    /// The space the filesystem uses by its superblock, read natively so that a plan can refuse a shrink below it;
+    /// 0 where it cannot be read here (a qcow2 cluster only qemu can decode, a superblock that contradicts itself):
+    /// then the run's own measurement decides alone.
+    /// </summary>
+    private static long SuperblockUsedBytes(SparseVolume volume, VolumeAttachment attachment)
+    {
+        if (volume.FileSystem is not (FileSystemType.Ext2 or FileSystemType.Ext3 or FileSystemType.Ext4 or FileSystemType.Btrfs))
+            return 0;
+        var head = new byte[volume.FileSystem == FileSystemType.Btrfs ? FileSystemSignature.ProbeLength : ExtProbeLength];
+        try
+        {
+            return ReadGuestHead(volume, attachment, head) ? FileSystemUsage.UsedBytes(head) ?? 0 : 0;
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException or SparseStorageException)
+        {
+            return 0;
+        }
+    }
+
+    /// <summary>The first bytes the guest sees: through the loop device or FUSE export when attached, else from the image.</summary>
+    private static bool ReadGuestHead(SparseVolume volume, VolumeAttachment attachment, byte[] head)
+    {
+        if ((attachment.LoopDevice ?? attachment.FuseExport?.ExportPath) is { } device)
+        {
+            using var view = File.OpenHandle(device, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            return RandomAccess.Read(view, head, 0) == head.Length;
+        }
+        using var image = VolumeFile.OpenRead(volume.Path);
+        if (volume.Format == VolumeFormat.Raw)
+            return RandomAccess.Read(image.Handle, head, 0) == head.Length;
+        var start = new byte[ExtProbeLength];
+        var read = RandomAccess.Read(image.Handle, start, 0);
+        return new Qcow2GuestReader(image.Handle, Qcow2Header.Parse(start.AsSpan(0, read))).TryRead(0, head);
     }
 
     private void GrowExtOnline(SparseVolume volume, VolumeAttachment attachment, long target, StepRunner steps)
@@ -194,17 +254,18 @@ public sealed partial class VolumeResizer(StorageContext context)
         }
     }
 
-    private void ResizeImage(SparseVolume volume, VolumeAttachment attachment, long target, StepRunner steps)
+    private void ResizeImage(SparseVolume volume, VolumeAttachment attachment, NewSize target, StepRunner steps)
     {
         var exporter = context.FuseExporter();
+        var bytes = target.Show(steps, ToolCommand.Number);
         if (volume.Format == VolumeFormat.Qcow2 && attachment.FuseExport is { } export)
-            steps.Do($"block_resize disk0 {target} (QMP, qemu-storage-daemon pid {export.ProcessId})", () => exporter.Resize(export, target));
+            steps.Do($"block_resize disk0 {bytes} (QMP, qemu-storage-daemon pid {export.ProcessId})", () => exporter.Resize(export, target.Bytes));
         else if (volume.Format == VolumeFormat.Qcow2)
-            steps.Tool(new ToolCommand("qemu-img", ["resize", "-q", "-f", "qcow2", .. target < volume.SizeBytes ? new[] { "--shrink" } : [], volume.Path, ToolCommand.Number(target)]));
-        else if (target > volume.SizeBytes && volume.AllocatedBytes >= volume.SizeBytes)
-            steps.Do($"fallocate -o {volume.SizeBytes} -l {target - volume.SizeBytes} {volume.Path}", () => ExtendPreallocated(volume.Path, volume.SizeBytes, target));
+            steps.Tool(new ToolCommand("qemu-img", ["resize", "-q", "-f", "qcow2", .. target.Bytes < volume.SizeBytes ? new[] { "--shrink" } : [], volume.Path, bytes]));
+        else if (target.Bytes > volume.SizeBytes && volume.AllocatedBytes >= volume.SizeBytes)
+            steps.Do($"fallocate -o {volume.SizeBytes} -l {target.Bytes - volume.SizeBytes} {volume.Path}", () => ExtendPreallocated(volume.Path, volume.SizeBytes, target.Bytes));
         else
-            steps.Do($"truncate -s {target} {volume.Path}", () => SetLength(volume.Path, target));
+            steps.Do($"truncate -s {bytes} {volume.Path}", () => SetLength(volume.Path, target.Bytes));
         if (attachment.LoopDevice is not null)
             steps.Tool(new ToolCommand("losetup", "--set-capacity", attachment.LoopDevice));
     }
