@@ -27,4 +27,32 @@ public static class InUseSource
 
     private static string WhyNoPause(SparseVolume volume, VolumeAttachment attachment) =>
         attachment.IsMounted ? $"{volume.FileSystem} has no freeze" : "no filesystem of it is mounted here";
+
+    /// <summary>Runs <paramref name="read"/> with the filesystem at <paramref name="frozenMountPoint"/> frozen (none: as it is); it is thawed also after a failure.</summary>
+    public static void ReadFrozen(StepRunner steps, string? frozenMountPoint, Action read)
+    {
+        if (frozenMountPoint is null)
+        {
+            read();
+            return;
+        }
+        steps.Tool(FileSystemFreeze.FreezeCommand(frozenMountPoint));
+        try
+        {
+            read();
+        }
+        finally
+        {
+            steps.UndoTool(FileSystemFreeze.ThawCommand(frozenMountPoint));
+        }
+    }
+
+    /// <summary>The mount point a read of this volume freezes, or null; freezing needs root, which the plan checks.</summary>
+    public static string? FrozenMountPoint(StorageContext context, VolumeAttachment attachment, WriteConsistency consistency, string operation)
+    {
+        if (consistency != WriteConsistency.Frozen)
+            return null;
+        context.RequireRoot($"Freezing {attachment.MountPoints[0]} to {operation}");
+        return attachment.MountPoints[0];
+    }
 }
