@@ -125,9 +125,10 @@ public sealed class ArchiveService(StorageContext context)
     private void RunCompress(CompressVolumePlan plan, StepRunner steps, IProgress<OperationProgress>? progress)
     {
         var (source, temporary, level) = (plan.Source.Path, plan.TemporaryPath, plan.Request.Level);
+        string Shown(string text) => steps.DryRun ? SiblingFile.AsPlanned(text, temporary) : text;
         InUseSource.ReadFrozen(steps, plan.FrozenMountPoint, () =>
-            steps.Do(DescribeCompression(source, temporary, level), () => context.Runner.RunChecked(CompressCommand(source, temporary, level, progress), steps.Cancellation)));
-        steps.Do($"flush {temporary} and rename it to {plan.ArchivePath}", () =>
+            steps.Do(Shown(DescribeCompression(source, temporary, level)), () => context.Runner.RunChecked(CompressCommand(source, temporary, level, progress), steps.Cancellation)));
+        steps.Do(Shown($"flush {temporary} and rename it to {plan.ArchivePath}"), () =>
         {
             using (var written = new FileStream(temporary, FileMode.Open, FileAccess.ReadWrite))
                 written.Flush(flushToDisk: true);
@@ -192,7 +193,8 @@ public sealed class ArchiveService(StorageContext context)
     private void RunExpand(ExpandVolumePlan plan, UntrustedFile.Opened? archive, StepRunner steps, IProgress<OperationProgress>? progress)
     {
         var (archivePath, temporary, target) = (plan.ArchivePath, plan.TemporaryPath, plan.TargetPath);
-        steps.Do(DescribeExpansion(archivePath, temporary), () =>
+        string Shown(string text) => steps.DryRun ? SiblingFile.AsPlanned(text, temporary) : text;
+        steps.Do(Shown(DescribeExpansion(archivePath, temporary)), () =>
         {
             using var output = Libc.Open(temporary, Libc.O_RDWR | Libc.O_CREAT | Libc.O_EXCL | Libc.O_CLOEXEC, 0b110_000_000);
             var reader = new SingleFileTarReader(output, archivePath);
@@ -201,7 +203,7 @@ public sealed class ArchiveService(StorageContext context)
                 throw new StorageOperationException("ArchiveTruncated", $"'{archivePath}' ends before its member does; it is cut short or damaged. Nothing was expanded.", archivePath);
             RandomAccess.FlushToDisk(output);
         });
-        steps.Do($"check that {temporary} is a volume of the format its name says and rename it to {target}", () =>
+        steps.Do(Shown($"check that {temporary} is a volume of the format its name says and rename it to {target}"), () =>
         {
             var format = new VolumeInspector(new Host.AttachmentState([], [], [])).Inspect(temporary, null).Format;
             VolumeCreator.RequireExtensionFor(target, format);

@@ -100,18 +100,20 @@ public sealed class VolumeCopier(StorageContext context) : IPlannedOperation<(Sp
     private void Run(CopyVolumePlan plan, StepRunner steps, IProgress<OperationProgress>? progress)
     {
         var source = plan.Source;
+        string Shown(string text) => steps.DryRun ? SiblingFile.AsPlanned(text, plan.TemporaryPath) : text;
         if (plan.Request.Linked)
         {
-            steps.Tool(OverlayCommand(source.Path, source.Format, plan.TemporaryPath));
+            var overlay = OverlayCommand(source.Path, source.Format, plan.TemporaryPath);
+            steps.Do(Shown(overlay.ToString()), () => context.Runner.RunChecked(overlay, steps.Cancellation));
             // The base must never change under its clones; without write permission a stray open for writing fails.
             steps.Do($"remove write permission from {source.Path} (the base image of {plan.DestinationPath})", () =>
                 File.SetUnixFileMode(source.Path, File.GetUnixFileMode(source.Path) & ~(UnixFileMode.UserWrite | UnixFileMode.GroupWrite | UnixFileMode.OtherWrite)));
         }
         else
-            InUseSource.ReadFrozen(steps, plan.FrozenMountPoint, () => steps.Do(
-                $"copy the allocated data of {source.Path} into {plan.TemporaryPath}, keeping holes{(plan.Request.DetectZeroes ? " and making all-zero blocks holes" : "")}",
+            InUseSource.ReadFrozen(steps, plan.FrozenMountPoint, () => steps.Do(Shown(
+                $"copy the allocated data of {source.Path} into {plan.TemporaryPath}, keeping holes{(plan.Request.DetectZeroes ? " and making all-zero blocks holes" : "")}"),
                 () => SparseCopier.Copy(source.Path, plan.TemporaryPath, new SparseCopyOptions { DetectZeroes = plan.Request.DetectZeroes }, progress, steps.Cancellation)));
-        steps.Do($"rename {plan.TemporaryPath} to {plan.DestinationPath}", () => File.Move(plan.TemporaryPath, plan.DestinationPath, overwrite: plan.Request.Replace));
+        steps.Do(Shown($"rename {plan.TemporaryPath} to {plan.DestinationPath}"), () => File.Move(plan.TemporaryPath, plan.DestinationPath, overwrite: plan.Request.Replace));
     }
 
     public static ToolCommand OverlayCommand(string basePath, VolumeFormat baseFormat, string overlayPath) =>

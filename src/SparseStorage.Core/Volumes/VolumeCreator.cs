@@ -71,24 +71,25 @@ public sealed class VolumeCreator(StorageContext context) : IPlannedOperation<Ne
 
     private void Run(CreateVolumePlan plan, StepRunner steps)
     {
+        string Shown(string text) => steps.DryRun ? SiblingFile.AsPlanned(text, plan.TemporaryPath) : text;
         if (plan.CreatesRawFile)
-            steps.Do($"create {(plan.PreallocatesRawFile ? "preallocated" : "sparse")} raw file {plan.RawPath} of {plan.Size}",
+            steps.Do(Shown($"create {(plan.PreallocatesRawFile ? "preallocated" : "sparse")} raw file {plan.RawPath} of {plan.Size}"),
                 () => CreateRawFile(plan.RawPath, plan.Size.Bytes, plan.PreallocatesRawFile));
         foreach (var command in plan.Commands)
         {
-            RunTool(steps, command, plan);
+            RunTool(steps, command, Shown(command.ToString()), plan);
             if (plan.PunchesAfter(command))
-                steps.Do($"punch the unwritten (zeroed) extents of {plan.RawPath}", () => HolePuncher.PunchUnwrittenExtents(plan.RawPath));
+                steps.Do(Shown($"punch the unwritten (zeroed) extents of {plan.RawPath}"), () => HolePuncher.PunchUnwrittenExtents(plan.RawPath));
         }
-        steps.Do($"rename {plan.TemporaryPath} to {plan.TargetPath}", () => File.Move(plan.TemporaryPath, plan.TargetPath, overwrite: plan.Request.Replace));
+        steps.Do(Shown($"rename {plan.TemporaryPath} to {plan.TargetPath}"), () => File.Move(plan.TemporaryPath, plan.TargetPath, overwrite: plan.Request.Replace));
     }
 
-    private static void RunTool(StepRunner steps, ToolCommand command, CreateVolumePlan plan)
+    private void RunTool(StepRunner steps, ToolCommand command, string shown, CreateVolumePlan plan)
     {
         var target = plan.TargetPath;
         try
         {
-            steps.Tool(command);
+            steps.Do(shown, () => context.Runner.RunChecked(command, steps.Cancellation));
         }
         catch (ToolFailedException e) when (e.StandardError.Contains("No space left on device", StringComparison.Ordinal))
         {

@@ -96,7 +96,7 @@ public sealed class CopyTests : IDisposable
         try
         {
             FluentActions.Invoking(() => copier.Plan(source, new CopyVolumeRequest { Destination = "taken" }))
-                .Should().Throw<ResourceExistsException>().WithMessage("*-Force*");
+                .Should().Throw<ResourceExistsException>().WithMessage("*-Replace*");
             FluentActions.Invoking(() => copier.Plan(source, new CopyVolumeRequest { Destination = outside.Combine("x.img") }))
                 .Should().Throw<PathOutsidePoolException>();
             FluentActions.Invoking(() => copier.Plan(source, new CopyVolumeRequest { Destination = "src" }))

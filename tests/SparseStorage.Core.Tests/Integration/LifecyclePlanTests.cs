@@ -163,7 +163,8 @@ public sealed class LifecyclePlanTests : IDisposable
         var plan = archives.Plan(new CompressVolumeRequest(volume, archive) { Replace = true });
         File.ReadAllText(archive).Should().Be("old", "planning writes nothing");
         archives.Apply(plan).StoredBytes.Should().BeGreaterThan(3);
-        plan.Steps[^1].Should().Be($"flush {plan.TemporaryPath} and rename it to {archive}");
+        plan.Steps[^1].Should().Be($"flush {pool.Root}/.sparsestorage-partial-<process, start time, random>-arch.img.tar.zst and rename it to {archive}",
+            "a work file's name is chosen by the run");
     }
 
     [Fact]
