@@ -1,7 +1,6 @@
 using System.Collections;
 using System.Diagnostics;
 using System.Security.Cryptography;
-using System.Text.RegularExpressions;
 using SparseStorage.PowerShell.Tests.Runtime;
 
 namespace SparseStorage.PowerShell.Tests.Plans;
@@ -26,7 +25,8 @@ public sealed class LifecyclePlanTests(PowerShellRuntime runtime) : IDisposable
         var outcome = PlanRoundTrip.Check(runtime, $"New-SparseVolume -Name n1 -Pool $Pool -Size 16MB {options}", Parameters(), pool.Snapshot);
 
         var target = Path.Combine(pool.Directory, "n1" + (options.Contains("Qcow2") ? ".qcow2" : ".img"));
-        outcome.Planned[^1].Should().MatchRegex($"^rename {Regex.Escape(pool.Directory)}/\\.sparsestorage-partial-[^ ]+ to {Regex.Escape(target)}$");
+        outcome.Planned[^1].Should().Be(
+            $"rename {pool.Directory}/.sparsestorage-partial-<process, start time, random>-{Path.GetFileName(target)} to {target}");
         outcome.Applying.Output.Should().ContainSingle().Which.Properties["Path"].Value.Should().Be(target);
     }
 
