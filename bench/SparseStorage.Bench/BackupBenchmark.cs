@@ -135,9 +135,9 @@ internal sealed class BackupBenchmark(BenchEnvironment environment, BenchOptions
         service.Apply(service.Plan(volume, new BackupRequest { Destination = destination }));
         var archive = Path.Combine(peers, "jit.img" + ArchiveService.Extension);
         var archives = new ArchiveService(environment.Context);
-        archives.Compress(volume, archive, ArchiveLevel, force: false);
+        archives.Apply(archives.Plan(new CompressVolumeRequest(volume, archive) { Level = ArchiveLevel }));
         File.Delete(small);
-        archives.Expand(archive, archives.PlanExpand(archive, small, force: false), force: false);
+        archives.Apply(archives.Plan(new ExpandVolumeRequest(archive, small)));
         File.Delete(small);
         File.Delete(archive);
         Directory.Delete(Path.Combine(destination, volume.Name), recursive: true);
@@ -251,7 +251,7 @@ internal sealed class BackupBenchmark(BenchEnvironment environment, BenchOptions
         var lzopArchive = Path.Combine(peers, "lzop.img.lzo");
         var sizes = new Dictionary<string, long>();
         var archives = new ArchiveService(environment.Context);
-        var ours = new Trial("SparseStorage ArchiveService.Compress", Runs, [source], () => archives.Compress(Volume(), ourArchive, ArchiveLevel, force: false))
+        var ours = new Trial("SparseStorage ArchiveService.Compress", Runs, [source], () => archives.Apply(archives.Plan(new CompressVolumeRequest(Volume(), ourArchive) { Level = ArchiveLevel, Replace = true })))
             { After = () => KeepSize(sizes, "ours", ourArchive) };
         var tar = Bash($"tar --sparse -cf - | zstd -T0 -{ArchiveLevel}", Runs, tarArchive,
             $"set -o pipefail; tar --sparse -cf - -C '{pool}' '{Path.GetFileName(source)}' | zstd -q -T0 -{ArchiveLevel} -o '{tarArchive}'", sizes);
@@ -281,16 +281,16 @@ internal sealed class BackupBenchmark(BenchEnvironment environment, BenchOptions
         File.Delete(path);
     }
 
-    /// <summary>One cold expand of each archive (made again, untimed): ArchiveService.PlanExpand + Expand against lzop -d, with allocated bytes.</summary>
+    /// <summary>One cold expand of each archive (made again, untimed): ArchiveService Plan + Apply against lzop -d, with allocated bytes.</summary>
     private void Expand(ArchiveService archives, string ourArchive, string lzopArchive)
     {
-        new ArchiveService(environment.Context).Compress(Volume(), ourArchive, ArchiveLevel, force: false);
+        new ArchiveService(environment.Context).Apply(archives.Plan(new CompressVolumeRequest(Volume(), ourArchive) { Level = ArchiveLevel, Replace = true }));
         Shell.Run("bash", "-c", $"lzop -c '{source}' > '{lzopArchive}'");
         var ourTarget = Path.Combine(pool, "expanded.img");
         var lzopTarget = Path.Combine(peers, "lzop-expanded.img");
         PageCache.Prepare(cold: true);
         var clock = Stopwatch.StartNew();
-        archives.Expand(ourArchive, archives.PlanExpand(ourArchive, ourTarget, force: false), force: false);
+        archives.Apply(archives.Plan(new ExpandVolumeRequest(ourArchive, ourTarget)));
         var ours = clock.Elapsed.TotalMilliseconds;
         PageCache.Prepare(cold: true);
         clock.Restart();

@@ -147,14 +147,16 @@ Describe 'Creating, finding and removing volumes' {
         Test-Path -LiteralPath ([System.IO.Path]::GetFullPath($target)) | Should -BeFalse
     }
 
-    It 'refuses to replace a volume without -Force: VolumeExists; replaces it with -Force' {
+    It 'refuses to replace a volume without -Replace, even with -Force: VolumeExists; replaces it with -Replace' {
         $null = New-SparseVolume -Name 'twice' -Pool $PoolName -Size 1MB
 
         { New-SparseVolume -Name 'twice' -Pool $PoolName -Size 2MB -ErrorAction Stop } |
             Should -Throw -ErrorId 'VolumeExists,SparseStorage.PowerShell.Commands.NewSparseVolumeCommand'
+        { New-SparseVolume -Name 'twice' -Pool $PoolName -Size 2MB -Force -ErrorAction Stop } |
+            Should -Throw -ErrorId 'VolumeExists,SparseStorage.PowerShell.Commands.NewSparseVolumeCommand' -Because '-Force only skips confirmation'
         (Get-SparseVolume -Name 'twice' -Pool $PoolName).SizeBytes | Should -Be 1MB
 
-        (New-SparseVolume -Name 'twice' -Pool $PoolName -Size 2MB -Force).SizeBytes | Should -Be 2MB
+        (New-SparseVolume -Name 'twice' -Pool $PoolName -Size 2MB -Replace).SizeBytes | Should -Be 2MB
     }
 
     It 'rejects a size it cannot read while binding -Size: ParameterArgumentTransformationError' {

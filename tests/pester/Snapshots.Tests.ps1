@@ -295,7 +295,7 @@ Describe 'Copying volumes' {
         $copy.AllocatedBytes | Should -BeLessOrEqual ($source.AllocatedBytes + 1MB)
     }
 
-    It 'refuses an existing destination without -Force: VolumeExists; replaces it with -Force' {
+    It 'refuses an existing destination without -Replace: VolumeExists; replaces it with -Replace' {
         $source = New-SparseVolume -Name 'copy-new' -Pool $PoolName -Size 16MB
         Write-Pattern -Path $source.Path -Offset 1MB -Length 64KB -Seed 31
         $existing = New-SparseVolume -Name 'copy-old' -Pool $PoolName -Size 8MB
@@ -308,7 +308,7 @@ Describe 'Copying volumes' {
         $err.CategoryInfo.Category | Should -Be 'ResourceExists'
         Get-Sha256 -Path $existing.Path | Should -Be $oldHash
 
-        $replaced = Get-SparseVolume -Name 'copy-new' -Pool $PoolName | Copy-SparseVolume -Destination 'copy-old' -Force
+        $replaced = Get-SparseVolume -Name 'copy-new' -Pool $PoolName | Copy-SparseVolume -Destination 'copy-old' -Replace
 
         $replaced.Path | Should -Be $existing.Path
         $replaced.SizeBytes | Should -Be 16MB

@@ -1,5 +1,6 @@
 using System.Globalization;
 using SparseStorage.Core.Native;
+using SparseStorage.Core.Planning;
 using SparseStorage.Core.Processes;
 using SparseStorage.Core.Volumes;
 
@@ -13,6 +14,7 @@ namespace SparseStorage.Core.Backups;
 /// archive fail on expand; both sides work under a hidden temporary name, so a failure never leaves a file under the final name.
 /// </summary>
 public sealed class ArchiveService(StorageContext context)
+    : IPlannedOperation<CompressVolumeRequest, CompressVolumePlan, VolumeArchive>, IPlannedOperation<ExpandVolumeRequest, ExpandVolumePlan, SparseVolume>
 {
     public const string Extension = ".tar.zst";
 
@@ -57,8 +59,8 @@ public sealed class ArchiveService(StorageContext context)
         };
 
     /// <summary>What <see cref="ExpandCommand"/> runs, as a person would read it.</summary>
-    public static string DescribeExpansion(string archive, string target) =>
-        $"zstd --decompress --stdout --quiet < {archive} | (one regular file read from the tar stream in-process, written into a new 0600 file renamed to {target})";
+    public static string DescribeExpansion(string archive, string temporary) =>
+        $"zstd --decompress --stdout --quiet < {archive} | (one regular file read from the tar stream in-process, written into a new 0600 file {temporary})";
 
     private static void Feed(UntrustedFile.Opened archive, string archivePath, Stream input, IProgress<OperationProgress>? progress, CancellationToken cancellationToken)
     {
@@ -77,7 +79,64 @@ public sealed class ArchiveService(StorageContext context)
         level is >= 1 and <= 19 ? level
             : throw new InvalidStorageArgumentException("InvalidCompressionLevel", $"-Level {level} is out of range: zstd levels 1 (fastest) to 19 (smallest).", level);
 
-    public string ResolveArchivePath(SparseVolume volume, string destination)
+    /// <summary>Checks an archive of a volume (level, zstd, the destination, an existing archive, a source in use) and lists its steps.</summary>
+    public CompressVolumePlan Plan(CompressVolumeRequest request)
+    {
+        RequireLevel(request.Level);
+        ToolLocator.Default.Locate("zstd");
+        var source = new VolumeCatalog(context).Get(request.Volume.Path);
+        var archivePath = ResolveArchivePath(source, request.Destination);
+        if (File.Exists(archivePath) && !request.Replace)
+            throw new ResourceExistsException("ArchiveExists", $"'{archivePath}' already exists; use -Replace to replace it.", archivePath);
+        var attachment = context.ReadAttachments().Of(source.Path);
+        var consistency = InUseSource.Check(source, attachment, request.AllowInUseSource, "archive it");
+        var plan = new CompressVolumePlan(source, archivePath, request)
+        {
+            TemporaryPath = SiblingFile.TemporaryFor(archivePath),
+            Consistency = consistency,
+            FrozenMountPoint = InUseSource.FrozenMountPoint(context, attachment, consistency, "archive it"),
+            Warnings = InUseSource.Warning(source, attachment, consistency) is { } warning ? [warning] : [],
+        };
+        var dryRun = StepRunner.ForPlan(context);
+        RunCompress(plan, dryRun, null);
+        return plan with { PlannedSteps = dryRun.Steps.ToList() };
+    }
+
+    public VolumeArchive Apply(CompressVolumePlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        using var volumeLock = context.LockVolume(plan.Source.Path, cancellationToken);
+        PlanRecheck.RequireSameSteps(plan, Plan(plan.Request));
+        try
+        {
+            RunCompress(plan, StepRunner.ForApply(context, progress, $"Archiving {plan.Source.Name}", cancellationToken), progress);
+        }
+        finally
+        {
+            SiblingFile.Discard(plan.TemporaryPath);
+        }
+        var source = plan.Source;
+        return new VolumeArchive
+        {
+            Path = plan.ArchivePath, Source = source.Path, Codec = $"tar --sparse | zstd -{plan.Request.Level}", SizeBytes = source.SizeBytes,
+            DataBytes = source.AllocatedBytes, StoredBytes = new FileInfo(plan.ArchivePath).Length, Consistency = plan.Consistency,
+        };
+    }
+
+    private void RunCompress(CompressVolumePlan plan, StepRunner steps, IProgress<OperationProgress>? progress)
+    {
+        var (source, temporary, level) = (plan.Source.Path, plan.TemporaryPath, plan.Request.Level);
+        string Shown(string text) => steps.DryRun ? SiblingFile.AsPlanned(text, temporary) : text;
+        InUseSource.ReadFrozen(steps, plan.FrozenMountPoint, () =>
+            steps.Do(Shown(DescribeCompression(source, temporary, level)), () => context.Runner.RunChecked(CompressCommand(source, temporary, level, progress), steps.Cancellation)));
+        steps.Do(Shown($"flush {temporary} and rename it to {plan.ArchivePath}"), () =>
+        {
+            using (var written = new FileStream(temporary, FileMode.Open, FileAccess.ReadWrite))
+                written.Flush(flushToDisk: true);
+            File.Move(temporary, plan.ArchivePath, overwrite: plan.Request.Replace);
+        });
+    }
+
+    private static string ResolveArchivePath(SparseVolume volume, string destination)
     {
         var full = Path.GetFullPath(destination);
         if (Directory.Exists(full))
@@ -89,53 +148,25 @@ public sealed class ArchiveService(StorageContext context)
         return full;
     }
 
-    public VolumeArchive Compress(SparseVolume volume, string archivePath, int level, bool force, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
+    /// <summary>Checks an expansion (the archive exists, the target lies in a pool and may be replaced) and lists its steps.</summary>
+    public ExpandVolumePlan Plan(ExpandVolumeRequest request)
     {
-        RequireLevel(level);
-        ToolLocator.Default.Locate("zstd"); // before the filesystem is frozen
-        using var volumeLock = context.LockVolume(volume.Path, cancellationToken);
-        var current = new VolumeCatalog(context).Get(volume.Path);
-        if (File.Exists(archivePath) && !force)
-            throw new ResourceExistsException("ArchiveExists", $"'{archivePath}' already exists; use -Force to replace it.", archivePath);
-        var temporary = SiblingFile.TemporaryFor(archivePath);
-        try
-        {
-            WriteConsistency consistency;
-            using (var freeze = FileSystemFreeze.Begin(context, current, context.ReadAttachments().Of(current.Path), force, "archive it", cancellationToken))
-            {
-                consistency = freeze.Consistency;
-                progress?.Report(new OperationProgress($"Archiving {current.Name}", $"Compressing {ByteSize.Format(current.AllocatedBytes)} of data", 0, current.AllocatedBytes));
-                context.Runner.RunChecked(CompressCommand(current.Path, temporary, level, progress), cancellationToken);
-            }
-            using (var written = new FileStream(temporary, FileMode.Open, FileAccess.ReadWrite))
-                written.Flush(flushToDisk: true);
-            File.Move(temporary, archivePath, overwrite: force);
-            return new VolumeArchive
-            {
-                Path = archivePath, Source = current.Path, Codec = $"tar --sparse | zstd -{level}", SizeBytes = current.SizeBytes,
-                DataBytes = current.AllocatedBytes, StoredBytes = new FileInfo(archivePath).Length, Consistency = consistency,
-            };
-        }
-        finally
-        {
-            SiblingFile.Discard(temporary);
-        }
-    }
-
-    /// <summary>Where an archive would expand to, checked: the archive exists, the target lies in a pool and may be replaced.</summary>
-    public string PlanExpand(string archivePath, string destination, bool force)
-    {
+        var archivePath = request.ArchivePath;
         if (!File.Exists(archivePath))
             throw new InvalidStorageArgumentException("ArchiveNotFound", $"No archive at '{archivePath}'.", archivePath);
+        ToolLocator.Default.Locate("zstd");
         // A directory gets the image's own name back: web01.img.tar.zst expands to web01.img.
-        var named = Directory.Exists(destination) && Path.GetFileName(archivePath).EndsWith(Extension, StringComparison.Ordinal)
-            ? Path.Combine(destination, Path.GetFileName(archivePath)[..^Extension.Length])
-            : destination;
+        var named = Directory.Exists(request.Destination) && Path.GetFileName(archivePath).EndsWith(Extension, StringComparison.Ordinal)
+            ? Path.Combine(request.Destination, Path.GetFileName(archivePath)[..^Extension.Length])
+            : request.Destination;
         var (target, _) = context.Pools.Confine(named);
         if (!VolumeInspector.Extensions.Contains(Path.GetExtension(target).ToLowerInvariant()))
             throw new InvalidStorageArgumentException("InvalidVolumeExtension", $"'{target}' does not end in {string.Join(", ", VolumeInspector.Extensions)}, so no pool would list it; give the volume file's name.", target);
-        VolumeReplacement.RequireReplaceable(context, target, force);
-        return target;
+        VolumeReplacement.RequireReplaceable(context, target, request.Replace);
+        var plan = new ExpandVolumePlan(archivePath, target, request) { TemporaryPath = SiblingFile.TemporaryFor(target) };
+        var dryRun = StepRunner.ForPlan(context);
+        RunExpand(plan, null, dryRun, null);
+        return plan with { PlannedSteps = dryRun.Steps.ToList() };
     }
 
     /// <summary>
@@ -143,31 +174,40 @@ public sealed class ArchiveService(StorageContext context)
     /// must fit the target's extension; it is written into a hidden 0600 file the module creates (O_EXCL), flushed,
     /// checked and renamed. Anything else in the archive is refused before the target changes.
     /// </summary>
-    public SparseVolume Expand(string archivePath, string target, bool force, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
+    public SparseVolume Apply(ExpandVolumePlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        ToolLocator.Default.Locate("zstd");
-        using var archive = UntrustedFile.OpenRegular(archivePath, "archive");
-        using var volumeLock = context.LockVolume(target, cancellationToken);
-        VolumeReplacement.RequireReplaceable(context, target, force);
-        var temporary = SiblingFile.TemporaryFor(target);
+        using var archive = UntrustedFile.OpenRegular(plan.ArchivePath, "archive");
+        using var volumeLock = context.LockVolume(plan.TargetPath, cancellationToken);
+        PlanRecheck.RequireSameSteps(plan, Plan(plan.Request));
         try
         {
-            using (var output = Libc.Open(temporary, Libc.O_RDWR | Libc.O_CREAT | Libc.O_EXCL | Libc.O_CLOEXEC, 0b110_000_000))
-            {
-                var reader = new SingleFileTarReader(output, archivePath);
-                context.Runner.RunChecked(ExpandCommand(archive, archivePath, reader, progress), cancellationToken);
-                if (!reader.Complete)
-                    throw new StorageOperationException("ArchiveTruncated", $"'{archivePath}' ends before its member does; it is cut short or damaged. Nothing was expanded.", archivePath);
-                RandomAccess.FlushToDisk(output);
-            }
-            var format = new VolumeInspector(new Host.AttachmentState([], [], [])).Inspect(temporary, null).Format;
-            VolumeCreator.RequireExtensionFor(target, format);
-            File.Move(temporary, target, overwrite: force);
+            RunExpand(plan, archive, StepRunner.ForApply(context, progress, $"Expanding {Path.GetFileName(plan.ArchivePath)}", cancellationToken), progress);
         }
         finally
         {
-            SiblingFile.Discard(temporary);
+            SiblingFile.Discard(plan.TemporaryPath);
         }
-        return new VolumeCatalog(context).Get(target);
+        return new VolumeCatalog(context).Get(plan.TargetPath);
+    }
+
+    private void RunExpand(ExpandVolumePlan plan, UntrustedFile.Opened? archive, StepRunner steps, IProgress<OperationProgress>? progress)
+    {
+        var (archivePath, temporary, target) = (plan.ArchivePath, plan.TemporaryPath, plan.TargetPath);
+        string Shown(string text) => steps.DryRun ? SiblingFile.AsPlanned(text, temporary) : text;
+        steps.Do(Shown(DescribeExpansion(archivePath, temporary)), () =>
+        {
+            using var output = Libc.Open(temporary, Libc.O_RDWR | Libc.O_CREAT | Libc.O_EXCL | Libc.O_CLOEXEC, 0b110_000_000);
+            var reader = new SingleFileTarReader(output, archivePath);
+            context.Runner.RunChecked(ExpandCommand(archive!, archivePath, reader, progress), steps.Cancellation);
+            if (!reader.Complete)
+                throw new StorageOperationException("ArchiveTruncated", $"'{archivePath}' ends before its member does; it is cut short or damaged. Nothing was expanded.", archivePath);
+            RandomAccess.FlushToDisk(output);
+        });
+        steps.Do(Shown($"check that {temporary} is a volume of the format its name says and rename it to {target}"), () =>
+        {
+            var format = new VolumeInspector(new Host.AttachmentState([], [], [])).Inspect(temporary, null).Format;
+            VolumeCreator.RequireExtensionFor(target, format);
+            File.Move(temporary, target, overwrite: plan.Request.Replace);
+        });
     }
 }

@@ -29,7 +29,11 @@ public sealed class PoolService(PoolConfiguration configuration)
         return pools.Select(p => (p, PoolPathRules.Refusal(LibcPaths.RealPath(p.Path) ?? p.Path, mounts)));
     }
 
-    public StoragePool Register(string name, string path, double? maxOvercommit = null)
+    /// <summary>
+    /// Checks a registration without writing anything: a valid name and limit, an existing directory the path rules
+    /// allow, and no registered pool of that name or overlapping it. Returns the directory, resolved.
+    /// </summary>
+    public string CheckRegistration(string name, string path, double? maxOvercommit)
     {
         Names.RequireValid(name, "Pool");
         ProvisioningGuard.RequireValidLimit(maxOvercommit);
@@ -37,26 +41,47 @@ public sealed class PoolService(PoolConfiguration configuration)
         if (directory is null || !Directory.Exists(directory))
             throw new InvalidStorageArgumentException("PoolPathNotFound", $"The pool directory '{path}' does not exist or is not a directory.", path);
         PoolPathRules.Require(name, directory, MountTable.Read());
+        RequireNoConflict(configuration.Load(), name, directory);
+        return directory;
+    }
+
+    public StoragePool Register(string name, string path, double? maxOvercommit = null)
+    {
+        var directory = CheckRegistration(name, path, maxOvercommit);
         configuration.Update(pools =>
         {
-            if (pools.FirstOrDefault(p => p.Name.Equals(name, StringComparison.OrdinalIgnoreCase)) is { } same)
-                throw new ResourceExistsException("PoolExists", $"A pool named '{same.Name}' is already registered at {same.Path}.", name);
-            if (pools.FirstOrDefault(p => MountTable.IsUnder(directory, p.Path) || MountTable.IsUnder(p.Path, directory)) is { } overlap)
-                throw new ResourceExistsException("PoolOverlaps",
-                    $"'{directory}' overlaps pool '{overlap.Name}' at {overlap.Path}; pools may not contain one another.", directory);
+            RequireNoConflict(pools, name, directory);
             return [.. pools, new PoolDefinition(name, directory, maxOvercommit)];
         });
         return Describe(new PoolDefinition(name, directory, maxOvercommit));
     }
 
-    /// <summary>Forgets a pool; refused while one of its volumes is in use, since it could not be dismounted by name afterwards.</summary>
+    private static void RequireNoConflict(IReadOnlyList<PoolDefinition> pools, string name, string directory)
+    {
+        if (pools.FirstOrDefault(p => p.Name.Equals(name, StringComparison.OrdinalIgnoreCase)) is { } same)
+            throw new ResourceExistsException("PoolExists", $"A pool named '{same.Name}' is already registered at {same.Path}.", name);
+        if (pools.FirstOrDefault(p => MountTable.IsUnder(directory, p.Path) || MountTable.IsUnder(p.Path, directory)) is { } overlap)
+            throw new ResourceExistsException("PoolOverlaps",
+                $"'{directory}' overlaps pool '{overlap.Name}' at {overlap.Path}; pools may not contain one another.", directory);
+    }
+
+    /// <summary>A registered pool by name, also one whose directory the path rules refuse (so that it can be unregistered).</summary>
+    public PoolDefinition Registered(string name) =>
+        configuration.Load().FirstOrDefault(p => p.Name.Equals(name, StringComparison.OrdinalIgnoreCase))
+        ?? throw new PoolNotFoundException($"No pool named '{name}' is registered.", name);
+
+    /// <summary>A pool whose volume is in use cannot be unregistered: the volume could not be dismounted by name afterwards.</summary>
+    public static void RequireNoVolumeInUse(PoolDefinition pool, Host.AttachmentState attachments)
+    {
+        var busy = VolumeFiles(pool.Path).Select(f => (File: f, Use: attachments.Of(f))).FirstOrDefault(v => v.Use.IsAttached);
+        if (busy.File is not null)
+            throw new VolumeInUseException($"Pool '{pool.Name}' still has volume {busy.File} {busy.Use.Describe()}; dismount it before unregistering the pool.", pool.Name);
+    }
+
+    /// <summary>Forgets a pool; refused while one of its volumes is in use.</summary>
     public PoolDefinition Unregister(string name, Host.AttachmentState attachments)
     {
-        var registered = configuration.Load().FirstOrDefault(p => p.Name.Equals(name, StringComparison.OrdinalIgnoreCase))
-                         ?? throw new PoolNotFoundException($"No pool named '{name}' is registered.", name);
-        var busy = VolumeFiles(registered.Path).Select(f => (File: f, Use: attachments.Of(f))).FirstOrDefault(v => v.Use.IsAttached);
-        if (busy.File is not null)
-            throw new VolumeInUseException($"Pool '{name}' still has volume {busy.File} {busy.Use.Describe()}; dismount it before unregistering the pool.", name);
+        RequireNoVolumeInUse(Registered(name), attachments);
         PoolDefinition? removed = null;
         configuration.Update(pools =>
         {

@@ -1,3 +1,4 @@
+using SparseStorage.Core.Planning;
 using SparseStorage.Core.Processes;
 
 namespace SparseStorage.Core.Volumes;
@@ -12,13 +13,20 @@ public sealed record CreateVolumePlan(
     string TemporaryPath,
     NewVolumeRequest Request,
     ByteSize Size,
-    IReadOnlyList<ToolCommand> Commands)
+    IReadOnlyList<ToolCommand> Commands) : OperationPlan
 {
+    public override string Target => TargetPath;
+    public override string Action => ReplacesExisting ? "Replace volume" : "Create volume";
+    public override IReadOnlyList<string> Steps => PlannedSteps;
+
+    /// <summary>The steps as the creator's dry run recorded them.</summary>
+    internal IReadOnlyList<string> PlannedSteps { get; init; } = [];
+
+    /// <summary>Whether a file of the target's name exists and will be replaced (-Replace).</summary>
+    public bool ReplacesExisting { get; init; }
+
     /// <summary>The raw file a filesystem is made in before a qcow2 conversion; null when none is needed.</summary>
     public string? RawStagingPath { get; init; }
-
-    /// <summary>What the operator should read before the volume is made (a pool that could not hold what it promises).</summary>
-    public IReadOnlyList<string> Warnings { get; init; } = [];
 
     /// <summary>Whether the zeroed extents mkfs leaves allocated (a journal, a log) are given back after it runs.</summary>
     public bool PunchesUnwrittenExtents { get; init; }
@@ -29,24 +37,9 @@ public sealed record CreateVolumePlan(
     /// <summary>The raw file mkfs writes into.</summary>
     public string RawPath => RawStagingPath ?? TemporaryPath;
 
-    public IReadOnlyList<string> Steps
-    {
-        get
-        {
-            var steps = new List<string>();
-            if (RawStagingPath is not null || Request.Format == VolumeFormat.Raw)
-            {
-                var kind = Request.Preallocation == Preallocation.Full && Request.Format == VolumeFormat.Raw ? "preallocated" : "sparse";
-                steps.Add($"create {kind} raw file {RawStagingPath ?? TemporaryPath} of {Size}");
-            }
-            foreach (var command in Commands)
-            {
-                steps.Add(command.ToString());
-                if (PunchesAfter(command))
-                    steps.Add($"punch the unwritten (zeroed) extents of {RawPath}");
-            }
-            steps.Add($"rename {TemporaryPath} to {TargetPath}");
-            return steps;
-        }
-    }
+    /// <summary>Whether a raw file is made first (a raw volume, or the staging file of a qcow2 volume with a filesystem).</summary>
+    internal bool CreatesRawFile => RawStagingPath is not null || Request.Format == VolumeFormat.Raw;
+
+    /// <summary>Whether the raw file is preallocated (a raw volume with Full preallocation).</summary>
+    internal bool PreallocatesRawFile => Request.Preallocation == Preallocation.Full && RawStagingPath is null;
 }

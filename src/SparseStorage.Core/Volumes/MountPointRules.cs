@@ -2,12 +2,13 @@ using SparseStorage.Core.Host;
 
 namespace SparseStorage.Core.Volumes;
 
-/// <summary>A mount point must be an empty directory that is not already a mount point; a missing one is created.</summary>
+/// <summary>A mount point must be an empty directory that is not already a mount point; a missing one is created by the mount.</summary>
 public static class MountPointRules
 {
-    public sealed record PreparedMountPoint(string Path, bool Created);
+    public sealed record CheckedMountPoint(string Path, bool Missing);
 
-    public static PreparedMountPoint Prepare(string mountPoint)
+    /// <summary>Checks the mount point without changing anything: its resolved path, and whether it must be created.</summary>
+    public static CheckedMountPoint Check(string mountPoint)
     {
         var path = System.IO.Path.GetFullPath(mountPoint);
         if (File.Exists(path))
@@ -16,14 +17,13 @@ public static class MountPointRules
         {
             if (!Directory.Exists(System.IO.Path.GetDirectoryName(path)))
                 throw new InvalidStorageArgumentException("MountPointParentMissing", $"The parent directory of mount point '{path}' does not exist.", path);
-            Directory.CreateDirectory(path);
-            return new PreparedMountPoint(path, true);
+            return new CheckedMountPoint(path, true);
         }
         var resolved = Native.LibcPaths.RealPath(path) ?? path;
         if (MountTable.Read().Any(m => m.MountPoint == resolved))
             throw new InvalidStorageArgumentException("MountPointInUse", $"Something is already mounted at '{resolved}'.", path);
         if (Directory.EnumerateFileSystemEntries(resolved).Any())
             throw new InvalidStorageArgumentException("MountPointNotEmpty", $"The mount point '{resolved}' is not an empty directory.", path);
-        return new PreparedMountPoint(resolved, false);
+        return new CheckedMountPoint(resolved, false);
     }
 }

@@ -11,5 +11,6 @@ public sealed record NewVolumeRequest
     public Preallocation Preallocation { get; init; } = Preallocation.Sparse;
     public FileSystemType FileSystem { get; init; } = FileSystemType.None;
     public string? Label { get; init; }
-    public bool Force { get; init; }
+    /// <summary>Let the new volume take the place of an existing file of the same name (never one in use).</summary>
+    public bool Replace { get; init; }
 }

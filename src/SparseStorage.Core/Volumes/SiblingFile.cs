@@ -23,6 +23,19 @@ public static partial class SiblingFile
     public static string TemporaryIn(string directory, string finalName) =>
         System.IO.Path.Combine(directory, $"{PartialMarker}{ProcessIdentity.Current}-{Guid.NewGuid().ToString("N")[..8]}-{finalName}");
 
+    /// <summary>
+    /// A step's text as a plan shows it: the work file's name is chosen by the run (its process and a random part), so a
+    /// plan names it by what it is, <c>.sparsestorage-partial-&lt;process, start time, random&gt;-&lt;target name&gt;</c>.
+    /// </summary>
+    public static string AsPlanned(string text, string temporary)
+    {
+        var match = PartialName().Match(System.IO.Path.GetFileName(temporary));
+        return match.Success
+            ? text.Replace(temporary, System.IO.Path.Combine(System.IO.Path.GetDirectoryName(temporary)!,
+                $"{PartialMarker}{Planning.OperationPlan.Measured("process, start time, random")}-{match.Groups[3].Value}"))
+            : text;
+    }
+
     /// <summary>The process that made a work file or directory of this module, from its name; null for any other name.</summary>
     public static ProcessIdentity? OwnerOf(string name)
     {

@@ -1,13 +1,17 @@
 using SparseStorage.Core.Copying;
 using SparseStorage.Core.Host;
 using SparseStorage.Core.Native;
+using SparseStorage.Core.Planning;
 using SparseStorage.Core.Pools;
 using SparseStorage.Core.Processes;
 
 namespace SparseStorage.Core.Volumes;
 
-/// <summary>Creates volumes: validates the request into a plan, then runs it so that nothing half-made is left.</summary>
-public sealed class VolumeCreator(StorageContext context)
+/// <summary>
+/// Creates volumes: <see cref="Plan"/> validates the request and records every step in a dry run; <see cref="Apply"/>
+/// runs the same steps under the volume's lock so that nothing half-made is left.
+/// </summary>
+public sealed class VolumeCreator(StorageContext context) : IPlannedOperation<NewVolumeRequest, CreateVolumePlan, SparseVolume>
 {
     private const long SectorSize = 512;
 
@@ -19,7 +23,7 @@ public sealed class VolumeCreator(StorageContext context)
         FileSystemRules.Validate(request.FileSystem, size, request.Label);
         var (target, pool) = ResolveTarget(request);
         RequireNoSibling(target, pool.Name);
-        VolumeReplacement.RequireReplaceable(context, target, request.Force);
+        VolumeReplacement.RequireReplaceable(context, target, request.Replace);
         var warnings = ProvisioningGuard.Check(context.Pools.Describe(pool), size.Bytes, $"Creating {System.IO.Path.GetFileName(target)} ({size})");
 
         var temporary = SiblingFile.TemporaryFor(target);
@@ -31,34 +35,27 @@ public sealed class VolumeCreator(StorageContext context)
             commands.Add(FileSystemRules.MakeCommand(request.FileSystem, staging ?? temporary, request.Label, keepAllocation, zeroedImage: true, toQcow2: staging is not null));
         if (request.Format == VolumeFormat.Qcow2)
             commands.Add(staging is null ? Qcow2Create(temporary, size, request.Preallocation) : Qcow2Convert(staging, temporary, request.Preallocation));
-        return new CreateVolumePlan(target, pool.Name, temporary, request, size, commands)
+        var plan = new CreateVolumePlan(target, pool.Name, temporary, request, size, commands)
         {
             RawStagingPath = staging,
             Warnings = warnings,
             PunchesUnwrittenExtents = request.FileSystem != FileSystemType.None && !keepAllocation,
+            ReplacesExisting = File.Exists(target),
         };
+        var dryRun = StepRunner.ForPlan(context);
+        Run(plan, dryRun);
+        return plan with { PlannedSteps = dryRun.Steps.ToList() };
     }
 
-    public SparseVolume Create(CreateVolumePlan plan, CancellationToken cancellationToken = default)
+    public SparseVolume Apply(CreateVolumePlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         // The name's lock first: a raw and a qcow2 volume of one name are different files with different locks.
         using var nameLock = context.LockVolume(NameKey(plan.TargetPath), cancellationToken);
         using var volumeLock = context.LockVolume(plan.TargetPath, cancellationToken);
-        RequireNoSibling(plan.TargetPath, plan.PoolName);
-        VolumeReplacement.RequireReplaceable(context, plan.TargetPath, plan.Request.Force);
-        ProvisioningGuard.Check(context.Pools.Describe(context.Pools.Find(plan.PoolName)), plan.Size.Bytes, $"Creating {System.IO.Path.GetFileName(plan.TargetPath)} ({plan.Size})");
+        PlanRecheck.RequireSameSteps(plan, Plan(plan.Request));
         try
         {
-            if (plan.Request.Format == VolumeFormat.Raw || plan.RawStagingPath is not null)
-                CreateRawFile(plan.RawStagingPath ?? plan.TemporaryPath, plan.Size.Bytes,
-                    plan.Request.Preallocation == Preallocation.Full && plan.RawStagingPath is null);
-            foreach (var command in plan.Commands)
-            {
-                Run(command, plan, cancellationToken);
-                if (plan.PunchesAfter(command))
-                    HolePuncher.PunchUnwrittenExtents(plan.RawPath);
-            }
-            File.Move(plan.TemporaryPath, plan.TargetPath, overwrite: plan.Request.Force);
+            Run(plan, StepRunner.ForApply(context, progress, $"Creating {System.IO.Path.GetFileName(plan.TargetPath)}", cancellationToken));
         }
         finally
         {
@@ -69,12 +66,30 @@ public sealed class VolumeCreator(StorageContext context)
         return new VolumeCatalog(context).Get(plan.TargetPath);
     }
 
-    private void Run(ToolCommand command, CreateVolumePlan plan, CancellationToken cancellationToken)
+    /// <summary>Applies a plan without reporting progress.</summary>
+    public SparseVolume Create(CreateVolumePlan plan, CancellationToken cancellationToken = default) => Apply(plan, null, cancellationToken);
+
+    private void Run(CreateVolumePlan plan, StepRunner steps)
+    {
+        string Shown(string text) => steps.DryRun ? SiblingFile.AsPlanned(text, plan.TemporaryPath) : text;
+        if (plan.CreatesRawFile)
+            steps.Do(Shown($"create {(plan.PreallocatesRawFile ? "preallocated" : "sparse")} raw file {plan.RawPath} of {plan.Size}"),
+                () => CreateRawFile(plan.RawPath, plan.Size.Bytes, plan.PreallocatesRawFile));
+        foreach (var command in plan.Commands)
+        {
+            RunTool(steps, command, Shown(command.ToString()), plan);
+            if (plan.PunchesAfter(command))
+                steps.Do(Shown($"punch the unwritten (zeroed) extents of {plan.RawPath}"), () => HolePuncher.PunchUnwrittenExtents(plan.RawPath));
+        }
+        steps.Do(Shown($"rename {plan.TemporaryPath} to {plan.TargetPath}"), () => File.Move(plan.TemporaryPath, plan.TargetPath, overwrite: plan.Request.Replace));
+    }
+
+    private void RunTool(StepRunner steps, ToolCommand command, string shown, CreateVolumePlan plan)
     {
         var target = plan.TargetPath;
         try
         {
-            context.Runner.RunChecked(command, cancellationToken);
+            steps.Do(shown, () => context.Runner.RunChecked(command, steps.Cancellation));
         }
         catch (ToolFailedException e) when (e.StandardError.Contains("No space left on device", StringComparison.Ordinal))
         {

@@ -1,7 +1,10 @@
+using System.Text.RegularExpressions;
 using SparseStorage.Core.Devices;
 using SparseStorage.Core.Encryption;
 using SparseStorage.Core.Host;
 using SparseStorage.Core.Leftovers;
+using SparseStorage.Core.Planning;
+using SparseStorage.Core.Processes;
 
 namespace SparseStorage.Core.Volumes;
 
@@ -10,148 +13,206 @@ namespace SparseStorage.Core.Volumes;
 /// unlocked plaintext, unlocking it first when keys are given) and takes it down again. Each step is undone in reverse
 /// order if a later one fails, so a failed mount leaves no loop device, daemon or created mount point behind.
 /// </summary>
-public sealed class VolumeMounter(StorageContext context)
+public sealed partial class VolumeMounter(StorageContext context)
+    : IPlannedOperation<MountVolumeRequest, MountVolumePlan, SparseVolume>, IPlannedOperation<DismountVolumeRequest, DismountVolumePlan, SparseVolume>
 {
     private readonly LoopDeviceManager loops = new(context.Runner);
     private readonly Mounter mounter = new(context.Runner);
     private readonly FuseExporter exporter = context.FuseExporter();
 
-    /// <summary>The steps a mount would run, for -WhatIf.</summary>
-    public IReadOnlyList<string> Plan(SparseVolume volume, string mountPoint, bool readOnly, bool allowDiscards = false)
+    /// <summary>Checks that the volume can be mounted there and lists the steps; a locked volume's filesystem shows as found once unlocked.</summary>
+    public MountVolumePlan Plan(MountVolumeRequest request)
     {
-        var steps = new List<string>();
-        var file = volume.Path;
-        if (volume.Encryption != "None")
+        context.RequireRoot("Mounting a volume");
+        var current = new VolumeCatalog(context).Get(request.Volume.Path);
+        var attachment = context.ReadAttachments().Of(current.Path);
+        if (current.Encryption != "None")
+            RequireMountableEncrypted(current, attachment);
+        else
         {
-            if (VolumeUnlocker.NeedsKey(volume))
-                steps.Add(new VolumeUnlocker(context).OpenStep(volume, new UnlockOptions(readOnly, allowDiscards)));
-            file = VolumeUnlocker.MethodFor(VolumeUnlocker.RequireEncrypted(volume).Container) == UnlockMethod.DmCrypt
-                ? DmCryptMapping.DevicePathFor(volume.Path) : FuseExportRecord.ExportPathFor(context.Runtime.FuseExports, volume.Path);
+            RequireMountable(current);
+            if (!request.ReadOnly)
+                new BackingChains(context).RequireNoDependants(current, "mounted read-write (mount it with -ReadOnly)");
         }
-        else if (volume.Format == VolumeFormat.Qcow2)
-        {
-            steps.Add(exporter.StartCommand(volume.Path, FuseExportOptions.Qcow2(readOnly)).ToString());
-            file = FuseExportRecord.ExportPathFor(context.Runtime.FuseExports, volume.Path);
-        }
-        var device = file.StartsWith("/dev/mapper/", StringComparison.Ordinal) ? file : "<loop device>";
-        if (device != file)
-            steps.Add(LoopDeviceManager.AttachCommand(file, readOnly).ToString());
-        // A locked volume's filesystem is unknown until it is unlocked; mount then detects it.
-        var fileSystem = VolumeUnlocker.NeedsKey(volume) ? FileSystemType.Unknown : volume.FileSystem;
-        steps.Add(Mounter.MountCommand(device, System.IO.Path.GetFullPath(mountPoint), fileSystem, readOnly).ToString());
-        return steps;
+        var mountPoint = MountPointRules.Check(request.MountPoint);
+        var plan = new MountVolumePlan(current, mountPoint.Path, request.ReadOnly, request.AllowDiscards) { CreatesMountPoint = mountPoint.Missing, Attachment = attachment };
+        var dryRun = StepRunner.ForPlan(context);
+        RunMount(plan, [], dryRun);
+        return plan with { PlannedSteps = dryRun.Steps.ToList() };
+    }
+
+    public SparseVolume Apply(MountVolumePlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        Apply(plan, [], progress, cancellationToken);
+
+    /// <summary>Mounts as planned; a locked encrypted volume is unlocked with <paramref name="keys"/> first and locked again by its dismount.</summary>
+    public SparseVolume Apply(MountVolumePlan plan, IReadOnlyList<VolumeKey> keys, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        context.RequireRoot("Mounting a volume");
+        new LeftoverSweeper(context).Sweep(); // a daemon left by a killed mount of this volume would pass for its export
+        using var volumeLock = context.LockVolume(plan.Volume.Path, cancellationToken);
+        PlanRecheck.RequireSameSteps(plan, Plan(new MountVolumeRequest(plan.Volume, plan.MountPoint, plan.ReadOnly, plan.AllowDiscards)));
+        RunMount(plan, keys, StepRunner.ForApply(context, progress, $"Mounting {plan.Volume.Name}", cancellationToken));
+        return new VolumeCatalog(context).Get(plan.Volume.Path);
     }
 
     public SparseVolume Mount(SparseVolume volume, string mountPoint, bool readOnly, CancellationToken cancellationToken = default) =>
         Mount(volume, mountPoint, readOnly, [], false, cancellationToken);
 
-    /// <summary>Mounts; a locked encrypted volume is unlocked with <paramref name="keys"/> first and locked again by its dismount.</summary>
+    /// <summary>Plans and applies a mount in one call, for callers that confirm nothing.</summary>
     public SparseVolume Mount(SparseVolume volume, string mountPoint, bool readOnly, IReadOnlyList<VolumeKey> keys, bool allowDiscards, CancellationToken cancellationToken = default)
     {
-        context.RequireRoot("Mounting a volume");
-        new LeftoverSweeper(context).Sweep(); // a daemon left by a killed mount of this volume would pass for its export
-        using var volumeLock = context.LockVolume(volume.Path, cancellationToken);
-        var current = new VolumeCatalog(context).Get(volume.Path);
-        if (current.Encryption != "None")
-            return MountEncrypted(current, mountPoint, readOnly, keys, allowDiscards, cancellationToken);
-        RequireMountable(current);
-        if (!readOnly)
-            new BackingChains(context).RequireNoDependants(current, "mounted read-write (mount it with -ReadOnly)");
-        var target = MountPointRules.Prepare(mountPoint);
-        var undo = new Stack<Action>();
-        if (target.Created)
-            undo.Push(() => Directory.Delete(target.Path));
-        try
-        {
-            var file = current.Path;
-            if (current.Format == VolumeFormat.Qcow2)
-            {
-                var export = exporter.Start(current.Path, FuseExportOptions.Qcow2(readOnly), cancellationToken);
-                undo.Push(() => exporter.Stop(export, CancellationToken.None));
-                file = export.ExportPath;
-            }
-            var device = loops.AttachVolume(file, current.Path, readOnly, cancellationToken);
-            undo.Push(() => loops.Detach(device, CancellationToken.None));
-            mounter.Mount(device, target.Path, current.FileSystem, readOnly, cancellationToken);
-            exporter.Release(current.Path);
-        }
-        catch
-        {
-            Undo(undo);
-            throw;
-        }
-        return new VolumeCatalog(context).Get(current.Path);
-    }
-
-    private SparseVolume MountEncrypted(SparseVolume current, string mountPoint, bool readOnly, IReadOnlyList<VolumeKey> keys, bool allowDiscards, CancellationToken cancellationToken)
-    {
-        if (current.IsBroken)
-            throw new StorageOperationException("VolumeBroken", $"The qemu-storage-daemon of '{current.Name}' is gone; run Lock-Volume -Force to clean up first.", current);
-        var attachment = context.ReadAttachments().Of(current.Path);
-        // On the dm-crypt path cryptsetup's own loop device carries the mapping; any other loop device means in use.
-        if (attachment.IsMounted || attachment.LoopDevice is not null && attachment.MappedDevice is null)
-            throw new VolumeInUseException($"Volume '{current.Name}' is already {attachment.Describe()}; dismount it first.", current);
-        var target = MountPointRules.Prepare(mountPoint);
-        var undo = new Stack<Action>();
-        if (target.Created)
-            undo.Push(() => Directory.Delete(target.Path));
-        try
-        {
-            var unlocker = new VolumeUnlocker(context);
-            var plaintext = attachment.PlaintextPath;
-            if (plaintext is null)
-            {
-                plaintext = unlocker.Open(current.Path, VolumeUnlocker.RequireEncrypted(current), keys, new UnlockOptions(readOnly, allowDiscards, LockWithDismount: true), cancellationToken);
-                undo.Push(() => unlocker.Close(current.Path, CancellationToken.None));
-            }
-            var device = plaintext;
-            if (!plaintext.StartsWith("/dev/", StringComparison.Ordinal))
-            {
-                device = loops.Attach(plaintext, readOnly, cancellationToken);
-                var attached = device;
-                undo.Push(() => loops.Detach(attached, CancellationToken.None));
-            }
-            var fileSystem = new VolumeCatalog(context).Get(current.Path).FileSystem;
-            if (fileSystem is FileSystemType.None or FileSystemType.Swap)
-                throw new StorageOperationException("NoMountableFileSystem", $"The unlocked volume '{current.Name}' has {(fileSystem == FileSystemType.Swap ? "swap space" : "no filesystem")}; nothing to mount.", current);
-            mounter.Mount(device, target.Path, fileSystem, readOnly, cancellationToken);
-            exporter.Release(current.Path);
-        }
-        catch
-        {
-            Undo(undo);
-            throw;
-        }
-        return new VolumeCatalog(context).Get(current.Path);
+        new LeftoverSweeper(context).Sweep();
+        return Apply(Plan(new MountVolumeRequest(volume, mountPoint, readOnly, allowDiscards)), keys, null, cancellationToken);
     }
 
     /// <summary>
-    /// Unmounts every mount of the volume, detaches its loop device and stops its FUSE daemon. A detached volume is
-    /// left as it is. An encrypted volume that Unlock-Volume opened stays unlocked (Lock-Volume closes it); one that
-    /// the mount unlocked is locked again.
+    /// The mount's steps in order. Each is undone in reverse order if a later one fails, so a failed mount leaves no
+    /// loop device, daemon, unlocked plaintext or created mount point behind.
     /// </summary>
-    public SparseVolume Dismount(SparseVolume volume, CancellationToken cancellationToken = default)
+    private void RunMount(MountVolumePlan plan, IReadOnlyList<VolumeKey> keys, StepRunner steps)
     {
-        context.RequireRoot("Dismounting a volume");
-        using var volumeLock = context.LockVolume(volume.Path, cancellationToken);
-        var attachment = context.ReadAttachments().Of(volume.Path);
-        foreach (var mountPoint in attachment.MountPoints)
-            mounter.Unmount(mountPoint, cancellationToken);
-        if (attachment.LoopDevice is not null && attachment.MappedDevice is null)
-            loops.Detach(attachment.LoopDevice, cancellationToken);
-        if (attachment.FuseExport is { Decrypting: false } or { LockWithDismount: true })
-            exporter.Stop(attachment.FuseExport, cancellationToken);
-        return new VolumeCatalog(context).Get(volume.Path);
+        var undo = new Stack<Action>();
+        try
+        {
+            if (plan.CreatesMountPoint)
+            {
+                steps.Do($"create directory {plan.MountPoint}", () => Directory.CreateDirectory(plan.MountPoint));
+                undo.Push(() => Directory.Delete(plan.MountPoint));
+            }
+            var device = plan.Volume.Encryption != "None" ? OpenEncrypted(plan, keys, steps, undo) : OpenPlain(plan, steps, undo);
+            FileSystemType? fileSystem = plan.NeedsKey ? steps.DryRun ? null : UnlockedFileSystem(plan.Volume) : plan.Volume.FileSystem;
+            steps.Do(Display(MountCommand(device, plan.MountPoint, fileSystem, plan.ReadOnly)),
+                () => mounter.Mount(device, plan.MountPoint, fileSystem ?? FileSystemType.Unknown, plan.ReadOnly, steps.Cancellation));
+            if (!steps.DryRun)
+                exporter.Release(plan.Volume.Path);
+        }
+        catch when (!steps.DryRun)
+        {
+            Undo(undo);
+            throw;
+        }
     }
 
-    /// <summary>The steps a dismount would run, for -WhatIf.</summary>
-    public IReadOnlyList<string> PlanDismount(SparseVolume volume)
+    /// <summary>A plain volume's block device: raw through a loop device, qcow2 through a FUSE export and a loop device.</summary>
+    private string OpenPlain(MountVolumePlan plan, StepRunner steps, Stack<Action> undo)
     {
-        var attachment = context.ReadAttachments().Of(volume.Path);
-        var steps = UnmountAndDetachSteps(attachment);
+        var path = plan.Volume.Path;
+        var file = path;
+        if (plan.Volume.Format == VolumeFormat.Qcow2)
+        {
+            var options = FuseExportOptions.Qcow2(plan.ReadOnly);
+            file = FuseExportRecord.ExportPathFor(context.Runtime.FuseExports, path);
+            steps.Do(exporter.StartCommand(path, options).ToString(), () =>
+            {
+                var export = exporter.Start(path, options, steps.Cancellation);
+                undo.Push(() => exporter.Stop(export, CancellationToken.None));
+                file = export.ExportPath;
+            });
+        }
+        return Attach(file, path, plan.ReadOnly, steps, undo);
+    }
+
+    /// <summary>An encrypted volume's plaintext device: unlocked by this mount unless already unlocked, then a loop device unless dm-crypt's own.</summary>
+    private string OpenEncrypted(MountVolumePlan plan, IReadOnlyList<VolumeKey> keys, StepRunner steps, Stack<Action> undo)
+    {
+        var path = plan.Volume.Path;
+        var header = VolumeUnlocker.RequireEncrypted(plan.Volume);
+        var plaintext = plan.Attachment.PlaintextPath ?? (VolumeUnlocker.MethodFor(header.Container) == UnlockMethod.DmCrypt
+            ? DmCryptMapping.DevicePathFor(path) : FuseExportRecord.ExportPathFor(context.Runtime.FuseExports, path));
+        if (plan.NeedsKey)
+        {
+            var unlocker = new VolumeUnlocker(context);
+            steps.Do(unlocker.OpenStep(plan.Volume, new UnlockOptions(plan.ReadOnly, plan.AllowDiscards)), () =>
+            {
+                plaintext = unlocker.Open(path, header, keys, new UnlockOptions(plan.ReadOnly, plan.AllowDiscards, LockWithDismount: true), steps.Cancellation);
+                undo.Push(() => unlocker.Close(path, CancellationToken.None));
+            });
+        }
+        return plaintext.StartsWith("/dev/", StringComparison.Ordinal) ? plaintext : Attach(plaintext, plaintext, plan.ReadOnly, steps, undo);
+    }
+
+    private string Attach(string file, string volumePath, bool readOnly, StepRunner steps, Stack<Action> undo)
+    {
+        var device = OperationPlan.Measured("loop device");
+        steps.Do(LoopDeviceManager.AttachCommand(file, readOnly).ToString(), () =>
+        {
+            device = loops.AttachVolume(file, volumePath, readOnly, steps.Cancellation);
+            var attached = device;
+            undo.Push(() => loops.Detach(attached, CancellationToken.None));
+        });
+        return device;
+    }
+
+    /// <summary>The filesystem of a volume this mount has just unlocked; swap or none cannot be mounted.</summary>
+    private FileSystemType UnlockedFileSystem(SparseVolume volume)
+    {
+        var fileSystem = new VolumeCatalog(context).Get(volume.Path).FileSystem;
+        if (fileSystem is FileSystemType.None or FileSystemType.Swap)
+            throw new StorageOperationException("NoMountableFileSystem", $"The unlocked volume '{volume.Name}' has {(fileSystem == FileSystemType.Swap ? "swap space" : "no filesystem")}; nothing to mount.", volume);
+        return fileSystem;
+    }
+
+    /// <summary>mount with an explicit type; a type known only once the volume is unlocked shows as what it is.</summary>
+    private static ToolCommand MountCommand(string device, string mountPoint, FileSystemType? fileSystem, bool readOnly) =>
+        fileSystem is { } known
+            ? Mounter.MountCommand(device, mountPoint, known, readOnly)
+            : new ToolCommand("mount", ["-t", OperationPlan.Measured("filesystem found once unlocked"), .. readOnly ? new[] { "-o", "ro" } : [], device, mountPoint]);
+
+    /// <summary>A command line as a step shows it: a value known only while running (&lt;loop device&gt;) is not quoted.</summary>
+    private static string Display(ToolCommand command) => Placeholder().Replace(command.ToString(), "$1");
+
+    [GeneratedRegex(@"'(<[^<>']*>)'")]
+    private static partial Regex Placeholder();
+
+    private static void RequireMountableEncrypted(SparseVolume current, VolumeAttachment attachment)
+    {
+        if (current.IsBroken)
+            throw new StorageOperationException("VolumeBroken", $"The qemu-storage-daemon of '{current.Name}' is gone; run Lock-Volume -Force to clean up first.", current);
+        // On the dm-crypt path cryptsetup's own loop device carries the mapping; any other loop device means in use.
+        if (attachment.IsMounted || attachment.LoopDevice is not null && attachment.MappedDevice is null)
+            throw new VolumeInUseException($"Volume '{current.Name}' is already {attachment.Describe()}; dismount it first.", current);
+    }
+
+    /// <summary>What a dismount would do; no steps when the volume is neither mounted nor attached.</summary>
+    public DismountVolumePlan Plan(DismountVolumeRequest request)
+    {
+        var attachment = context.ReadAttachments().Of(request.Volume.Path);
+        var plan = new DismountVolumePlan(request.Volume) { Attachment = attachment };
+        var dryRun = StepRunner.ForPlan(context);
+        RunDismount(plan, dryRun);
+        if (dryRun.Steps.Count > 0)
+            context.RequireRoot("Dismounting a volume");
+        return plan with { PlannedSteps = dryRun.Steps.ToList() };
+    }
+
+    /// <summary>
+    /// Unmounts every mount of the volume, detaches its loop device and stops its FUSE daemon, as planned. An encrypted
+    /// volume that Unlock-Volume opened stays unlocked (Lock-Volume closes it); one that the mount unlocked is locked again.
+    /// </summary>
+    public SparseVolume Apply(DismountVolumePlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        if (plan.Steps.Count == 0)
+            return new VolumeCatalog(context).Get(plan.Volume.Path);
+        context.RequireRoot("Dismounting a volume");
+        using var volumeLock = context.LockVolume(plan.Volume.Path, cancellationToken);
+        PlanRecheck.RequireSameSteps(plan, Plan(new DismountVolumeRequest(plan.Volume)));
+        RunDismount(plan, StepRunner.ForApply(context, progress, $"Dismounting {plan.Volume.Name}", cancellationToken));
+        return new VolumeCatalog(context).Get(plan.Volume.Path);
+    }
+
+    /// <summary>Plans and applies a dismount in one call, for callers that confirm nothing. A detached volume is left as it is.</summary>
+    public SparseVolume Dismount(SparseVolume volume, CancellationToken cancellationToken = default) =>
+        Apply(Plan(new DismountVolumeRequest(volume)), null, cancellationToken);
+
+    private void RunDismount(DismountVolumePlan plan, StepRunner steps)
+    {
+        var attachment = plan.Attachment;
+        foreach (var mountPoint in attachment.MountPoints)
+            steps.Tool(Mounter.UnmountCommand(mountPoint));
+        if (attachment.LoopDevice is { } loop && attachment.MappedDevice is null)
+            steps.Do(LoopDeviceManager.DetachCommand(loop).ToString(), () => loops.Detach(loop, steps.Cancellation));
         if (attachment.FuseExport is { Decrypting: false } or { LockWithDismount: true })
-            steps.Add($"stop qemu-storage-daemon (pid {attachment.FuseExport.ProcessId})");
-        return steps;
+            steps.Do($"stop qemu-storage-daemon (pid {attachment.FuseExport.ProcessId})", () => exporter.Stop(attachment.FuseExport, steps.Cancellation));
     }
 
     /// <summary>Unmounting every mount and detaching the loop device on top of the volume (not cryptsetup's own), as command lines.</summary>

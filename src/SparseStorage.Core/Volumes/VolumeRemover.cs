@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using Microsoft.Win32.SafeHandles;
 using SparseStorage.Core.Encryption;
 using SparseStorage.Core.Native;
+using SparseStorage.Core.Planning;
 using SparseStorage.Core.Snapshots;
 
 namespace SparseStorage.Core.Volumes;
@@ -11,29 +12,56 @@ namespace SparseStorage.Core.Volumes;
 /// data cannot be read back, or, for an encrypted volume, destroys its key slots (crypto-erase). A base image of
 /// linked clones is refused.
 /// </summary>
-public sealed class VolumeRemover(StorageContext context)
+public sealed class VolumeRemover(StorageContext context) : IPlannedOperation<RemoveVolumeRequest, RemoveVolumePlan, SparseVolume>
 {
     private const int WipeChunk = 4 * 1024 * 1024;
 
-    public void Remove(SparseVolume volume, bool wipe, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
+    /// <summary>Checks that the volume may be removed (not in use, not exported, no linked clones) and lists what will be deleted.</summary>
+    public RemoveVolumePlan Plan(RemoveVolumeRequest request)
     {
-        using var volumeLock = context.LockVolume(volume.Path, cancellationToken);
-        var current = new VolumeCatalog(context).Get(volume.Path, allowOutsideReferences: true);
+        var current = new VolumeCatalog(context).Get(request.Volume.Path, allowOutsideReferences: true);
         var attachment = context.ReadAttachments().Of(current.Path);
         if (attachment.IsAttached)
             throw new VolumeInUseException($"Volume '{current.Name}' cannot be removed: it is {attachment.Describe()}. Dismount it first.", current);
         RequireNotExported(current);
         new BackingChains(context).RequireNoDependants(current, "removed");
-        if (current.Format != VolumeFormat.Qcow2)
-            foreach (var snapshot in RawSnapshotStore.List(current))
-                RawSnapshotStore.Remove(snapshot, wipe, progress, cancellationToken);
-        Backups.ChangeReferences.RemoveAll(current.Path, wipe, progress, cancellationToken);
-        var encryption = wipe ? ReadContainer(current.Path) : null;
+        var plan = new RemoveVolumePlan(current, request.Wipe) { Impact = PlanImpact.High };
+        var dryRun = StepRunner.ForPlan(context);
+        Run(plan, dryRun, null);
+        return plan with { PlannedSteps = dryRun.Steps.ToList() };
+    }
+
+    /// <summary>Removes the volume under its lock, once the same request planned again gives the same steps.</summary>
+    public SparseVolume Apply(RemoveVolumePlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        using var volumeLock = context.LockVolume(plan.Volume.Path, cancellationToken);
+        PlanRecheck.RequireSameSteps(plan, Plan(new RemoveVolumeRequest(plan.Volume, plan.Wipe)));
+        Run(plan, StepRunner.ForApply(context, progress, $"Removing {plan.Volume.Name}", cancellationToken), progress);
+        return plan.Volume;
+    }
+
+    /// <summary>Plans and applies a removal in one call, for callers that confirm nothing.</summary>
+    public void Remove(SparseVolume volume, bool wipe, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        Apply(Plan(new RemoveVolumeRequest(volume, wipe)), progress, cancellationToken);
+
+    private static void Run(RemoveVolumePlan plan, StepRunner steps, IProgress<OperationProgress>? progress)
+    {
+        var volume = plan.Volume;
+        var wipe = plan.Wipe;
+        if (volume.Format != VolumeFormat.Qcow2)
+            foreach (var snapshot in RawSnapshotStore.List(volume))
+                steps.Do($"{(wipe ? "wipe and delete" : "delete")} snapshot '{snapshot.Name}' ({snapshot.SnapshotPath})",
+                    () => RawSnapshotStore.Remove(snapshot, wipe, progress, steps.Cancellation));
+        var references = Backups.ChangeReferences.FolderOf(volume.Path);
+        if (Directory.Exists(references))
+            steps.Do($"{(wipe ? "wipe and delete" : "delete")} the backup change references in {references}",
+                () => Backups.ChangeReferences.RemoveAll(volume.Path, wipe, progress, steps.Cancellation));
+        var encryption = wipe ? ReadContainer(volume.Path) : null;
         if (encryption is not null)
-            DestroyKeySlots(current.Path, encryption);
+            steps.Do($"destroy the key slots of {volume.Path} (overwrite its {encryption.Container} header with random bytes)", () => DestroyKeySlots(volume.Path, encryption));
         else if (wipe)
-            Wipe(current.Path, progress, cancellationToken);
-        File.Delete(current.Path);
+            steps.Do($"wipe {ByteSize.Format(volume.AllocatedBytes)} of data in {volume.Path}", () => Wipe(volume.Path, progress, steps.Cancellation));
+        steps.Do($"delete {volume.Path}", () => File.Delete(volume.Path));
     }
 
     /// <summary>

@@ -1,6 +1,6 @@
 namespace SparseStorage.Core.Volumes;
 
-/// <summary>When a new volume may take the place of an existing file: only with -Force, and never over one in use, a base image or one with snapshots.</summary>
+/// <summary>When a new volume may take the place of an existing file: only when asked (-Replace), and never over one in use, a base image or one with snapshots.</summary>
 public static class VolumeReplacement
 {
     public static void RequireReplaceable(StorageContext context, string target, bool force)
@@ -8,7 +8,7 @@ public static class VolumeReplacement
         if (!File.Exists(target) && !Directory.Exists(target))
             return;
         if (!force || Directory.Exists(target))
-            throw new ResourceExistsException("VolumeExists", $"'{target}' already exists; use -Force to replace it.", target);
+            throw new ResourceExistsException("VolumeExists", $"'{target}' already exists; use -Replace to replace it.", target);
         var attachment = context.ReadAttachments().Of(target);
         if (attachment.IsAttached)
             throw new VolumeInUseException($"'{target}' cannot be replaced: it is {attachment.Describe()}.", target);

@@ -18,18 +18,30 @@ public sealed class CompressSparseVolumeCommand : VolumeCmdlet
     [ValidateRange(1, 19)]
     public int Level { get; set; } = 3;
 
-    /// <summary>Replace an existing archive, and archive a volume whose writes cannot be paused.</summary>
+    /// <summary>Replace an existing archive, once the new one is complete.</summary>
+    [Parameter]
+    public SwitchParameter Replace { get; set; }
+
+    /// <summary>
+    /// Archive a volume that is attached writable and whose writes cannot be paused (attached without a mount, or a
+    /// filesystem without freeze); the archived filesystem may then need a check.
+    /// </summary>
+    [Parameter]
+    public SwitchParameter AllowInUseSource { get; set; }
+
+    /// <summary>Do not ask for confirmation (-WhatIf still only reports).</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
 
     protected override void ProcessRecord() =>
         Invoke(() =>
         {
-            var volume = ResolveVolume();
             var archives = new ArchiveService(Context);
-            var archive = archives.ResolveArchivePath(volume, ProviderPath(Destination));
-            if (!ShouldProcess(volume.Path, $"Archive {ByteSize.Format(volume.AllocatedBytes)} of data into {archive}: {ArchiveService.DescribeCompression(volume.Path, archive, Level)}"))
-                return;
-            WriteObject(RunWithProgress((progress, token) => archives.Compress(volume, archive, Level, Force, progress, token)));
+            var plan = archives.Plan(new CompressVolumeRequest(ResolveVolume(), ProviderPath(Destination))
+            {
+                Level = Level, Replace = Replace, AllowInUseSource = AllowInUseSource,
+            });
+            if (ShouldApply(plan))
+                WriteObject(RunWithProgress((progress, token) => archives.Apply(plan, progress, token)));
         }, VolumeTarget);
 }

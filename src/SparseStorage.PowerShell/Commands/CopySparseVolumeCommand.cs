@@ -24,19 +24,31 @@ public sealed class CopySparseVolumeCommand : VolumeCmdlet
     [Parameter]
     public SwitchParameter DetectZeroes { get; set; }
 
-    /// <summary>Replace an existing destination volume, and copy a source whose writes cannot be paused (attached without a mount).</summary>
+    /// <summary>Replace an existing destination volume (never one in use, a base image or one with snapshots).</summary>
+    [Parameter]
+    public SwitchParameter Replace { get; set; }
+
+    /// <summary>
+    /// Copy a source that is attached writable and whose writes cannot be paused (attached without a mount, or a
+    /// filesystem without freeze); the copy's filesystem may then need a check.
+    /// </summary>
+    [Parameter]
+    public SwitchParameter AllowInUseSource { get; set; }
+
+    /// <summary>Do not ask for confirmation (-WhatIf still only reports).</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
 
     protected override void ProcessRecord() =>
         Invoke(() =>
         {
-            var volume = ResolveVolume();
             var copier = new VolumeCopier(Context);
             var destination = Destination.Contains('/') ? ProviderPath(Destination) : Destination;
-            var plan = copier.Plan(volume, new CopyVolumeRequest { Destination = destination, Linked = Linked, DetectZeroes = DetectZeroes, Force = Force });
-            if (!ShouldProcess(volume.Path, plan.Describe()))
-                return;
-            WriteObject(RunWithProgress((progress, token) => copier.Copy(plan, progress, token)));
+            var plan = copier.Plan(ResolveVolume(), new CopyVolumeRequest
+            {
+                Destination = destination, Linked = Linked, DetectZeroes = DetectZeroes, Replace = Replace, AllowInUseSource = AllowInUseSource,
+            });
+            if (ShouldApply(plan))
+                WriteObject(RunWithProgress((progress, token) => copier.Apply(plan, progress, token)));
         }, VolumeTarget);
 }

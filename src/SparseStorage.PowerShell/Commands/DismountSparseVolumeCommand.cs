@@ -15,19 +15,18 @@ public sealed class DismountSparseVolumeCommand : VolumeCmdlet
     protected override void ProcessRecord() =>
         Invoke(() =>
         {
-            var volume = ResolveVolume();
             var mounter = new VolumeMounter(Context);
-            var steps = mounter.PlanDismount(volume);
-            if (steps.Count == 0)
+            var plan = mounter.Plan(new DismountVolumeRequest(ResolveVolume()));
+            if (plan.Steps.Count == 0)
             {
-                WriteVerbose($"Volume '{volume.Name}' is not mounted or attached; nothing to do.");
+                WriteVerbose($"Volume '{plan.Volume.Name}' is not mounted or attached; nothing to do.");
                 if (PassThru)
-                    WriteObject(volume);
+                    WriteObject(plan.Volume);
                 return;
             }
-            if (!ShouldProcessSteps(volume.Path, steps, "Dismount volume"))
+            if (!ShouldApply(plan))
                 return;
-            var result = RunWithProgress((_, token) => mounter.Dismount(volume, token));
+            var result = RunWithProgress((progress, token) => mounter.Apply(plan, progress, token));
             if (PassThru)
                 WriteObject(result);
         }, VolumeTarget);

@@ -21,16 +21,18 @@ public sealed class ExpandSparseVolumeCommand : SparseStorageCmdlet
 
     /// <summary>Replace an existing volume (never one in use, a base image or one with snapshots).</summary>
     [Parameter]
+    public SwitchParameter Replace { get; set; }
+
+    /// <summary>Do not ask for confirmation (-WhatIf still only reports).</summary>
+    [Parameter]
     public SwitchParameter Force { get; set; }
 
     protected override void ProcessRecord() =>
         Invoke(() =>
         {
-            var archive = ProviderPath(Path);
             var archives = new ArchiveService(Context);
-            var target = archives.PlanExpand(archive, ProviderPath(Destination), Force);
-            if (!ShouldProcess(target, $"Expand {archive}: {ArchiveService.DescribeExpansion(archive, target)}"))
-                return;
-            WriteObject(RunWithProgress((progress, token) => archives.Expand(archive, target, Force, progress, token)));
+            var plan = archives.Plan(new ExpandVolumeRequest(ProviderPath(Path), ProviderPath(Destination)) { Replace = Replace });
+            if (ShouldApply(plan))
+                WriteObject(RunWithProgress((progress, token) => archives.Apply(plan, progress, token)));
         }, Path);
 }

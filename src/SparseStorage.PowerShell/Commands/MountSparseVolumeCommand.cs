@@ -1,5 +1,4 @@
 using System.Management.Automation;
-using SparseStorage.Core.Encryption;
 using SparseStorage.Core.Volumes;
 
 namespace SparseStorage.PowerShell.Commands;
@@ -29,12 +28,11 @@ public sealed class MountSparseVolumeCommand : EncryptedVolumeCmdlet
     protected override void ProcessRecord() =>
         Invoke(() =>
         {
-            var volume = ResolveVolume();
-            var mountPoint = ProviderPath(MountPoint);
             var mounter = new VolumeMounter(Context);
-            if (!ShouldProcessSteps(volume.Path, mounter.Plan(volume, mountPoint, ReadOnly, AllowDiscards), "Mount volume"))
+            var plan = mounter.Plan(new MountVolumeRequest(ResolveVolume(), ProviderPath(MountPoint), ReadOnly, AllowDiscards));
+            if (!ShouldApply(plan))
                 return;
-            var keys = VolumeUnlocker.NeedsKey(volume) ? Keys(volume.Name) : [];
-            WriteObject(RunWithProgress((_, token) => mounter.Mount(volume, mountPoint, ReadOnly, keys, AllowDiscards, token)));
+            var keys = plan.NeedsKey ? Keys(plan.Volume.Name) : [];
+            WriteObject(RunWithProgress((progress, token) => mounter.Apply(plan, keys, progress, token)));
         }, VolumeTarget);
 }

@@ -52,7 +52,11 @@ public sealed class NewSparseVolumeCommand : SparseStorageCmdlet
     [ValidateNotNullOrEmpty]
     public string? Label { get; set; }
 
-    /// <summary>Replace an existing volume file of the same name (never one that is mounted or attached).</summary>
+    /// <summary>Replace an existing volume file of the same name (never one that is in use, a base image or one with snapshots).</summary>
+    [Parameter]
+    public SwitchParameter Replace { get; set; }
+
+    /// <summary>Do not ask for confirmation (-WhatIf still only reports).</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
 
@@ -70,11 +74,9 @@ public sealed class NewSparseVolumeCommand : SparseStorageCmdlet
                 Preallocation = Preallocation,
                 FileSystem = FileSystem,
                 Label = Label,
-                Force = Force,
+                Replace = Replace,
             });
-            foreach (var warning in plan.Warnings)
-                WriteWarning(warning);
-            if (ShouldProcessSteps(plan.TargetPath, plan.Steps, "Create volume"))
-                WriteObject(RunWithProgress((_, token) => creator.Create(plan, token)));
+            if (ShouldApply(plan))
+                WriteObject(RunWithProgress((progress, token) => creator.Apply(plan, progress, token)));
         }, ParameterSetName == NameSet ? Name : Path);
 }

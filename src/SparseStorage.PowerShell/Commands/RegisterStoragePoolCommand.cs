@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using SparseStorage.Core.Pools;
 
 namespace SparseStorage.PowerShell.Commands;
 
@@ -29,9 +30,10 @@ public sealed class RegisterStoragePoolCommand : SparseStorageCmdlet
     {
         Invoke(() =>
         {
-            var directory = ProviderPath(Path);
-            if (ShouldProcess(directory, $"Register storage pool '{Name}' in {Context.Pools.ConfigurationPath}"))
-                WriteObject(Context.Pools.Register(Name, directory, MaxOvercommit));
+            var registrar = new PoolRegistrar(Context);
+            var plan = registrar.Plan(new RegisterPoolRequest(Name, ProviderPath(Path), MaxOvercommit));
+            if (ShouldApply(plan))
+                WriteObject(RunWithProgress((progress, token) => registrar.Apply(plan, progress, token)));
         }, Path);
     }
 }

@@ -23,16 +23,12 @@ public sealed class RemoveSparseVolumeCommand : VolumeCmdlet
     protected override void ProcessRecord() =>
         Invoke(() =>
         {
-            var volume = ResolveVolume();
-            var action = Wipe ? $"Wipe {ByteSize.Format(volume.AllocatedBytes)} of data and remove volume" : "Remove volume";
-            if (!ShouldProcessUnlessForced(Force, volume.Path, action))
+            var remover = new VolumeRemover(Context);
+            var plan = remover.Plan(new RemoveVolumeRequest(ResolveVolume(), Wipe));
+            if (!ShouldApply(plan))
                 return;
-            RunWithProgress((progress, token) =>
-            {
-                new VolumeRemover(Context).Remove(volume, Wipe, progress, token);
-                return volume;
-            });
+            var removed = RunWithProgress((progress, token) => remover.Apply(plan, progress, token));
             if (PassThru)
-                WriteObject(volume);
+                WriteObject(removed);
         }, VolumeTarget);
 }

@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using SparseStorage.Core.Pools;
 using SparseStorage.PowerShell.Completers;
 
 namespace SparseStorage.PowerShell.Commands;
@@ -28,13 +29,13 @@ public sealed class UnregisterStoragePoolCommand : SparseStorageCmdlet
     protected override void ProcessRecord() =>
         Invoke(() =>
         {
-            var pool = Context.Pools.Find(PoolName);
-            if (!ShouldProcess(pool.Path, $"Unregister storage pool '{pool.Name}' (files are kept)"))
+            var registrar = new PoolRegistrar(Context);
+            var plan = registrar.Plan(new UnregisterPoolRequest(PoolName));
+            if (!ShouldApply(plan))
                 return;
-            var described = PassThru ? Context.Pools.Describe(pool) : null;
-            Context.Pools.Unregister(pool.Name, Context.ReadAttachments());
-            if (described is not null)
-                WriteObject(described);
+            var unregistered = RunWithProgress((progress, token) => registrar.Apply(plan, progress, token));
+            if (PassThru)
+                WriteObject(unregistered);
         }, InputObject?.BaseObject ?? Name);
 
     private string PoolName

@@ -210,14 +210,14 @@ public sealed class BackupTests : IDisposable
     {
         var volume = Scattered("arch", chunks: 32);
         var archives = new ArchiveService(context);
-        var archivePath = archives.ResolveArchivePath(volume, destination);
 
-        var archive = archives.Compress(volume, archivePath, level: 3, force: false);
+        var archive = archives.Apply(archives.Plan(new CompressVolumeRequest(volume, destination)));
+        var archivePath = archive.Path;
 
         archive.Path.Should().Be(Path.Combine(destination, "arch.img.tar.zst"));
         archive.StoredBytes.Should().BeLessThan(archive.DataBytes, "half the data is text and compresses");
         File.Move(volume.Path, volume.Path + ".moved");
-        var expanded = archives.Expand(archivePath, archives.PlanExpand(archivePath, pool.PoolPath, force: false), force: false);
+        var expanded = archives.Apply(archives.Plan(new ExpandVolumeRequest(archivePath, pool.PoolPath)));
         expanded.Path.Should().Be(volume.Path, "a pool directory gets the archived image's name back");
         File.Move(volume.Path, Path.Combine(pool.PoolPath, "back.img"));
         File.Move(volume.Path + ".moved", volume.Path);
@@ -227,11 +227,11 @@ public sealed class BackupTests : IDisposable
 
         var truncated = Path.Combine(destination, "cut.img.tar.zst");
         File.WriteAllBytes(truncated, File.ReadAllBytes(archivePath)[..(int)(archive.StoredBytes / 2)]);
-        FluentActions.Invoking(() => archives.Expand(truncated, archives.PlanExpand(truncated, Path.Combine(pool.PoolPath, "cut.img"), force: false), force: false))
+        FluentActions.Invoking(() => archives.Apply(archives.Plan(new ExpandVolumeRequest(truncated, Path.Combine(pool.PoolPath, "cut.img")))))
             .Should().Throw<ToolFailedException>();
-        FluentActions.Invoking(() => archives.PlanExpand(archivePath, Path.Combine(pool.PoolPath, "arch.qcow2"), force: false).ToString())
+        FluentActions.Invoking(() => archives.Plan(new ExpandVolumeRequest(archivePath, Path.Combine(pool.PoolPath, "arch.qcow2"))))
             .Should().NotThrow("the extension is checked against the image's format only once it is read");
-        FluentActions.Invoking(() => archives.Expand(archivePath, Path.Combine(pool.PoolPath, "arch.qcow2"), force: false))
+        FluentActions.Invoking(() => archives.Apply(archives.Plan(new ExpandVolumeRequest(archivePath, Path.Combine(pool.PoolPath, "arch.qcow2")))))
             .Should().Throw<InvalidStorageArgumentException>().Which.ErrorId.Should().Be("InvalidVolumeExtension");
         File.Exists(Path.Combine(pool.PoolPath, "cut.img")).Should().BeFalse();
         Directory.GetFileSystemEntries(pool.PoolPath, ".*").Should().BeEmpty("the temporary directory is removed");

@@ -30,7 +30,7 @@ public sealed class CancellationTests : IDisposable
         var before = Files.HashFile(volume.Path);
         var archive = pool.Combine("arch.img" + ArchiveService.Extension);
 
-        FluentActions.Invoking(() => new ArchiveService(context).Compress(volume, archive, 3, force: false, CancelAt(3), cancel.Token))
+        FluentActions.Invoking(() => Archive(new ArchiveService(context), volume, archive, CancelAt(3), cancel.Token))
             .Should().Throw<OperationCanceledException>();
 
         File.Exists(archive).Should().BeFalse();
@@ -44,13 +44,13 @@ public sealed class CancellationTests : IDisposable
     {
         var archives = new ArchiveService(context);
         var archive = pool.Combine("exp.img" + ArchiveService.Extension);
-        archives.Compress(Scattered("exp"), archive, 3, force: false);
+        Archive(archives, Scattered("exp"), archive);
         var before = Files.HashFile(archive);
-        var target = archives.PlanExpand(archive, Path.Combine(pool.PoolPath, "expanded.img"), force: false);
+        var plan = archives.Plan(new ExpandVolumeRequest(archive, Path.Combine(pool.PoolPath, "expanded.img")));
 
-        FluentActions.Invoking(() => archives.Expand(archive, target, force: false, CancelAt(2), cancel.Token)).Should().Throw<OperationCanceledException>();
+        FluentActions.Invoking(() => archives.Apply(plan, CancelAt(2), cancel.Token)).Should().Throw<OperationCanceledException>();
 
-        File.Exists(target).Should().BeFalse();
+        File.Exists(plan.TargetPath).Should().BeFalse();
         AssertNoWorkFiles(pool.Root);
         Files.HashFile(archive).Should().Be(before);
         pool.AssertNothingLeftBehind();
@@ -160,6 +160,9 @@ public sealed class CancellationTests : IDisposable
 
     /// <summary>A progress listener that cancels at its n-th report, so that the operation is stopped part-way.</summary>
     private IProgress<OperationProgress> CancelAt(int report) => new CancelAtReport(cancel, report);
+
+    private static VolumeArchive Archive(ArchiveService archives, SparseVolume volume, string archive, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        archives.Apply(archives.Plan(new CompressVolumeRequest(volume, archive)), progress, cancellationToken);
 
     private SparseVolume Scattered(string name)
     {

@@ -96,7 +96,7 @@ public sealed class CopyTests : IDisposable
         try
         {
             FluentActions.Invoking(() => copier.Plan(source, new CopyVolumeRequest { Destination = "taken" }))
-                .Should().Throw<ResourceExistsException>().WithMessage("*-Force*");
+                .Should().Throw<ResourceExistsException>().WithMessage("*-Replace*");
             FluentActions.Invoking(() => copier.Plan(source, new CopyVolumeRequest { Destination = outside.Combine("x.img") }))
                 .Should().Throw<PathOutsidePoolException>();
             FluentActions.Invoking(() => copier.Plan(source, new CopyVolumeRequest { Destination = "src" }))
@@ -110,11 +110,11 @@ public sealed class CopyTests : IDisposable
             Directory.GetFiles(pool.PoolPath).Select(Path.GetFileName).Should().BeEquivalentTo(["src.img", "taken.img"]);
 
             var snapshot = new Snapshots.SnapshotService(context).Create(new VolumeCatalog(context).Get(Path.Combine(pool.PoolPath, "taken.img")), "keep");
-            FluentActions.Invoking(() => copier.Plan(source, new CopyVolumeRequest { Destination = "taken", Force = true }))
+            FluentActions.Invoking(() => copier.Plan(source, new CopyVolumeRequest { Destination = "taken", Replace = true }))
                 .Should().Throw<ResourceExistsException>().Which.ErrorId.Should().Be("VolumeHasSnapshots");
             new Snapshots.SnapshotService(context).Remove(snapshot);
 
-            var replaced = copier.Copy(copier.Plan(source, new CopyVolumeRequest { Destination = "taken", Force = true }));
+            var replaced = copier.Copy(copier.Plan(source, new CopyVolumeRequest { Destination = "taken", Replace = true }));
             Files.HashFile(replaced.Path).Should().Be(Files.HashFile(source.Path));
         }
         finally

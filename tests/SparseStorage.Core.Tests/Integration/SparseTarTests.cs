@@ -40,7 +40,7 @@ public sealed class SparseTarTests : IDisposable
 
         foreach (var image in new[] { sparse, full })
         {
-            var archive = archives.Compress(new VolumeCatalog(pool.Context()).Get(image), image + ArchiveService.Extension, level: 3, force: false);
+            var archive = archives.Apply(archives.Plan(new CompressVolumeRequest(new VolumeCatalog(pool.Context()).Get(image), image + ArchiveService.Extension)));
             Run("zstd", "-dc", archive.Path).Should().Equal(GnuTar(image), $"{Path.GetFileName(image)} archives as tar --sparse | zstd would");
         }
         SparseTarWriter.For(full).Should().BeNull("a file without holes is a plain member, which GNU tar writes");

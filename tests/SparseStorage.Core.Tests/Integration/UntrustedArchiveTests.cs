@@ -37,11 +37,11 @@ public sealed class UntrustedArchiveTests : IDisposable
         var archive = Craft(kind);
         var canaryBefore = Files.HashFile(canary);
         var archives = new ArchiveService(context);
-        var target = archives.PlanExpand(archive, Path.Combine(pool.PoolPath, "victim.img"), force: false);
+        var plan = archives.Plan(new ExpandVolumeRequest(archive, Path.Combine(pool.PoolPath, "victim.img")));
         using var bound = new CancellationTokenSource(NoHangBound);
         var clock = Stopwatch.StartNew();
 
-        var refusal = FluentActions.Invoking(() => archives.Expand(archive, target, force: false, cancellationToken: bound.Token))
+        var refusal = FluentActions.Invoking(() => archives.Apply(plan, cancellationToken: bound.Token))
             .Should().Throw<UnsafeArchiveMemberException>().Which;
 
         refusal.ErrorId.Should().Be("UnsafeArchiveMember");
@@ -60,10 +60,10 @@ public sealed class UntrustedArchiveTests : IDisposable
         var fifo = pool.Combine("outside", "pipe.img.tar.zst");
         Run("mkfifo", fifo);
         var archives = new ArchiveService(context);
-        var target = archives.PlanExpand(fifo, Path.Combine(pool.PoolPath, "pipe.img"), force: false);
+        var plan = archives.Plan(new ExpandVolumeRequest(fifo, Path.Combine(pool.PoolPath, "pipe.img")));
         using var bound = new CancellationTokenSource(NoHangBound);
 
-        var expand = Task.Run(() => archives.Expand(fifo, target, force: false, cancellationToken: bound.Token));
+        var expand = Task.Run(() => archives.Apply(plan, cancellationToken: bound.Token));
 
         Task.WhenAny(expand, Task.Delay(NoHangBound)).Result.Should().BeSameAs(expand, "opening a FIFO must not wait for a writer");
         expand.Exception!.InnerException.Should().BeOfType<InvalidStorageArgumentException>().Which.ErrorId.Should().Be("NotARegularFile");
@@ -86,7 +86,7 @@ public sealed class UntrustedArchiveTests : IDisposable
         Run("tar", $"--format={format}", "--create", "--zstd", $"--file={archive}", $"--directory={staging}", member);
 
         var archives = new ArchiveService(context);
-        var expanded = archives.Expand(archive, archives.PlanExpand(archive, Path.Combine(pool.PoolPath, "back.img"), force: false), force: false);
+        var expanded = archives.Apply(archives.Plan(new ExpandVolumeRequest(archive, Path.Combine(pool.PoolPath, "back.img"))));
 
         Run("cmp", source, expanded.Path);
         var status = Libc.Stat(expanded.Path);

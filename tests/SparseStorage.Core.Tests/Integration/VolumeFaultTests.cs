@@ -78,13 +78,13 @@ public sealed class VolumeFaultTests : IDisposable
     }
 
     [IntegrationFact]
-    public void Existing_volumes_are_kept_unless_forced()
+    public void Existing_volumes_are_kept_unless_replacing_is_asked_for()
     {
         var first = Create("dup", VolumeFormat.Raw, FileSystemType.None);
         var creator = new VolumeCreator(pool.Context());
         Expect<ResourceExistsException>(() => creator.Plan(new NewVolumeRequest { Name = "dup", Size = ByteSize.FromMiB(8) }), "VolumeExists");
         Expect<ResourceExistsException>(() => creator.Plan(new NewVolumeRequest { Name = "dup", Size = ByteSize.FromMiB(8), Format = VolumeFormat.Qcow2 }), "VolumeExists");
-        var replaced = creator.Create(creator.Plan(new NewVolumeRequest { Name = "dup", Size = ByteSize.FromMiB(16), Force = true }));
+        var replaced = creator.Create(creator.Plan(new NewVolumeRequest { Name = "dup", Size = ByteSize.FromMiB(16), Replace = true }));
         replaced.Path.Should().Be(first.Path);
         replaced.SizeBytes.Should().Be(16L << 20);
     }

@@ -73,7 +73,7 @@ public sealed class VolumeLifecycleTests : IDisposable
             .WithMessage($"*mounted at {pool.Combine("hand")}*");
         FluentActions.Invoking(() => new VolumeMounter(context).Mount(seen, pool.Combine("other"), false)).Should().Throw<VolumeInUseException>();
         var creator = new VolumeCreator(context);
-        var replace = new NewVolumeRequest { Name = "byhand", Size = ByteSize.FromMiB(64), FileSystem = FileSystemType.Ext4, Force = true };
+        var replace = new NewVolumeRequest { Name = "byhand", Size = ByteSize.FromMiB(64), FileSystem = FileSystemType.Ext4, Replace = true };
         FluentActions.Invoking(() => creator.Plan(replace)).Should().Throw<VolumeInUseException>("re-formatting a mounted volume is refused");
         File.Exists(volume.Path).Should().BeTrue();
         FluentActions.Invoking(() => pool.Pools.Unregister(TestPool.Name, context.ReadAttachments())).Should().Throw<VolumeInUseException>()

@@ -71,11 +71,11 @@ public sealed class CreatePlanTests : IDisposable
     {
         var raw = Creator.Plan(new NewVolumeRequest { Name = "r", Size = ByteSize.FromGiB(1), FileSystem = FileSystemType.Ext4 });
         raw.Commands.Single().Arguments.Should().ContainInOrder("-O", "^resize_inode,meta_bg", "-E", "lazy_itable_init=1,lazy_journal_init=1");
-        raw.Steps.Should().Contain($"punch the unwritten (zeroed) extents of {raw.TemporaryPath}");
+        raw.Steps.Should().Contain(SiblingFile.AsPlanned($"punch the unwritten (zeroed) extents of {raw.TemporaryPath}", raw.TemporaryPath));
 
         var qcow2 = Creator.Plan(new NewVolumeRequest { Name = "q", Size = ByteSize.FromGiB(1), Format = VolumeFormat.Qcow2, FileSystem = FileSystemType.Ext4 });
         qcow2.Commands[0].Arguments.Should().ContainInOrder("-E", "lazy_itable_init=1,lazy_journal_init=1,packed_meta_blocks=1").And.NotContain("^resize_inode,meta_bg");
-        qcow2.Steps.Should().Contain($"punch the unwritten (zeroed) extents of {qcow2.RawStagingPath}");
+        qcow2.Steps.Should().Contain(SiblingFile.AsPlanned($"punch the unwritten (zeroed) extents of {qcow2.RawStagingPath}", qcow2.TemporaryPath));
 
         var full = Creator.Plan(new NewVolumeRequest { Name = "f", Size = ByteSize.FromGiB(1), FileSystem = FileSystemType.Xfs, Preallocation = Preallocation.Full });
         full.PunchesUnwrittenExtents.Should().BeFalse("a preallocated volume's unwritten extents are its reservation");
