@@ -70,23 +70,11 @@ public abstract class SparseStorageCmdlet : PSCmdlet, IDisposable
         }
     }
 
-    /// <summary>Asks ShouldProcess with the real steps as the action, and lists them in the verbose stream.</summary>
-    protected bool ShouldProcessSteps(string target, IReadOnlyList<string> steps, string verb)
-    {
-        foreach (var step in steps)
-            WriteVerbose(step);
-        return ShouldProcess(target, steps.Count == 0 ? verb : $"{verb}: {string.Join("; ", steps)}");
-    }
-
-    /// <summary>ShouldProcess, except that -Force skips the confirmation prompt; -WhatIf still reports and does nothing.</summary>
-    protected bool ShouldProcessUnlessForced(bool force, string target, string action) =>
-        force && !MyInvocation.BoundParameters.ContainsKey("WhatIf") || ShouldProcess(target, action);
-
     /// <summary>
     /// A second confirmation for the high-impact form of a medium-impact command (a shrink): asked unless -Force,
     /// -Confirm:$false or $ConfirmPreference = 'None', so unattended runbooks are never prompted.
     /// </summary>
-    protected bool ConfirmHighImpact(bool force, string query, string caption)
+    private bool ConfirmHighImpact(bool force, string query, string caption)
     {
         var confirmOff = MyInvocation.BoundParameters.TryGetValue("Confirm", out var confirm) && !((SwitchParameter)confirm).IsPresent;
         // Assigned in a script or function scope, $ConfirmPreference holds a string, not the enum.
