@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using SparseStorage.Core.Ceph;
 using SparseStorage.Core.Volumes;
 using SparseStorage.PowerShell.Completers;
 
@@ -59,8 +60,7 @@ public sealed class NewSparseVolumeCommand : SparseStorageCmdlet
     protected override void ProcessRecord() =>
         Invoke(() =>
         {
-            var creator = new VolumeCreator(Context);
-            var plan = creator.Plan(new NewVolumeRequest
+            var request = new NewVolumeRequest
             {
                 Name = ParameterSetName == NameSet ? Name : null,
                 Pool = Pool,
@@ -71,10 +71,25 @@ public sealed class NewSparseVolumeCommand : SparseStorageCmdlet
                 FileSystem = FileSystem,
                 Label = Label,
                 Force = Force,
-            });
+            };
+            if (CephVolumeCreation.Handles(Context, request))
+            {
+                CreateInCeph(request);
+                return;
+            }
+            var creator = new VolumeCreator(Context);
+            var plan = creator.Plan(request);
             foreach (var warning in plan.Warnings)
                 WriteWarning(warning);
             if (ShouldProcessSteps(plan.TargetPath, plan.Steps, "Create volume"))
                 WriteObject(RunWithProgress((_, token) => creator.Create(plan, token)));
         }, ParameterSetName == NameSet ? Name : Path);
+
+    private void CreateInCeph(NewVolumeRequest request)
+    {
+        var creation = new CephVolumeCreation(Context);
+        var plan = creation.Plan(request);
+        if (ShouldApply(plan))
+            WriteObject(RunWithProgress((progress, token) => creation.Apply(plan, progress, token)));
+    }
 }

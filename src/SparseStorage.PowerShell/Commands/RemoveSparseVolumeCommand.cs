@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using SparseStorage.Core.Ceph;
 using SparseStorage.Core.Volumes;
 
 namespace SparseStorage.PowerShell.Commands;
@@ -8,7 +9,10 @@ namespace SparseStorage.PowerShell.Commands;
 [OutputType(typeof(SparseVolume))]
 public sealed class RemoveSparseVolumeCommand : VolumeCmdlet
 {
-    /// <summary>Overwrite every allocated block with zeros and flush before deleting, so the data cannot be recovered from the pool's disk.</summary>
+    /// <summary>
+    /// Overwrite every allocated block with zeros and flush before deleting, so the data cannot be recovered from the pool's disk.
+    /// In a Ceph pool the zeros are written through librbd before rbd rm; the OSDs' own disks may still hold old blocks.
+    /// </summary>
     [Parameter]
     public SwitchParameter Wipe { get; set; }
 
@@ -24,6 +28,11 @@ public sealed class RemoveSparseVolumeCommand : VolumeCmdlet
         Invoke(() =>
         {
             var volume = ResolveVolume();
+            if (CephPoolSettings.IsRbdPath(volume.Path))
+            {
+                RemoveFromCeph(volume);
+                return;
+            }
             var action = Wipe ? $"Wipe {ByteSize.Format(volume.AllocatedBytes)} of data and remove volume" : "Remove volume";
             if (!ShouldProcessUnlessForced(Force, volume.Path, action))
                 return;
@@ -35,4 +44,15 @@ public sealed class RemoveSparseVolumeCommand : VolumeCmdlet
             if (PassThru)
                 WriteObject(volume);
         }, VolumeTarget);
+
+    private void RemoveFromCeph(SparseVolume volume)
+    {
+        var removal = new CephVolumeRemoval(Context);
+        var plan = removal.Plan(new RemoveCephVolumeRequest(volume, Wipe));
+        if (!ShouldApply(plan))
+            return;
+        var removed = RunWithProgress((progress, token) => removal.Apply(plan, progress, token));
+        if (PassThru)
+            WriteObject(removed);
+    }
 }
