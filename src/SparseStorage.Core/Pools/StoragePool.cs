@@ -32,7 +32,8 @@ public sealed class StoragePool
 }
 
 /// <summary>Where a pool's volumes live: image files in a directory, or images of a Ceph RBD pool.</summary>
-public enum PoolKind
+// Backed by long so that ConvertTo-Json writes the name, not a number (docs/json.md).
+public enum PoolKind : long
 {
     Directory,
     CephRbd,
