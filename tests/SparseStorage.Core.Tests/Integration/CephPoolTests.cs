@@ -69,6 +69,28 @@ public sealed class CephPoolTests(CephLab lab) : IClassFixture<CephLab>, IDispos
     }
 
     [CephFact]
+    public void Registration_and_creation_with_a_filesystem_apply_exactly_the_steps_they_planned()
+    {
+        var steps = new List<string>();
+        var context = CephLab.Context(root, journal: new StepJournal(steps.Add));
+        var registration = new CephPoolRegistration(context);
+        var registering = registration.Plan(new RegisterCephPoolRequest(PoolName, lab.FreshNamespace()));
+        context.Pools.Definitions().Should().BeEmpty("a plan changes nothing");
+
+        registration.Apply(registering);
+        steps.Should().Equal(registering.Steps);
+        steps.Clear();
+        var creation = new CephVolumeCreation(context);
+        var creating = creation.Plan(new NewVolumeRequest { Name = "planned", Pool = PoolName, Size = ByteSize.FromMiB(300), FileSystem = FileSystemType.Xfs });
+        new VolumeCatalog(context).ByName(["*"], PoolName).Should().BeEmpty("a plan changes nothing");
+        var volume = creation.Apply(creating);
+
+        steps.Should().Equal(creating.Steps);
+        creating.Steps.Select(s => s.Split(' ')[0]).Should().Equal("rbd", "qemu-storage-daemon", "mkfs.xfs", "stop");
+        volume.FileSystem.Should().Be(FileSystemType.Xfs);
+    }
+
+    [CephFact]
     public void A_new_image_is_thin_even_when_it_is_far_larger_than_the_cluster()
     {
         var context = Register(lab.FreshNamespace());
