@@ -34,9 +34,15 @@ public abstract class VolumeCmdlet : SparseStorageCmdlet
     /// <summary>The volume as the user named it, for error records.</summary>
     protected string VolumeTarget => ParameterSetName == PathSet ? Path : Name;
 
+    /// <summary>Whether this cmdlet acts on volumes of Ceph pools; the others refuse them with CephVolumeNotSupported.</summary>
+    protected virtual bool HandlesCephVolumes => false;
+
     /// <summary>The volume this record names, read fresh from disk.</summary>
-    protected SparseVolume ResolveVolume() =>
-        ParameterSetName == PathSet
+    protected SparseVolume ResolveVolume()
+    {
+        var volume = ParameterSetName == PathSet
             ? new VolumeCatalog(Context).Get(ProviderPath(Path))
             : new VolumeCatalog(Context).Single(Name, Pool);
+        return HandlesCephVolumes ? volume : Core.Ceph.CephPoolSettings.RefuseUnlessFile(volume, MyInvocation.MyCommand.Name);
+    }
 }

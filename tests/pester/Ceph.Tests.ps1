@@ -118,6 +118,14 @@ Describe 'A Ceph pool through the cmdlets' -Skip:$SkipCeph {
         $storageHost.Features.RbdKernelModule | Should -Be ((Test-Path -LiteralPath '/sys/module/rbd') -or $installed)
     }
 
+    It 'cmdlets that do not handle Ceph volumes yet refuse them by their error id, before touching anything' {
+        { Mount-SparseVolume -Path "rbd:rbd/$Namespace/web01" -MountPoint $TestEnv.MountDirectory -Confirm:$false -ErrorAction Stop } |
+            Should -Throw -ErrorId 'CephVolumeNotSupported'
+        { Get-SparseVolume -Name web01 -Pool $PoolName | New-VolumeSnapshot -Name nightly -Confirm:$false -ErrorAction Stop } |
+            Should -Throw -ErrorId 'CephVolumeNotSupported'
+        Invoke-AdminRbd snap ls --pool rbd --namespace $Namespace --image web01 | Should -BeNullOrEmpty
+    }
+
     It 'Remove-SparseVolume -WhatIf names the wipe and rbd rm, and removes nothing' {
         $output = @(Get-SparseVolume -Name web01 -Pool $PoolName | Remove-SparseVolume -Wipe -WhatIf -Verbose 4>&1)
         $messages = @($output.Message) -join "`n"

@@ -25,4 +25,14 @@ public sealed record CephPoolSettings(string ConfigPath, string Pool, string Use
     public string ClientName => "client." + User;
 
     public static bool IsRbdPath(string path) => path.StartsWith(PathPrefix, StringComparison.Ordinal);
+
+    /// <summary>
+    /// Refuses a volume of a Ceph pool for a command that does not handle RBD images yet, before it would treat the
+    /// image's "rbd:" path as a file.
+    /// </summary>
+    public static SparseVolume RefuseUnlessFile(SparseVolume volume, string command) =>
+        IsRbdPath(volume.Path)
+            ? throw new InvalidStorageArgumentException("CephVolumeNotSupported",
+                $"{command} does not act on volumes of Ceph pools yet ({volume.Path} in pool '{volume.Pool}'); New-, Get- and Remove-SparseVolume do.", volume)
+            : volume;
 }

@@ -24,6 +24,8 @@ public sealed class RemoveSparseVolumeCommand : VolumeCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
+    protected override bool HandlesCephVolumes => true;
+
     protected override void ProcessRecord() =>
         Invoke(() =>
         {

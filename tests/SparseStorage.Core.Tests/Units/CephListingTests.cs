@@ -84,6 +84,18 @@ public sealed class CephListingTests
     }
 
     [Fact]
+    public void A_command_that_does_not_handle_ceph_volumes_refuses_one_and_passes_a_file_volume_through()
+    {
+        var image = new SparseVolume { Name = "web01", Path = "rbd:rbd/web01", Pool = "shared" };
+        var file = new SparseVolume { Name = "web01", Path = "/srv/pools/a/web01.img", Pool = "a" };
+
+        var refusal = () => CephPoolSettings.RefuseUnlessFile(image, "Mount-SparseVolume");
+
+        refusal.Should().Throw<InvalidStorageArgumentException>().Which.ErrorId.Should().Be("CephVolumeNotSupported");
+        CephPoolSettings.RefuseUnlessFile(file, "Mount-SparseVolume").Should().BeSameAs(file);
+    }
+
+    [Fact]
     public void A_ceph_pool_is_stored_with_its_settings_and_needs_no_directory()
     {
         using var root = new TempDirectory("sstest-cephconfig");
