@@ -44,8 +44,8 @@ public static class CephListing
 
     /// <summary>
     /// The images of <c>rbd ls --long --format json</c> joined with <c>rbd du --format json</c>: each image once (its
-    /// snapshots are separate entries of both, counted, not listed), used bytes of the image head, "" usage when du
-    /// did not list it.
+    /// snapshots are separate entries of both, counted, not listed) with the used bytes of its head (0 when du did
+    /// not list it).
     /// </summary>
     public static IReadOnlyList<RbdImage> Images(string listJson, string? usageJson)
     {
