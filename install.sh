@@ -29,7 +29,7 @@ done
 cd "$repo"
 
 if ((install_apt)); then
-  install_missing_packages "${runtime_packages[@]}" "${ceph_packages[@]}"
+  install_missing_packages "${runtime_packages[@]}" "${ceph_client_packages[@]}"
 else
   step "skipping host tools (--no-apt)"
 fi

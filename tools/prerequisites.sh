@@ -8,8 +8,10 @@ readonly runtime_packages=(
 )
 # What only the test suites use besides: aoetools (cross-check of AoE exports), diffutils, jq, uuid-runtime.
 readonly test_packages=(aoetools diffutils jq uuid-runtime)
-# Ceph: the packages of Ceph-backed pools go here, and into runtime_packages or test_packages for what each needs.
-readonly ceph_packages=()
+# Ceph: the client tools (rbd, ceph; qemu's rbd driver is in qemu-block-extra) that a Ceph pool needs, and the
+# daemons the test lab (tests/ceph/lab.sh) runs a cluster of; install.sh installs only the client tools.
+readonly ceph_client_packages=(ceph-common)
+readonly ceph_packages=("${ceph_client_packages[@]}" ceph ceph-mon ceph-mgr ceph-osd)
 
 readonly pwsh_version=7.6.9
 # PowerShell 7.4 is the oldest the module supports (PowerShellVersion in SparseStorage.psd1).

@@ -40,5 +40,5 @@ public sealed class StorageContext(PoolService pools, IProcessRunner runner, Run
     public AttachmentState ReadAttachments() => AttachmentState.Read(Runtime);
 
     /// <summary>A FUSE exporter that opens only the files of an image's checked chain in its pool.</summary>
-    public Devices.FuseExporter FuseExporter() => new(Runner, Runtime, new Volumes.ImageReferences(() => Pools.Definitions()));
+    public Devices.FuseExporter FuseExporter() => new(Runner, Runtime, new Volumes.ImageReferences(() => Pools.DirectoryDefinitions()));
 }

@@ -34,9 +34,9 @@ public abstract class SnapshotCmdlet : SparseStorageCmdlet
 
     /// <summary>The volume this record names, read fresh from disk.</summary>
     protected SparseVolume ResolveVolume() =>
-        ParameterSetName == PathSet
+        Core.Ceph.CephPoolSettings.RefuseUnlessFile(ParameterSetName == PathSet
             ? new VolumeCatalog(Context).Get(ProviderPath(VolumePath))
-            : new VolumeCatalog(Context).Single(Volume, Pool);
+            : new VolumeCatalog(Context).Single(Volume, Pool), MyInvocation.MyCommand.Name);
 
     protected object Target => ParameterSetName == PathSet ? VolumePath : Volume;
 }

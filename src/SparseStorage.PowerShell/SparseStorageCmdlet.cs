@@ -82,8 +82,12 @@ public abstract class SparseStorageCmdlet : PSCmdlet, IDisposable
         return force || confirmOff || preference == ConfirmImpact.None || ShouldContinue(query, caption);
     }
 
-    /// <summary>A path as PowerShell means it: relative to the current location, with provider prefixes removed.</summary>
-    protected string ProviderPath(string path) => SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
+    /// <summary>
+    /// A path as PowerShell means it: relative to the current location, with provider prefixes removed. A Ceph volume's
+    /// "rbd:POOL/IMAGE" names no drive and is kept as it is.
+    /// </summary>
+    protected string ProviderPath(string path) =>
+        Core.Ceph.CephPoolSettings.IsRbdPath(path) ? path : SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
 
     /// <summary>The backup integrity key in the file a -IntegrityKeyFile names, or null; a file others can read is used with a warning.</summary>
     protected Core.Backups.BackupIntegrityKey? LoadIntegrityKey(string? keyFile)

@@ -37,9 +37,15 @@ public abstract class VolumeCmdlet : SparseStorageCmdlet
 
     private bool ByPath => ParameterSetName == PathSet || ParameterSetName.EndsWith("By" + PathSet, StringComparison.Ordinal);
 
+    /// <summary>Whether this cmdlet acts on volumes of Ceph pools; the others refuse them with CephVolumeNotSupported.</summary>
+    protected virtual bool HandlesCephVolumes => false;
+
     /// <summary>The volume this record names, read fresh from disk.</summary>
-    protected SparseVolume ResolveVolume() =>
-        ByPath
+    protected SparseVolume ResolveVolume()
+    {
+        var volume = ByPath
             ? new VolumeCatalog(Context).Get(ProviderPath(Path))
             : new VolumeCatalog(Context).Single(Name, Pool);
+        return HandlesCephVolumes ? volume : Core.Ceph.CephPoolSettings.RefuseUnlessFile(volume, MyInvocation.MyCommand.Name);
+    }
 }

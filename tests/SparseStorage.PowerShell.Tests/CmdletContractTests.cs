@@ -14,7 +14,7 @@ public sealed class CmdletContractTests : IDisposable
     public static TheoryData<string, string[]> Surfaces => new()
     {
         { "Get-StorageHost", [] },
-        { "Register-StoragePool", ["Name", "Path", "MaxOvercommit"] },
+        { "Register-StoragePool", ["Name", "Path", "MaxOvercommit", "CephPool", "CephConfig", "CephUser", "CephKeyring", "CephNamespace"] },
         { "Get-StoragePool", ["Name"] },
         { "Unregister-StoragePool", ["Name", "InputObject", "PassThru"] },
         { "New-SparseVolume", ["Name", "Pool", "Path", "Size", "Format", "Preallocation", "FileSystem", "Label", "Replace", "Force"] },

@@ -13,7 +13,7 @@ public static class CompletionCandidates
 {
     /// <summary>Volume names in every pool, or only in <paramref name="pool"/> when it is given.</summary>
     public static IEnumerable<string> VolumeNames(PoolService pools, string? pool) =>
-        pools.Definitions()
+        pools.DirectoryDefinitions()
             .Where(p => pool is null || p.Name.Equals(pool, StringComparison.OrdinalIgnoreCase))
             .SelectMany(p => PoolService.VolumeFiles(p.Path))
             .Select(VolumeInspector.NameOf)
@@ -25,7 +25,7 @@ public static class CompletionCandidates
     public static IEnumerable<string> LoopDevices(StorageContext context)
     {
         var attachments = context.ReadAttachments();
-        return context.Pools.Definitions()
+        return context.Pools.DirectoryDefinitions()
             .SelectMany(p => PoolService.VolumeFiles(p.Path))
             .Select(f => attachments.Of(f).LoopDevice)
             .OfType<string>()

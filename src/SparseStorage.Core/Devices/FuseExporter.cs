@@ -24,11 +24,15 @@ public sealed class FuseExporter(IProcessRunner runner, RuntimePaths runtime, Vo
         var readOnly = options.ReadOnly;
         var readOnlyOption = readOnly ? ",read-only=on" : "";
         var discard = options.Discards ? ",discard=unmap" : ",discard=ignore";
-        var secret = options.Secret is null ? [] : new[] { "--object", options.Secret.QemuObject("key0") };
-        var keyOption = options.Secret is null ? "" : options.Layer == ExportLayer.Luks ? ",key-secret=key0" : ",encrypt.format=luks,encrypt.key-secret=key0";
+        // qemu hands an rbd key-secret to librados base64-encoded; a cephx key already is base64.
+        var secret = options.Secret is null ? [] : new[] { "--object", options.Secret.QemuObject("key0") + (options.Layer == ExportLayer.Rbd ? ",format=base64" : "") };
+        var keyOption = options.Secret is null ? "" : options.Layer is ExportLayer.Luks or ExportLayer.Rbd ? ",key-secret=key0" : ",encrypt.format=luks,encrypt.key-secret=key0";
+        string[] blockdevs = options.Layer == ExportLayer.Rbd
+            ? ["--blockdev", $"{options.RbdBlockdev}{readOnlyOption}{discard}{keyOption}"]
+            : ["--blockdev", $"driver=file,node-name=file0,filename={Escape(volumePath)}{readOnlyOption}{discard}",
+               "--blockdev", $"driver={(options.Layer == ExportLayer.Luks ? "luks" : "qcow2")},node-name=disk0,file=file0{readOnlyOption}{discard}{keyOption}{ReferenceOptions(volumePath, options.Layer)}"];
         return new ToolCommand("qemu-storage-daemon", secret.Concat([
-            "--blockdev", $"driver=file,node-name=file0,filename={Escape(volumePath)}{readOnlyOption}{discard}",
-            "--blockdev", $"driver={(options.Layer == ExportLayer.Luks ? "luks" : "qcow2")},node-name=disk0,file=file0{readOnlyOption}{discard}{keyOption}{ReferenceOptions(volumePath, options.Layer)}",
+            .. blockdevs,
             "--export", $"type=fuse,id=export0,node-name=disk0,mountpoint={Escape(FuseExportRecord.ExportPathFor(directory, volumePath))},writable={(readOnly ? "off" : "on")}",
             "--chardev", $"socket,id=qmp0,path={Escape(FuseExportRecord.MonitorPath(directory, volumePath))},server=on,wait=off",
             "--monitor", "chardev=qmp0",
@@ -167,11 +171,12 @@ public sealed class FuseExporter(IProcessRunner runner, RuntimePaths runtime, Vo
     internal static string Escape(string value) => value.Replace(",", ",,", StringComparison.Ordinal);
 }
 
-/// <summary>The block driver between the image file and the export.</summary>
+/// <summary>The block driver between the image and the export: qcow2 or LUKS on an image file, or qemu's rbd driver (librbd).</summary>
 public enum ExportLayer
 {
     Qcow2,
     Luks,
+    Rbd,
 }
 
 /// <summary>
@@ -181,4 +186,7 @@ public enum ExportLayer
 public sealed record FuseExportOptions(ExportLayer Layer, bool ReadOnly, bool Discards = true, Encryption.SecretFile? Secret = null, bool LockWithDismount = false)
 {
     public static FuseExportOptions Qcow2(bool readOnly) => new(ExportLayer.Qcow2, readOnly);
+
+    /// <summary>The rbd blockdev (driver=rbd,node-name=disk0,pool=…,image=…,conf=…,user=…) of an <see cref="ExportLayer.Rbd"/> export.</summary>
+    public string? RbdBlockdev { get; init; }
 }

@@ -30,6 +30,10 @@ public sealed class HostFeatures
     public bool DeviceMapper { get; init; }
     public bool Fuse { get; init; }
     public bool AoeDriver { get; init; }
+    /// <summary>The kernel's rbd module (rbd device map); without it Ceph volumes are reached through qemu's rbd driver.</summary>
+    public bool RbdKernelModule { get; init; }
+    /// <summary>qemu's rbd block driver (block-rbd.so, Debian package qemu-block-extra), through which Ceph volumes are exported.</summary>
+    public bool QemuRbdDriver { get; init; }
     /// <summary>Pool name → whether the pool's filesystem supports reflink copies (xfs with reflink, btrfs).</summary>
     public IReadOnlyDictionary<string, bool> Reflink { get; init; } = new Dictionary<string, bool>();
 }

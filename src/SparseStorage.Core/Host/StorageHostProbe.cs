@@ -15,7 +15,7 @@ public sealed partial class StorageHostProbe(StorageContext context, ToolLocator
         ("mkfs.ext4", "-V"), ("e2fsck", "-V"), ("resize2fs", "--help"), ("mkfs.xfs", "-V"), ("xfs_growfs", "-V"),
         ("mkfs.btrfs", "--version"), ("btrfs", "--version"), ("mkswap", "--version"), ("fsfreeze", "--version"),
         ("fstrim", "--version"), ("cryptsetup", "--version"), ("vblade", "--help"), ("zstd", "--version"),
-        ("fusermount3", "--version"),
+        ("fusermount3", "--version"), ("rbd", "--version"), ("ceph", "--version"),
     ];
 
     [GeneratedRegex(@"\d+\.\d+(\.\d+)?")]
@@ -43,12 +43,32 @@ public sealed partial class StorageHostProbe(StorageContext context, ToolLocator
                 DeviceMapper = Encryption.DmCryptMapping.IsAvailable,
                 Fuse = File.Exists("/dev/fuse"),
                 AoeDriver = HasAoeDriver(),
-                Reflink = context.Pools.Definitions().ToDictionary(p => p.Name, p => SupportsReflink(p.Path)),
+                RbdKernelModule = HasKernelModule("rbd"),
+                QemuRbdDriver = HasQemuRbdDriver(),
+                Reflink = context.Pools.DirectoryDefinitions().ToDictionary(p => p.Name, p => SupportsReflink(p.Path)),
             },
         };
     }
 
     public static bool HasAoeDriver() => Directory.Exists("/sys/module/aoe") || Directory.Exists("/dev/etherd");
+
+    /// <summary>Whether the kernel has a module loaded or built in (/sys/module), or installed for this kernel (modules.dep, modules.builtin).</summary>
+    public static bool HasKernelModule(string name)
+    {
+        if (Directory.Exists($"/sys/module/{name}"))
+            return true;
+        var modules = Path.Combine("/lib/modules", ReadOrEmpty("/proc/sys/kernel/osrelease").Trim());
+        var file = $"/{name}.ko";
+        return new[] { "modules.dep", "modules.builtin" }.Select(f => Path.Combine(modules, f)).Where(File.Exists)
+            .SelectMany(File.ReadLines)
+            .Any(line => line.Split(':')[0] is var module && (module.EndsWith(file, StringComparison.Ordinal) || module.Contains(file + ".", StringComparison.Ordinal)));
+    }
+
+    /// <summary>Whether qemu has its rbd block driver: the module block-rbd.so that Debian ships in qemu-block-extra.</summary>
+    public static bool HasQemuRbdDriver() =>
+        new[] { "/usr/lib/qemu", "/usr/lib64/qemu", "/usr/local/lib/qemu" }
+            .Concat(Directory.Exists("/usr/lib") ? Directory.EnumerateDirectories("/usr/lib", "*-linux-gnu*").Select(d => Path.Combine(d, "qemu")) : [])
+            .Any(d => File.Exists(Path.Combine(d, "block-rbd.so")));
 
     /// <summary>The filesystems the running kernel has registered (block-device ones, not nodev pseudo-filesystems).</summary>
     public static IReadOnlyList<string> KernelFileSystems(string procFilesystems) =>

@@ -30,7 +30,7 @@ public sealed class LeftoverSweeper(StorageContext context)
         SweepExports(report);
         SweepSecrets(report);
         var mounts = MountTable.Read();
-        foreach (var pool in context.Pools.Definitions())
+        foreach (var pool in context.Pools.DirectoryDefinitions())
             SweepWorkFiles(PartialFiles.InPool(pool.Path), MountTable.Containing(mounts, pool.Path), report);
         return report;
     }

@@ -1,14 +1,21 @@
+using SparseStorage.Core.Ceph;
 using SparseStorage.Core.Host;
 using SparseStorage.Core.Leftovers;
 using SparseStorage.Core.Native;
+using SparseStorage.Core.Processes;
 using SparseStorage.Core.Volumes;
 
 namespace SparseStorage.Core.Pools;
 
 /// <summary>Registers pools, computes their accounting, and confines volume paths to them.</summary>
-public sealed class PoolService(PoolConfiguration configuration)
+public sealed class PoolService(PoolConfiguration configuration, IProcessRunner? runner = null)
 {
+    private readonly IProcessRunner runner = runner ?? new ProcessRunner();
+
     public string ConfigurationPath => configuration.FilePath;
+
+    /// <summary>The registered directory pools: the pools whose volumes are files.</summary>
+    public IReadOnlyList<PoolDefinition> DirectoryDefinitions() => Definitions().Where(p => !p.IsCeph).ToList();
 
     /// <summary>The registered pools the module may act on: those whose directory passes <see cref="PoolPathRules"/>.</summary>
     public IReadOnlyList<PoolDefinition> Definitions() => Checked().Where(p => p.Refusal is null).Select(p => p.Pool).ToList();
@@ -26,7 +33,7 @@ public sealed class PoolService(PoolConfiguration configuration)
         if (pools.Count == 0)
             return [];
         var mounts = MountTable.Read();
-        return pools.Select(p => (p, PoolPathRules.Refusal(LibcPaths.RealPath(p.Path) ?? p.Path, mounts)));
+        return pools.Select(p => (p, p.IsCeph ? null : PoolPathRules.Refusal(LibcPaths.RealPath(p.Path) ?? p.Path, mounts)));
     }
 
     /// <summary>
@@ -56,11 +63,31 @@ public sealed class PoolService(PoolConfiguration configuration)
         return Describe(new PoolDefinition(name, directory, maxOvercommit));
     }
 
+    /// <summary>
+    /// Adds a Ceph pool to the configuration (the checks against the cluster are <see cref="CephPoolRegistration"/>'s);
+    /// refused when the name is taken or another pool already names the same RBD pool and namespace of the same cluster.
+    /// </summary>
+    public PoolDefinition AddCeph(string name, CephPoolSettings settings, double? maxOvercommit = null)
+    {
+        Names.RequireValid(name, "Pool");
+        ProvisioningGuard.RequireValidLimit(maxOvercommit);
+        var definition = new PoolDefinition(name, settings.Location, maxOvercommit, settings);
+        configuration.Update(pools =>
+        {
+            if (pools.FirstOrDefault(p => p.Name.Equals(name, StringComparison.OrdinalIgnoreCase)) is { } same)
+                throw new ResourceExistsException("PoolExists", $"A pool named '{same.Name}' is already registered at {same.Path}.", name);
+            if (pools.FirstOrDefault(p => p.Ceph is { } other && other.ConfigPath == settings.ConfigPath && other.Location == settings.Location) is { } twin)
+                throw new ResourceExistsException("PoolOverlaps", $"Pool '{twin.Name}' already is {settings.Location} of the cluster of {settings.ConfigPath}.", name);
+            return [.. pools, definition];
+        });
+        return definition;
+    }
+
     private static void RequireNoConflict(IReadOnlyList<PoolDefinition> pools, string name, string directory)
     {
         if (pools.FirstOrDefault(p => p.Name.Equals(name, StringComparison.OrdinalIgnoreCase)) is { } same)
             throw new ResourceExistsException("PoolExists", $"A pool named '{same.Name}' is already registered at {same.Path}.", name);
-        if (pools.FirstOrDefault(p => MountTable.IsUnder(directory, p.Path) || MountTable.IsUnder(p.Path, directory)) is { } overlap)
+        if (pools.FirstOrDefault(p => !p.IsCeph && (MountTable.IsUnder(directory, p.Path) || MountTable.IsUnder(p.Path, directory))) is { } overlap)
             throw new ResourceExistsException("PoolOverlaps",
                 $"'{directory}' overlaps pool '{overlap.Name}' at {overlap.Path}; pools may not contain one another.", directory);
     }
@@ -73,7 +100,7 @@ public sealed class PoolService(PoolConfiguration configuration)
     /// <summary>A pool whose volume is in use cannot be unregistered: the volume could not be dismounted by name afterwards.</summary>
     public static void RequireNoVolumeInUse(PoolDefinition pool, Host.AttachmentState attachments)
     {
-        var busy = VolumeFiles(pool.Path).Select(f => (File: f, Use: attachments.Of(f))).FirstOrDefault(v => v.Use.IsAttached);
+        var busy = (pool.IsCeph ? Enumerable.Empty<string>() : VolumeFiles(pool.Path)).Select(f => (File: f, Use: attachments.Of(f))).FirstOrDefault(v => v.Use.IsAttached);
         if (busy.File is not null)
             throw new VolumeInUseException($"Pool '{pool.Name}' still has volume {busy.File} {busy.Use.Describe()}; dismount it before unregistering the pool.", pool.Name);
     }
@@ -122,7 +149,7 @@ public sealed class PoolService(PoolConfiguration configuration)
 
     /// <summary>The pool a resolved path lies in, or null.</summary>
     public PoolDefinition? PoolOf(string resolvedPath) =>
-        Definitions().Where(p => MountTable.IsUnder(resolvedPath, p.Path) && resolvedPath != p.Path).MaxBy(p => p.Path.Length);
+        DirectoryDefinitions().Where(p => MountTable.IsUnder(resolvedPath, p.Path) && resolvedPath != p.Path).MaxBy(p => p.Path.Length);
 
     /// <summary>
     /// Resolves a volume path (symlinks and ".." included) and requires it to lie inside a registered pool.
@@ -156,6 +183,8 @@ public sealed class PoolService(PoolConfiguration configuration)
 
     public StoragePool Describe(PoolDefinition pool)
     {
+        if (pool.IsCeph)
+            return new CephPool(runner, pool).Describe();
         var space = Directory.Exists(pool.Path) ? Libc.Space(pool.Path) : default;
         var inspector = new VolumeInspector(new AttachmentState([], [], []));
         long provisioned = 0, allocated = 0;

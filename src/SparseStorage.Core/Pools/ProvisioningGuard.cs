@@ -32,9 +32,11 @@ public static class ProvisioningGuard
         var unwritten = provisioned - pool.AllocatedBytes;
         if (unwritten <= pool.FreeBytes)
             return [];
+        var consequence = pool.Kind == PoolKind.CephRbd
+            ? "Writes beyond that hang once Ceph marks the pool full, until space is added; add OSDs or move volumes before they fill."
+            : "Writes beyond that fail inside the volumes (the loop device reports write errors and the data is lost); add space or move volumes before they fill.";
         return [$"{change} promises more than pool '{pool.Name}' can hold: its volumes could still write {ByteSize.Format(unwritten)}, " +
-                $"but only {ByteSize.Format(pool.FreeBytes)} is free in {pool.Path}. Writes beyond that fail inside the volumes (the loop device " +
-                "reports write errors and the data is lost); add space or move volumes before they fill."];
+                $"but only {ByteSize.Format(pool.FreeBytes)} is free in {pool.Path}. {consequence}"];
     }
 
     private static string Ratio(double value) => value.ToString("0.###", CultureInfo.InvariantCulture);

@@ -9,6 +9,8 @@ public sealed class ToolLocator(IEnumerable<string> searchDirectories)
     public static readonly IReadOnlyDictionary<string, string> Packages = new Dictionary<string, string>
     {
         ["qemu-img"] = "qemu-utils",
+        ["rbd"] = "ceph-common",
+        ["ceph"] = "ceph-common",
         ["qemu-storage-daemon"] = "qemu-system-common",
         ["losetup"] = "mount",
         ["mount"] = "mount",

@@ -1,3 +1,4 @@
+using SparseStorage.Core.Ceph;
 using SparseStorage.Core.Host;
 using SparseStorage.Core.Pools;
 
@@ -13,6 +14,7 @@ public sealed class VolumeCatalog(StorageContext context)
     public IEnumerable<SparseVolume> ByName(IReadOnlyList<string> namePatterns, string? pool = null, Action<VolumeNotFoundException>? onMissing = null) =>
         Matching(pool is null ? context.Pools.Definitions() : [context.Pools.Find(pool)], namePatterns,
             (file, _) => VolumeInspector.NameOf(file),
+            image => image.Name,
             missing => $"No volume named '{missing}' in {(pool is null ? "any registered pool" : $"pool '{pool}'")}.", onMissing);
 
     /// <summary>
@@ -22,14 +24,16 @@ public sealed class VolumeCatalog(StorageContext context)
     /// </summary>
     public IEnumerable<SparseVolume> ByLoopDevice(IReadOnlyList<string> devicePatterns, Action<VolumeNotFoundException>? onMissing = null) =>
         Matching(context.Pools.Definitions(), devicePatterns.Select(p => p.StartsWith('/') ? p : "/dev/" + p).ToList(),
-            (file, attachments) => attachments.Of(file).LoopDevice, DescribeUnclaimed, onMissing);
+            (file, attachments) => attachments.Of(file).LoopDevice, _ => null, DescribeUnclaimed, onMissing);
 
     /// <summary>
     /// The volumes of <paramref name="pools"/> whose key (a name, a device) matches any pattern; then each pattern
-    /// without wildcards that matched nothing, reported to <paramref name="onMissing"/> or thrown.
+    /// without wildcards that matched nothing, reported to <paramref name="onMissing"/> or thrown. A Ceph pool's images
+    /// are keyed by <paramref name="imageKeyOf"/>.
     /// </summary>
     private IEnumerable<SparseVolume> Matching(IEnumerable<PoolDefinition> pools, IReadOnlyList<string> patternTexts,
-        Func<string, AttachmentState, string?> keyOf, Func<string, string> describeMissing, Action<VolumeNotFoundException>? onMissing)
+        Func<string, AttachmentState, string?> keyOf, Func<RbdImage, string?> imageKeyOf, Func<string, string> describeMissing,
+        Action<VolumeNotFoundException>? onMissing)
     {
         var patterns = patternTexts.Select(p => new NamePattern(p)).ToList();
         var attachments = context.ReadAttachments();
@@ -37,6 +41,12 @@ public sealed class VolumeCatalog(StorageContext context)
         var unmatched = patterns.Where(p => !p.HasWildcards).ToHashSet();
         foreach (var definition in pools)
         {
+            if (definition.IsCeph)
+            {
+                foreach (var volume in MatchingImages(definition, patterns, imageKeyOf, unmatched))
+                    yield return volume;
+                continue;
+            }
             foreach (var file in PoolService.VolumeFiles(definition.Path))
             {
                 var key = keyOf(file, attachments);
@@ -56,6 +66,17 @@ public sealed class VolumeCatalog(StorageContext context)
         }
     }
 
+    /// <summary>The images of a Ceph pool whose key matches: one listing of the pool, then one librados read per match.</summary>
+    private IEnumerable<SparseVolume> MatchingImages(PoolDefinition definition, IReadOnlyList<NamePattern> patterns,
+        Func<RbdImage, string?> keyOf, HashSet<NamePattern> unmatched)
+    {
+        var pool = new CephPool(context.Runner, definition);
+        var hits = pool.Images().Select(i => (Image: i, Hits: keyOf(i) is { } key ? patterns.Where(p => p.IsMatch(key)).ToList() : [])).Where(m => m.Hits.Count > 0).ToList();
+        foreach (var (_, matched) in hits)
+            unmatched.ExceptWith(matched);
+        return pool.Volumes(hits.Select(h => h.Image).ToList());
+    }
+
     private static string DescribeUnclaimed(string device) =>
         LoopDevices.Read().FirstOrDefault(l => l.Device == device) is { } loop
             ? $"'{device}' is attached to '{loop.BackingFile}', which is not a volume of a registered pool."
@@ -64,6 +85,8 @@ public sealed class VolumeCatalog(StorageContext context)
     /// <summary>The volume at a file path, or every volume in a directory. The path must lie in a registered pool.</summary>
     public IEnumerable<SparseVolume> ByPath(string path)
     {
+        if (CephPoolSettings.IsRbdPath(path))
+            return [Get(path)];
         var full = System.IO.Path.GetFullPath(path);
         if (Directory.Exists(full))
             return InDirectory(full);
@@ -79,6 +102,8 @@ public sealed class VolumeCatalog(StorageContext context)
     /// </summary>
     public SparseVolume Get(string path, bool allowOutsideReferences = false)
     {
+        if (CephPoolSettings.IsRbdPath(path))
+            return CephImage(path);
         // Links in the directories of a path are the operator's; a volume file that is itself a link is a second name
         // for another file, which a tenant could point at another tenant's volume.
         if (VolumeFile.IsLink(System.IO.Path.GetFullPath(path)))
@@ -108,6 +133,15 @@ public sealed class VolumeCatalog(StorageContext context)
                 $"'{name}' names {matches.Count} volumes ({string.Join(", ", matches.Select(v => v.Path))}); give -Pool or -Path.", name);
     }
 
+    /// <summary>The image an "rbd:POOL[/NAMESPACE]/IMAGE" path names, in the registered Ceph pool of that location.</summary>
+    private SparseVolume CephImage(string path)
+    {
+        foreach (var definition in context.Pools.Definitions().Where(d => d.IsCeph))
+            if (definition.Ceph!.ImageOf(path) is { } image)
+                return new CephPool(context.Runner, definition).Volume(image);
+        throw new PathOutsidePoolException($"'{path}' names no image of a registered Ceph pool; register its pool with Register-StoragePool -CephPool.", path);
+    }
+
     private IEnumerable<SparseVolume> InDirectory(string directory)
     {
         var resolved = Native.LibcPaths.RealPath(directory) ?? directory;
@@ -117,5 +151,5 @@ public sealed class VolumeCatalog(StorageContext context)
         return PoolService.VolumeFiles(resolved).Select(f => PoolService.TryInspect(inspector, f, pool.Name)).OfType<SparseVolume>();
     }
 
-    private VolumeInspector Inspector(AttachmentState attachments) => new(attachments, new ImageReferences(context.Pools.Definitions()));
+    private VolumeInspector Inspector(AttachmentState attachments) => new(attachments, new ImageReferences(context.Pools.DirectoryDefinitions()));
 }

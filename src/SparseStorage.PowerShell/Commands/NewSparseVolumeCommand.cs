@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using SparseStorage.Core.Ceph;
 using SparseStorage.Core.Volumes;
 using SparseStorage.PowerShell.Completers;
 
@@ -63,8 +64,7 @@ public sealed class NewSparseVolumeCommand : SparseStorageCmdlet
     protected override void ProcessRecord() =>
         Invoke(() =>
         {
-            var creator = new VolumeCreator(Context);
-            var plan = creator.Plan(new NewVolumeRequest
+            var request = new NewVolumeRequest
             {
                 Name = ParameterSetName == NameSet ? Name : null,
                 Pool = Pool,
@@ -75,8 +75,23 @@ public sealed class NewSparseVolumeCommand : SparseStorageCmdlet
                 FileSystem = FileSystem,
                 Label = Label,
                 Replace = Replace,
-            });
+            };
+            if (CephVolumeCreation.Handles(Context, request))
+            {
+                CreateInCeph(request);
+                return;
+            }
+            var creator = new VolumeCreator(Context);
+            var plan = creator.Plan(request);
             if (ShouldApply(plan))
                 WriteObject(RunWithProgress((progress, token) => creator.Apply(plan, progress, token)));
         }, ParameterSetName == NameSet ? Name : Path);
+
+    private void CreateInCeph(NewVolumeRequest request)
+    {
+        var creation = new CephVolumeCreation(Context);
+        var plan = creation.Plan(request);
+        if (ShouldApply(plan))
+            WriteObject(RunWithProgress((progress, token) => creation.Apply(plan, progress, token)));
+    }
 }

@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using SparseStorage.Core.Ceph;
 using SparseStorage.Core.Volumes;
 
 namespace SparseStorage.PowerShell.Commands;
@@ -8,7 +9,10 @@ namespace SparseStorage.PowerShell.Commands;
 [OutputType(typeof(SparseVolume))]
 public sealed class RemoveSparseVolumeCommand : VolumeCmdlet
 {
-    /// <summary>Overwrite every allocated block with zeros and flush before deleting, so the data cannot be recovered from the pool's disk.</summary>
+    /// <summary>
+    /// Overwrite every allocated block with zeros and flush before deleting, so the data cannot be recovered from the pool's disk.
+    /// In a Ceph pool the zeros are written through librbd before rbd rm; the OSDs' own disks may still hold old blocks.
+    /// </summary>
     [Parameter]
     public SwitchParameter Wipe { get; set; }
 
@@ -20,15 +24,34 @@ public sealed class RemoveSparseVolumeCommand : VolumeCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
+    protected override bool HandlesCephVolumes => true;
+
     protected override void ProcessRecord() =>
         Invoke(() =>
         {
+            var volume = ResolveVolume();
+            if (CephPoolSettings.IsRbdPath(volume.Path))
+            {
+                RemoveFromCeph(volume);
+                return;
+            }
             var remover = new VolumeRemover(Context);
-            var plan = remover.Plan(new RemoveVolumeRequest(ResolveVolume(), Wipe));
+            var plan = remover.Plan(new RemoveVolumeRequest(volume, Wipe));
             if (!ShouldApply(plan))
                 return;
             var removed = RunWithProgress((progress, token) => remover.Apply(plan, progress, token));
             if (PassThru)
                 WriteObject(removed);
         }, VolumeTarget);
+
+    private void RemoveFromCeph(SparseVolume volume)
+    {
+        var removal = new CephVolumeRemoval(Context);
+        var plan = removal.Plan(new RemoveCephVolumeRequest(volume, Wipe));
+        if (!ShouldApply(plan))
+            return;
+        var removed = RunWithProgress((progress, token) => removal.Apply(plan, progress, token));
+        if (PassThru)
+            WriteObject(removed);
+    }
 }

@@ -1,0 +1,77 @@
+using SparseStorage.Core.Formats;
+using SparseStorage.Core.Pools;
+using SparseStorage.Core.Processes;
+
+namespace SparseStorage.Core.Ceph;
+
+/// <summary>
+/// A registered Ceph pool read through the rbd and ceph tools: its accounting and its images as volumes. A listing
+/// costs the same few processes for any number of images (rbd ls --long, rbd du) plus one in-process librados read
+/// per image for its filesystem.
+/// </summary>
+public sealed class CephPool(IProcessRunner runner, PoolDefinition definition)
+{
+    public CephPoolSettings Settings { get; } = definition.Ceph
+        ?? throw new InvalidOperationException($"Pool '{definition.Name}' is not a Ceph pool.");
+
+    public CephTools Tools => new(Settings);
+
+    /// <summary>The pool's accounting: ceph df, and the listing (<paramref name="images"/> when the caller has just read it).</summary>
+    public StoragePool Describe(IReadOnlyList<RbdImage>? images = null, CancellationToken cancellationToken = default)
+    {
+        var space = CephListing.PoolSpace(Run(Tools.ClusterUsage(), cancellationToken), Settings.Pool)
+                    ?? throw new StorageObjectNotFoundException("CephPoolNotFound",
+                        $"The cluster of {Settings.ConfigPath} has no pool '{Settings.Pool}' (ceph df does not list it); pool '{definition.Name}' cannot be used.", definition.Name);
+        images ??= Images(cancellationToken);
+        var provisioned = images.Sum(i => i.SizeBytes);
+        var capacity = space.StoredBytes + space.MaxAvailableBytes;
+        return new StoragePool
+        {
+            Name = definition.Name,
+            Path = Settings.Location,
+            Kind = PoolKind.CephRbd,
+            HostFileSystem = "ceph",
+            CapacityBytes = capacity,
+            FreeBytes = space.MaxAvailableBytes,
+            ProvisionedBytes = provisioned,
+            AllocatedBytes = images.Sum(i => i.UsedBytes),
+            OvercommitRatio = capacity > 0 ? Math.Round((double)provisioned / capacity, 3) : 0,
+            MaxOvercommit = definition.MaxOvercommit,
+            VolumeCount = images.Count,
+        };
+    }
+
+    /// <summary>Every image of the pool (namespace) with size, used bytes, snapshot count and parent: two processes in all.</summary>
+    public IReadOnlyList<RbdImage> Images(CancellationToken cancellationToken = default) =>
+        CephListing.Images(Run(Tools.ListImages(), cancellationToken), Run(Tools.DiskUsage(), cancellationToken));
+
+    /// <summary>The images as volumes, each with the filesystem read from its first object.</summary>
+    public IEnumerable<SparseVolume> Volumes(IReadOnlyList<RbdImage> images)
+    {
+        var heads = RadosHeads.Read(Settings, images);
+        return images.Select(i => ToVolume(i, heads.GetValueOrDefault(i.Id)));
+    }
+
+    /// <summary>One image as a volume; <see cref="VolumeNotFoundException"/> when the pool has no such image.</summary>
+    public SparseVolume Volume(string image, CancellationToken cancellationToken = default) =>
+        Volumes(Images(cancellationToken).Where(i => i.Name == image).ToList()).FirstOrDefault()
+        ?? throw new VolumeNotFoundException($"No image '{image}' in Ceph pool '{definition.Name}' ({Settings.Location}).", Settings.ImagePath(image));
+
+    private SparseVolume ToVolume(RbdImage image, FileSystemSignature? signature) => new()
+    {
+        Name = image.Name,
+        Path = Settings.ImagePath(image.Name),
+        Pool = definition.Name,
+        Format = VolumeFormat.Raw,
+        SizeBytes = image.SizeBytes,
+        AllocatedBytes = image.UsedBytes,
+        FileSystem = signature?.Type ?? FileSystemType.Unknown,
+        FileSystemSizeBytes = signature?.SizeBytes ?? 0,
+        Label = signature?.Label,
+        SnapshotCount = image.SnapshotCount,
+        BackingFile = image.Parent,
+    };
+
+    private string Run(ToolCommand command, CancellationToken cancellationToken) =>
+        runner.RunChecked(command, cancellationToken).StandardOutput;
+}

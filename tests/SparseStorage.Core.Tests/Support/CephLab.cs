@@ -1,0 +1,122 @@
+using SparseStorage.Core.Ceph;
+using SparseStorage.Core.Host;
+using SparseStorage.Core.Pools;
+using SparseStorage.Core.Processes;
+
+namespace SparseStorage.Core.Tests.Support;
+
+/// <summary>
+/// A real Ceph cluster (tests/ceph/lab.sh: 1 mon, 1 mgr, 3 file-backed OSDs in their own network namespaces) for one
+/// test class. It is brought up once and always taken down: by Dispose, also after a failed start, and at process
+/// exit should Dispose never run. Where the Ceph packages are missing it starts nothing (the tests skip, or fail under
+/// SPARSESTORAGE_INTEGRATION=require).
+/// </summary>
+public sealed class CephLab : IDisposable
+{
+    private static readonly TimeSpan UpTimeout = TimeSpan.FromMinutes(6);
+    private readonly ProcessRunner runner = new();
+    private bool down;
+
+    public CephLab()
+    {
+        Directory = System.IO.Path.Combine("/var/tmp", $"sstest-ceph-{Guid.NewGuid().ToString("N")[..8]}");
+        if (CephFactAttribute.Reason() is not null)
+            return;
+        AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
+        try
+        {
+            Lab("up", UpTimeout).EnsureSuccess();
+            IsUp = true;
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public string Directory { get; }
+    public bool IsUp { get; }
+    public string ConfigPath => System.IO.Path.Combine(Directory, "ceph.conf");
+    public string AdminKeyring => System.IO.Path.Combine(Directory, "client.admin.keyring");
+    /// <summary>The limited client's keyring: 'profile rbd' on the pool rbd, all its namespaces.</summary>
+    public string ClientKeyring => System.IO.Path.Combine(Directory, "client.sparse.keyring");
+    public const string Pool = "rbd";
+    public const string ClientUser = "sparse";
+
+    /// <summary>The settings of a pool in a fresh RBD namespace of the pool rbd, so each test counts only its own images.</summary>
+    public CephPoolSettings FreshNamespace()
+    {
+        var name = $"t{Guid.NewGuid().ToString("N")[..8]}";
+        Rbd("namespace", "create", "--pool", Pool, "--namespace", name);
+        return new CephPoolSettings(ConfigPath, Pool, ClientUser, ClientKeyring, name);
+    }
+
+    /// <summary>Runs rbd as client.admin (the test's own hand on the cluster, independent of the code under test).</summary>
+    public string Rbd(params string[] arguments) =>
+        runner.RunChecked(new ToolCommand("rbd", ["--conf", ConfigPath, "--id", "admin", "--keyring", AdminKeyring, .. arguments])).StandardOutput;
+
+    /// <summary>Writes <paramref name="bytes"/> of non-zero data at the start of an image (rbd bench writes a pattern).</summary>
+    public void Write(CephPoolSettings settings, string image, long bytes) =>
+        Rbd("bench", "--io-type", "write", "--io-size", "4M", "--io-pattern", "seq", "--io-total", ToolCommand.Number(bytes),
+            "--pool", settings.Pool, "--namespace", settings.Namespace!, "--image", image);
+
+    /// <summary>A context whose pool configuration and runtime directory are the test's own.</summary>
+    public static StorageContext Context(TempDirectory root, IProcessRunner? processRunner = null, Planning.StepJournal? journal = null) =>
+        new(new PoolService(new PoolConfiguration(root.Combine("pools.json"))), processRunner ?? new ProcessRunner(), new RuntimePaths(root.Combine("run")), isRoot: true)
+        {
+            Journal = journal,
+            LockWait = TimeSpan.FromSeconds(5),
+        };
+
+    public void Dispose()
+    {
+        if (down)
+            return;
+        down = true;
+        AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
+        if (CephFactAttribute.Reason() is null)
+            Lab("down", TimeSpan.FromMinutes(2)).EnsureSuccess();
+    }
+
+    private void OnProcessExit(object? sender, EventArgs e) => Dispose();
+
+    private ToolResult Lab(string verb, TimeSpan timeout) =>
+        runner.Run(new ToolCommand("bash", LabScript, verb, Directory) { Timeout = timeout });
+
+    /// <summary>tests/ceph/lab.sh of the checkout the tests were built from.</summary>
+    public static string LabScript
+    {
+        get
+        {
+            for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+            {
+                var script = System.IO.Path.Combine(directory.FullName, "tests", "ceph", "lab.sh");
+                if (File.Exists(script))
+                    return script;
+            }
+            throw new FileNotFoundException("tests/ceph/lab.sh was not found above " + AppContext.BaseDirectory);
+        }
+    }
+}
+
+/// <summary>
+/// A test against the Ceph lab: it needs root, FUSE, qemu's rbd driver and the Ceph packages. It skips with the
+/// reason where they are missing, unless SPARSESTORAGE_INTEGRATION=require, where it runs and fails.
+/// </summary>
+public sealed class CephFactAttribute : FactAttribute
+{
+    private static readonly string[] Tools = ["ceph", "rbd", "ceph-mon", "ceph-mgr", "ceph-osd", "ceph-authtool", "monmaptool", "qemu-storage-daemon", "jq", "uuidgen", "mkfs.ext4"];
+
+    public CephFactAttribute() => Skip = Prerequisites.Required ? null : Reason();
+
+    /// <summary>Why the lab cannot run here, or null.</summary>
+    public static string? Reason()
+    {
+        if (Prerequisites.SkipReason(Tools) is { } missing)
+            return missing;
+        if (!File.Exists("/dev/fuse"))
+            return "needs FUSE (/dev/fuse) for qemu-storage-daemon's exports";
+        return Host.StorageHostProbe.HasQemuRbdDriver() ? null : "needs qemu's rbd driver (Debian package qemu-block-extra)";
+    }
+}
