@@ -5,14 +5,16 @@ Builds, tests and packages the SparseStorage module.
 
 .DESCRIPTION
 Build   compiles SparseStorage.sln and assembles out/SparseStorage/<version>/ with tools/SparseStorage.Packager
-        (manifest, script module, views, assemblies, en-US help made from docs/en-US).
+        (manifest, views, assemblies, en-US help made from docs/en-US), and beside it out/SparseStorageDsc/<version>/,
+        the class-based DSC resources' script module, which requires SparseStorage.
 Test    Build, then the xunit suites, then the Pester suites in tests/pester and its subfolders (Invoke-Pester
         finds *.Tests.ps1 recursively; Workflows/ holds the end-to-end ones) in a fresh pwsh, which import the
         built module from out/SparseStorage. Pester 5.7.1 is used where installed, else downloaded from NuGet into
         out/modules. Writes the trx files, Pester's NUnit report and its counts to -ResultsDirectory, prints the
         counts of each suite and closes with 'N passed, N failed' over both; any failure makes the exit code 1.
-Package Build, then zips the contents of out/SparseStorage/<version>/ into out/SparseStorage.<version>.zip; expand it
-        into a Modules/SparseStorage/<version> folder to install.
+Package Build, then zips the contents of out/SparseStorage/<version>/ into out/SparseStorage.<version>.zip and of
+        out/SparseStorageDsc/<version>/ into out/SparseStorageDsc.<version>.zip; expand each into a
+        Modules/<name>/<version> folder to install.
 
 .EXAMPLE
 ./build.ps1 -Task Test -Configuration Debug
@@ -36,7 +38,6 @@ $PSNativeCommandUseErrorActionPreference = $false
 
 $OutDir = Join-Path $PSScriptRoot 'out'
 $ModuleVersion = (Import-PowerShellDataFile -LiteralPath (Join-Path $PSScriptRoot 'SparseStorage.psd1')).ModuleVersion
-$ModuleDir = Join-Path $OutDir 'SparseStorage' $ModuleVersion
 # Pinned: Pester 6 changes behaviour the suites rely on, and -MinimumVersion would pick it where it is installed.
 $PesterVersion = [version] '5.7.1'
 
@@ -190,9 +191,12 @@ function Invoke-Test {
 
 function Invoke-Package {
     Invoke-Build
-    $zip = Join-Path $OutDir "SparseStorage.$ModuleVersion.zip"
-    Write-Host "==> compressing $ModuleDir into $zip"
-    Compress-Archive -Path (Join-Path $ModuleDir '*') -DestinationPath $zip -Force
+    foreach ($module in 'SparseStorage', 'SparseStorageDsc') {
+        $folder = Join-Path $OutDir $module $ModuleVersion
+        $zip = Join-Path $OutDir "$module.$ModuleVersion.zip"
+        Write-Host "==> compressing $folder into $zip"
+        Compress-Archive -Path (Join-Path $folder '*') -DestinationPath $zip -Force
+    }
 }
 
 $ExitCode = 0
