@@ -94,8 +94,17 @@ public abstract class SparseStorageCmdlet : PSCmdlet, IDisposable
         return force || confirmOff || preference == ConfirmImpact.None || ShouldContinue(query, caption);
     }
 
-    /// <summary>A path as PowerShell means it: relative to the current location, with provider prefixes removed.</summary>
-    protected string ProviderPath(string path) => SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
+    /// <summary>
+    /// A path as PowerShell means it: relative to the current location, with provider prefixes removed. A missing
+    /// drive is PowerShell's own DriveNotFound; a path of another provider (Env:, Variable:) is refused rather than
+    /// taken as a file name relative to the current directory.
+    /// </summary>
+    protected string ProviderPath(string path)
+    {
+        var resolved = SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out var provider, out _);
+        return provider.Name == "FileSystem" ? resolved
+            : throw new PSArgumentException($"'{path}' is a path of the {provider.Name} provider; give a file system path.", "Path");
+    }
 
     /// <summary>The backup integrity key in the file a -IntegrityKeyFile names, or null; a file others can read is used with a warning.</summary>
     protected Core.Backups.BackupIntegrityKey? LoadIntegrityKey(string? keyFile)
