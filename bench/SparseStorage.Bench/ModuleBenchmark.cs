@@ -45,8 +45,8 @@ internal sealed class ModuleBenchmark(BenchEnvironment environment, BenchOptions
                 (module == "SparseStorage" ? oursProcess : peerProcess).Add(times.Process);
             }
         }
-        report.Line($"Import-Module SparseStorage: {Stats.Spread(ours)}; whole pwsh process {Stats.Spread(oursProcess)}");
-        report.Line($"Import-Module PSReadLine:    {Stats.Spread(peer)}; whole pwsh process {Stats.Spread(peerProcess)}");
+        report.Line($"Import-Module SparseStorage:   {Stats.Spread(ours)}; whole pwsh process {Stats.Spread(oursProcess)}");
+        report.Line($"Import-Module PSReadLine:      {Stats.Spread(peer)}; whole pwsh process {Stats.Spread(peerProcess)}");
         var ratio = Stats.Median(ours) / Stats.Median(peer);
         report.Line($"ratio SparseStorage / PSReadLine: {Stats.Ratio(ratio)} (target ≤ 1.0×)");
         report.Summary("module", $"Import-Module SparseStorage (median of {ours.Count})", Stats.Ms(Stats.Median(ours)));
@@ -111,9 +111,9 @@ internal sealed class ModuleBenchmark(BenchEnvironment environment, BenchOptions
         var table = Figures(output, "table").Select(t => t * perThousand).ToList();
         var render = Figures(output, "render").Select(t => t * perThousand).ToList();
         report.Line($"{count} volumes in pool '{Pool}' (sparse raw files of {VolumeSize >> 20} MiB), default table of {Figure(output, "lines")} lines; figures per 1,000 volumes, {rounds} rounds after a warm-up");
-        report.Line($"@(Get-SparseVolume -Pool {Pool}):         {Stats.Spread(objects)}");
-        report.Line($"Get-SparseVolume -Pool {Pool} | Out-String: {Stats.Spread(table)}");
-        report.Line($"$volumes | Out-String (objects in hand):  {Stats.Spread(render)}");
+        report.Line($"{$"@(Get-SparseVolume -Pool {Pool}):",-50} {Stats.Spread(objects)}");
+        report.Line($"{$"Get-SparseVolume -Pool {Pool} | Out-String:",-50} {Stats.Spread(table)}");
+        report.Line($"{"$volumes | Out-String (objects in hand):",-50} {Stats.Spread(render)}");
         var ratio = Stats.Median(table) / Stats.Median(objects);
         report.Line($"ratio table / objects: {Stats.Ratio(ratio)}");
         report.Summary("module", "Get-SparseVolume objects, per 1,000 volumes", Stats.Ms(Stats.Median(objects)));
