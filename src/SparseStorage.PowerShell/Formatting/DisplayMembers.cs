@@ -8,12 +8,16 @@ namespace SparseStorage.PowerShell.Formatting;
 /// (CodeProperty IsHidden="true"). Computed here instead of by a script block per row and column, typed (a size is a
 /// ByteSize, which prints itself as "1.5 GiB"), and, being hidden, left out of ConvertTo-Json, Select-Object * and
 /// Format-List *. Each reads the object through PSObject, so a deserialized object (remoting, Import-Clixml), whose
-/// type name gets the same members, shows the same.
+/// type name gets the same members, shows the same; a live volume, the one listed by the thousand, is read directly.
 /// </summary>
 public static class DisplayMembers
 {
-    public static ByteSize Size(PSObject instance) => Bytes(instance, "SizeBytes");
-    public static ByteSize Allocated(PSObject instance) => Bytes(instance, "AllocatedBytes");
+    public static ByteSize Size(PSObject instance) =>
+        instance.BaseObject is SparseVolume volume ? new(volume.SizeBytes) : Bytes(instance, "SizeBytes");
+
+    public static ByteSize Allocated(PSObject instance) =>
+        instance.BaseObject is SparseVolume volume ? new(volume.AllocatedBytes) : Bytes(instance, "AllocatedBytes");
+
     public static ByteSize Capacity(PSObject instance) => Bytes(instance, "CapacityBytes");
     public static ByteSize Free(PSObject instance) => Bytes(instance, "FreeBytes");
     public static ByteSize Provisioned(PSObject instance) => Bytes(instance, "ProvisionedBytes");
@@ -27,17 +31,14 @@ public static class DisplayMembers
     public static ByteSize Reclaimed(PSObject instance) => Bytes(instance, "ReclaimedBytes");
 
     /// <summary>Where a volume is in use: "(broken)", its mount point, its loop device, or nothing.</summary>
-    public static string AttachedAs(PSObject instance) =>
-        Flag(instance, "IsBroken") ? "(broken)" : Text(instance, "MountPoint") ?? Text(instance, "LoopDevice") ?? "";
+    public static string AttachedAs(PSObject instance) => instance.BaseObject is SparseVolume volume
+        ? AttachedAs(volume.IsBroken, volume.MountPoint, volume.LoopDevice)
+        : AttachedAs(Flag(instance, "IsBroken"), Text(instance, "MountPoint"), Text(instance, "LoopDevice"));
 
     /// <summary>"None", or the container and cipher with "(locked)" or "(unlocked)"; a broken volume's alone.</summary>
-    public static string EncryptionStatus(PSObject instance)
-    {
-        var encryption = Text(instance, "Encryption") ?? "";
-        if (encryption == "None" || Flag(instance, "IsBroken"))
-            return encryption;
-        return Flag(instance, "IsUnlocked") ? $"{encryption} (unlocked)" : $"{encryption} (locked)";
-    }
+    public static string EncryptionStatus(PSObject instance) => instance.BaseObject is SparseVolume volume
+        ? EncryptionStatus(volume.Encryption, volume.IsBroken, volume.IsUnlocked)
+        : EncryptionStatus(Text(instance, "Encryption") ?? "", Flag(instance, "IsBroken"), Flag(instance, "IsUnlocked"));
 
     public static int FindingCount(PSObject instance) => Value(instance, "Findings") switch
     {
@@ -52,6 +53,14 @@ public static class DisplayMembers
 
     public static string Access(PSObject instance) => Flag(instance, "ReadOnly") ? "ReadOnly" : "ReadWrite";
 
+    private static string AttachedAs(bool isBroken, string? mountPoint, string? loopDevice) =>
+        isBroken ? "(broken)" : NullIfEmpty(mountPoint) ?? NullIfEmpty(loopDevice) ?? "";
+
+    private static string EncryptionStatus(string encryption, bool isBroken, bool isUnlocked) =>
+        encryption == "None" || isBroken ? encryption : isUnlocked ? $"{encryption} (unlocked)" : $"{encryption} (locked)";
+
+    private static string? NullIfEmpty(string? text) => string.IsNullOrEmpty(text) ? null : text;
+
     private static object? Value(PSObject instance, string property) =>
         instance.Properties[property]?.Value is var value && value is PSObject wrapped ? wrapped.BaseObject : value;
 
@@ -60,6 +69,5 @@ public static class DisplayMembers
 
     private static bool Flag(PSObject instance, string property) => LanguagePrimitives.IsTrue(Value(instance, property));
 
-    private static string? Text(PSObject instance, string property) =>
-        Value(instance, property)?.ToString() is { Length: > 0 } text ? text : null;
+    private static string? Text(PSObject instance, string property) => NullIfEmpty(Value(instance, property)?.ToString());
 }
