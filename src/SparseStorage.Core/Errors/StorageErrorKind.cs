@@ -17,6 +17,4 @@ public enum StorageErrorKind
     ResourceUnavailable,
     /// <summary>Reading a file or device failed (EIO and the like) where Core knows it was reading.</summary>
     ReadError,
-    /// <summary>Writing a file or device failed where Core knows it was writing.</summary>
-    WriteError,
 }

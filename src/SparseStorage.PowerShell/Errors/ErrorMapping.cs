@@ -55,7 +55,6 @@ internal static class ErrorMapping
         StorageErrorKind.LimitExceeded => ErrorCategory.LimitsExceeded,
         StorageErrorKind.ResourceUnavailable => ErrorCategory.ResourceUnavailable,
         StorageErrorKind.ReadError => ErrorCategory.ReadError,
-        StorageErrorKind.WriteError => ErrorCategory.WriteError,
         _ => ErrorCategory.NotSpecified,
     };
 }
