@@ -1,5 +1,5 @@
 @{
-    RootModule           = 'SparseStorage.psm1'
+    RootModule           = 'SparseStorage.PowerShell.dll'
     ModuleVersion        = '0.1.0'
     GUID                 = '5d0f3c52-8a3e-4b8e-9a55-0e6f3f7c2b19'
     Author               = 'SparseStorage contributors'
@@ -47,7 +47,6 @@
         'Add-AtaoeDiskToGroup'
     )
     FunctionsToExport    = @()
-    DscResourcesToExport = @('SparseVolume', 'SparseStoragePool')
     AliasesToExport      = @()
     VariablesToExport    = @()
     PrivateData          = @{

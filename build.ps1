@@ -5,14 +5,18 @@ Builds, tests and packages the SparseStorage module.
 
 .DESCRIPTION
 Build   compiles SparseStorage.sln and assembles out/SparseStorage/<version>/ with tools/SparseStorage.Packager
-        (manifest, script module, views, assemblies, en-US help made from docs/en-US).
-Test    Build, then the xunit suites, then the Pester suites in tests/pester and its subfolders (Invoke-Pester
+        (manifest, views, assemblies, en-US help made from docs/en-US), and beside it out/SparseStorageDsc/<version>/,
+        the class-based DSC resources' script module, which requires SparseStorage.
+Test    Build, then the style check (the text rules of .editorconfig on every tracked source file, and
+        'dotnet format style --verify-no-changes' on the solution), then the xunit suites, then the Pester suites in tests/pester and its subfolders (Invoke-Pester
         finds *.Tests.ps1 recursively; Workflows/ holds the end-to-end ones) in a fresh pwsh, which import the
         built module from out/SparseStorage. Pester 5.7.1 is used where installed, else downloaded from NuGet into
         out/modules. Writes the trx files, Pester's NUnit report and its counts to -ResultsDirectory, prints the
-        counts of each suite and closes with 'N passed, N failed' over both; any failure makes the exit code 1.
-Package Build, then zips the contents of out/SparseStorage/<version>/ into out/SparseStorage.<version>.zip; expand it
-        into a Modules/SparseStorage/<version> folder to install.
+        counts of each suite and closes with 'N passed, N failed' over both; any failure, or a style violation,
+        makes the exit code 1.
+Package Build, then zips the contents of out/SparseStorage/<version>/ into out/SparseStorage.<version>.zip and of
+        out/SparseStorageDsc/<version>/ into out/SparseStorageDsc.<version>.zip; expand each into a
+        Modules/<name>/<version> folder to install.
 
 .EXAMPLE
 ./build.ps1 -Task Test -Configuration Debug
@@ -36,7 +40,6 @@ $PSNativeCommandUseErrorActionPreference = $false
 
 $OutDir = Join-Path $PSScriptRoot 'out'
 $ModuleVersion = (Import-PowerShellDataFile -LiteralPath (Join-Path $PSScriptRoot 'SparseStorage.psd1')).ModuleVersion
-$ModuleDir = Join-Path $OutDir 'SparseStorage' $ModuleVersion
 # Pinned: Pester 6 changes behaviour the suites rely on, and -MinimumVersion would pick it where it is installed.
 $PesterVersion = [version] '5.7.1'
 
@@ -157,9 +160,41 @@ function Get-PesterCount([string] $Directory) {
     }
 }
 
+# The .editorconfig rules every text file follows: LF line ends, a final newline, no trailing whitespace, spaces not
+# tabs. Returns the violations as 'path: rule'.
+function Get-TextStyleViolation {
+    $pattern = '\.(cs|ps1|psm1|psd1|sh|ps1xml|csproj|props|json)$|^\.ci/run$|^\.editorconfig$'
+    foreach ($file in @(git ls-files) -match $pattern) {
+        $text = [System.IO.File]::ReadAllText((Join-Path $PSScriptRoot $file))
+        if ($text.Length -eq 0) {
+            continue
+        }
+        if ($text.Contains("`r")) { "${file}: CR line ends" }
+        if (-not $text.EndsWith("`n")) { "${file}: no final newline" }
+        if ($text -match '(?m)[ \t]+$') { "${file}: trailing whitespace" }
+        if ($text -match '(?m)^\t') { "${file}: tab indentation" }
+    }
+}
+
+# The style check: the text rules, then the C# style rules of .editorconfig at warning severity (file-scoped
+# namespaces, using directives sorted System first) through the SDK's own formatter, which needs no network once the
+# solution is restored. Roslyn's whitespace formatter is not run: it rewrites the object initializers this code
+# indents under their constructor call. Returns $true when clean.
+function Test-Style {
+    $violations = @(Get-TextStyleViolation)
+    $violations | ForEach-Object { Write-Host $_ }
+    Write-Host "==> text rules of .editorconfig: $($violations.Count) violations"
+    $arguments = @('format', 'style', 'SparseStorage.sln', '--verify-no-changes', '--severity', 'warn', '--no-restore', '-v', 'q')
+    Write-Host "==> dotnet $($arguments -join ' ')"
+    & dotnet @arguments | Out-Host
+    $formatExit = $LASTEXITCODE
+    $violations.Count -eq 0 -and $formatExit -eq 0
+}
+
 # Both suites run even when the first fails; sets $ExitCode to 0 only when both ran and all passed.
 function Invoke-Test {
     Invoke-Build
+    $styleOk = Test-Style
     Remove-Item -LiteralPath $ResultsDirectory -Recurse -Force -ErrorAction Ignore
     $xunitDirectory = Join-Path $ResultsDirectory 'xunit'
     $null = New-Item -ItemType Directory -Path $xunitDirectory -Force
@@ -169,7 +204,7 @@ function Invoke-Test {
 
     $xunit = Get-XunitCount $xunitDirectory
     $pester = Get-PesterCount $ResultsDirectory
-    $ok = $xunitExit -eq 0 -and $pesterExit -eq 0 -and $xunit.Files -gt 0 -and $null -ne $pester
+    $ok = $styleOk -and $xunitExit -eq 0 -and $pesterExit -eq 0 -and $xunit.Files -gt 0 -and $null -ne $pester
     Write-Host "xunit: $($xunit.Passed) passed, $($xunit.Failed) failed, $($xunit.Skipped) skipped ($($xunit.Files) trx files, dotnet test exit code $xunitExit)"
     if ($null -eq $pester) {
         Write-Host "Pester: no counts (the child pwsh exited with $pesterExit before writing pester.json)"
@@ -184,15 +219,21 @@ function Invoke-Test {
         Write-Host 'no test ran'
         $ok = $false
     }
+    if (-not $styleOk) {
+        Write-Host 'style check failed (see the violations above)'
+    }
     Write-Host "$passed passed, $failed failed"
     $script:ExitCode = if ($ok -and $failed -eq 0) { 0 } else { 1 }
 }
 
 function Invoke-Package {
     Invoke-Build
-    $zip = Join-Path $OutDir "SparseStorage.$ModuleVersion.zip"
-    Write-Host "==> compressing $ModuleDir into $zip"
-    Compress-Archive -Path (Join-Path $ModuleDir '*') -DestinationPath $zip -Force
+    foreach ($module in 'SparseStorage', 'SparseStorageDsc') {
+        $folder = Join-Path $OutDir $module $ModuleVersion
+        $zip = Join-Path $OutDir "$module.$ModuleVersion.zip"
+        Write-Host "==> compressing $folder into $zip"
+        Compress-Archive -Path (Join-Path $folder '*') -DestinationPath $zip -Force
+    }
 }
 
 $ExitCode = 0

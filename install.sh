@@ -47,11 +47,15 @@ step "assembling the module into $repo/out"
 dotnet run --project tools/SparseStorage.Packager -c Release -- \
   assemble --root "$repo" --configuration Release --out "$repo/out"
 
+# SparseStorageDsc (the DSC resources, which require SparseStorage) is installed beside it.
+for module in SparseStorage SparseStorageDsc; do
+  target="$modules_root/$module/$version"
+  step "installing into $target"
+  rm -rf "$target"
+  mkdir -p "$(dirname "$target")"
+  cp -R "out/$module/$version" "$target"
+done
 target="$modules_root/SparseStorage/$version"
-step "installing into $target"
-rm -rf "$target"
-mkdir -p "$(dirname "$target")"
-cp -R "out/SparseStorage/$version" "$target"
 
 pwsh=$(find_or_install_pwsh)
 [[ -f examples/quickstart.ps1 ]] || die "examples/quickstart.ps1 is missing from $repo."

@@ -1,10 +1,10 @@
 namespace SparseStorage.Bench;
 
-/// <summary>The command line: --volumes N, --only listing|create|resize|copy|backup|aoe|fuzz, --keep, --base DIR, --repeats N, --results DIR, --fuzz-seconds N, --seed N.</summary>
+/// <summary>The command line: --volumes N, --only listing|create|resize|copy|backup|aoe|module|fuzz, --keep, --base DIR, --repeats N, --results DIR, --fuzz-seconds N, --seed N.</summary>
 internal sealed record BenchOptions
 {
     public const string Usage =
-        "usage: bench/run.sh [--volumes N] [--only listing|create|resize|copy|backup|encryption|aoe] [--keep] [--base DIR] [--repeats N] [--results DIR]\n" +
+        "usage: bench/run.sh [--volumes N] [--only listing|create|resize|copy|backup|encryption|aoe|module] [--keep] [--base DIR] [--repeats N] [--results DIR]\n" +
         "       bench/run.sh --only fuzz [--fuzz-seconds N] [--seed N]";
 
     public int Volumes { get; init; } = 10_000;
@@ -54,5 +54,5 @@ internal sealed record BenchOptions
         int.TryParse(text, out var value) && value > 0 ? value : throw new ArgumentException($"{option} needs a positive number, not '{text}'");
 
     private static string Benchmark(string text) =>
-        text is "listing" or "create" or "resize" or "copy" or "backup" or "encryption" or "aoe" or "fuzz" ? text : throw new ArgumentException($"--only takes listing, create, resize, copy, backup, encryption, aoe or fuzz, not '{text}'");
+        text is "listing" or "create" or "resize" or "copy" or "backup" or "encryption" or "aoe" or "module" or "fuzz" ? text : throw new ArgumentException($"--only takes listing, create, resize, copy, backup, encryption, aoe, module or fuzz, not '{text}'");
 }

@@ -30,6 +30,8 @@ using (var environment = BenchEnvironment.Create(options))
         new EncryptionBenchmark(environment, options, report).Run();
     if (options.Runs("aoe"))
         new AoeBenchmark(environment, options, report).Run();
+    if (options.Runs("module"))
+        new ModuleBenchmark(environment, options, report).Run();
     if (options.Runs("fuzz"))
         new FuzzBenchmark(environment, options, report).Run();
     report.PrintSummary();

@@ -1,8 +1,8 @@
 #Requires -Version 7.4
-#Requires -Modules @{ ModuleName = 'PSDesiredStateConfiguration'; ModuleVersion = '2.0.7'; MaximumVersion = '2.99' }
+#Requires -Modules @{ ModuleName = 'PSDesiredStateConfiguration'; ModuleVersion = '2.0.7'; MaximumVersion = '2.99' }, SparseStorageDsc
 <#
 .SYNOPSIS
-Brings a host to a desired state with the SparseStorage DSC resources: one pool and two volumes, one encrypted with
+Brings a host to a desired state with the DSC resources of SparseStorageDsc (installed beside SparseStorage): one pool and two volumes, one encrypted with
 a key file, one mounted.
 
 .DESCRIPTION
@@ -48,7 +48,7 @@ try {
     foreach ($instance in $configuration) {
         # -ErrorAction Stop: Invoke-DscResource is a script-module function, which does not see this script's
         # $ErrorActionPreference; without it a failing Get/Test/Set method is only written as an error.
-        $invoke = @{ Name = $instance.Resource; ModuleName = 'SparseStorage'; Property = $instance.Properties; ErrorAction = 'Stop' }
+        $invoke = @{ Name = $instance.Resource; ModuleName = 'SparseStorageDsc'; Property = $instance.Properties; ErrorAction = 'Stop' }
         $label = "$($instance.Resource) $($instance.Properties.Name)"
         if ((Invoke-DscResource @invoke -Method Test).InDesiredState) {
             Write-Verbose "$label is in its desired state."

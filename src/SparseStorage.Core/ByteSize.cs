@@ -7,7 +7,7 @@ namespace SparseStorage.Core;
 /// A number of bytes. Parses "10GB", "10GiB", "1.5T", "512M" and plain numbers; every unit is binary
 /// (1 KB = 1024 bytes), as in PowerShell's numeric literals, so <c>-Size 10GB</c> and <c>-Size '10GB'</c> agree.
 /// </summary>
-public readonly partial record struct ByteSize(long Bytes) : IComparable<ByteSize>
+public readonly partial record struct ByteSize(long Bytes) : IComparable<ByteSize>, IFormattable
 {
     private static readonly string[] Units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
 
@@ -123,6 +123,14 @@ public readonly partial record struct ByteSize(long Bytes) : IComparable<ByteSiz
     }
 
     public override string ToString() => Format(Bytes);
+
+    /// <summary>"G" (or none): as <see cref="ToString()"/>, "1.5 GiB"; "D": with the exact count, "1.5 GiB (1610612736 bytes)".</summary>
+    public string ToString(string? format, IFormatProvider? formatProvider) => format switch
+    {
+        null or "" or "G" => Format(Bytes),
+        "D" => $"{Format(Bytes)} ({Bytes.ToString(CultureInfo.InvariantCulture)} bytes)",
+        _ => throw new FormatException($"'{format}' is not a ByteSize format: use G (\"1.5 GiB\") or D (\"1.5 GiB (1610612736 bytes)\")."),
+    };
 
     private static decimal Power(int exponent)
     {

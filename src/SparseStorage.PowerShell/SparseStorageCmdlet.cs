@@ -83,11 +83,19 @@ public abstract class SparseStorageCmdlet : PSCmdlet, IDisposable
     }
 
     /// <summary>
-    /// A path as PowerShell means it: relative to the current location, with provider prefixes removed. A Ceph volume's
-    /// "rbd:POOL/IMAGE" names no drive and is kept as it is.
+    /// A path as PowerShell means it: relative to the current location, with provider prefixes removed. A missing
+    /// drive is PowerShell's own DriveNotFound; a path of another provider (Env:, Variable:) is refused rather than
+    /// taken as a file name relative to the current directory. A Ceph volume's "rbd:POOL/IMAGE" names no drive and is
+    /// kept as it is.
     /// </summary>
-    protected string ProviderPath(string path) =>
-        Core.Ceph.CephPoolSettings.IsRbdPath(path) ? path : SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
+    protected string ProviderPath(string path)
+    {
+        if (Core.Ceph.CephPoolSettings.IsRbdPath(path))
+            return path;
+        var resolved = SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out var provider, out _);
+        return provider.Name == "FileSystem" ? resolved
+            : throw new PSArgumentException($"'{path}' is a path of the {provider.Name} provider; give a file system path.", "Path");
+    }
 
     /// <summary>The backup integrity key in the file a -IntegrityKeyFile names, or null; a file others can read is used with a warning.</summary>
     protected Core.Backups.BackupIntegrityKey? LoadIntegrityKey(string? keyFile)

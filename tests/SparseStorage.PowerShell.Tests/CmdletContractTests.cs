@@ -279,22 +279,33 @@ public sealed class CmdletContractTests : IDisposable
     public void Format_views_name_existing_types_properties_and_methods()
     {
         var document = XDocument.Load(Path.Combine(CmdletAssembly.RepositoryRoot, "module", "SparseStorage.format.ps1xml"));
+        var extended = ExtendedMembers();
         foreach (var view in document.Descendants("View"))
         {
             var typeNames = view.Descendants("TypeName").Select(t => t.Value).ToList();
             typeNames.Should().Contain(n => n.StartsWith("Deserialized."), "remoting returns deserialized objects that need the same view");
-            foreach (var typeName in typeNames.Where(n => !n.StartsWith("Deserialized.")))
+            foreach (var typeName in typeNames)
             {
-                var type = assembly.Core.GetType(typeName);
+                var type = assembly.Core.GetType(typeName.Replace("Deserialized.", ""));
                 type.Should().NotBeNull(typeName);
                 var used = view.Descendants("PropertyName").Select(p => p.Value)
                     .Concat(view.Descendants("ScriptBlock").SelectMany(s => ScriptBlockMembers.Read(s.Value, "_")));
                 foreach (var property in used.Distinct())
-                    type!.GetProperty(property).Should().NotBeNull($"{typeName}.{property} is shown by view {view.Element("Name")!.Value}");
+                    (type!.GetProperty(property) is not null || extended.Contains((typeName, property))).Should()
+                        .BeTrue($"{typeName}.{property} is shown by view {view.Element("Name")!.Value}");
             }
             foreach (var (type, method) in view.Descendants("ScriptBlock").SelectMany(s => ScriptBlockMembers.StaticCalls(s.Value)))
                 assembly.Core.GetType(type)?.GetMethod(method).Should().NotBeNull($"[{type}]::{method}");
         }
+    }
+
+    [Fact]
+    public void Table_views_run_no_script_block_per_row()
+    {
+        var document = XDocument.Load(Path.Combine(CmdletAssembly.RepositoryRoot, "module", "SparseStorage.format.ps1xml"));
+
+        document.Descendants("TableColumnItem").Where(c => c.Element("ScriptBlock") is not null).Select(c => c.ToString())
+            .Should().BeEmpty("a table column shows a property, typed or hidden (SparseStorage.types.ps1xml), not a script's result");
     }
 
     [Fact]
@@ -303,15 +314,42 @@ public sealed class CmdletContractTests : IDisposable
         var document = XDocument.Load(Path.Combine(CmdletAssembly.RepositoryRoot, "module", "SparseStorage.types.ps1xml"));
         foreach (var type in document.Descendants("Type"))
         {
-            var clr = assembly.Core.GetType(type.Element("Name")!.Value);
-            clr.Should().NotBeNull(type.Element("Name")!.Value);
+            var name = type.Element("Name")!.Value;
+            var clr = assembly.Core.GetType(name.Replace("Deserialized.", ""));
+            clr.Should().NotBeNull(name);
             foreach (var alias in type.Descendants("ReferencedMemberName"))
                 clr!.GetProperty(alias.Value).Should().NotBeNull(alias.Value);
             foreach (var script in type.Descendants("GetScriptBlock"))
                 foreach (var member in ScriptBlockMembers.Read(script.Value, "this"))
                     clr!.GetProperty(member).Should().NotBeNull($"$this.{member}");
+            foreach (var code in type.Descendants("GetCodeReference"))
+            {
+                var method = assembly.Cmdlets.GetType(code.Element("TypeName")!.Value)?.GetMethod(code.Element("MethodName")!.Value);
+                method.Should().NotBeNull($"{name}: {code.Element("TypeName")!.Value}.{code.Element("MethodName")!.Value}");
+                method!.IsStatic.Should().BeTrue();
+                method.GetParameters().Select(p => p.ParameterType.FullName).Should().Equal("System.Management.Automation.PSObject");
+            }
         }
     }
+
+    [Fact]
+    public void Display_members_are_hidden_and_given_to_deserialized_objects_too()
+    {
+        var document = XDocument.Load(Path.Combine(CmdletAssembly.RepositoryRoot, "module", "SparseStorage.types.ps1xml"));
+        var code = document.Descendants("CodeProperty").ToList();
+
+        code.Should().NotBeEmpty().And.OnlyContain(c => (string?)c.Attribute("IsHidden") == "true",
+            "a display member stays out of ConvertTo-Json, Select-Object * and Format-List *");
+        var extended = ExtendedMembers();
+        foreach (var (typeName, member) in extended.Where(m => !m.Type.StartsWith("Deserialized.", StringComparison.Ordinal)))
+            extended.Should().Contain(("Deserialized." + typeName, member), $"a deserialized {typeName} shows {member} as a live one does");
+    }
+
+    /// <summary>(type name, member) of every CodeProperty the types file adds.</summary>
+    private static HashSet<(string Type, string Member)> ExtendedMembers() =>
+        XDocument.Load(Path.Combine(CmdletAssembly.RepositoryRoot, "module", "SparseStorage.types.ps1xml")).Descendants("Type")
+            .SelectMany(t => t.Descendants("CodeProperty").Select(c => (t.Element("Name")!.Value, c.Element("Name")!.Value)))
+            .ToHashSet();
 
     [Fact]
     public void Every_cmdlet_has_a_docs_page_covering_exactly_its_parameters_and_two_examples()

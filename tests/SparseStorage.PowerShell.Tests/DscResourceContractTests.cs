@@ -5,14 +5,16 @@ using SparseStorage.Packager;
 namespace SparseStorage.PowerShell.Tests;
 
 /// <summary>
-/// The class-based DSC resources, read by PowerShell's parser from the script module: what the manifest exports, what
-/// PSDesiredStateConfiguration needs of each class, and that every Core type and cmdlet parameter they use exists.
+/// The class-based DSC resources, read by PowerShell's parser from the SparseStorageDsc script module: what its manifest
+/// exports, what PSDesiredStateConfiguration needs of each class, and that every Core type and cmdlet parameter they
+/// use exists.
 /// </summary>
 public sealed class DscResourceContractTests : IDisposable
 {
     private static readonly string Root = CmdletAssembly.RepositoryRoot;
-    private static readonly ModuleManifest Manifest = ModuleManifest.Load(Path.Combine(Root, "SparseStorage.psd1"));
-    private static readonly string RootModulePath = Path.Combine(Root, "module", Manifest.Values("RootModule").Single());
+    private static readonly string ModuleFolder = Path.Combine(Root, "module", ModuleAssembler.DscModuleName);
+    private static readonly ModuleManifest Manifest = ModuleManifest.Load(Path.Combine(ModuleFolder, ModuleAssembler.DscModuleName + ".psd1"));
+    private static readonly string RootModulePath = Path.Combine(ModuleFolder, Manifest.Values("RootModule").Single());
     private static readonly string Script = File.ReadAllText(RootModulePath);
     private static readonly ScriptBlockAst Ast = Parser.ParseInput(Script, RootModulePath, out _, out _);
     private static readonly IReadOnlyList<DscClassDeclaration> Resources = DscClassDeclaration.Parse(Ast);
@@ -28,6 +30,16 @@ public sealed class DscResourceContractTests : IDisposable
     {
         Manifest.Values("DscResourcesToExport").Should().BeEquivalentTo("SparseVolume", "SparseStoragePool");
         Resources.Select(r => r.Name).Should().BeEquivalentTo(Manifest.Values("DscResourcesToExport"));
+    }
+
+    [Fact]
+    public void SparseStorage_itself_exports_no_resource_and_has_no_script_module()
+    {
+        var sparseStorage = ModuleManifest.Load(Path.Combine(Root, ModuleAssembler.ModuleName + ".psd1"));
+
+        sparseStorage.Values("DscResourcesToExport").Should().BeEmpty();
+        sparseStorage.Values("RootModule").Should().Equal(ModuleAssembler.CmdletAssembly + ".dll");
+        Directory.EnumerateFiles(Path.Combine(Root, "module"), "*.psm1", SearchOption.AllDirectories).Should().Equal(RootModulePath);
     }
 
     [Fact]

@@ -432,7 +432,6 @@ public sealed class PackagerTests : IDisposable
             .Select(f => Path.GetRelativePath(folder, f).Replace('\\', '/'))
             .Should().BeEquivalentTo(
                 "SparseStorage.psd1",
-                "SparseStorage.psm1",
                 "SparseStorage.format.ps1xml",
                 "SparseStorage.types.ps1xml",
                 "SparseStorage.Core.dll",
@@ -445,8 +444,30 @@ public sealed class PackagerTests : IDisposable
         File.ReadAllText(Path.Combine(folder, "SparseStorage.PowerShell.dll")).Should().Be("cmdlets");
         XDocument.Load(Path.Combine(folder, "en-US", "SparseStorage.PowerShell.dll-Help.xml"))
             .Descendants(Command + "name").Single().Value.Should().Be("Mount-TestVolume");
-        stdout.ToString().Trim().Split('\n').Should().ContainSingle()
-            .Which.Should().Contain(folder).And.Contain("11 files");
+        var dscFolder = Path.Combine(output, "SparseStorageDsc", "9.9.9");
+        Directory.EnumerateFiles(dscFolder).Select(Path.GetFileName).Should().BeEquivalentTo("SparseStorageDsc.psd1", "SparseStorageDsc.psm1");
+        stdout.ToString().Trim().Split('\n').Should().HaveCount(2)
+            .And.SatisfyRespectively(
+                line => line.Should().Contain(folder).And.Contain("10 files"),
+                line => line.Should().Contain(dscFolder).And.Contain("2 files"));
+    }
+
+    [Theory]
+    [InlineData("ModuleVersion     = '9.9.9'", "ModuleVersion     = '9.9.8'", "ModuleVersion 9.9.8")]
+    [InlineData("RequiredVersion = '9.9.9'", "RequiredVersion = '9.9.8'", "RequiredVersion = '9.9.9'")]
+    [InlineData("ModuleName      = 'SparseStorage'", "ModuleName      = 'Other'", "ModuleName = 'SparseStorage'")]
+    public void Assemble_fails_when_the_DSC_module_does_not_require_this_version_of_SparseStorage(string line, string replacement, string message)
+    {
+        var root = CreateFakeRepository();
+        var dscManifest = Path.Combine(root, "module", "SparseStorageDsc", "SparseStorageDsc.psd1");
+        File.WriteAllText(dscManifest, File.ReadAllText(dscManifest).Replace(line, replacement));
+        var (stdout, stderr) = (new StringWriter(), new StringWriter());
+
+        var exitCode = Program.Run(["assemble", "--root", root, "--configuration", "Release", "--out", Path.Combine(_temp, "out")], stdout, stderr);
+
+        exitCode.Should().Be(1);
+        stderr.ToString().Should().Contain("SparseStorageDsc.psd1").And.Contain(message);
+        Directory.Exists(Path.Combine(_temp, "out")).Should().BeFalse();
     }
 
     [Fact]
@@ -501,9 +522,8 @@ public sealed class PackagerTests : IDisposable
 
         Write("SparseStorage.psd1", """
             @{
-                RootModule        = 'SparseStorage.psm1'
+                RootModule        = 'SparseStorage.PowerShell.dll'
                 ModuleVersion     = '9.9.9'
-                NestedModules     = @('SparseStorage.PowerShell.dll')
                 FormatsToProcess  = @('SparseStorage.format.ps1xml')
                 TypesToProcess    = @('SparseStorage.types.ps1xml')
                 CmdletsToExport   = @(
@@ -511,7 +531,20 @@ public sealed class PackagerTests : IDisposable
                 )
             }
             """);
-        Write("module/SparseStorage.psm1", "Set-StrictMode -Version Latest");
+        Write("module/SparseStorageDsc/SparseStorageDsc.psd1", """
+            @{
+                RootModule        = 'SparseStorageDsc.psm1'
+                ModuleVersion     = '9.9.9'
+                RequiredModules   = @(
+                    @{
+                        ModuleName      = 'SparseStorage'
+                        RequiredVersion = '9.9.9'
+                    }
+                )
+                DscResourcesToExport = @('TestResource')
+            }
+            """);
+        Write("module/SparseStorageDsc/SparseStorageDsc.psm1", "Set-StrictMode -Version Latest");
         Write("module/SparseStorage.format.ps1xml", "<Configuration />");
         Write("module/SparseStorage.types.ps1xml", "<Types />");
         Write("module/en-US/about_SparseStorage.help.txt", "TOPIC");

@@ -1,8 +1,10 @@
-# The class-based DSC resources SparseStoragePool and SparseVolume, driven the way a configuration manager drives them:
-# Get, Test, Set, Test again, and Set again, which must change nothing. Every scenario runs twice:
+# The class-based DSC resources SparseStoragePool and SparseVolume of the SparseStorageDsc module (built beside
+# SparseStorage in out/), driven the way a configuration manager drives them: Get, Test, Set, Test again, and Set
+# again, which must change nothing. Every scenario runs twice:
 #
-# - through the classes' own Get()/Test()/Set(), on instances of the types that 'using module <manifest>' exposes
-#   (which is how Invoke-DscResource creates them). This needs nothing beyond the module, so it always runs;
+# - through the classes' own Get()/Test()/Set(), on instances of the types that 'using module <SparseStorageDsc
+#   manifest>' exposes (which is how Invoke-DscResource creates them). This needs nothing beyond the two modules, so
+#   it always runs;
 # - through Invoke-DscResource, which needs PSDesiredStateConfiguration 2.0.7 or a later 2.x (3.x is a different
 #   product, and PowerShell 7.2 and later ship none): Install-PSResource -Name PSDesiredStateConfiguration -Version
 #   '[2.0.7,3.0)'. Where it is not installed these tests are skipped with that reason, even with
@@ -62,10 +64,10 @@ Describe 'DSC resources through <Driver>' -ForEach $Drivers {
             $OutDirectory = Split-Path -Parent (Split-Path -Parent (Split-Path -Parent $SparseStorageManifestPath))
             $env:PSModulePath = $OutDirectory + [System.IO.Path]::PathSeparator + $env:PSModulePath
         }
-        $ModuleSpecification = @{ ModuleName = 'SparseStorage'; ModuleVersion = $SparseStorageVersion }
+        $ModuleSpecification = @{ ModuleName = 'SparseStorageDsc'; ModuleVersion = $SparseStorageVersion }
         # The classes as 'using module' exposes them, the way Invoke-DscResource gets them.
         $ResourceTypes = @{}
-        foreach ($type in [scriptblock]::Create("using module '$($SparseStorageManifestPath.Replace("'", "''"))'`n[SparseStoragePool], [SparseVolume]").Invoke()) {
+        foreach ($type in [scriptblock]::Create("using module '$($SparseStorageDscManifestPath.Replace("'", "''"))'`n[SparseStoragePool], [SparseVolume]").Invoke()) {
             $ResourceTypes[$type.Name] = $type
         }
 

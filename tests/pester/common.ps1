@@ -17,6 +17,9 @@ $SparseStorageRepositoryRoot = [System.IO.Path]::GetFullPath((Join-Path $PSScrip
 $SparseStorageVersion = (Import-PowerShellDataFile -LiteralPath (Join-Path $SparseStorageRepositoryRoot 'SparseStorage.psd1')).ModuleVersion
 $SparseStorageManifestPath = [System.IO.Path]::GetFullPath(
     (Join-Path $PSScriptRoot "../../out/SparseStorage/$SparseStorageVersion/SparseStorage.psd1"))
+# The DSC resources' module, shipped beside it at the same version (it requires SparseStorage; Dsc.Tests.ps1 uses it).
+$SparseStorageDscManifestPath = [System.IO.Path]::GetFullPath(
+    (Join-Path $PSScriptRoot "../../out/SparseStorageDsc/$SparseStorageVersion/SparseStorageDsc.psd1"))
 # The pwsh executable for child sessions. Not (Get-Process -Id $PID).Path: the .NET global tool's pwsh is a shim that
 # runs 'dotnet <store>/pwsh.dll', so this process is dotnet. $PSHOME holds the real executable in every install.
 $PwshPath = Join-Path $PSHOME 'pwsh'

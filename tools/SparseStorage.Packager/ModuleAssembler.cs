@@ -1,15 +1,17 @@
 namespace SparseStorage.Packager;
 
 /// <summary>Where an assembled module landed.</summary>
-public sealed record AssembledModule(string Folder, Version Version, int FileCount);
+public sealed record AssembledModule(string Name, string Folder, Version Version, int FileCount);
 
 /// <summary>
 /// Lays out out/SparseStorage/&lt;version&gt;/ the way Import-Module expects a versioned module folder: the manifest,
-/// the files it names, the two assemblies, and en-US help.
+/// the files it names, the two assemblies, and en-US help; and beside it out/SparseStorageDsc/&lt;version&gt;/, the
+/// DSC resources' script module, which requires SparseStorage at the same version.
 /// </summary>
 public static class ModuleAssembler
 {
     public const string ModuleName = "SparseStorage";
+    public const string DscModuleName = "SparseStorageDsc";
     public const string CmdletAssembly = "SparseStorage.PowerShell";
     public const string TargetFramework = "net8.0";
     public const string HelpFileName = CmdletAssembly + ".dll-Help.xml";
@@ -30,7 +32,8 @@ public static class ModuleAssembler
     private static readonly string[] ManifestFileKeys = ["RootModule", "NestedModules", "FormatsToProcess", "TypesToProcess"];
 
     /// <param name="warnings">Receives one line per exported cmdlet that has no help page.</param>
-    public static AssembledModule Assemble(string root, string configuration, string outDirectory, TextWriter warnings)
+    /// <returns>SparseStorage, then SparseStorageDsc.</returns>
+    public static IReadOnlyList<AssembledModule> Assemble(string root, string configuration, string outDirectory, TextWriter warnings)
     {
         if (configuration is not ("Debug" or "Release"))
             throw new PackagerException($"Configuration '{configuration}' is neither Debug nor Release.");
@@ -39,6 +42,9 @@ public static class ModuleAssembler
 
         var manifest = ModuleManifest.Load(Path.Combine(root, ModuleName + ".psd1"));
         var files = CollectFiles(root, configuration, manifest);
+        var dscSource = RequireDirectory(Path.Combine(root, "module", DscModuleName), "DSC resource module");
+        var dscManifest = ModuleManifest.Load(Path.Combine(dscSource, DscModuleName + ".psd1"));
+        RequireSameVersion(manifest, dscManifest);
         // Parse the help before touching the output, so a bad page leaves the previous package in place.
         var docs = Path.Combine(root, "docs", "en-US");
         var pages = MamlWriter.CmdletPageFiles(RequireDirectory(docs, "help pages")).Select(PlatyPsPage.Load).ToList();
@@ -46,7 +52,22 @@ public static class ModuleAssembler
             throw new PackagerException($"No cmdlet pages (<Verb-Noun>.md) in '{docs}'.");
         WarnAboutMissingPages(manifest, pages, warnings);
 
-        var folder = Path.Combine(Path.GetFullPath(outDirectory), ModuleName, manifest.ModuleVersion.ToString());
+        var folder = CopyInto(outDirectory, ModuleName, manifest, files);
+        MamlWriter.Write(pages, Path.Combine(folder, "en-US", HelpFileName));
+        CheckManifestReferences(manifest, folder);
+
+        var dscFiles = Directory.EnumerateFiles(dscSource, "*.ps*1").Order(StringComparer.Ordinal)
+            .Select(f => (f, Path.GetFileName(f))).ToList();
+        var dscFolder = CopyInto(outDirectory, DscModuleName, dscManifest, dscFiles);
+        CheckManifestReferences(dscManifest, dscFolder);
+
+        return [Describe(ModuleName, folder, manifest), Describe(DscModuleName, dscFolder, dscManifest)];
+    }
+
+    /// <summary>Replaces out/&lt;name&gt;/&lt;version&gt;/ with the files; returns the folder.</summary>
+    private static string CopyInto(string outDirectory, string name, ModuleManifest manifest, IEnumerable<(string Source, string Target)> files)
+    {
+        var folder = Path.Combine(Path.GetFullPath(outDirectory), name, manifest.ModuleVersion.ToString());
         if (Directory.Exists(folder))
             Directory.Delete(folder, recursive: true);
         Directory.CreateDirectory(folder);
@@ -56,11 +77,25 @@ public static class ModuleAssembler
             Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
             File.Copy(source, destination);
         }
-        MamlWriter.Write(pages, Path.Combine(folder, "en-US", HelpFileName));
-        CheckManifestReferences(manifest, folder);
+        return folder;
+    }
 
-        return new AssembledModule(folder, manifest.ModuleVersion,
-            Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Count());
+    private static AssembledModule Describe(string name, string folder, ModuleManifest manifest) =>
+        new(name, folder, manifest.ModuleVersion, Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Count());
+
+    /// <summary>
+    /// The DSC module ships with SparseStorage and requires exactly that version: a newer SparseStorage installed
+    /// beside it must not be loaded under resources written for another.
+    /// </summary>
+    private static void RequireSameVersion(ModuleManifest manifest, ModuleManifest dscManifest)
+    {
+        if (dscManifest.ModuleVersion != manifest.ModuleVersion)
+            throw new PackagerException(
+                $"{dscManifest.Path}: ModuleVersion {dscManifest.ModuleVersion} is not {ModuleName}'s {manifest.ModuleVersion}.");
+        if (!dscManifest.Values("ModuleName").SequenceEqual([ModuleName])
+            || !dscManifest.Values("RequiredVersion").SequenceEqual([manifest.ModuleVersion.ToString()]))
+            throw new PackagerException(
+                $"{dscManifest.Path}: RequiredModules must be @{{ ModuleName = '{ModuleName}'; RequiredVersion = '{manifest.ModuleVersion}' }}.");
     }
 
     /// <summary>(source path, path inside the version folder) for everything but the generated help.</summary>
@@ -69,7 +104,6 @@ public static class ModuleAssembler
         var files = new List<(string, string)> { (manifest.Path, Path.GetFileName(manifest.Path)) };
 
         var module = RequireDirectory(Path.Combine(root, "module"), "module sources");
-        files.Add((RequireFile(Path.Combine(module, ModuleName + ".psm1")), ModuleName + ".psm1"));
         files.AddRange(Directory.EnumerateFiles(module, "*.ps1xml").Order(StringComparer.Ordinal)
             .Select(f => (f, Path.GetFileName(f))));
         var about = Path.Combine(module, "en-US");

@@ -49,8 +49,8 @@ public static class Program
 
     private static int Assemble(Dictionary<string, string> options, TextWriter output, TextWriter error)
     {
-        var module = ModuleAssembler.Assemble(options["--root"], options["--configuration"], options["--out"], error);
-        output.WriteLine($"Assembled {ModuleAssembler.ModuleName} {module.Version} in {module.Folder} ({module.FileCount} files)");
+        foreach (var module in ModuleAssembler.Assemble(options["--root"], options["--configuration"], options["--out"], error))
+            output.WriteLine($"Assembled {module.Name} {module.Version} in {module.Folder} ({module.FileCount} files)");
         return 0;
     }
 

@@ -77,3 +77,10 @@ public sealed class PoolFullException(string message, object? target = null, Exc
 /// <summary>The change would promise more than the pool's -MaxOvercommit allows; the message names the pool, the ratio and the limit.</summary>
 public sealed class OvercommitLimitExceededException(string message, object? target = null)
     : SparseStorageException("OvercommitLimitExceeded", StorageErrorKind.LimitExceeded, message, target);
+
+/// <summary>
+/// Reading a file failed in a way .NET reports only as an IOException (EIO, EINVAL from a device or pseudo-file, a
+/// vanished disk): thrown where Core knows it was reading, so the error says "read" and names the file.
+/// </summary>
+public sealed class StorageReadException(string path, IOException inner)
+    : SparseStorageException("ReadFailed", StorageErrorKind.ReadError, $"Reading {path} failed: {inner.Message}", path, inner);

@@ -15,4 +15,6 @@ public enum StorageErrorKind
     OperationTimeout,
     LimitExceeded,
     ResourceUnavailable,
+    /// <summary>Reading a file or device failed (EIO and the like) where Core knows it was reading.</summary>
+    ReadError,
 }

@@ -41,7 +41,7 @@ public sealed class PoolConfiguration(string path)
             return [];
         try
         {
-            return JsonSerializer.Deserialize<Document>(File.ReadAllText(FilePath), Json)?.Pools ?? [];
+            return JsonSerializer.Deserialize<Document>(IoFailure.Reading(FilePath, () => File.ReadAllText(FilePath)), Json)?.Pools ?? [];
         }
         catch (JsonException e)
         {

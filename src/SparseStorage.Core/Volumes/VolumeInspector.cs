@@ -1,8 +1,8 @@
+using Microsoft.Win32.SafeHandles;
 using SparseStorage.Core.Devices;
 using SparseStorage.Core.Encryption;
 using SparseStorage.Core.Formats;
 using SparseStorage.Core.Host;
-using Microsoft.Win32.SafeHandles;
 using SparseStorage.Core.Native;
 
 namespace SparseStorage.Core.Volumes;

@@ -15,8 +15,25 @@ internal static class ErrorMapping
         IContainsErrorRecord { ErrorRecord: { } record } => new ErrorRecord(record, exception),
         InvalidDataException e => new ErrorRecord(e, "InvalidVolumeImage", ErrorCategory.InvalidData, target),
         UnauthorizedAccessException e => new ErrorRecord(e, "AccessDenied", ErrorCategory.PermissionDenied, target),
-        IOException e => new ErrorRecord(e, "IOError", ErrorCategory.WriteError, target),
+        IOException e => FromIo(e, target),
         _ => new ErrorRecord(exception, "UnexpectedError", ErrorCategory.NotSpecified, target),
+    };
+
+    /// <summary>
+    /// An IOException Core did not wrap: the category says what happened as far as its type and errno tell. Reads Core
+    /// knows it made arrive as StorageReadException (ReadError); a bare one is not assumed to be a write.
+    /// </summary>
+    private static ErrorRecord FromIo(IOException exception, object? target) => exception switch
+    {
+        FileNotFoundException e => new ErrorRecord(e, "FileNotFound", ErrorCategory.ObjectNotFound, target ?? e.FileName),
+        DirectoryNotFoundException e => new ErrorRecord(e, "DirectoryNotFound", ErrorCategory.ObjectNotFound, target),
+        PathTooLongException e => new ErrorRecord(e, "PathTooLong", ErrorCategory.InvalidArgument, target),
+        EndOfStreamException e => new ErrorRecord(e, "UnexpectedEndOfFile", ErrorCategory.InvalidData, target),
+        _ when IoFailure.IsOutOfSpace(exception) => new ErrorRecord(exception, "NoSpaceLeft", ErrorCategory.ResourceUnavailable, target),
+        _ when IoFailure.IsReadOnlyFileSystem(exception) => new ErrorRecord(exception, "ReadOnlyFileSystem", ErrorCategory.WriteError, target),
+        _ when IoFailure.IsBusy(exception) => new ErrorRecord(exception, "ResourceBusy", ErrorCategory.ResourceBusy, target),
+        _ when IoFailure.IsExisting(exception) => new ErrorRecord(exception, "AlreadyExists", ErrorCategory.ResourceExists, target),
+        _ => new ErrorRecord(exception, "IOError", ErrorCategory.NotSpecified, target),
     };
 
     /// <summary>Failures that no later pipeline item can avoid (a missing tool, a host without the feature, not root) stop the command.</summary>
@@ -37,6 +54,7 @@ internal static class ErrorMapping
         StorageErrorKind.OperationTimeout => ErrorCategory.OperationTimeout,
         StorageErrorKind.LimitExceeded => ErrorCategory.LimitsExceeded,
         StorageErrorKind.ResourceUnavailable => ErrorCategory.ResourceUnavailable,
+        StorageErrorKind.ReadError => ErrorCategory.ReadError,
         _ => ErrorCategory.NotSpecified,
     };
 }

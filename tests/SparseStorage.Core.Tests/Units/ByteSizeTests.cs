@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace SparseStorage.Core.Tests.Units;
 
 public class ByteSizeTests
@@ -108,5 +110,21 @@ public class ByteSizeTests
         new ByteSize(1).RoundUpTo(512).Bytes.Should().Be(512);
         new ByteSize(512).RoundUpTo(512).Bytes.Should().Be(512);
         new ByteSize(513).RoundUpTo(512).Bytes.Should().Be(1024);
+    }
+
+    [Theory]
+    [InlineData(1610612736L, "{0}", "1.5 GiB")]
+    [InlineData(1610612736L, "{0:G}", "1.5 GiB")]
+    [InlineData(1610612736L, "{0:D}", "1.5 GiB (1610612736 bytes)")]
+    [InlineData(512L, "{0:D}", "512 B (512 bytes)")]
+    public void Composite_formats_show_the_unit_and_D_adds_the_exact_count(long bytes, string format, string expected) =>
+        string.Format(CultureInfo.InvariantCulture, format, new ByteSize(bytes)).Should().Be(expected);
+
+    [Fact]
+    public void An_unknown_format_is_refused()
+    {
+        var act = () => string.Format(CultureInfo.InvariantCulture, "{0:N0}", new ByteSize(1));
+
+        act.Should().Throw<FormatException>().WithMessage("*N0*");
     }
 }

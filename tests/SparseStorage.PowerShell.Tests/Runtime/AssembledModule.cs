@@ -8,17 +8,23 @@ namespace SparseStorage.PowerShell.Tests.Runtime;
 /// </summary>
 public static class AssembledModule
 {
-    private static readonly Lazy<string> Manifest = new(Assemble);
+    private static readonly Lazy<IReadOnlyList<Packager.AssembledModule>> Modules = new(Assemble);
 
     /// <summary>The assembled SparseStorage.psd1, for Import-Module.</summary>
-    public static string ManifestPath => Manifest.Value;
+    public static string ManifestPath => PathOf(ModuleAssembler.ModuleName);
 
-    private static string Assemble()
+    /// <summary>The assembled SparseStorageDsc.psd1 beside it (out/SparseStorageDsc/&lt;version&gt;/).</summary>
+    public static string DscManifestPath => PathOf(ModuleAssembler.DscModuleName);
+
+    private static string PathOf(string name) =>
+        Path.Combine(Modules.Value.Single(m => m.Name == name).Folder, name + ".psd1");
+
+    private static IReadOnlyList<Packager.AssembledModule> Assemble()
     {
         var output = Path.Combine(AppContext.BaseDirectory, "assembled");
         var warnings = new StringWriter();
-        var module = ModuleAssembler.Assemble(CmdletAssembly.RepositoryRoot, CmdletAssembly.Configuration, output, warnings);
+        var modules = ModuleAssembler.Assemble(CmdletAssembly.RepositoryRoot, CmdletAssembly.Configuration, output, warnings);
         warnings.ToString().Should().BeEmpty("every exported cmdlet has a help page");
-        return Path.Combine(module.Folder, ModuleAssembler.ModuleName + ".psd1");
+        return modules;
     }
 }

@@ -100,6 +100,46 @@ public sealed class ErrorRecordTests(PowerShellRuntime runtime) : IDisposable
         result.Error.FullyQualifiedErrorId.Should().StartWith("PoolNotFound,");
     }
 
+    public static TheoryData<string, string, ErrorCategory> PowerShellsOwnFailures => new()
+    {
+        { "Get-SparseVolume -Path nosuchdrive:/x.img", "DriveNotFound,", ErrorCategory.ObjectNotFound },
+        { "Register-StoragePool -Name p -Path nosuchdrive:/pool -Confirm:$false", "DriveNotFound,", ErrorCategory.ObjectNotFound },
+        { "Get-SparseVolume -Path Env:/HOME", "Argument,", ErrorCategory.InvalidArgument },
+    };
+
+    [Theory]
+    [MemberData(nameof(PowerShellsOwnFailures))]
+    public void A_failure_PowerShell_raises_keeps_its_own_error_record(string command, string idPrefix, ErrorCategory category)
+    {
+        var result = Run(command);
+
+        result.Error.FullyQualifiedErrorId.Should().StartWith(idPrefix).And.NotContain("UnexpectedError");
+        result.Error.CategoryInfo.Category.Should().Be(category);
+        result.Error.Exception.Should().BeAssignableTo<IContainsErrorRecord>();
+    }
+
+    [Fact]
+    public void A_file_the_kernel_fails_to_read_is_a_ReadError_naming_the_file()
+    {
+        // Reading /proc/self/mem from offset 0 fails with EIO: the page at address 0 is never mapped.
+        var saved = Environment.GetEnvironmentVariable("SPARSESTORAGE_CONFIG");
+        Environment.SetEnvironmentVariable("SPARSESTORAGE_CONFIG", "/proc/self/mem");
+        try
+        {
+            var result = Run("Get-StoragePool");
+
+            result.Error.FullyQualifiedErrorId.Should().Be("ReadFailed,SparseStorage.PowerShell.Commands.GetStoragePoolCommand");
+            result.Error.CategoryInfo.Category.Should().Be(ErrorCategory.ReadError);
+            result.Error.TargetObject.Should().Be("/proc/self/mem");
+            result.Error.Exception.Message.Should().Contain("Reading /proc/self/mem failed");
+            result.Error.Exception.InnerException.Should().BeOfType<IOException>();
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("SPARSESTORAGE_CONFIG", saved);
+        }
+    }
+
     public void Dispose() => pool.Dispose();
 
     private Invocation Run(string command, Hashtable? variables = null) => runtime.Run(command, variables);

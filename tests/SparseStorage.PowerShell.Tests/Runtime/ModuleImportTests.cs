@@ -21,12 +21,44 @@ public sealed class ModuleImportTests(PowerShellRuntime runtime) : IDisposable
     }
 
     [Fact]
-    public void The_root_script_module_imports_the_cmdlets_as_a_binary_module_that_the_manifest_does_not_name()
+    public void The_module_is_the_cmdlet_assembly_itself_with_no_script_to_compile_at_import()
     {
-        Module.ModuleType.Should().Be(ModuleType.Script);
-        Module.NestedModules.Should().ContainSingle(m => m.Name == "SparseStorage.PowerShell" && m.ModuleType == ModuleType.Binary);
+        Module.ModuleType.Should().Be(ModuleType.Binary);
+        Module.ImplementingAssembly.GetName().Name.Should().Be("SparseStorage.PowerShell");
+        Module.NestedModules.Should().BeEmpty();
+        Manifest()["RootModule"].Should().Be("SparseStorage.PowerShell.dll");
+        Manifest().ContainsKey("DscResourcesToExport").Should().BeFalse("the DSC resources live in SparseStorageDsc");
+        Directory.EnumerateFiles(Path.GetDirectoryName(AssembledModule.ManifestPath)!, "*", SearchOption.AllDirectories)
+            .Where(f => f.EndsWith(".psm1", StringComparison.Ordinal) || f.EndsWith(".ps1", StringComparison.Ordinal))
+            .Should().BeEmpty("no script is compiled when the module is imported");
+    }
+
+    [Fact]
+    public void SparseStorageDsc_requires_this_version_of_SparseStorage_and_exports_the_two_resources()
+    {
+        var dsc = runtime.Run("Import-PowerShellDataFile -Path $Path", new Hashtable { ["Path"] = AssembledModule.DscManifestPath })
+            .Succeeded().Objects<Hashtable>().Single();
+
+        dsc["RootModule"].Should().Be("SparseStorageDsc.psm1");
+        dsc["ModuleVersion"].Should().Be(Module.Version.ToString());
+        var required = LanguagePrimitives.ConvertTo<Hashtable[]>(dsc["RequiredModules"]).Should().ContainSingle().Subject;
+        required["ModuleName"].Should().Be("SparseStorage");
+        required["RequiredVersion"].Should().Be(Module.Version.ToString());
+        LanguagePrimitives.ConvertTo<string[]>(dsc["DscResourcesToExport"]).Should().BeEquivalentTo("SparseVolume", "SparseStoragePool");
         // The DSC class-resource loader refuses a binary module listed in NestedModules.
-        Manifest().ContainsKey("NestedModules").Should().BeFalse();
+        dsc.ContainsKey("NestedModules").Should().BeFalse();
+    }
+
+    [Fact]
+    public void Using_module_SparseStorageDsc_defines_the_resource_classes_over_the_loaded_SparseStorage()
+    {
+        using var runspace = runtime.Open();
+        var names = PowerShellRuntime.Run(runspace,
+            "[scriptblock]::Create(\"using module '$Path'`n[SparseVolume], [SparseStoragePool]\").Invoke().Name; " +
+            "@(Get-Module -Name SparseStorage).Count",
+            new Hashtable { ["Path"] = AssembledModule.DscManifestPath }).Succeeded().Objects<object>().Select(o => o.ToString());
+
+        names.Should().Equal("SparseVolume", "SparseStoragePool", "1");
     }
 
     [Fact]

@@ -1,11 +1,14 @@
-# The cmdlets live in SparseStorage.PowerShell.dll, which this script module imports and re-exports. This script
-# module is the manifest's root and holds the class-based DSC resources SparseVolume and SparseStoragePool.
+# The class-based DSC resources SparseVolume and SparseStoragePool, in a module of their own so that SparseStorage
+# stays a plain binary module that compiles no script at import. The manifest requires SparseStorage, so its cmdlets
+# are loaded before this file runs.
 #
 # The DSC classes must be in this file, the RootModule itself, not in a nested or dot-sourced script:
 # PSDesiredStateConfiguration 2.x's Get-DscResource looks for [DscResource()] classes in the root module's file, and
 # Invoke-DscResource creates the resource with 'using module <manifest>', which exposes only the root module's classes
-# (about_Using). The decisions are made in Core (SparseStorage.Core.Configuration, unit-tested there); the classes
-# read the host through the cmdlets, ask Core's planner what differs, and run the planned steps through the cmdlets.
+# (about_Using). The loader also walks the manifest's nested modules and refuses any binary one
+# (ConfigurationNotSupportedInPowerShellCore); SparseStorage is a required module, not a nested one, so it is not
+# walked. The decisions are made in Core (SparseStorage.Core.Configuration, unit-tested there); the classes read the
+# host through the cmdlets, ask Core's planner what differs, and run the planned steps through the cmdlets.
 Set-StrictMode -Version Latest
 
 if (-not $IsLinux) {
@@ -13,16 +16,10 @@ if (-not $IsLinux) {
 }
 
 # The classes name Core types as strings, resolved when a method runs: a type literal in a class body must resolve
-# when the file is parsed, and Get-DscResource parses this file without loading the module. Loading the assembly here
-# makes the names resolvable even before any cmdlet has run in this runspace.
-Add-Type -Path (Join-Path $PSScriptRoot 'SparseStorage.Core.dll')
-
-# The cmdlet assembly is imported here, not listed in the manifest's NestedModules: PowerShell's DSC class-resource
-# loader walks the manifest's nested modules and refuses any binary one (ConfigurationNotSupportedInPowerShellCore),
-# so Get-DscResource and Invoke-DscResource would fail for the whole module.
-$cmdletModule = Import-Module -Name (Join-Path $PSScriptRoot 'SparseStorage.PowerShell.dll') -PassThru
-$ExecutionContext.SessionState.Module.OnRemove = { Remove-Module -ModuleInfo $cmdletModule -Force }
-Export-ModuleMember -Cmdlet @($cmdletModule.ExportedCmdlets.Keys)
+# when the file is parsed, and Get-DscResource parses this file without loading the module. Loading the assembly from
+# the required SparseStorage module makes the names resolvable even before any cmdlet has run in this runspace.
+$sparseStorage = Get-Module -Name SparseStorage | Sort-Object -Property Version -Descending | Select-Object -First 1
+Add-Type -Path (Join-Path $sparseStorage.ModuleBase 'SparseStorage.Core.dll')
 
 function Get-SparseStorageType {
     param([Parameter(Mandatory)] [string] $FullName)
