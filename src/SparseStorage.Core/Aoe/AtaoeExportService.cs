@@ -67,12 +67,12 @@ public sealed class AtaoeExportService(StorageContext context)
     private void RequireUnchanged(AtaoeExportPlan plan)
     {
         if (NetworkNamespace.Current() != plan.NetworkNamespace)
-            throw new StorageOperationException("AoePlanChanged",
+            throw new StorageOperationException("ChangedSincePlanned",
                 $"The export of {plan.Target} was planned in network namespace {plan.NetworkNamespace} and is applied in {NetworkNamespace.Current()}; plan it again where it is to run.", plan.Target);
         var volume = new VolumeCatalog(context).Get(plan.Request.Volume.Path);
         var now = Plan(plan.Request with { Volume = volume, Slot = plan.Slot });
         if (!now.Steps.SequenceEqual(plan.Steps))
-            throw new StorageOperationException("AoePlanChanged",
+            throw new StorageOperationException("ChangedSincePlanned",
                 $"The export of {plan.Target} changed since it was planned; nothing was done. Planned: {plan.Describe()}. Now: {now.Describe()}.", plan.Target);
     }
 
@@ -101,7 +101,7 @@ public sealed class AtaoeExportService(StorageContext context)
         using var exportsLock = LockExports(cancellationToken);
         var record = FindRecord(plan.Address);
         if (record.ProcessId != plan.Record.ProcessId || record.ProcessStartTicks != plan.Record.ProcessStartTicks || record.StateNow() != plan.Export.State)
-            throw new StorageOperationException("AoePlanChanged",
+            throw new StorageOperationException("ChangedSincePlanned",
                 $"The export {plan.Address} changed since it was planned (now vblade pid {record.ProcessId}, {record.StateNow()}); nothing was done.", plan.Target);
         var steps = StepRunner.ForApply(context, progress, Activity, cancellationToken);
         if (plan.StopsProcess)

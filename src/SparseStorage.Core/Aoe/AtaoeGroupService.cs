@@ -72,7 +72,7 @@ public sealed partial class AtaoeGroupService(StorageContext context, bool aoeDr
             throw IncapableHost(missing);
         var now = Plan(plan.Request, cancellationToken);
         if (!now.Steps.SequenceEqual(plan.Steps))
-            throw new StorageOperationException("AoePlanChanged",
+            throw new StorageOperationException("ChangedSincePlanned",
                 $"The volume group {plan.Request.VolumeGroup} changed since it was planned; nothing was done. Planned: {plan.Describe()}. Now: {now.Describe()}.", plan.Request.VolumeGroup);
         var steps = StepRunner.ForApply(context, progress, "Add AoE disks", cancellationToken);
         foreach (var command in plan.Commands)

@@ -112,7 +112,7 @@ public sealed class BackupRestorer(StorageContext context)
         RequireRestorable(plan.TargetPath);
         var chain = BackupCatalog.Chain(plan.SetDirectory);
         if (!chain.Select(l => l.Checksum).SequenceEqual(plan.Chain.Select(l => l.Checksum)) || File.Exists(plan.TargetPath) != plan.ReplacesExisting)
-            throw new StorageOperationException("BackupChainChanged",
+            throw new StorageOperationException("ChangedSincePlanned",
                 $"Backup set {plan.SetDirectory} or the restore target {plan.TargetPath} changed after the plan was made ({plan.Describe()}); nothing was restored. Run the command again.", plan.SetDirectory);
     }
 

@@ -133,7 +133,7 @@ public sealed class BackupSetService(StorageContext context)
     {
         var now = Fingerprint(volumeFolder);
         if (!now.SequenceEqual(seen))
-            throw new StorageOperationException("BackupChainChanged",
+            throw new StorageOperationException("ChangedSincePlanned",
                 $"The backup sets in {volumeFolder} changed after the plan was made ({string.Join(", ", seen.Select(s => s.Split(' ')[0]).DefaultIfEmpty("none"))} then, " +
                 $"{string.Join(", ", now.Select(s => s.Split(' ')[0]).DefaultIfEmpty("none"))} now); nothing was changed. Run the command again.", volumeFolder);
     }

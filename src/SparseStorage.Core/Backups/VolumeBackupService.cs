@@ -87,7 +87,7 @@ public sealed class VolumeBackupService(StorageContext context)
         var volume = new VolumeCatalog(context).Get(plan.Volume.Path);
         var attachment = context.ReadAttachments().Of(volume.Path);
         if (FileSystemFreeze.Assess(volume, attachment) != plan.Consistency)
-            throw new StorageOperationException("VolumeChangedSincePlan",
+            throw new StorageOperationException("ChangedSincePlanned",
                 $"Volume '{volume.Name}' is {attachment.Describe()} now, which changes how it is backed up ({plan.Describe()}); nothing was backed up. Run the command again.", volume.Path);
         BackupSetService.RequireUnchanged(plan.VolumeFolder, plan.SetsSeen);
         return Run(plan, volume, attachment, StepRunner.ForApply(context, progress, $"Backing up {volume.Name}", cancellationToken), progress)!;

@@ -13,7 +13,7 @@ namespace SparseStorage.Core.Devices;
 /// be found from the loop device. <see cref="Decrypting"/>: the export is an unlocked encrypted volume;
 /// <see cref="LockWithDismount"/>: a mount unlocked it, so the dismount locks it again.
 /// The record is written before the daemon starts (<see cref="ProcessId"/> 0 until its pid file names it), so that a
-/// kill at any moment leaves something Lock-Volume -Force and the sweep can act on.
+/// kill at any moment leaves something Lock-Volume and the sweep can act on.
 /// </summary>
 public sealed record FuseExportRecord(string VolumePath, string ExportPath, int ProcessId, bool Decrypting = false, bool LockWithDismount = false)
 {

@@ -45,7 +45,7 @@ public sealed class FuseExporter(IProcessRunner runner, RuntimePaths runtime, Vo
 
     /// <summary>
     /// Starts the daemon. Its record is written first, naming this process as its owner, so that a kill at any moment
-    /// leaves a record that Lock-Volume -Force and the sweep can act on; the daemon's pid is added once it runs.
+    /// leaves a record that Lock-Volume and the sweep can act on; the daemon's pid is added once it runs.
     /// The export stays owned by this process until <see cref="Release"/> hands it over to the host.
     /// </summary>
     public FuseExportRecord Start(string volumePath, FuseExportOptions options, CancellationToken cancellationToken)
@@ -89,7 +89,7 @@ public sealed class FuseExporter(IProcessRunner runner, RuntimePaths runtime, Vo
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or SparseStorageException)
         {
-            // The record stays: Lock-Volume -Force and the sweep find what is left.
+            // The record stays: Lock-Volume and the sweep find what is left.
         }
     }
 

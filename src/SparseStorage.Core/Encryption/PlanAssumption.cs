@@ -6,7 +6,7 @@ internal static class PlanAssumption
     public static void Require(bool holds, SparseVolume volume, string change)
     {
         if (!holds)
-            throw new StorageOperationException("VolumeChangedSincePlan",
+            throw new StorageOperationException("ChangedSincePlanned",
                 $"Volume '{volume.Name}' changed after the plan was made ({change}); nothing was changed. Run the command again to plan it anew.", volume);
     }
 

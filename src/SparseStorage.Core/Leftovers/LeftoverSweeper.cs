@@ -10,7 +10,7 @@ namespace SparseStorage.Core.Leftovers;
 /// it can prove is the module's and dead: a FUSE export whose record names an owner process that is gone (or whose
 /// daemon is gone), a key file in /dev/shm whose name carries a process that is gone, a work file whose name does.
 /// A process is told apart from a later one with the same pid by its start time. A daemon that backs a loop device
-/// is never stopped: that volume is reported for Lock-Volume -Force or Dismount-SparseVolume instead. Cheap enough
+/// is never stopped: that volume is reported for Lock-Volume or Dismount-SparseVolume instead. Cheap enough
 /// to run at the start of listings, mounts and unlocks: a few directory listings.
 /// </summary>
 public sealed class LeftoverSweeper(StorageContext context)
@@ -79,7 +79,7 @@ public sealed class LeftoverSweeper(StorageContext context)
             : $"the record and FUSE mount of {record.VolumePath}, whose qemu-storage-daemon{(record.ProcessId > 0 ? $" pid {record.ProcessId}" : "")} is gone";
         if (attachments.Of(record.VolumePath).LoopDevice is { } loop)
         {
-            report.AddKept($"{what}: kept, since loop device {loop} uses its export; run Lock-Volume -Force or Dismount-SparseVolume on the volume.");
+            report.AddKept($"{what}: kept, since loop device {loop} uses its export; run Lock-Volume or Dismount-SparseVolume on the volume.");
             return;
         }
         exporter.Stop(record, CancellationToken.None);

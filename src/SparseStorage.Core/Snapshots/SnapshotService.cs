@@ -175,7 +175,7 @@ public sealed class SnapshotService(StorageContext context)
     private static void RequireUnchanged(Planning.OperationPlan planned, Planning.OperationPlan now, bool sameState)
     {
         if (!sameState || !planned.Steps.SequenceEqual(now.Steps))
-            throw new StorageOperationException("VolumeChangedSincePlan",
+            throw new StorageOperationException("ChangedSincePlanned",
                 $"{planned.Target} changed after the plan was made ({planned.Describe()}); now it would be: {now.Describe()}. Nothing was changed; run the command again.", planned.Target);
     }
 

@@ -11,7 +11,7 @@ public sealed record PlannedVolumeState(long SizeBytes, VolumeFormat Format, Fil
     public static PlannedVolumeState Of(SparseVolume volume, VolumeAttachment attachment) =>
         new(volume.SizeBytes, volume.Format, volume.FileSystem, attachment);
 
-    /// <summary>Throws VolumeChangedSincePlan, naming what changed, unless <paramref name="now"/> is the state planned for.</summary>
+    /// <summary>Throws ChangedSincePlanned, naming what changed, unless <paramref name="now"/> is the state planned for.</summary>
     public void RequireSame(SparseVolume volume, PlannedVolumeState now, string operation)
     {
         var change = now.SizeBytes != SizeBytes ? $"its size is now {ByteSize.Format(now.SizeBytes)}, not {ByteSize.Format(SizeBytes)}"
@@ -20,7 +20,7 @@ public sealed record PlannedVolumeState(long SizeBytes, VolumeFormat Format, Fil
             : !SameAttachment(now.Attachment, Attachment) ? $"it is now {now.Attachment.Describe()}, and was {Attachment.Describe()}"
             : null;
         if (change is not null)
-            throw new StorageOperationException("VolumeChangedSincePlan",
+            throw new StorageOperationException("ChangedSincePlanned",
                 $"{volume.Name} changed after the {operation} was planned: {change}. Nothing was done; run the command again to plan it for the volume as it is now.", volume);
     }
 

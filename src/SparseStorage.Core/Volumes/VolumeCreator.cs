@@ -107,7 +107,7 @@ public sealed class VolumeCreator(StorageContext context) : IPlannedOperation<Ne
             throw new StorageOperationException("UnreachableLoopMount",
                 "mkfs.btrfs cannot check whether the new image is mounted while a mounted loop device's backing file cannot be reached: " +
                 string.Join("; ", unreachable) + ". A volume whose qemu-storage-daemon died shows IsBroken in Get-SparseVolume; " +
-                "Lock-Volume -Force clears it. Unmount any other such loop device with 'umount -l'.", target, e);
+                "Lock-Volume clears it. Unmount any other such loop device with 'umount -l'.", target, e);
         }
     }
 

@@ -167,7 +167,7 @@ public sealed partial class VolumeMounter(StorageContext context)
     private static void RequireMountableEncrypted(SparseVolume current, VolumeAttachment attachment)
     {
         if (current.IsBroken)
-            throw new StorageOperationException("VolumeBroken", $"The qemu-storage-daemon of '{current.Name}' is gone; run Lock-Volume -Force to clean up first.", current);
+            throw new StorageOperationException("VolumeBroken", $"The qemu-storage-daemon of '{current.Name}' is gone; run Lock-Volume to clean up first.", current);
         // On the dm-crypt path cryptsetup's own loop device carries the mapping; any other loop device means in use.
         if (attachment.IsMounted || attachment.LoopDevice is not null && attachment.MappedDevice is null)
             throw new VolumeInUseException($"Volume '{current.Name}' is already {attachment.Describe()}; dismount it first.", current);

@@ -90,7 +90,7 @@ public sealed class BackupPlanTests : IDisposable
         ScatteredImage.Scribble(volume.Path, chunks: 1, seed: 3);
         var incremental = Backup(volume, full: false);
 
-        ErrorIds.Of(() => sets.Apply(plan)).Should().Be("BackupChainChanged");
+        ErrorIds.Of(() => sets.Apply(plan)).Should().Be("ChangedSincePlanned");
 
         Directory.Exists(full.BackupPath).Should().BeTrue("the incremental set still needs it");
         BackupCatalog.Chain(incremental.BackupPath).Should().HaveCount(2);
@@ -105,7 +105,7 @@ public sealed class BackupPlanTests : IDisposable
         plan.Kind.Should().Be(BackupKind.Incremental);
         sets.Apply(sets.Plan(new RemoveBackupRequest(full.BackupPath)));
 
-        ErrorIds.Of(() => backups.Apply(plan)).Should().Be("BackupChainChanged");
+        ErrorIds.Of(() => backups.Apply(plan)).Should().Be("ChangedSincePlanned");
 
         Directory.EnumerateFileSystemEntries(plan.VolumeFolder).Should().BeEmpty("no set and no work directory was made");
     }
@@ -128,7 +128,7 @@ public sealed class BackupPlanTests : IDisposable
         journal.Clear();
         restorer.Apply(beside);
         AssertSameSteps(beside.Steps, journal);
-        ErrorIds.Of(() => restorer.Apply(beside)).Should().Be("BackupChainChanged", "the target exists now, which the plan did not say it would replace");
+        ErrorIds.Of(() => restorer.Apply(beside)).Should().Be("ChangedSincePlanned", "the target exists now, which the plan did not say it would replace");
     }
 
     [IntegrationFact]
@@ -153,8 +153,8 @@ public sealed class BackupPlanTests : IDisposable
         snapshots.Remove(snapshots.Find(Fresh(raw), "first"));
         snapshots.Create(Fresh(raw), "first");
 
-        ErrorIds.Of(() => snapshots.Apply(restore)).Should().Be("VolumeChangedSincePlan");
-        ErrorIds.Of(() => snapshots.Apply(remove)).Should().Be("VolumeChangedSincePlan");
+        ErrorIds.Of(() => snapshots.Apply(restore)).Should().Be("ChangedSincePlanned");
+        ErrorIds.Of(() => snapshots.Apply(remove)).Should().Be("ChangedSincePlanned");
         snapshots.List(Fresh(raw)).Should().ContainSingle().Which.Name.Should().Be("first");
     }
 

@@ -11,7 +11,7 @@ namespace SparseStorage.Core.Tests.Integration;
 /// <summary>
 /// Operations killed with SIGKILL at their most dangerous moment, in a child process running the real code: after the
 /// daemon that serves an unlocked volume started, in the middle of encrypting, copying and backing up. What they leave
-/// is recorded, counted, and cleared by Lock-Volume -Force or by the sweep of a later call, with no key left in
+/// is recorded, counted, and cleared by Lock-Volume or by the sweep of a later call, with no key left in
 /// /dev/shm, no daemon, no FUSE mount and no work file.
 /// </summary>
 [Collection(DeadFuseDaemonCollection.Name)]

@@ -52,7 +52,7 @@ public sealed class DeadFuseDaemonTests : IDisposable
 
         var error = create.Should().Throw<StorageOperationException>().Which;
         error.ErrorId.Should().Be("UnreachableLoopMount");
-        error.Message.Should().Contain(mountPoint).And.Contain("Lock-Volume -Force");
+        error.Message.Should().Contain(mountPoint).And.Contain("Lock-Volume");
         File.Exists(pool.Combine("pool", "fresh.img")).Should().BeFalse("nothing is left under the final name");
         Encrypting.Lock(context, broken);
         creator.Create(creator.Plan(request)).FileSystem.Should().Be(FileSystemType.Btrfs, "once the dead mount is cleared, mkfs.btrfs runs");
@@ -68,7 +68,7 @@ public sealed class DeadFuseDaemonTests : IDisposable
 
         var report = new LeftoverSweeper(context).Sweep();
 
-        report.Kept.Should().ContainSingle().Which.Should().Contain(attachment.LoopDevice!).And.Contain("Lock-Volume -Force");
+        report.Kept.Should().ContainSingle().Which.Should().Contain(attachment.LoopDevice!).And.Contain("Lock-Volume");
         report.Removed.Should().BeEmpty();
         context.ReadAttachments().Of(broken.Path).Should().BeEquivalentTo(attachment, "the record, loop device and mount are all still there");
         Encrypting.Lock(context, broken).IsAttached.Should().BeFalse();

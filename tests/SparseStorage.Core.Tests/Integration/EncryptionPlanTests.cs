@@ -51,7 +51,7 @@ public sealed class EncryptionPlanTests : IDisposable
 
         var apply = () => protector.Apply(plan);
 
-        apply.Should().Throw<StorageOperationException>().Which.ErrorId.Should().Be("VolumeChangedSincePlan");
+        apply.Should().Throw<StorageOperationException>().Which.ErrorId.Should().Be("ChangedSincePlanned");
         runner.Commands.Should().BeEmpty();
         new VolumeCatalog(context).Get(volume.Path).Encryption.Should().Be("None");
         Directory.GetFiles(pool.PoolPath, ".*").Should().BeEmpty("no work file was made");
@@ -87,9 +87,9 @@ public sealed class EncryptionPlanTests : IDisposable
         Encrypting.AddKey(context, volume, [passphrase], keyFile).KeySlotCount.Should().Be(2);
 
         var stale = () => manager.Apply(removeLast);
-        stale.Should().Throw<StorageOperationException>().Which.ErrorId.Should().Be("VolumeChangedSincePlan");
+        stale.Should().Throw<StorageOperationException>().Which.ErrorId.Should().Be("ChangedSincePlanned");
         var staleAdd = () => manager.Apply(add);
-        staleAdd.Should().Throw<StorageOperationException>().Which.ErrorId.Should().Be("VolumeChangedSincePlan");
+        staleAdd.Should().Throw<StorageOperationException>().Which.ErrorId.Should().Be("ChangedSincePlanned");
         new VolumeCatalog(context).Get(volume.Path).KeySlotCount.Should().Be(2);
         manager.Plan(new RemoveVolumeKeyRequest(volume, [passphrase])).RemovesLastKey.Should().BeFalse("the key file is left");
         pool.AssertNothingLeftBehind();
@@ -112,13 +112,13 @@ public sealed class EncryptionPlanTests : IDisposable
 
         Encrypting.Unlock(context, volume, [passphrase]);
         var stale = () => unlocker.Apply(unlock);
-        stale.Should().Throw<StorageOperationException>().Which.ErrorId.Should().Be("VolumeChangedSincePlan");
+        stale.Should().Throw<StorageOperationException>().Which.ErrorId.Should().Be("ChangedSincePlanned");
 
         var lockPlan = unlocker.Plan(new LockVolumeRequest(volume, Dismount: true));
         lockPlan.Steps.Should().ContainSingle().Which.Should().StartWith("stop qemu-storage-daemon");
         new VolumeMounter(context).Mount(new VolumeCatalog(context).Get(volume.Path), mountPoint, readOnly: true);
         var staleLock = () => unlocker.Apply(lockPlan);
-        staleLock.Should().Throw<StorageOperationException>().Which.ErrorId.Should().Be("VolumeChangedSincePlan");
+        staleLock.Should().Throw<StorageOperationException>().Which.ErrorId.Should().Be("ChangedSincePlanned");
         new VolumeCatalog(context).Get(volume.Path).IsMounted.Should().BeTrue("nothing was taken down");
 
         var force = () => unlocker.Plan(new LockVolumeRequest(volume));
@@ -146,7 +146,7 @@ public sealed class EncryptionPlanTests : IDisposable
 
         var stale = () => unprotector.Apply(plan);
 
-        stale.Should().Throw<StorageOperationException>().Which.ErrorId.Should().Be("VolumeChangedSincePlan");
+        stale.Should().Throw<StorageOperationException>().Which.ErrorId.Should().Be("ChangedSincePlanned");
         new VolumeCatalog(context).Get(volume.Path).Encryption.Should().NotBe("None");
         Directory.GetFiles(pool.PoolPath, ".*").Should().BeEmpty("no work file was made");
         pool.AssertNothingLeftBehind();

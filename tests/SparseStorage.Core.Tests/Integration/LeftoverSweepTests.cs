@@ -101,7 +101,7 @@ public sealed class LeftoverSweepTests : IDisposable
         var directory = pool.Runtime.Ensure(pool.Runtime.FuseExports);
         var orphan = Pending(directory, Path.Combine(pool.PoolPath, "never.img"), DeadProcess());
         var starting = Pending(directory, Path.Combine(pool.PoolPath, "starting.img"), ProcessIdentity.Current);
-        context.ReadAttachments().Of(orphan.VolumePath).FuseExport.Should().NotBeNull("Lock-Volume -Force sees it");
+        context.ReadAttachments().Of(orphan.VolumePath).FuseExport.Should().NotBeNull("Lock-Volume sees it");
 
         var report = new LeftoverSweeper(context).Sweep();
 

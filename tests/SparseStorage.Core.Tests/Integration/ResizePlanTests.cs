@@ -69,7 +69,7 @@ public sealed class ResizePlanTests : IDisposable
         resizer.Resize(ResizeRequest.To(volume, ByteSize.FromMiB(160)));
 
         FluentActions.Invoking(() => resizer.Apply(plan)).Should().Throw<StorageOperationException>()
-            .Where(e => e.ErrorId == "VolumeChangedSincePlan" && e.Message.Contains("160 MiB, not 128 MiB"));
+            .Where(e => e.ErrorId == "ChangedSincePlanned" && e.Message.Contains("160 MiB, not 128 MiB"));
         new VolumeCatalog(context).Get(volume.Path).SizeBytes.Should().Be(160L << 20);
     }
 
@@ -84,7 +84,7 @@ public sealed class ResizePlanTests : IDisposable
         try
         {
             FluentActions.Invoking(() => resizer.Apply(plan)).Should().Throw<StorageOperationException>()
-                .Where(e => e.ErrorId == "VolumeChangedSincePlan" && e.Message.Contains("mounted at"));
+                .Where(e => e.ErrorId == "ChangedSincePlanned" && e.Message.Contains("mounted at"));
             new VolumeCatalog(context).Get(volume.Path).SizeBytes.Should().Be(128L << 20);
         }
         finally
@@ -103,7 +103,7 @@ public sealed class ResizePlanTests : IDisposable
         var mounted = mounter.Mount(volume, pool.Combine("mnt"), readOnly: false);
         try
         {
-            FluentActions.Invoking(() => optimizer.Apply(plan)).Should().Throw<StorageOperationException>().Where(e => e.ErrorId == "VolumeChangedSincePlan");
+            FluentActions.Invoking(() => optimizer.Apply(plan)).Should().Throw<StorageOperationException>().Where(e => e.ErrorId == "ChangedSincePlanned");
         }
         finally
         {
