@@ -19,7 +19,6 @@ public sealed record CompressVolumePlan(SparseVolume Source, string ArchivePath,
 {
     public override string Target => Source.Path;
     public override string Action => $"Archive {ByteSize.Format(Source.AllocatedBytes)} of data into {ArchivePath}";
-    public override IReadOnlyList<string> Steps => PlannedSteps;
 
     /// <summary>Where the archive is written before it is renamed into place.</summary>
     public required string TemporaryPath { get; init; }
@@ -28,7 +27,6 @@ public sealed record CompressVolumePlan(SparseVolume Source, string ArchivePath,
 
     internal string? FrozenMountPoint { get; init; }
 
-    internal IReadOnlyList<string> PlannedSteps { get; init; } = [];
 }
 
 /// <summary>What Expand-SparseVolume was asked for: the archive, and the volume file or pool directory to expand it to.</summary>
@@ -43,10 +41,8 @@ public sealed record ExpandVolumePlan(string ArchivePath, string TargetPath, Exp
 {
     public override string Target => TargetPath;
     public override string Action => $"Expand {ArchivePath}";
-    public override IReadOnlyList<string> Steps => PlannedSteps;
 
     /// <summary>Where the volume is written before it is checked and renamed into place.</summary>
     public required string TemporaryPath { get; init; }
 
-    internal IReadOnlyList<string> PlannedSteps { get; init; } = [];
 }

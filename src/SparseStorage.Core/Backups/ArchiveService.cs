@@ -99,7 +99,7 @@ public sealed class ArchiveService(StorageContext context)
         };
         var dryRun = StepRunner.ForPlan(context);
         RunCompress(plan, dryRun, null);
-        return plan with { PlannedSteps = dryRun.Steps.ToList() };
+        return plan with { Steps = dryRun.Steps.ToList() };
     }
 
     public VolumeArchive Apply(CompressVolumePlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
@@ -166,7 +166,7 @@ public sealed class ArchiveService(StorageContext context)
         var plan = new ExpandVolumePlan(archivePath, target, request) { TemporaryPath = SiblingFile.TemporaryFor(target) };
         var dryRun = StepRunner.ForPlan(context);
         RunExpand(plan, null, dryRun, null);
-        return plan with { PlannedSteps = dryRun.Steps.ToList() };
+        return plan with { Steps = dryRun.Steps.ToList() };
     }
 
     /// <summary>

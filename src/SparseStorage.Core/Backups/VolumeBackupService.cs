@@ -34,12 +34,10 @@ public sealed record BackupPlan(SparseVolume Volume, string Destination, string?
 
     /// <summary>The folder's sets when the plan was made; Apply refuses if they changed.</summary>
     internal IReadOnlyList<string> SetsSeen { get; init; } = [];
-    internal IReadOnlyList<string> PlannedSteps { get; init; } = [];
 
     public override string Target => Volume.Path;
     public override string Action =>
         $"{(Kind == BackupKind.Full ? "Full backup" : $"Incremental backup on {Path.GetFileName(ParentDirectory)}")} of {ByteSize.Format(Volume.AllocatedBytes)} allocated data into {VolumeFolder}";
-    public override IReadOnlyList<string> Steps => PlannedSteps;
 }
 
 /// <summary>
@@ -73,7 +71,7 @@ public sealed class VolumeBackupService(StorageContext context)
         };
         var steps = StepRunner.ForPlan(context);
         Run(plan, volume, attachment, steps, null);
-        return plan with { PlannedSteps = steps.Steps };
+        return plan with { Steps = steps.Steps };
     }
 
     /// <summary>

@@ -25,7 +25,6 @@ public sealed record CopyVolumePlan(SparseVolume Source, string DestinationPath,
     public override string Action => Request.Linked
         ? $"Create linked clone {DestinationPath} on base image {Source.Path} (the base becomes read-only)"
         : $"Copy {ByteSize.Format(Source.AllocatedBytes)} of allocated data to {DestinationPath}{(Request.DetectZeroes ? ", zero blocks as holes" : "")}";
-    public override IReadOnlyList<string> Steps => PlannedSteps;
 
     /// <summary>Where the copy is written before it is renamed into place.</summary>
     public required string TemporaryPath { get; init; }
@@ -36,7 +35,6 @@ public sealed record CopyVolumePlan(SparseVolume Source, string DestinationPath,
     /// <summary>The source's mount point that is frozen for the copy, or null.</summary>
     internal string? FrozenMountPoint { get; init; }
 
-    internal IReadOnlyList<string> PlannedSteps { get; init; } = [];
 }
 
 /// <summary>
@@ -74,7 +72,7 @@ public sealed class VolumeCopier(StorageContext context) : IPlannedOperation<(Sp
         };
         var dryRun = StepRunner.ForPlan(context);
         Run(plan, dryRun, null);
-        return plan with { PlannedSteps = dryRun.Steps.ToList() };
+        return plan with { Steps = dryRun.Steps.ToList() };
     }
 
     public SparseVolume Apply(CopyVolumePlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)

@@ -20,9 +20,7 @@ public sealed record AddVolumeKeyPlan : OperationPlan
 
     public override string Target => Volume.Path;
     public override string Action => $"Add {Keys(Request.NewKeys.Count)} ({Volume.Encryption}, {Volume.KeySlotCount} key slot(s) active)";
-    public override IReadOnlyList<string> Steps => PlannedSteps;
 
-    internal IReadOnlyList<string> PlannedSteps { get; init; } = [];
     internal AddVolumeKeyRequest Request { get; init; } = null!;
     internal ContainerHeader Header { get; init; } = null!;
     internal VolumeKey OpeningKey { get; init; } = null!;
@@ -43,13 +41,11 @@ public sealed record RemoveVolumeKeyPlan : OperationPlan
     public override string Action => RemovesLastKey
         ? "Remove the last key: the data becomes unreadable for ever"
         : $"Remove {AddVolumeKeyPlan.Keys(Request.Keys.Count)} ({Volume.KeySlotCount} key slot(s) active)";
-    public override IReadOnlyList<string> Steps => PlannedSteps;
 
     public override string? ConfirmationQuery => RemovesLastKey
         ? $"Removing {VolumeKey.Describe(Request.Keys)} leaves '{Volume.Name}' without a key: its data becomes unreadable for ever, here and in every copy of its image. Remove it?"
         : null;
 
-    internal IReadOnlyList<string> PlannedSteps { get; init; } = [];
     internal RemoveVolumeKeyRequest Request { get; init; } = null!;
     internal ContainerHeader Header { get; init; } = null!;
     internal ImageStamp Stamp { get; init; } = null!;
@@ -85,7 +81,7 @@ public sealed class VolumeKeyManager(StorageContext context)
         };
         var dryRun = StepRunner.ForPlan(context);
         AddKeys(plan, dryRun);
-        return plan with { PlannedSteps = dryRun.Steps };
+        return plan with { Steps = dryRun.Steps };
     }
 
     public SparseVolume Apply(AddVolumeKeyPlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
@@ -125,7 +121,7 @@ public sealed class VolumeKeyManager(StorageContext context)
         };
         var dryRun = StepRunner.ForPlan(context);
         RemoveKeys(plan, dryRun);
-        return plan with { PlannedSteps = dryRun.Steps };
+        return plan with { Steps = dryRun.Steps };
     }
 
     public SparseVolume Apply(RemoveVolumeKeyPlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)

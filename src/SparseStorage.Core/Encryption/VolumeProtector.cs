@@ -21,9 +21,7 @@ public sealed record ProtectVolumePlan : OperationPlan
 
     public override string Target => Volume.Path;
     public override string Action => $"Encrypt volume as {Container}";
-    public override IReadOnlyList<string> Steps => PlannedSteps;
 
-    internal IReadOnlyList<string> PlannedSteps { get; init; } = [];
     internal ProtectVolumeRequest Request { get; init; } = null!;
     internal ImageStamp Stamp { get; init; } = null!;
     /// <summary>The plaintext ranges to encrypt (raw containers): the allocated extents, aligned.</summary>
@@ -63,7 +61,7 @@ public sealed class VolumeProtector(StorageContext context) : IPlannedOperation<
         };
         var dryRun = StepRunner.ForPlan(context);
         Run(plan, WorkFile.For(volume.Path), dryRun, null);
-        return plan with { PlannedSteps = dryRun.Steps };
+        return plan with { Steps = dryRun.Steps };
     }
 
     public SparseVolume Apply(ProtectVolumePlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)

@@ -27,9 +27,7 @@ public sealed record UnlockVolumePlan : OperationPlan
 
     public override string Target => Volume.Path;
     public override string Action => IsAlreadyUnlocked ? "Unlock volume (already unlocked; nothing to do)" : "Unlock volume";
-    public override IReadOnlyList<string> Steps => PlannedSteps;
 
-    internal IReadOnlyList<string> PlannedSteps { get; init; } = [];
     internal ContainerHeader? Header { get; init; }
     internal VolumeKey? OpeningKey { get; init; }
     internal UnlockOptions Options { get; init; } = new();
@@ -43,9 +41,7 @@ public sealed record LockVolumePlan : OperationPlan
 
     public override string Target => Volume.Path;
     public override string Action => Steps.Count == 0 ? "Lock volume (already locked; nothing to do)" : "Lock volume";
-    public override IReadOnlyList<string> Steps => PlannedSteps;
 
-    internal IReadOnlyList<string> PlannedSteps { get; init; } = [];
     internal LockVolumeRequest Request { get; init; } = null!;
 }
 
@@ -88,7 +84,7 @@ public sealed class VolumeUnlocker(StorageContext context)
             OpeningKey = KeyProbe.KeyThatOpens(context.Runner, volume.Path, header, request.Keys, CancellationToken.None),
             Options = request.Options,
             Stamp = ImageStamp.Of(volume.Path),
-            PlannedSteps = [OpenStep(volume.Path, header, request.Options)],
+            Steps = [OpenStep(volume.Path, header, request.Options)],
         };
     }
 
@@ -182,7 +178,7 @@ public sealed class VolumeUnlocker(StorageContext context)
         RequireEncrypted(volume);
         var dryRun = StepRunner.ForPlan(context);
         Close(volume, context.ReadAttachments().Of(volume.Path), request, dryRun);
-        return new LockVolumePlan { Volume = volume, Request = request, PlannedSteps = dryRun.Steps };
+        return new LockVolumePlan { Volume = volume, Request = request, Steps = dryRun.Steps };
     }
 
     public SparseVolume Apply(LockVolumePlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)

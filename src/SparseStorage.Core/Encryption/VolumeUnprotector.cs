@@ -16,9 +16,7 @@ public sealed record UnprotectVolumePlan : OperationPlan
 
     public override string Target => Volume.Path;
     public override string Action => $"Decrypt volume ({Volume.Encryption})";
-    public override IReadOnlyList<string> Steps => PlannedSteps;
 
-    internal IReadOnlyList<string> PlannedSteps { get; init; } = [];
     internal ContainerHeader Header { get; init; } = null!;
     internal VolumeKey OpeningKey { get; init; } = null!;
     internal ImageStamp Stamp { get; init; } = null!;
@@ -53,7 +51,7 @@ public sealed class VolumeUnprotector(StorageContext context) : IPlannedOperatio
         };
         var dryRun = StepRunner.ForPlan(context);
         Run(plan, WorkFile.For(volume.Path), dryRun, null);
-        return plan with { PlannedSteps = dryRun.Steps };
+        return plan with { Steps = dryRun.Steps };
     }
 
     public SparseVolume Apply(UnprotectVolumePlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)

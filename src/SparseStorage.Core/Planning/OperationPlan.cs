@@ -15,8 +15,8 @@ public abstract record OperationPlan
     /// <summary>The operation as a short phrase ("Resize volume"), the caption of -WhatIf and -Confirm.</summary>
     public abstract string Action { get; }
 
-    /// <summary>The steps Apply runs, in order.</summary>
-    public abstract IReadOnlyList<string> Steps { get; }
+    /// <summary>The steps Apply runs, in order (most plans take them from a dry run of Apply's own code).</summary>
+    public virtual IReadOnlyList<string> Steps { get; init; } = [];
 
     /// <summary>What the operator should read before it runs (a pool that could not hold what it promises, writes that cannot be paused).</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];

@@ -14,8 +14,6 @@ public sealed record NewSnapshotPlan(SparseVolume Volume, string Name, WriteCons
     public bool AllowUnpausedWrites { get; init; }
     public override string Target => Volume.Path;
     public override string Action => $"Create snapshot '{Name}'";
-    public override IReadOnlyList<string> Steps => PlannedSteps;
-    internal IReadOnlyList<string> PlannedSteps { get; init; } = [];
 }
 
 /// <summary>A volume brought back to one of its snapshots: everything written since is lost.</summary>
@@ -23,8 +21,6 @@ public sealed record RestoreSnapshotPlan(SparseVolume Volume, VolumeSnapshot Sna
 {
     public override string Target => Volume.Path;
     public override string Action => $"Restore snapshot '{Snapshot.Name}' of {Snapshot.CreatedUtc:u}, losing what was written since";
-    public override IReadOnlyList<string> Steps => PlannedSteps;
-    internal IReadOnlyList<string> PlannedSteps { get; init; } = [];
 
     public override string ConfirmationQuery =>
         $"Volume '{Volume.Name}' goes back to snapshot '{Snapshot.Name}' of {Snapshot.CreatedUtc:u}; everything written to it since is lost. Restore it?";
@@ -35,8 +31,6 @@ public sealed record RemoveSnapshotPlan(SparseVolume Volume, VolumeSnapshot Snap
 {
     public override string Target => Volume.Path;
     public override string Action => $"Remove snapshot '{Snapshot.Name}' ({Snapshot.Kind}, {Snapshot.CreatedUtc:u})";
-    public override IReadOnlyList<string> Steps => PlannedSteps;
-    internal IReadOnlyList<string> PlannedSteps { get; init; } = [];
 
     public override string ConfirmationQuery =>
         $"Snapshot '{Snapshot.Name}' of volume '{Volume.Name}' is deleted; the volume can no longer go back to {Snapshot.CreatedUtc:u}. Remove it?";

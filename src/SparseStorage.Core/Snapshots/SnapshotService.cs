@@ -74,7 +74,7 @@ public sealed class SnapshotService(StorageContext context)
         var plan = new NewSnapshotPlan(volume, name, consistency) { AllowUnpausedWrites = request.AllowUnpausedWrites, Warnings = warnings };
         var steps = StepRunner.ForPlan(context);
         Create(plan, attachment, steps, null);
-        return plan with { PlannedSteps = steps.Steps };
+        return plan with { Steps = steps.Steps };
     }
 
     /// <summary>Takes the snapshot the plan describes, under the volume's lock, after planning it again to see that nothing it assumed changed.</summary>
@@ -97,7 +97,7 @@ public sealed class SnapshotService(StorageContext context)
         new BackingChains(context).RequireNoDependants(volume, "restored");
         var steps = StepRunner.ForPlan(context);
         Restore(volume, snapshot, steps, null);
-        return new RestoreSnapshotPlan(volume, snapshot) { Impact = PlanImpact.High, PlannedSteps = steps.Steps };
+        return new RestoreSnapshotPlan(volume, snapshot) { Impact = PlanImpact.High, Steps = steps.Steps };
     }
 
     /// <summary>Brings the volume back to the snapshot; the current state is lost. Refused while the volume is in use or is a base image.</summary>
@@ -115,7 +115,7 @@ public sealed class SnapshotService(StorageContext context)
         var snapshot = Find(request.Volume, request.Name);
         var steps = StepRunner.ForPlan(context);
         Remove(request.Volume, snapshot, steps);
-        return new RemoveSnapshotPlan(request.Volume, snapshot) { Impact = PlanImpact.High, PlannedSteps = steps.Steps };
+        return new RemoveSnapshotPlan(request.Volume, snapshot) { Impact = PlanImpact.High, Steps = steps.Steps };
     }
 
     public VolumeSnapshot Apply(RemoveSnapshotPlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)

@@ -17,10 +17,8 @@ public sealed record CreateVolumePlan(
 {
     public override string Target => TargetPath;
     public override string Action => ReplacesExisting ? "Replace volume" : "Create volume";
-    public override IReadOnlyList<string> Steps => PlannedSteps;
 
     /// <summary>The steps as the creator's dry run recorded them.</summary>
-    internal IReadOnlyList<string> PlannedSteps { get; init; } = [];
 
     /// <summary>Whether a file of the target's name exists and will be replaced (-Replace).</summary>
     public bool ReplacesExisting { get; init; }

@@ -14,7 +14,6 @@ public sealed record MountVolumePlan(SparseVolume Volume, string MountPoint, boo
 {
     public override string Target => Volume.Path;
     public override string Action => "Mount volume";
-    public override IReadOnlyList<string> Steps => PlannedSteps;
 
     /// <summary>Whether a key is needed: the volume is encrypted and locked, and this mount unlocks it.</summary>
     public bool NeedsKey => Encryption.VolumeUnlocker.NeedsKey(Volume);
@@ -25,7 +24,6 @@ public sealed record MountVolumePlan(SparseVolume Volume, string MountPoint, boo
     /// <summary>What is attached to the volume when planning: an encrypted volume may already be unlocked.</summary>
     internal VolumeAttachment Attachment { get; init; } = VolumeAttachment.Detached;
 
-    internal IReadOnlyList<string> PlannedSteps { get; init; } = [];
 }
 
 /// <summary>
@@ -39,9 +37,7 @@ public sealed record DismountVolumePlan(SparseVolume Volume) : OperationPlan
 {
     public override string Target => Volume.Path;
     public override string Action => "Dismount volume";
-    public override IReadOnlyList<string> Steps => PlannedSteps;
 
     internal VolumeAttachment Attachment { get; init; } = VolumeAttachment.Detached;
 
-    internal IReadOnlyList<string> PlannedSteps { get; init; } = [];
 }

@@ -13,8 +13,6 @@ public sealed record RemoveVolumePlan(SparseVolume Volume, bool Wipe) : Operatio
 {
     public override string Target => Volume.Path;
     public override string Action => Wipe ? "Wipe and remove volume" : "Remove volume";
-    public override IReadOnlyList<string> Steps => PlannedSteps;
 
     /// <summary>The steps as the remover's dry run recorded them.</summary>
-    internal IReadOnlyList<string> PlannedSteps { get; init; } = [];
 }

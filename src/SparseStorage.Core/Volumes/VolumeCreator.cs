@@ -44,7 +44,7 @@ public sealed class VolumeCreator(StorageContext context) : IPlannedOperation<Ne
         };
         var dryRun = StepRunner.ForPlan(context);
         Run(plan, dryRun);
-        return plan with { PlannedSteps = dryRun.Steps.ToList() };
+        return plan with { Steps = dryRun.Steps.ToList() };
     }
 
     public SparseVolume Apply(CreateVolumePlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)

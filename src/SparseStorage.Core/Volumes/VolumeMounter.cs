@@ -38,7 +38,7 @@ public sealed partial class VolumeMounter(StorageContext context)
         var plan = new MountVolumePlan(current, mountPoint.Path, request.ReadOnly, request.AllowDiscards) { CreatesMountPoint = mountPoint.Missing, Attachment = attachment };
         var dryRun = StepRunner.ForPlan(context);
         RunMount(plan, [], dryRun);
-        return plan with { PlannedSteps = dryRun.Steps.ToList() };
+        return plan with { Steps = dryRun.Steps.ToList() };
     }
 
     public SparseVolume Apply(MountVolumePlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default) =>
@@ -182,7 +182,7 @@ public sealed partial class VolumeMounter(StorageContext context)
         RunDismount(plan, dryRun);
         if (dryRun.Steps.Count > 0)
             context.RequireRoot("Dismounting a volume");
-        return plan with { PlannedSteps = dryRun.Steps.ToList() };
+        return plan with { Steps = dryRun.Steps.ToList() };
     }
 
     /// <summary>

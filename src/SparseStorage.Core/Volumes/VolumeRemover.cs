@@ -28,7 +28,7 @@ public sealed class VolumeRemover(StorageContext context) : IPlannedOperation<Re
         var plan = new RemoveVolumePlan(current, request.Wipe) { Impact = PlanImpact.High };
         var dryRun = StepRunner.ForPlan(context);
         Run(plan, dryRun, null);
-        return plan with { PlannedSteps = dryRun.Steps.ToList() };
+        return plan with { Steps = dryRun.Steps.ToList() };
     }
 
     /// <summary>Removes the volume under its lock, once the same request planned again gives the same steps.</summary>

@@ -23,5 +23,4 @@ public sealed record OptimizePlan : OperationPlan
 
     public override string Target => Volume.Path;
     public override string Action => "Optimize volume";
-    public override IReadOnlyList<string> Steps { get; }
 }

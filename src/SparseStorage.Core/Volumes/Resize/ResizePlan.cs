@@ -35,7 +35,6 @@ public sealed record ResizePlan : OperationPlan
 
     public override string Target => Volume.Path;
     public override string Action => IsShrink ? "Shrink volume" : "Resize volume";
-    public override IReadOnlyList<string> Steps { get; }
 
     public override string? ConfirmationQuery => IsShrink
         ? $"Shrink volume '{Volume.Name}' from {ByteSize.Format(Volume.SizeBytes)} to {(NewSizeBytes is { } size ? ByteSize.Format(size) : "its filesystem's " + MeasuredSize)}? " +
