@@ -28,6 +28,14 @@ public abstract class SparseStorageCmdlet : PSCmdlet, IDisposable
         GC.SuppressFinalize(this);
     }
 
+    /// <summary>Plans the request, asks with <see cref="ShouldApply"/>, and applies the plan with progress; null when not confirmed.</summary>
+    protected TResult? PlanAndApply<TRequest, TPlan, TResult>(IPlannedOperation<TRequest, TPlan, TResult> operation, TRequest request)
+        where TPlan : OperationPlan where TResult : class
+    {
+        var plan = operation.Plan(request);
+        return ShouldApply(plan) ? RunWithProgress((progress, token) => operation.Apply(plan, progress, token)) : null;
+    }
+
     /// <summary>
     /// The one confirmation of a plan: its warnings, then ShouldProcess with the plan's steps (what -WhatIf prints),
     /// then for a High-impact plan of a Medium-impact cmdlet the plan's question. -Force skips the prompts, unless

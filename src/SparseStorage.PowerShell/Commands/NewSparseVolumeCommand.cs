@@ -76,22 +76,10 @@ public sealed class NewSparseVolumeCommand : SparseStorageCmdlet
                 Label = Label,
                 Replace = Replace,
             };
-            if (CephVolumeCreation.Handles(Context, request))
-            {
-                CreateInCeph(request);
-                return;
-            }
-            var creator = new VolumeCreator(Context);
-            var plan = creator.Plan(request);
-            if (ShouldApply(plan))
-                WriteObject(RunWithProgress((progress, token) => creator.Apply(plan, progress, token)));
+            var created = CephVolumeCreation.Handles(Context, request)
+                ? PlanAndApply(new CephVolumeCreation(Context), request)
+                : PlanAndApply(new VolumeCreator(Context), request);
+            if (created is not null)
+                WriteObject(created);
         }, ParameterSetName == NameSet ? Name : Path);
-
-    private void CreateInCeph(NewVolumeRequest request)
-    {
-        var creation = new CephVolumeCreation(Context);
-        var plan = creation.Plan(request);
-        if (ShouldApply(plan))
-            WriteObject(RunWithProgress((progress, token) => creation.Apply(plan, progress, token)));
-    }
 }

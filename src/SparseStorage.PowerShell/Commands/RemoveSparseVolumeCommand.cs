@@ -30,28 +30,10 @@ public sealed class RemoveSparseVolumeCommand : VolumeCmdlet
         Invoke(() =>
         {
             var volume = ResolveVolume();
-            if (CephPoolSettings.IsRbdPath(volume.Path))
-            {
-                RemoveFromCeph(volume);
-                return;
-            }
-            var remover = new VolumeRemover(Context);
-            var plan = remover.Plan(new RemoveVolumeRequest(volume, Wipe));
-            if (!ShouldApply(plan))
-                return;
-            var removed = RunWithProgress((progress, token) => remover.Apply(plan, progress, token));
-            if (PassThru)
+            var removed = CephPoolSettings.IsRbdPath(volume.Path)
+                ? PlanAndApply(new CephVolumeRemoval(Context), new RemoveCephVolumeRequest(volume, Wipe))
+                : PlanAndApply(new VolumeRemover(Context), new RemoveVolumeRequest(volume, Wipe));
+            if (removed is not null && PassThru)
                 WriteObject(removed);
         }, VolumeTarget);
-
-    private void RemoveFromCeph(SparseVolume volume)
-    {
-        var removal = new CephVolumeRemoval(Context);
-        var plan = removal.Plan(new RemoveCephVolumeRequest(volume, Wipe));
-        if (!ShouldApply(plan))
-            return;
-        var removed = RunWithProgress((progress, token) => removal.Apply(plan, progress, token));
-        if (PassThru)
-            WriteObject(removed);
-    }
 }
