@@ -360,7 +360,9 @@ lab_down() {
   while read -r ns _; do
     [[ $ns == "$ns_prefix-"* ]] && ip netns delete "$ns"
   done < <(ip netns list)
-  ip link show "$host_link" >/dev/null 2>&1 && ip link delete "$host_link"
+  # Deleting the admin namespace takes the veth's host end with it, asynchronously: it may vanish between the two calls.
+  ip link delete "$host_link" 2>/dev/null || true
+  ! ip link show "$host_link" >/dev/null 2>&1 || die "could not delete link $host_link"
   if [[ -d $dir ]]; then
     if [[ -f $dir/lab.env || -z $(ls -A "$dir") ]]; then
       rm -rf "$dir"
