@@ -131,7 +131,7 @@ Describe 'Snapshots of a Ceph volume through the cmdlets' -Skip:$SkipCeph {
         $null = Invoke-AdminRbd rm --no-progress --pool rbd --namespace $Namespace --image child
         $removed = @(Remove-VolumeSnapshot -VolumePath $VolumePath -Name '*' -Force -PassThru -Verbose 4>&1)
         $steps = @($removed | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] -and $_.Message -like 'Step: *' }).Message
-        $steps | Should -Match 'snap unprotect --image disk --snap spare'
+        ($steps -join "`n") | Should -Match 'snap unprotect --image disk --snap spare'
         @($removed | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }).Name | Should -Be @('golden', 'spare')
         Get-VolumeSnapshot -VolumePath $VolumePath | Should -BeNullOrEmpty
         (Get-SparseVolume -Name disk -Pool $PoolName).SnapshotCount | Should -Be 0
