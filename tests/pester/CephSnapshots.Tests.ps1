@@ -136,4 +136,15 @@ Describe 'Snapshots of a Ceph volume through the cmdlets' -Skip:$SkipCeph {
         Get-VolumeSnapshot -VolumePath $VolumePath | Should -BeNullOrEmpty
         (Get-SparseVolume -Name disk -Pool $PoolName).SnapshotCount | Should -Be 0
     }
+
+    It 'Copy-SparseVolume -Linked makes an RBD clone of a protected snapshot, and a full copy is rbd deep cp' {
+        $output = @(Copy-SparseVolume -Path $VolumePath -Destination linked -Linked -WhatIf -Verbose 4>&1)
+        (@($output.Message) -join "`n") | Should -Match 'Plan: rbd .* clone --image disk --snap clone-linked --dest linked'
+        $linked = Copy-SparseVolume -Path $VolumePath -Destination linked -Linked -Confirm:$false
+        $full = Get-SparseVolume -Name disk -Pool $PoolName | Copy-SparseVolume -Destination full -Confirm:$false
+        $linked.BackingFile | Should -Be "$VolumePath@clone-linked"
+        $full.BackingFile | Should -BeNullOrEmpty
+        @(Get-SparseVolume -Pool $PoolName).Name | Should -Be @('disk', 'full', 'linked')
+        (Invoke-AdminRbd info --format json --pool rbd --namespace $Namespace --image linked | ConvertFrom-Json).parent.snapshot | Should -Be 'clone-linked'
+    }
 }

@@ -139,6 +139,35 @@ public sealed class CephSnapshotTests(CephLab lab) : IClassFixture<CephLab>, IDi
         again.Should().Throw<ResourceExistsException>().Which.ErrorId.Should().Be("SnapshotExists");
     }
 
+    [CephFact]
+    public void A_linked_copy_is_an_rbd_clone_of_a_protected_snapshot_and_a_full_copy_a_deep_copy_both_with_the_source_data()
+    {
+        var (context, settings, volume) = PoolWithVolume();
+        WritePattern(settings, "disk", 0x33);
+        var copy = new CephVolumeCopy(context);
+
+        var linking = copy.Plan((volume, new Copying.CopyVolumeRequest { Destination = "linked", Linked = true }));
+        new VolumeCatalog(context).ByName(["*"], PoolName).Should().ContainSingle("a plan changes nothing");
+        var linked = copy.Apply(linking);
+        steps.Should().Equal(linking.Steps);
+        steps.Clear();
+        var copying = copy.Plan((volume, new Copying.CopyVolumeRequest { Destination = "full" }));
+        var full = copy.Apply(copying);
+
+        steps.Should().Equal(copying.Steps);
+        linking.Steps.Should().SatisfyRespectively(
+            s => s.Should().Contain(" snap create --no-progress --image disk --snap clone-linked "),
+            s => s.Should().Contain(" snap protect --image disk --snap clone-linked "),
+            s => s.Should().Contain(" clone --image disk --snap clone-linked --dest linked "));
+        copying.Steps.Should().ContainSingle().Which.Should().Contain(" deep cp ");
+        linked.BackingFile.Should().Be($"{volume.Path}@clone-linked");
+        full.BackingFile.Should().BeNull();
+        FirstByte(settings, "linked").Should().Be(0x33);
+        FirstByte(settings, "full").Should().Be(0x33);
+        var removal = () => new SnapshotService(context).Plan(new RemoveSnapshotRequest(volume, "clone-linked"));
+        removal.Should().Throw<VolumeInUseException>("the clone reads through the snapshot");
+    }
+
     /// <summary>Writes 1 MiB of one byte value at the start of the image through qemu's rbd driver, as client.admin.</summary>
     private void WritePattern(CephPoolSettings settings, string image, byte value) =>
         new ProcessRunner().RunChecked(new ToolCommand("qemu-io", "-f", "raw", QemuFileName(settings, image), "-c", $"write -P 0x{value:x2} 0 1M"));
