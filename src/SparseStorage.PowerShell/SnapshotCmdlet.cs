@@ -34,9 +34,9 @@ public abstract class SnapshotCmdlet : SparseStorageCmdlet
 
     /// <summary>The volume this record names, read fresh from disk.</summary>
     protected SparseVolume ResolveVolume() =>
-        Core.Ceph.CephPoolSettings.RefuseUnlessFile(ParameterSetName == PathSet
+        ParameterSetName == PathSet
             ? new VolumeCatalog(Context).Get(ProviderPath(VolumePath))
-            : new VolumeCatalog(Context).Single(Volume, Pool), MyInvocation.MyCommand.Name);
+            : new VolumeCatalog(Context).Single(Volume, Pool);
 
     protected object Target => ParameterSetName == PathSet ? VolumePath : Volume;
 }

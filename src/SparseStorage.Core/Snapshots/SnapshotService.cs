@@ -1,4 +1,5 @@
 using System.Globalization;
+using SparseStorage.Core.Ceph;
 using SparseStorage.Core.Host;
 using SparseStorage.Core.Planning;
 using SparseStorage.Core.Pools;
@@ -10,8 +11,8 @@ public sealed class SnapshotNotFoundException(string message, object? target = n
     : SparseStorageException("SnapshotNotFound", StorageErrorKind.ObjectNotFound, message, target);
 
 /// <summary>
-/// Snapshots of volumes: qcow2 internal snapshots, and for raw volumes reflink or sparse copies in the pool's
-/// hidden .snapshots folder. A mounted volume's filesystem is frozen while the snapshot is taken. Each change is
+/// Snapshots of volumes: qcow2 internal snapshots, for raw volumes reflink or sparse copies in the pool's
+/// hidden .snapshots folder, and for volumes of Ceph pools RBD snapshots (<see cref="CephSnapshots"/>). A mounted volume's filesystem is frozen while the snapshot is taken. Each change is
 /// planned first (its steps found by a dry run of the same code) and applied under the volume's lock.
 /// </summary>
 public sealed class SnapshotService(StorageContext context)
@@ -32,7 +33,8 @@ public sealed class SnapshotService(StorageContext context)
     }
 
     public IReadOnlyList<VolumeSnapshot> List(SparseVolume volume) =>
-        (volume.Format == VolumeFormat.Qcow2 ? Qcow2InternalSnapshots.List(volume) : RawSnapshotStore.List(volume)).ToList();
+        IsCeph(volume) ? new CephSnapshots(context).List(volume)
+        : (volume.Format == VolumeFormat.Qcow2 ? Qcow2InternalSnapshots.List(volume) : RawSnapshotStore.List(volume)).ToList();
 
     /// <summary>Snapshots whose names match any pattern; a pattern without wildcards that matches nothing goes to <paramref name="onMissing"/> (thrown when null).</summary>
     public IEnumerable<VolumeSnapshot> Get(SparseVolume volume, IReadOnlyList<string> namePatterns, Action<SnapshotNotFoundException>? onMissing = null)
@@ -51,9 +53,10 @@ public sealed class SnapshotService(StorageContext context)
     }
 
     /// <summary>The snapshot with this name: an exact match, else the only one whose name differs in case alone.</summary>
-    public VolumeSnapshot Find(SparseVolume volume, string name)
+    public VolumeSnapshot Find(SparseVolume volume, string name) => Pick(volume, List(volume), name);
+
+    internal static VolumeSnapshot Pick(SparseVolume volume, IReadOnlyList<VolumeSnapshot> snapshots, string name)
     {
-        var snapshots = List(volume);
         var ignoringCase = snapshots.Where(s => string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase)).ToList();
         return snapshots.FirstOrDefault(s => s.Name == name)
                ?? (ignoringCase.Count == 1 ? ignoringCase[0] : throw NotFound(volume, name, snapshots));
@@ -61,6 +64,8 @@ public sealed class SnapshotService(StorageContext context)
 
     public NewSnapshotPlan Plan(NewSnapshotRequest request)
     {
+        if (IsCeph(request.Volume))
+            return new CephSnapshots(context).Plan(request);
         var (volume, name) = (request.Volume, RequireValidName(request.Name));
         if (List(volume).Any(s => s.Name == name))
             throw new ResourceExistsException("SnapshotExists", $"Volume '{volume.Name}' already has a snapshot named '{name}'; choose another name or remove it first.", name);
@@ -80,6 +85,8 @@ public sealed class SnapshotService(StorageContext context)
     /// <summary>Takes the snapshot the plan describes, under the volume's lock, after planning it again to see that nothing it assumed changed.</summary>
     public VolumeSnapshot Apply(NewSnapshotPlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
+        if (IsCeph(plan.Volume))
+            return new CephSnapshots(context).Apply(plan, progress, cancellationToken);
         using var volumeLock = context.LockVolume(plan.Volume.Path, cancellationToken);
         var current = Plan(new NewSnapshotRequest(new VolumeCatalog(context).Get(plan.Volume.Path), plan.Name) { AllowUnpausedWrites = plan.AllowUnpausedWrites });
         RequireUnchanged(plan, current, current.Consistency == plan.Consistency);
@@ -89,6 +96,8 @@ public sealed class SnapshotService(StorageContext context)
 
     public RestoreSnapshotPlan Plan(RestoreSnapshotRequest request)
     {
+        if (IsCeph(request.Volume))
+            return new CephSnapshots(context).Plan(request);
         var volume = request.Volume;
         var snapshot = Find(volume, request.Name);
         var attachment = context.ReadAttachments().Of(volume.Path);
@@ -103,6 +112,8 @@ public sealed class SnapshotService(StorageContext context)
     /// <summary>Brings the volume back to the snapshot; the current state is lost. Refused while the volume is in use or is a base image.</summary>
     public SparseVolume Apply(RestoreSnapshotPlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
+        if (IsCeph(plan.Volume))
+            return new CephSnapshots(context).Apply(plan, progress, cancellationToken);
         using var volumeLock = context.LockVolume(plan.Volume.Path, cancellationToken);
         var current = Plan(new RestoreSnapshotRequest(new VolumeCatalog(context).Get(plan.Volume.Path), plan.Snapshot.Name));
         RequireUnchanged(plan, current, SameSnapshot(plan.Snapshot, current.Snapshot));
@@ -112,6 +123,8 @@ public sealed class SnapshotService(StorageContext context)
 
     public RemoveSnapshotPlan Plan(RemoveSnapshotRequest request)
     {
+        if (IsCeph(request.Volume))
+            return new CephSnapshots(context).Plan(request);
         var snapshot = Find(request.Volume, request.Name);
         var steps = StepRunner.ForPlan(context);
         Remove(request.Volume, snapshot, steps);
@@ -120,6 +133,8 @@ public sealed class SnapshotService(StorageContext context)
 
     public VolumeSnapshot Apply(RemoveSnapshotPlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
+        if (IsCeph(plan.Volume))
+            return new CephSnapshots(context).Apply(plan, progress, cancellationToken);
         using var volumeLock = context.LockVolume(plan.Volume.Path, cancellationToken);
         var current = Plan(new RemoveSnapshotRequest(new VolumeCatalog(context).Get(plan.Volume.Path), plan.Snapshot.Name));
         RequireUnchanged(plan, current, SameSnapshot(plan.Snapshot, current.Snapshot));
@@ -168,16 +183,18 @@ public sealed class SnapshotService(StorageContext context)
             RawSnapshotStore.Remove(snapshot, steps);
     }
 
-    private static bool SameSnapshot(VolumeSnapshot planned, VolumeSnapshot now) =>
+    internal static bool SameSnapshot(VolumeSnapshot planned, VolumeSnapshot now) =>
         planned.Id == now.Id && planned.Name == now.Name && planned.CreatedUtc == now.CreatedUtc;
 
     /// <summary>Apply runs only the plan that was confirmed: the same steps, planned again under the lock, on the same snapshot.</summary>
-    private static void RequireUnchanged(Planning.OperationPlan planned, Planning.OperationPlan now, bool sameState)
+    internal static void RequireUnchanged(Planning.OperationPlan planned, Planning.OperationPlan now, bool sameState)
     {
         if (!sameState || !planned.Steps.SequenceEqual(now.Steps))
             throw new StorageOperationException("ChangedSincePlanned",
                 $"{planned.Target} changed after the plan was made ({planned.Describe()}); now it would be: {now.Describe()}. Nothing was changed; run the command again.", planned.Target);
     }
+
+    private static bool IsCeph(SparseVolume volume) => CephPoolSettings.IsRbdPath(volume.Path);
 
     private static SnapshotNotFoundException NotFound(SparseVolume volume, string name, IReadOnlyList<VolumeSnapshot> snapshots) =>
         new($"Volume '{volume.Name}' has no snapshot named '{name}'" +

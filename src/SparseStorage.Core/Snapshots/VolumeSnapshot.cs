@@ -10,6 +10,8 @@ public enum SnapshotKind : long
     Reflink,
     /// <summary>A raw volume's copy of its allocated extents, on a pool whose filesystem cannot share blocks.</summary>
     SparseCopy,
+    /// <summary>A snapshot of an image of a Ceph pool (rbd snap create), kept by the cluster: instant, costs only what changes later.</summary>
+    RbdSnapshot,
 }
 
 /// <summary>A point in time of a volume. Pipes into Restore-VolumeSnapshot and Remove-VolumeSnapshot by VolumePath and Name.</summary>
@@ -22,7 +24,7 @@ public sealed class VolumeSnapshot
     public string? Pool { get; init; }
     /// <summary>The snapshot's name, unique per volume.</summary>
     public required string Name { get; init; }
-    /// <summary>qcow2's snapshot id; for raw snapshots a sequence number kept in the metadata file.</summary>
+    /// <summary>qcow2's snapshot id; for raw snapshots a sequence number kept in the metadata file; for RBD snapshots the cluster's snapshot id.</summary>
     public required string Id { get; init; }
     public SnapshotKind Kind { get; init; }
     public DateTime CreatedUtc { get; init; }

@@ -44,11 +44,28 @@ public sealed class CopySparseVolumeCommand : VolumeCmdlet
         {
             var copier = new VolumeCopier(Context);
             var destination = Destination.Contains('/') ? ProviderPath(Destination) : Destination;
-            var plan = copier.Plan(ResolveVolume(), new CopyVolumeRequest
+            var source = ResolveVolume();
+            var request = new CopyVolumeRequest
             {
                 Destination = destination, Linked = Linked, DetectZeroes = DetectZeroes, Replace = Replace, AllowInUseSource = AllowInUseSource,
-            });
+            };
+            if (Core.Ceph.CephPoolSettings.IsRbdPath(source.Path))
+            {
+                CopyCephVolume(source, request);
+                return;
+            }
+            var plan = copier.Plan(source, request);
             if (ShouldApply(plan))
                 WriteObject(RunWithProgress((progress, token) => copier.Apply(plan, progress, token)));
         }, VolumeTarget);
+
+    protected override bool HandlesCephVolumes => true;
+
+    private void CopyCephVolume(SparseVolume source, CopyVolumeRequest request)
+    {
+        var copy = new Core.Ceph.CephVolumeCopy(Context);
+        var plan = copy.Plan((source, request));
+        if (ShouldApply(plan))
+            WriteObject(RunWithProgress((progress, token) => copy.Apply(plan, progress, token)));
+    }
 }

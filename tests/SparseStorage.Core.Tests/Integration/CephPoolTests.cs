@@ -10,6 +10,7 @@ namespace SparseStorage.Core.Tests.Integration;
 /// Ceph pools against a real cluster (<see cref="CephLab"/>, brought up once for this class and always taken down).
 /// Each test registers its own pool on a fresh RBD namespace as the limited client 'sparse' with its keyring file.
 /// </summary>
+[Collection(CephLabCollection.Name)]
 public sealed class CephPoolTests(CephLab lab) : IClassFixture<CephLab>, IDisposable
 {
     private readonly TempDirectory root = new("sstest-cephpool");
