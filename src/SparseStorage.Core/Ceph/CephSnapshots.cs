@@ -36,7 +36,7 @@ public sealed class CephSnapshots(StorageContext context)
         var plan = new NewSnapshotPlan(volume, name, consistency) { AllowUnpausedWrites = request.AllowUnpausedWrites, Warnings = warnings };
         var steps = StepRunner.ForPlan(context);
         Create(plan, pool, image, attachment, steps);
-        return plan with { PlannedSteps = steps.Steps };
+        return plan with { Steps = steps.Steps };
     }
 
     public VolumeSnapshot Apply(NewSnapshotPlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
@@ -59,7 +59,7 @@ public sealed class CephSnapshots(StorageContext context)
         RequireClosed(volume, pool, image, $"restored to snapshot '{snapshot.Name}'");
         var steps = StepRunner.ForPlan(context);
         Rollback(pool, image, snapshot, steps);
-        return new RestoreSnapshotPlan(volume, snapshot) { Impact = PlanImpact.High, PlannedSteps = steps.Steps };
+        return new RestoreSnapshotPlan(volume, snapshot) { Impact = PlanImpact.High, Steps = steps.Steps };
     }
 
     public SparseVolume Apply(RestoreSnapshotPlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
@@ -89,7 +89,7 @@ public sealed class CephSnapshots(StorageContext context)
         }
         var steps = StepRunner.ForPlan(context);
         Remove(pool, image, snapshot, steps);
-        return new RemoveSnapshotPlan(request.Volume, ToSnapshot(request.Volume, snapshot)) { Impact = PlanImpact.High, PlannedSteps = steps.Steps };
+        return new RemoveSnapshotPlan(request.Volume, ToSnapshot(request.Volume, snapshot)) { Impact = PlanImpact.High, Steps = steps.Steps };
     }
 
     public VolumeSnapshot Apply(RemoveSnapshotPlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
