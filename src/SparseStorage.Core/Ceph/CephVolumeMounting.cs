@@ -43,7 +43,7 @@ public sealed record DismountCephVolumePlan(SparseVolume Volume, IReadOnlyList<s
 /// <summary>
 /// Mounts a Ceph volume without the kernel's rbd module: qemu-storage-daemon opens the image with qemu's rbd driver
 /// and exports it over FUSE, a loop device makes that a block device, and the filesystem is mounted from it. A
-/// read-write mount first takes the image's mount lock (<see cref="RbdMountLock"/>), so a second host is refused with
+/// read-write mount first takes this host's mount lock (<see cref="RbdMountLock"/>), so a second host is refused with
 /// the holder named. Each step is undone in reverse order if a later one fails.
 /// </summary>
 public sealed partial class CephVolumeMounting(StorageContext context)
@@ -67,12 +67,12 @@ public sealed partial class CephVolumeMounting(StorageContext context)
                 $"Volume '{current.Name}' has {(current.FileSystem == FileSystemType.Swap ? "swap space" : "no filesystem")}; nothing to mount. Create one with New-SparseVolume -FileSystem.", current);
         var tools = new CephTools(settings);
         var holder = RbdMountLock.HolderOf(context.Runtime);
-        var locks = RbdMountLock.Locks(context.Runner, tools, image);
+        var locks = RbdMountLock.Locks(context.Runner, settings, image);
         var broken = request.BreakLockOf is { } dead ? LockToBreak(current, locks, dead) : null;
         if (locks.FirstOrDefault(l => l != broken) is { } held)
             throw new VolumeInUseException(
                 $"Volume '{current.Name}' is mounted read-write by {held.Describe()}; only one host may write it. Dismount it there, or, if that host is dead, " +
-                $"fence it and break its lock: Mount-SparseVolume -BreakLockOf '{held.Holder ?? held.Id}'.", current);
+                $"fence it and break its lock: Mount-SparseVolume -BreakLockOf '{held.Holder}'.", current);
         var fenced = broken is null ? [] : FencedClients(RbdMountLock.Watchers(context.Runner, tools, image), broken);
         var mountPoint = MountPointRules.Check(request.MountPoint);
         var plan = new MountCephVolumePlan(current, image, mountPoint.Path, request.ReadOnly, holder, [])
@@ -91,7 +91,7 @@ public sealed partial class CephVolumeMounting(StorageContext context)
         context.RequireRoot("Mounting a volume");
         new LeftoverSweeper(context).Sweep(); // a daemon left by a killed mount of this volume would pass for its export
         using var volumeLock = context.LockVolume(plan.Volume.Path, cancellationToken);
-        PlanRecheck.RequireSameSteps(plan, Plan(new MountCephVolumeRequest(plan.Volume, plan.MountPoint, plan.ReadOnly, plan.BrokenLock?.Holder ?? plan.BrokenLock?.Id)));
+        PlanRecheck.RequireSameSteps(plan, Plan(new MountCephVolumeRequest(plan.Volume, plan.MountPoint, plan.ReadOnly, plan.BrokenLock?.Holder)));
         var (settings, _) = Resolve(plan.Volume.Path);
         RunMount(plan, settings, StepRunner.ForApply(context, progress, $"Mounting {plan.Volume.Name}", cancellationToken));
         return new VolumeCatalog(context).Get(plan.Volume.Path);
@@ -99,7 +99,7 @@ public sealed partial class CephVolumeMounting(StorageContext context)
 
     /// <summary>The lock of the host named to be broken; it must be there, so that a lock is broken only when its holder was named.</summary>
     private static RbdLock LockToBreak(SparseVolume volume, IReadOnlyList<RbdLock> locks, string holder) =>
-        locks.FirstOrDefault(l => l.Holder == holder || l.Id == holder)
+        locks.FirstOrDefault(l => l.Holder == holder)
         ?? throw new StorageObjectNotFoundException("LockHolderNotFound",
             $"Volume '{volume.Name}' has no lock of '{holder}' to break; {(locks.Count == 0 ? "it has no lock at all" : "it is held by " + string.Join(", ", locks.Select(l => l.Describe())))}.", holder);
 
@@ -132,9 +132,9 @@ public sealed partial class CephVolumeMounting(StorageContext context)
             foreach (var address in plan.Fenced)
                 steps.Tool(RbdMountLock.Blocklist(tools, address));
             if (plan.BrokenLock is { } broken)
-                steps.Tool(RbdMountLock.Remove(tools, plan.Image, broken));
+                steps.Tool(RbdMountLock.Remove(settings, plan.Image, broken));
             if (!plan.ReadOnly)
-                TakeLock(plan, tools, steps, undo);
+                TakeLock(plan, settings, steps, undo);
             var export = new RbdExport(context, settings, plan.Image, plan.ReadOnly);
             if (export.Start(steps) is { } record)
                 undo.Push(() => exporter.Stop(record, CancellationToken.None));
@@ -151,16 +151,16 @@ public sealed partial class CephVolumeMounting(StorageContext context)
         }
     }
 
-    private void TakeLock(MountCephVolumePlan plan, CephTools tools, StepRunner steps, Stack<Action> undo)
+    private void TakeLock(MountCephVolumePlan plan, CephPoolSettings settings, StepRunner steps, Stack<Action> undo)
     {
-        var lockId = RbdMountLock.IdFor(plan.Holder);
-        steps.Tool(RbdMountLock.Add(tools, plan.Image, lockId));
+        var description = RbdMountLock.DescriptionFor(plan.Holder);
+        steps.Tool(RbdMountLock.Add(settings, plan.Image, plan.Holder));
         if (steps.DryRun)
             return;
         undo.Push(() =>
         {
-            if (RbdMountLock.Locks(context.Runner, tools, plan.Image).FirstOrDefault(l => l.Id == lockId) is { } taken)
-                context.Runner.RunChecked(RbdMountLock.Remove(tools, plan.Image, taken), CancellationToken.None);
+            if (RbdMountLock.Locks(context.Runner, settings, plan.Image).FirstOrDefault(l => l.Description == description) is { } taken)
+                context.Runner.RunChecked(RbdMountLock.Remove(settings, plan.Image, taken), CancellationToken.None);
         });
     }
 
@@ -181,8 +181,8 @@ public sealed partial class CephVolumeMounting(StorageContext context)
     {
         var (settings, image) = Resolve(request.Volume.Path);
         var attachment = context.ReadAttachments().Of(request.Volume.Path);
-        var lockId = RbdMountLock.IdFor(RbdMountLock.HolderOf(context.Runtime));
-        var ownLock = RbdMountLock.Locks(context.Runner, new CephTools(settings), image).FirstOrDefault(l => l.Id == lockId);
+        var description = RbdMountLock.DescriptionFor(RbdMountLock.HolderOf(context.Runtime));
+        var ownLock = RbdMountLock.Locks(context.Runner, settings, image).FirstOrDefault(l => l.Description == description);
         var plan = new DismountCephVolumePlan(request.Volume, []) { Attachment = attachment, OwnLock = ownLock };
         var dryRun = StepRunner.ForPlan(context);
         RunDismount(plan, settings, image, dryRun);
@@ -214,7 +214,7 @@ public sealed partial class CephVolumeMounting(StorageContext context)
         if (attachment.FuseExport is { } export)
             steps.Do($"stop qemu-storage-daemon (pid {export.ProcessId})", () => exporter.Stop(export, steps.Cancellation));
         if (plan.OwnLock is { } own)
-            steps.Tool(RbdMountLock.Remove(new CephTools(settings), image, own));
+            steps.Tool(RbdMountLock.Remove(settings, image, own));
     }
 
     private (CephPoolSettings Settings, string Image) Resolve(string volumePath)

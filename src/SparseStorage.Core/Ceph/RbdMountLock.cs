@@ -4,60 +4,76 @@ using SparseStorage.Core.Processes;
 
 namespace SparseStorage.Core.Ceph;
 
-/// <summary>An advisory RBD lock on an image: its id, the client that took it and that client's address.</summary>
-public sealed record RbdLock(string Id, string Locker, string Address)
+/// <summary>A host's mount lock on an image: the description naming the host, the client that took it and that client's address.</summary>
+public sealed record RbdLock(string Description, string Locker, string Cookie, string Address)
 {
-    /// <summary>The host a mount lock names, or null for a lock this module did not take.</summary>
-    public string? Holder => Id.StartsWith(RbdMountLock.IdPrefix, StringComparison.Ordinal) ? Id[RbdMountLock.IdPrefix.Length..] : null;
+    /// <summary>The host the lock names, or its description when this module did not write it.</summary>
+    public string Holder => Description.StartsWith(RbdMountLock.DescriptionPrefix, StringComparison.Ordinal) ? Description[RbdMountLock.DescriptionPrefix.Length..] : Description;
 
-    public string Describe() => Holder is { } holder ? $"host '{holder}' (lock taken by {Locker} at {Address})" : $"{Locker} at {Address} (lock '{Id}')";
+    public string Describe() => $"host '{Holder}' (lock taken by {Locker} at {Address})";
 }
 
 /// <summary>
-/// One writer across hosts: a read-write mount takes an exclusive advisory lock on the image whose id names the host
-/// (<c>rbd lock add</c>), so a mount anywhere else finds it and is refused with the holder named. A host is its name,
-/// followed by its runtime directory when that is not the system's, so that two clients on one machine with their own
-/// runtime directories are two hosts.
+/// One writer across hosts: a read-write mount takes an exclusive RADOS lock whose description names the host, on a
+/// small object beside the image (<c>sparsestorage_mount.IMAGE</c>), so a mount anywhere else finds it and is refused
+/// with the holder named. Not an rbd advisory lock: that lives on the image header under the same name as librbd's own
+/// exclusive lock, and would keep qemu's writer from ever taking it. A host is its name, followed by its runtime
+/// directory when that is not the system's, so that two clients on one machine with their own runtime directories are
+/// two hosts.
 /// </summary>
 public static class RbdMountLock
 {
-    public const string IdPrefix = "sparsestorage mount on ";
+    public const string DescriptionPrefix = "sparsestorage mount on ";
+    private const string LockName = "mount";
+    private const string Cookie = "sparsestorage";
+    private static readonly TimeSpan ClusterTimeout = TimeSpan.FromSeconds(60);
 
     public static string HolderOf(RuntimePaths runtime) =>
         Environment.MachineName + (Path.GetFullPath(runtime.Root) == Path.GetFullPath(RuntimePaths.Default.Root) ? "" : ":" + Path.GetFullPath(runtime.Root));
 
-    public static string IdFor(string holder) => IdPrefix + holder;
+    public static string DescriptionFor(string holder) => DescriptionPrefix + holder;
 
-    public static ToolCommand List(CephTools tools, string image) => tools.Rbd("lock", "ls", "--format", "json", "--image", image);
+    public static string ObjectOf(string image) => "sparsestorage_mount." + image;
 
-    public static ToolCommand Add(CephTools tools, string image, string lockId) => tools.Rbd("lock", "add", "--image", image, lockId);
+    public static ToolCommand Info(CephPoolSettings settings, string image) => Rados(settings, "lock", "info", ObjectOf(image), LockName, "--format", "json");
 
-    public static ToolCommand Remove(CephTools tools, string image, RbdLock held) => tools.Rbd("lock", "rm", "--image", image, held.Id, held.Locker);
+    public static ToolCommand Add(CephPoolSettings settings, string image, string holder) =>
+        Rados(settings, "lock", "get", ObjectOf(image), LockName, "--lock-type", "exclusive", "--lock-cookie", Cookie, "--lock-description", DescriptionFor(holder));
+
+    public static ToolCommand Remove(CephPoolSettings settings, string image, RbdLock held) =>
+        Rados(settings, "lock", "break", ObjectOf(image), LockName, held.Locker, "--lock-cookie", held.Cookie);
 
     /// <summary>Fences a client: the cluster refuses it from now on (its writes included), so a host that only seems dead cannot write after its lock is broken.</summary>
     public static ToolCommand Blocklist(CephTools tools, string address) => tools.Ceph("osd", "blocklist", "add", address);
 
-    public static IReadOnlyList<RbdLock> Locks(IProcessRunner runner, CephTools tools, string image, CancellationToken cancellationToken = default) =>
-        ParseLocks(runner.RunChecked(List(tools, image), cancellationToken).StandardOutput);
+    /// <summary>The image's mount locks; none when its lock object was never made.</summary>
+    public static IReadOnlyList<RbdLock> Locks(IProcessRunner runner, CephPoolSettings settings, string image, CancellationToken cancellationToken = default)
+    {
+        var result = runner.Run(Info(settings, image), cancellationToken);
+        if (result.ExitCode != 0 && result.StandardError.Contains("No such file or directory", StringComparison.Ordinal))
+            return [];
+        result.EnsureSuccess();
+        return ParseLocks(result.StandardOutput);
+    }
 
     /// <summary>The addresses of the clients that have the image open (its watchers).</summary>
     public static IReadOnlyList<string> Watchers(IProcessRunner runner, CephTools tools, string image, CancellationToken cancellationToken = default) =>
         ParseWatchers(runner.RunChecked(tools.Status(image), cancellationToken).StandardOutput);
 
-    /// <summary>rbd lock ls --format json: a list of {id, locker, address} (or, from older rbd, an object keyed by id).</summary>
+    /// <summary>rados lock info --format json: {"lockers": [{"name", "cookie", "description", "addr"}]}.</summary>
     public static IReadOnlyList<RbdLock> ParseLocks(string json)
     {
         if (string.IsNullOrWhiteSpace(json))
             return [];
         using var document = JsonDocument.Parse(json);
-        var root = document.RootElement;
-        return root.ValueKind switch
-        {
-            JsonValueKind.Array => root.EnumerateArray().Select(l => new RbdLock(Text(l, "id"), Text(l, "locker"), Text(l, "address"))).ToList(),
-            JsonValueKind.Object => root.EnumerateObject().Select(p => new RbdLock(p.Name, Text(p.Value, "locker"), Text(p.Value, "address"))).ToList(),
-            _ => [],
-        };
+        return document.RootElement.TryGetProperty("lockers", out var lockers) && lockers.ValueKind == JsonValueKind.Array
+            ? lockers.EnumerateArray().Select(l => new RbdLock(Text(l, "description"), Text(l, "name"), Text(l, "cookie"), Text(l, "addr"))).ToList()
+            : [];
     }
+
+    private static ToolCommand Rados(CephPoolSettings settings, params string[] arguments) =>
+        new("rados", ["--conf", settings.ConfigPath, "--id", settings.User, .. settings.Keyring is null ? Array.Empty<string>() : ["--keyring", settings.Keyring],
+            "--pool", settings.Pool, .. settings.Namespace is null ? Array.Empty<string>() : ["--namespace", settings.Namespace], .. arguments]) { Timeout = ClusterTimeout };
 
     /// <summary>rbd status --format json: {"watchers": [{"address": ...}, ...]}.</summary>
     public static IReadOnlyList<string> ParseWatchers(string json)

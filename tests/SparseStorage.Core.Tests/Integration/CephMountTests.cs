@@ -55,6 +55,11 @@ public sealed class CephMountTests(CephLab lab) : IClassFixture<CephLab>, IDispo
         return mounting.Apply(mounting.Plan(new DismountVolumeRequest(volume)));
     }
 
+    /// <summary>The mount lock as the cluster reports it to client.admin (the test's own hand, not the code under test).</summary>
+    private string MountLockInfo(SparseVolume volume, string image) =>
+        new ProcessRunner().RunChecked(new ToolCommand("rados", ["--conf", lab.ConfigPath, "--id", "admin", "--keyring", lab.AdminKeyring, "--pool", CephLab.Pool,
+            "--namespace", volume.Path.Split('/')[1], "lock", "info", RbdMountLock.ObjectOf(image), "mount", "--format", "json"])).StandardOutput;
+
     private static void WriteSynced(string path, string text)
     {
         File.WriteAllText(path, text);
@@ -83,11 +88,9 @@ public sealed class CephMountTests(CephLab lab) : IClassFixture<CephLab>, IDispo
         dismounted.IsAttached.Should().BeFalse();
         remounted.MountPoint.Should().Be(mountPoint);
         File.ReadAllText(Path.Combine(mountPoint, "note.txt")).Should().Be("kept on the cluster");
-        lab.Rbd("lock", "ls", "--format", "json", "--pool", CephLab.Pool, "--namespace", volume.Path.Split('/')[1], "--image", "data")
-            .Should().Contain(RbdMountLock.IdPrefix, "a read-write mount holds the image's mount lock");
+        MountLockInfo(volume, "data").Should().Contain(RbdMountLock.DescriptionFor(RbdMountLock.HolderOf(context.Runtime)), "a read-write mount holds the image's mount lock");
         Dismount(context, volume);
-        lab.Rbd("lock", "ls", "--format", "json", "--pool", CephLab.Pool, "--namespace", volume.Path.Split('/')[1], "--image", "data")
-            .Should().NotContain(RbdMountLock.IdPrefix, "the dismount released it");
+        MountLockInfo(volume, "data").Should().NotContain(RbdMountLock.DescriptionPrefix, "the dismount released it");
         LiveProcesses.CommandLinesMentioning(hostA.Path).Should().BeEmpty("no qemu-storage-daemon outlives the dismount");
     }
 
@@ -111,12 +114,12 @@ public sealed class CephMountTests(CephLab lab) : IClassFixture<CephLab>, IDispo
 
         mountSteps.Should().HaveCount(mountPlan.Steps.Count);
         mountSteps.Zip(mountPlan.Steps).Should().OnlyContain(pair => Matches(pair.Second, pair.First), "each applied step is the planned one, <...> standing for a value only the run knows");
-        mountPlan.Steps.Should().Contain(s => s.StartsWith("rbd ", StringComparison.Ordinal) && s.Contains(" lock add ", StringComparison.Ordinal))
+        mountPlan.Steps.Should().Contain(s => s.StartsWith("rados ", StringComparison.Ordinal) && s.Contains(" lock get ", StringComparison.Ordinal))
             .And.Contain(s => s.StartsWith("qemu-storage-daemon ", StringComparison.Ordinal) && s.Contains("driver=rbd", StringComparison.Ordinal))
             .And.Contain(s => s.StartsWith("losetup ", StringComparison.Ordinal))
             .And.Contain(s => s.StartsWith("mount ", StringComparison.Ordinal));
         dismountPlan.Steps.Should().Equal(applied);
-        dismountPlan.Steps.Should().HaveCount(4, "umount, losetup --detach, stop the daemon, rbd lock rm");
+        dismountPlan.Steps.Should().HaveCount(4, "umount, losetup --detach, stop the daemon, rados lock break");
     }
 
     [CephFact]
@@ -142,7 +145,7 @@ public sealed class CephMountTests(CephLab lab) : IClassFixture<CephLab>, IDispo
         secondMounting.Apply(takeover);
 
         takeover.Steps.Should().Contain(s => s.Contains("osd blocklist add", StringComparison.Ordinal), "the dead host's daemon is fenced");
-        takeover.Steps.Should().Contain(s => s.Contains(" lock rm ", StringComparison.Ordinal));
+        takeover.Steps.Should().Contain(s => s.Contains(" lock break ", StringComparison.Ordinal));
         File.ReadAllText(Path.Combine(hostB.Combine("mnt"), "before.txt")).Should().Be("written on the first host");
         WriteSynced(Path.Combine(hostB.Combine("mnt"), "after.txt"), "written on the second host");
         new VolumeCatalog(second).Get(volume.Path).IsMounted.Should().BeTrue();
