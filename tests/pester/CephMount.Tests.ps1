@@ -35,6 +35,12 @@ BeforeAll {
         $output
     }
 
+    # The mount lock as the cluster reports it to client.admin.
+    function Get-MountLock {
+        & rados --conf $CephConfig --id admin --keyring (Join-Path $LabDirectory 'client.admin.keyring') --pool rbd --namespace $Namespace `
+            lock info sparsestorage_mount.web01 mount --format json 2>$null | ConvertFrom-Json | Select-Object -ExpandProperty lockers
+    }
+
     # Runs a script in a second pwsh with the second host's configuration and runtime directory; returns its output
     # and its errors' ids and messages as text.
     function Invoke-SecondHost([string] $Script) {
@@ -90,12 +96,12 @@ Describe 'Mounting a Ceph volume through the cmdlets' -Skip:$SkipCeph {
     It 'Mount-SparseVolume -WhatIf lists the lock, the rbd export, the loop device and the mount, and changes nothing' {
         $output = @(Get-SparseVolume -Name web01 -Pool $PoolName | Mount-SparseVolume -MountPoint $MountPoint -WhatIf -Verbose 4>&1)
         $messages = @($output.Message) -join "`n"
-        $messages | Should -Match ' lock add --image web01 '
+        $messages | Should -Match 'rados .* lock get sparsestorage_mount.web01 mount '
         $messages | Should -Match 'qemu-storage-daemon .*driver=rbd'
         $messages | Should -Match 'losetup '
         $messages | Should -Match 'mount -t ext4 <loop device> '
         Test-Path -LiteralPath $MountPoint | Should -BeFalse
-        Invoke-AdminRbd lock ls --pool rbd --namespace $Namespace --image web01 | Should -BeNullOrEmpty
+        Get-MountLock | Should -BeNullOrEmpty
     }
 
     It 'mounts the volume read-write; Get-SparseVolume shows where' {
@@ -106,7 +112,7 @@ Describe 'Mounting a Ceph volume through the cmdlets' -Skip:$SkipCeph {
         $listed.MountPoint | Should -Be $MountPoint
         $listed.LoopDevice | Should -Match '^/dev/loop\d+$'
         $listed.IsMounted | Should -BeTrue
-        "$(Invoke-AdminRbd lock ls --pool rbd --namespace $Namespace --image web01)" | Should -Match 'sparsestorage mount on'
+        (Get-MountLock).description | Should -Be "sparsestorage mount on $([Environment]::MachineName):$($TestEnv.RuntimeDirectory)"
     }
 
     It 'refuses the mount on a second host, naming the holder' {
@@ -120,14 +126,14 @@ Describe 'Mounting a Ceph volume through the cmdlets' -Skip:$SkipCeph {
         $volume = Get-SparseVolume -Name web01 -Pool $PoolName | Dismount-SparseVolume -Confirm:$false -PassThru
         $volume.IsMounted | Should -BeFalse
         $volume.IsAttached | Should -BeFalse
-        Invoke-AdminRbd lock ls --pool rbd --namespace $Namespace --image web01 | Should -BeNullOrEmpty
+        Get-MountLock | Should -BeNullOrEmpty
         $output = Invoke-SecondHost @"
 `$null = Mount-SparseVolume -Path 'rbd:rbd/$Namespace/web01' -MountPoint '$SecondMountPoint' -Confirm:`$false
 Get-Content -LiteralPath '$SecondMountPoint/hello.txt'
 Dismount-SparseVolume -Path 'rbd:rbd/$Namespace/web01' -Confirm:`$false
 "@
         "$output" | Should -Be 'from the first host'
-        Invoke-AdminRbd lock ls --pool rbd --namespace $Namespace --image web01 | Should -BeNullOrEmpty
+        Get-MountLock | Should -BeNullOrEmpty
         @(Get-Process -Name qemu-storage-daemon -ErrorAction Ignore | Where-Object { $_.CommandLine -like "*$($TestEnv.Root)*" }) | Should -HaveCount 0
     }
 }

@@ -149,6 +149,8 @@ public sealed class CephMountTests(CephLab lab) : IClassFixture<CephLab>, IDispo
         File.ReadAllText(Path.Combine(hostB.Combine("mnt"), "before.txt")).Should().Be("written on the first host");
         WriteSynced(Path.Combine(hostB.Combine("mnt"), "after.txt"), "written on the second host");
         new VolumeCatalog(second).Get(volume.Path).IsMounted.Should().BeTrue();
+        var deadMount = Dismount(first, volume);
+        deadMount.IsAttached.Should().BeFalse("the first host takes its dead mount down without touching the lock it lost");
         var firstAgain = () => new CephVolumeMounting(first).Plan(new MountCephVolumeRequest(volume, hostA.Combine("mnt2")));
         firstAgain.Should().Throw<VolumeInUseException>().Which.Message.Should().Contain(RbdMountLock.HolderOf(second.Runtime));
     }
