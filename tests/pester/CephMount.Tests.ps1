@@ -54,7 +54,11 @@ if (-not (Get-StoragePool -Name '$PoolName' -ErrorAction Ignore)) {
 }
 try { $Script } catch { "ERROR `$(`$_.FullyQualifiedErrorId): `$(`$_.Exception.Message)" }
 "@
-        $pwsh = (Get-Process -Id $PID).Path
+        # pwsh may run as a .NET global tool, whose process is dotnet: start the pwsh command, not this process's file.
+        $pwsh = (Get-Command -Name pwsh -CommandType Application -ErrorAction Ignore | Select-Object -First 1).Source
+        if (-not $pwsh) {
+            $pwsh = Join-Path $HOME '.dotnet/tools/pwsh'
+        }
         & $pwsh -NoProfile -NonInteractive -Command $prelude 2>&1 | ForEach-Object { "$_" }
     }
 

@@ -29,7 +29,10 @@ public static class RbdMountLock
     private static readonly TimeSpan ClusterTimeout = TimeSpan.FromSeconds(60);
 
     public static string HolderOf(RuntimePaths runtime) =>
-        Environment.MachineName + (Path.GetFullPath(runtime.Root) == Path.GetFullPath(RuntimePaths.Default.Root) ? "" : ":" + Path.GetFullPath(runtime.Root));
+        Environment.MachineName + (Path.GetFullPath(runtime.Root) == SystemRuntimeRoot ? "" : ":" + Path.GetFullPath(runtime.Root));
+
+    /// <summary>/run/sparsestorage: the runtime directory of a host's root sessions when SPARSESTORAGE_RUNTIME_DIR does not name another.</summary>
+    private static string SystemRuntimeRoot => Path.GetDirectoryName(RuntimePaths.SystemFuseExports)!;
 
     public static string DescriptionFor(string holder) => DescriptionPrefix + holder;
 
