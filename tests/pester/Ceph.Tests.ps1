@@ -119,8 +119,6 @@ Describe 'A Ceph pool through the cmdlets' -Skip:$SkipCeph {
     }
 
     It 'cmdlets that do not handle Ceph volumes yet refuse them by their error id, before touching anything' {
-        { Mount-SparseVolume -Path "rbd:rbd/$Namespace/web01" -MountPoint $TestEnv.MountDirectory -Confirm:$false -ErrorAction Stop } |
-            Should -Throw -ErrorId 'CephVolumeNotSupported,SparseStorage.PowerShell.Commands.MountSparseVolumeCommand'
         { Get-SparseVolume -Name web01 -Pool $PoolName | Resize-SparseVolume -Size 2GB -Confirm:$false -ErrorAction Stop } |
             Should -Throw -ErrorId 'CephVolumeNotSupported,SparseStorage.PowerShell.Commands.ResizeSparseVolumeCommand'
         (Get-SparseVolume -Name web01 -Pool $PoolName).SizeBytes | Should -Be 1GB

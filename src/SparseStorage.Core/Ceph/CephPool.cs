@@ -1,4 +1,5 @@
 using SparseStorage.Core.Formats;
+using SparseStorage.Core.Host;
 using SparseStorage.Core.Pools;
 using SparseStorage.Core.Processes;
 
@@ -45,19 +46,19 @@ public sealed class CephPool(IProcessRunner runner, PoolDefinition definition)
     public IReadOnlyList<RbdImage> Images(CancellationToken cancellationToken = default) =>
         CephListing.Images(Run(Tools.ListImages(), cancellationToken), Run(Tools.DiskUsage(), cancellationToken));
 
-    /// <summary>The images as volumes, each with the filesystem read from its first object.</summary>
-    public IEnumerable<SparseVolume> Volumes(IReadOnlyList<RbdImage> images)
+    /// <summary>The images as volumes, each with the filesystem read from its first object, and how this host uses it (<paramref name="attachments"/>).</summary>
+    public IEnumerable<SparseVolume> Volumes(IReadOnlyList<RbdImage> images, AttachmentState? attachments = null)
     {
         var heads = RadosHeads.Read(Settings, images);
-        return images.Select(i => ToVolume(i, heads.GetValueOrDefault(i.Id)));
+        return images.Select(i => ToVolume(i, heads.GetValueOrDefault(i.Id), attachments?.Of(Settings.ImagePath(i.Name)) ?? VolumeAttachment.Detached));
     }
 
     /// <summary>One image as a volume; <see cref="VolumeNotFoundException"/> when the pool has no such image.</summary>
-    public SparseVolume Volume(string image, CancellationToken cancellationToken = default) =>
-        Volumes(Images(cancellationToken).Where(i => i.Name == image).ToList()).FirstOrDefault()
+    public SparseVolume Volume(string image, CancellationToken cancellationToken = default, AttachmentState? attachments = null) =>
+        Volumes(Images(cancellationToken).Where(i => i.Name == image).ToList(), attachments).FirstOrDefault()
         ?? throw new VolumeNotFoundException($"No image '{image}' in Ceph pool '{definition.Name}' ({Settings.Location}).", Settings.ImagePath(image));
 
-    private SparseVolume ToVolume(RbdImage image, FileSystemSignature? signature) => new()
+    private SparseVolume ToVolume(RbdImage image, FileSystemSignature? signature, VolumeAttachment attachment) => new()
     {
         Name = image.Name,
         Path = Settings.ImagePath(image.Name),
@@ -70,6 +71,13 @@ public sealed class CephPool(IProcessRunner runner, PoolDefinition definition)
         Label = signature?.Label,
         SnapshotCount = image.SnapshotCount,
         BackingFile = image.Parent,
+        LoopDevice = attachment.LoopDevice,
+        MountPoint = attachment.MountPoints.FirstOrDefault(),
+        IsAttached = attachment.IsAttached,
+        IsMounted = attachment.IsMounted,
+        IsReadOnly = attachment.ReadOnly,
+        IsBroken = attachment.FuseExport is { IsDaemonAlive: false },
+        BrokenReason = attachment.FuseExport is { IsDaemonAlive: false } ? "its qemu-storage-daemon is gone; dismount it" : null,
     };
 
     private string Run(ToolCommand command, CancellationToken cancellationToken) =>

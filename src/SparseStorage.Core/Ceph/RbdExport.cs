@@ -9,7 +9,7 @@ namespace SparseStorage.Core.Ceph;
 /// it over FUSE, for the steps that need a file (mkfs, wiping). With a keyring file, the client's key reaches qemu as
 /// a secret file on tmpfs that is removed once the daemon has started.
 /// </summary>
-public sealed class RbdExport(StorageContext context, CephPoolSettings settings, string image)
+public sealed class RbdExport(StorageContext context, CephPoolSettings settings, string image, bool readOnly = false)
 {
     private readonly FuseExporter exporter = context.FuseExporter();
 
@@ -40,7 +40,7 @@ public sealed class RbdExport(StorageContext context, CephPoolSettings settings,
         });
 
     private FuseExportOptions Options(SecretFile? secret) =>
-        new(ExportLayer.Rbd, ReadOnly: false, Discards: true, Secret: secret)
+        new(ExportLayer.Rbd, ReadOnly: readOnly, Discards: !readOnly, Secret: secret)
         {
             RbdBlockdev = "driver=rbd,node-name=disk0" +
                           $",pool={FuseExporter.Escape(settings.Pool)}" +

@@ -74,7 +74,7 @@ public sealed class VolumeCatalog(StorageContext context)
         var hits = pool.Images().Select(i => (Image: i, Hits: keyOf(i) is { } key ? patterns.Where(p => p.IsMatch(key)).ToList() : [])).Where(m => m.Hits.Count > 0).ToList();
         foreach (var (_, matched) in hits)
             unmatched.ExceptWith(matched);
-        return pool.Volumes(hits.Select(h => h.Image).ToList());
+        return pool.Volumes(hits.Select(h => h.Image).ToList(), context.ReadAttachments());
     }
 
     private static string DescribeUnclaimed(string device) =>
@@ -138,7 +138,7 @@ public sealed class VolumeCatalog(StorageContext context)
     {
         foreach (var definition in context.Pools.Definitions().Where(d => d.IsCeph))
             if (definition.Ceph!.ImageOf(path) is { } image)
-                return new CephPool(context.Runner, definition).Volume(image);
+                return new CephPool(context.Runner, definition).Volume(image, attachments: context.ReadAttachments());
         throw new PathOutsidePoolException($"'{path}' names no image of a registered Ceph pool; register its pool with Register-StoragePool -CephPool.", path);
     }
 

@@ -1,9 +1,13 @@
 using System.Management.Automation;
+using SparseStorage.Core.Ceph;
 using SparseStorage.Core.Volumes;
 
 namespace SparseStorage.PowerShell.Commands;
 
-/// <summary>Dismount-SparseVolume: unmounts a volume, detaches its loop device and stops its FUSE daemon. A volume not in use is left as it is.</summary>
+/// <summary>
+/// Dismount-SparseVolume: unmounts a volume, detaches its loop device and stops its FUSE daemon; a Ceph volume's
+/// lock of this host is released. A volume not in use is left as it is.
+/// </summary>
 [Cmdlet(VerbsData.Dismount, "SparseVolume", DefaultParameterSetName = PathSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(SparseVolume))]
 public sealed class DismountSparseVolumeCommand : VolumeCmdlet
@@ -12,11 +16,19 @@ public sealed class DismountSparseVolumeCommand : VolumeCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
+    protected override bool HandlesCephVolumes => true;
+
     protected override void ProcessRecord() =>
         Invoke(() =>
         {
+            var volume = ResolveVolume();
+            if (CephVolumeMounting.Handles(volume))
+            {
+                DismountCeph(volume);
+                return;
+            }
             var mounter = new VolumeMounter(Context);
-            var plan = mounter.Plan(new DismountVolumeRequest(ResolveVolume()));
+            var plan = mounter.Plan(new DismountVolumeRequest(volume));
             if (plan.Steps.Count == 0)
             {
                 WriteVerbose($"Volume '{plan.Volume.Name}' is not mounted or attached; nothing to do.");
@@ -30,4 +42,22 @@ public sealed class DismountSparseVolumeCommand : VolumeCmdlet
             if (PassThru)
                 WriteObject(result);
         }, VolumeTarget);
+
+    private void DismountCeph(SparseVolume volume)
+    {
+        var mounting = new CephVolumeMounting(Context);
+        var plan = mounting.Plan(new DismountVolumeRequest(volume));
+        if (plan.Steps.Count == 0)
+        {
+            WriteVerbose($"Volume '{plan.Volume.Name}' is not mounted, attached or locked by this host; nothing to do.");
+            if (PassThru)
+                WriteObject(plan.Volume);
+            return;
+        }
+        if (!ShouldApply(plan))
+            return;
+        var result = RunWithProgress((progress, token) => mounting.Apply(plan, progress, token));
+        if (PassThru)
+            WriteObject(result);
+    }
 }

@@ -230,10 +230,3 @@ public sealed class CephSnapshotTests(CephLab lab) : IClassFixture<CephLab>, IDi
 
     public void Dispose() => root.Dispose();
 }
-
-/// <summary>The test classes that bring up a Ceph lab run one after another: one lab at a time on the machine.</summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class CephLabCollection
-{
-    public const string Name = "Ceph lab";
-}

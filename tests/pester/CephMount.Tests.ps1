@@ -1,0 +1,143 @@
+# Mounting Ceph volumes through the cmdlets, against a real cluster from tests/ceph/lab.sh brought up in BeforeAll and
+# always taken down in AfterAll. A second "host" is a second pwsh process with its own pool configuration and
+# runtime directory (SPARSESTORAGE_CONFIG, SPARSESTORAGE_RUNTIME_DIR), a client of the cluster like any other host.
+#
+# Needs root, FUSE, qemu's rbd driver and the Ceph packages; skipped otherwise, and failing instead when
+# SPARSESTORAGE_INTEGRATION=require. Only one lab runs at a time on a machine: run this suite alone.
+
+BeforeDiscovery {
+    . (Join-Path $PSScriptRoot 'prerequisites.ps1')
+    $CephTools = 'ceph', 'rbd', 'ceph-mon', 'ceph-mgr', 'ceph-osd', 'ceph-authtool', 'monmaptool', 'qemu-storage-daemon', 'jq', 'uuidgen'
+    $SkipCeph = -not $RequireIntegration -and -not ($IsRoot -and (Test-Tool $CephTools) -and (Test-Path -LiteralPath '/dev/fuse'))
+}
+
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'prerequisites.ps1')
+    . (Join-Path $PSScriptRoot 'common.ps1')
+    $CephTools = 'ceph', 'rbd', 'ceph-mon', 'ceph-mgr', 'ceph-osd', 'ceph-authtool', 'monmaptool', 'qemu-storage-daemon', 'jq', 'uuidgen'
+    $LabUp = $RequireIntegration -or ($IsRoot -and (Test-Tool $CephTools) -and (Test-Path -LiteralPath '/dev/fuse'))
+    $TestEnv = New-TestEnvironment -Name 'cephmount'
+    $LabScript = Join-Path $SparseStorageRepositoryRoot 'tests/ceph/lab.sh'
+    $LabDirectory = '/var/tmp/sstest-cephmount-pester-{0}' -f [guid]::NewGuid().ToString('N').Substring(0, 8)
+    $CephConfig = Join-Path $LabDirectory 'ceph.conf'
+    $CephKeyring = Join-Path $LabDirectory 'client.sparse.keyring'
+    $Namespace = 'pester'
+    $PoolName = 'shared'
+    $SecondHost = Join-Path $TestEnv.Root 'second-host'
+    $MountPoint = Join-Path $TestEnv.MountDirectory 'web01'
+    $SecondMountPoint = Join-Path $TestEnv.MountDirectory 'web01-second'
+
+    function Invoke-AdminRbd {
+        $output = & rbd --conf $CephConfig --id admin --keyring (Join-Path $LabDirectory 'client.admin.keyring') @args 2>&1
+        if ($LASTEXITCODE -ne 0) {
+            throw "rbd $args failed ($LASTEXITCODE): $output"
+        }
+        $output
+    }
+
+    # The mount lock as the cluster reports it to client.admin.
+    function Get-MountLock {
+        & rados --conf $CephConfig --id admin --keyring (Join-Path $LabDirectory 'client.admin.keyring') --pool rbd --namespace $Namespace `
+            lock info sparsestorage_mount.web01 mount --format json 2>$null | ConvertFrom-Json | Select-Object -ExpandProperty lockers
+    }
+
+    # Runs a script in a second pwsh with the second host's configuration and runtime directory; returns its output
+    # and its errors' ids and messages as text.
+    function Invoke-SecondHost([string] $Script) {
+        $prelude = @"
+`$env:SPARSESTORAGE_CONFIG = '$SecondHost/pools.json'
+`$env:SPARSESTORAGE_RUNTIME_DIR = '$SecondHost/run'
+`$ErrorActionPreference = 'Stop'
+Import-Module '$SparseStorageManifestPath'
+if (-not (Get-StoragePool -Name '$PoolName' -ErrorAction Ignore)) {
+    `$null = Register-StoragePool -Name '$PoolName' -CephPool rbd -CephNamespace '$Namespace' -CephConfig '$CephConfig' -CephUser sparse -CephKeyring '$CephKeyring' -Confirm:`$false
+}
+try { $Script } catch { "ERROR `$(`$_.FullyQualifiedErrorId): `$(`$_.Exception.Message)" }
+"@
+        # pwsh may run as a .NET global tool, whose process is dotnet: start the pwsh command, not this process's file.
+        $pwsh = (Get-Command -Name pwsh -CommandType Application -ErrorAction Ignore | Select-Object -First 1).Source
+        if (-not $pwsh) {
+            $pwsh = Join-Path $HOME '.dotnet/tools/pwsh'
+        }
+        & $pwsh -NoProfile -NonInteractive -Command $prelude 2>&1 | ForEach-Object { "$_" }
+    }
+
+    if ($LabUp) {
+        $labOutput = & bash $LabScript up $LabDirectory 2>&1
+        if ($LASTEXITCODE -ne 0) {
+            throw "lab.sh up failed ($LASTEXITCODE): $($labOutput -join "`n")"
+        }
+        $null = Invoke-AdminRbd namespace create --pool rbd --namespace $Namespace
+        $null = New-Item -ItemType Directory -Path $SecondHost
+    }
+}
+
+AfterAll {
+    try {
+        Dismount-SparseVolume -Path "rbd:rbd/$Namespace/web01" -Confirm:$false -ErrorAction Ignore
+        if (Test-Path -LiteralPath (Join-Path $SecondHost 'pools.json')) {
+            $null = Invoke-SecondHost "Dismount-SparseVolume -Path 'rbd:rbd/$Namespace/web01' -Confirm:`$false"
+        }
+        Unregister-StoragePool -Name $PoolName -Confirm:$false -ErrorAction Ignore
+        Remove-TestEnvironment -Environment $TestEnv
+    }
+    finally {
+        if ($LabUp) {
+            $labOutput = & bash $LabScript down $LabDirectory 2>&1
+            if ($LASTEXITCODE -ne 0) {
+                Write-Warning "lab.sh down failed ($LASTEXITCODE): $($labOutput -join "`n")"
+            }
+        }
+    }
+}
+
+Describe 'Mounting a Ceph volume through the cmdlets' -Skip:$SkipCeph {
+    BeforeAll {
+        $null = Register-StoragePool -Name $PoolName -CephPool rbd -CephNamespace $Namespace -CephConfig $CephConfig -CephUser sparse -CephKeyring $CephKeyring -Confirm:$false
+        $null = New-SparseVolume -Name web01 -Pool $PoolName -Size 256MB -FileSystem Ext4 -Confirm:$false
+    }
+
+    It 'Mount-SparseVolume -WhatIf lists the lock, the rbd export, the loop device and the mount, and changes nothing' {
+        $output = @(Get-SparseVolume -Name web01 -Pool $PoolName | Mount-SparseVolume -MountPoint $MountPoint -WhatIf -Verbose 4>&1)
+        $messages = @($output.Message) -join "`n"
+        $messages | Should -Match 'rados .* lock get sparsestorage_mount.web01 mount '
+        $messages | Should -Match 'qemu-storage-daemon .*driver=rbd'
+        $messages | Should -Match 'losetup '
+        $messages | Should -Match 'mount -t ext4 <loop device> '
+        Test-Path -LiteralPath $MountPoint | Should -BeFalse
+        Get-MountLock | Should -BeNullOrEmpty
+    }
+
+    It 'mounts the volume read-write; Get-SparseVolume shows where' {
+        $mounted = Get-SparseVolume -Name web01 -Pool $PoolName | Mount-SparseVolume -MountPoint $MountPoint -Confirm:$false
+        $mounted.IsMounted | Should -BeTrue
+        Set-Content -LiteralPath (Join-Path $MountPoint 'hello.txt') -Value 'from the first host'
+        $listed = Get-SparseVolume -Name web01 -Pool $PoolName
+        $listed.MountPoint | Should -Be $MountPoint
+        $listed.LoopDevice | Should -Match '^/dev/loop\d+$'
+        $listed.IsMounted | Should -BeTrue
+        (Get-MountLock).description | Should -Be "sparsestorage mount on $([Environment]::MachineName):$($TestEnv.RuntimeDirectory)"
+    }
+
+    It 'refuses the mount on a second host, naming the holder' {
+        $output = Invoke-SecondHost "Mount-SparseVolume -Path 'rbd:rbd/$Namespace/web01' -MountPoint '$SecondMountPoint' -Confirm:`$false"
+        "$output" | Should -Match 'ERROR VolumeInUse,SparseStorage.PowerShell.Commands.MountSparseVolumeCommand'
+        "$output" | Should -Match ([regex]::Escape("$([Environment]::MachineName):$($TestEnv.RuntimeDirectory)"))
+        Test-Path -LiteralPath $SecondMountPoint | Should -BeFalse
+    }
+
+    It 'dismounts, releases the lock, and the second host then mounts it with the data intact' {
+        $volume = Get-SparseVolume -Name web01 -Pool $PoolName | Dismount-SparseVolume -Confirm:$false -PassThru
+        $volume.IsMounted | Should -BeFalse
+        $volume.IsAttached | Should -BeFalse
+        Get-MountLock | Should -BeNullOrEmpty
+        $output = Invoke-SecondHost @"
+`$null = Mount-SparseVolume -Path 'rbd:rbd/$Namespace/web01' -MountPoint '$SecondMountPoint' -Confirm:`$false
+Get-Content -LiteralPath '$SecondMountPoint/hello.txt'
+Dismount-SparseVolume -Path 'rbd:rbd/$Namespace/web01' -Confirm:`$false
+"@
+        "$output" | Should -Be 'from the first host'
+        Get-MountLock | Should -BeNullOrEmpty
+        @(Get-Process -Name qemu-storage-daemon -ErrorAction Ignore | Where-Object { $_.CommandLine -like "*$($TestEnv.Root)*" }) | Should -HaveCount 0
+    }
+}
