@@ -8,38 +8,23 @@
 
 BeforeDiscovery {
     . (Join-Path $PSScriptRoot 'prerequisites.ps1')
-    $CephTools = 'ceph', 'rbd', 'ceph-mon', 'ceph-mgr', 'ceph-osd', 'ceph-authtool', 'monmaptool', 'qemu-storage-daemon', 'jq', 'uuidgen'
-    $SkipCeph = -not $RequireIntegration -and -not ($IsRoot -and (Test-Tool $CephTools) -and (Test-Path -LiteralPath '/dev/fuse'))
+    . (Join-Path $PSScriptRoot 'ceph-lab.ps1')
 }
 
 BeforeAll {
     . (Join-Path $PSScriptRoot 'prerequisites.ps1')
     . (Join-Path $PSScriptRoot 'common.ps1')
-    $CephTools = 'ceph', 'rbd', 'ceph-mon', 'ceph-mgr', 'ceph-osd', 'ceph-authtool', 'monmaptool', 'qemu-storage-daemon', 'jq', 'uuidgen'
-    $LabUp = $RequireIntegration -or ($IsRoot -and (Test-Tool $CephTools) -and (Test-Path -LiteralPath '/dev/fuse'))
+    . (Join-Path $PSScriptRoot 'ceph-lab.ps1')
     $TestEnv = New-TestEnvironment -Name 'ceph'
-    $LabScript = Join-Path $SparseStorageRepositoryRoot 'tests/ceph/lab.sh'
-    $LabDirectory = '/var/tmp/sstest-ceph-pester-{0}' -f [guid]::NewGuid().ToString('N').Substring(0, 8)
+    $LabDirectory = New-CephLabDirectory 'ceph'
     $CephConfig = Join-Path $LabDirectory 'ceph.conf'
     $CephKeyring = Join-Path $LabDirectory 'client.sparse.keyring'
     $Namespace = 'pester'
     $PoolName = 'shared'
 
-    # The test's own hand on the cluster: rbd as client.admin, independent of the module.
-    function Invoke-AdminRbd {
-        $output = & rbd --conf $CephConfig --id admin --keyring (Join-Path $LabDirectory 'client.admin.keyring') @args 2>&1
-        if ($LASTEXITCODE -ne 0) {
-            throw "rbd $args failed ($LASTEXITCODE): $output"
-        }
-        $output
-    }
 
-    if ($LabUp) {
-        $labOutput = & bash $LabScript up $LabDirectory 2>&1
-        if ($LASTEXITCODE -ne 0) {
-            throw "lab.sh up failed ($LASTEXITCODE): $($labOutput -join "`n")"
-        }
-        $null = Invoke-AdminRbd namespace create --pool rbd --namespace $Namespace
+    if ($CephLabPossible) {
+        Start-CephLab $Namespace
     }
 }
 
@@ -50,11 +35,8 @@ AfterAll {
         Remove-TestEnvironment -Environment $TestEnv
     }
     finally {
-        if ($LabUp) {
-            $labOutput = & bash $LabScript down $LabDirectory 2>&1
-            if ($LASTEXITCODE -ne 0) {
-                Write-Warning "lab.sh down failed ($LASTEXITCODE): $($labOutput -join "`n")"
-            }
+        if ($CephLabPossible) {
+            Stop-CephLab
         }
     }
 }

@@ -7,18 +7,15 @@
 
 BeforeDiscovery {
     . (Join-Path $PSScriptRoot 'prerequisites.ps1')
-    $CephTools = 'ceph', 'rbd', 'ceph-mon', 'ceph-mgr', 'ceph-osd', 'ceph-authtool', 'monmaptool', 'qemu-storage-daemon', 'jq', 'uuidgen'
-    $SkipCeph = -not $RequireIntegration -and -not ($IsRoot -and (Test-Tool $CephTools) -and (Test-Path -LiteralPath '/dev/fuse'))
+    . (Join-Path $PSScriptRoot 'ceph-lab.ps1')
 }
 
 BeforeAll {
     . (Join-Path $PSScriptRoot 'prerequisites.ps1')
     . (Join-Path $PSScriptRoot 'common.ps1')
-    $CephTools = 'ceph', 'rbd', 'ceph-mon', 'ceph-mgr', 'ceph-osd', 'ceph-authtool', 'monmaptool', 'qemu-storage-daemon', 'jq', 'uuidgen'
-    $LabUp = $RequireIntegration -or ($IsRoot -and (Test-Tool $CephTools) -and (Test-Path -LiteralPath '/dev/fuse'))
+    . (Join-Path $PSScriptRoot 'ceph-lab.ps1')
     $TestEnv = New-TestEnvironment -Name 'cephmount'
-    $LabScript = Join-Path $SparseStorageRepositoryRoot 'tests/ceph/lab.sh'
-    $LabDirectory = '/var/tmp/sstest-cephmount-pester-{0}' -f [guid]::NewGuid().ToString('N').Substring(0, 8)
+    $LabDirectory = New-CephLabDirectory 'cephmount'
     $CephConfig = Join-Path $LabDirectory 'ceph.conf'
     $CephKeyring = Join-Path $LabDirectory 'client.sparse.keyring'
     $Namespace = 'pester'
@@ -27,13 +24,6 @@ BeforeAll {
     $MountPoint = Join-Path $TestEnv.MountDirectory 'web01'
     $SecondMountPoint = Join-Path $TestEnv.MountDirectory 'web01-second'
 
-    function Invoke-AdminRbd {
-        $output = & rbd --conf $CephConfig --id admin --keyring (Join-Path $LabDirectory 'client.admin.keyring') @args 2>&1
-        if ($LASTEXITCODE -ne 0) {
-            throw "rbd $args failed ($LASTEXITCODE): $output"
-        }
-        $output
-    }
 
     # The mount lock as the cluster reports it to client.admin.
     function Get-MountLock {
@@ -62,12 +52,8 @@ try { $Script } catch { "ERROR `$(`$_.FullyQualifiedErrorId): `$(`$_.Exception.M
         & $pwsh -NoProfile -NonInteractive -Command $prelude 2>&1 | ForEach-Object { "$_" }
     }
 
-    if ($LabUp) {
-        $labOutput = & bash $LabScript up $LabDirectory 2>&1
-        if ($LASTEXITCODE -ne 0) {
-            throw "lab.sh up failed ($LASTEXITCODE): $($labOutput -join "`n")"
-        }
-        $null = Invoke-AdminRbd namespace create --pool rbd --namespace $Namespace
+    if ($CephLabPossible) {
+        Start-CephLab $Namespace
         $null = New-Item -ItemType Directory -Path $SecondHost
     }
 }
@@ -82,11 +68,8 @@ AfterAll {
         Remove-TestEnvironment -Environment $TestEnv
     }
     finally {
-        if ($LabUp) {
-            $labOutput = & bash $LabScript down $LabDirectory 2>&1
-            if ($LASTEXITCODE -ne 0) {
-                Write-Warning "lab.sh down failed ($LASTEXITCODE): $($labOutput -join "`n")"
-            }
+        if ($CephLabPossible) {
+            Stop-CephLab
         }
     }
 }

@@ -8,31 +8,20 @@
 
 BeforeDiscovery {
     . (Join-Path $PSScriptRoot 'prerequisites.ps1')
-    $CephTools = 'ceph', 'rbd', 'ceph-mon', 'ceph-mgr', 'ceph-osd', 'ceph-authtool', 'monmaptool', 'qemu-storage-daemon', 'qemu-io', 'jq', 'uuidgen'
-    $SkipCeph = -not $RequireIntegration -and -not ($IsRoot -and (Test-Tool $CephTools) -and (Test-Path -LiteralPath '/dev/fuse'))
+    . (Join-Path $PSScriptRoot 'ceph-lab.ps1')
 }
 
 BeforeAll {
     . (Join-Path $PSScriptRoot 'prerequisites.ps1')
     . (Join-Path $PSScriptRoot 'common.ps1')
-    $CephTools = 'ceph', 'rbd', 'ceph-mon', 'ceph-mgr', 'ceph-osd', 'ceph-authtool', 'monmaptool', 'qemu-storage-daemon', 'qemu-io', 'jq', 'uuidgen'
-    $LabUp = $RequireIntegration -or ($IsRoot -and (Test-Tool $CephTools) -and (Test-Path -LiteralPath '/dev/fuse'))
+    . (Join-Path $PSScriptRoot 'ceph-lab.ps1')
     $TestEnv = New-TestEnvironment -Name 'cephsnap'
-    $LabScript = Join-Path $SparseStorageRepositoryRoot 'tests/ceph/lab.sh'
-    $LabDirectory = '/var/tmp/sstest-cephsnap-pester-{0}' -f [guid]::NewGuid().ToString('N').Substring(0, 8)
+    $LabDirectory = New-CephLabDirectory 'cephsnap'
     $CephConfig = Join-Path $LabDirectory 'ceph.conf'
     $AdminKeyring = Join-Path $LabDirectory 'client.admin.keyring'
     $Namespace = 'pester'
     $PoolName = 'snaps'
     $VolumePath = "rbd:rbd/$Namespace/disk"
-
-    function Invoke-AdminRbd {
-        $output = & rbd --conf $CephConfig --id admin --keyring $AdminKeyring @args 2>&1
-        if ($LASTEXITCODE -ne 0) {
-            throw "rbd $args failed ($LASTEXITCODE): $output"
-        }
-        $output
-    }
 
     # 1 MiB of one byte value at the start of the image, through qemu's rbd driver.
     function Write-Pattern([byte] $Value) {
@@ -54,12 +43,8 @@ BeforeAll {
         }
     }
 
-    if ($LabUp) {
-        $labOutput = & bash $LabScript up $LabDirectory 2>&1
-        if ($LASTEXITCODE -ne 0) {
-            throw "lab.sh up failed ($LASTEXITCODE): $($labOutput -join "`n")"
-        }
-        $null = Invoke-AdminRbd namespace create --pool rbd --namespace $Namespace
+    if ($CephLabPossible) {
+        Start-CephLab $Namespace
         $null = Register-StoragePool -Name $PoolName -CephPool rbd -CephNamespace $Namespace -CephConfig $CephConfig -CephUser sparse `
             -CephKeyring (Join-Path $LabDirectory 'client.sparse.keyring') -Confirm:$false
         $null = New-SparseVolume -Name disk -Pool $PoolName -Size 64MB -Confirm:$false
@@ -72,11 +57,8 @@ AfterAll {
         Remove-TestEnvironment -Environment $TestEnv
     }
     finally {
-        if ($LabUp) {
-            $labOutput = & bash $LabScript down $LabDirectory 2>&1
-            if ($LASTEXITCODE -ne 0) {
-                Write-Warning "lab.sh down failed ($LASTEXITCODE): $($labOutput -join "`n")"
-            }
+        if ($CephLabPossible) {
+            Stop-CephLab
         }
     }
 }
