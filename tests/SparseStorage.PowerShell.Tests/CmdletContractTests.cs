@@ -20,7 +20,7 @@ public sealed class CmdletContractTests : IDisposable
         { "New-SparseVolume", ["Name", "Pool", "Path", "Size", "Format", "Preallocation", "FileSystem", "Label", "Replace", "Force"] },
         { "Get-SparseVolume", ["Name", "Pool", "Path", "LoopDevice"] },
         { "Remove-SparseVolume", ["Name", "Pool", "Path", "Wipe", "Force", "PassThru"] },
-        { "Mount-SparseVolume", ["Name", "Pool", "Path", "MountPoint", "ReadOnly", "AllowDiscards", "Passphrase", "KeyFile"] },
+        { "Mount-SparseVolume", ["Name", "Pool", "Path", "MountPoint", "ReadOnly", "AllowDiscards", "BreakLockOf", "Passphrase", "KeyFile"] },
         { "Dismount-SparseVolume", ["Name", "Pool", "Path", "PassThru"] },
         { "Resize-SparseVolume", ["Name", "Pool", "Path", "Size", "Delta", "ToMinimumSize", "Force"] },
         { "Copy-SparseVolume", ["Name", "Pool", "Path", "Destination", "Linked", "DetectZeroes", "Replace", "AllowInUseSource", "Force"] },

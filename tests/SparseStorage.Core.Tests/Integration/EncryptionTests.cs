@@ -13,6 +13,7 @@ namespace SparseStorage.Core.Tests.Integration;
 /// Encryption at rest on real images: cryptsetup writes LUKS headers, qemu-storage-daemon decrypts in userspace and
 /// exports the plaintext through FUSE, a loop device and mount sit on top. Keys are tried, rotated and destroyed for real.
 /// </summary>
+[Collection(SecretFileCollection.Name)]
 public sealed class EncryptionTests : IDisposable
 {
     private const string Passphrase = "correct horse battery staple 7431";
@@ -363,7 +364,8 @@ public sealed class EncryptionTests : IDisposable
         return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(head.AsSpan(0, image.Read(head))));
     }
 
-    private static string[] SecretDirectories() => Directory.GetDirectories("/dev/shm", "sparsestorage-*");
+    /// <summary>This process's secret directories: the PowerShell suite, run beside this one, makes its own.</summary>
+    private static string[] SecretDirectories() => Directory.GetDirectories("/dev/shm", $"sparsestorage-secret-{Environment.ProcessId}-*");
 
     public void Dispose() => pool.Dispose();
 }
