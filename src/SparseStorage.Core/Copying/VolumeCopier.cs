@@ -56,7 +56,7 @@ public sealed class VolumeCopier(StorageContext context) : IPlannedOperation<(Sp
         var (path, pool) = context.Pools.Confine(destination);
         if (path == source.Path)
             throw new InvalidStorageArgumentException("DestinationIsSource", $"The destination '{path}' is the source volume itself.", path);
-        RequireReplaceable(path, request.Replace);
+        RequireReplaceable(context, path, request.Replace);
         if (request.Linked)
             RequireLinkableBase(source);
         RequireBaseInPool(source, request, pool.Name);
@@ -130,7 +130,8 @@ public sealed class VolumeCopier(StorageContext context) : IPlannedOperation<(Sp
         return System.IO.Path.Combine(System.IO.Path.GetDirectoryName(source.Path)!, name == destination ? name + extension : destination);
     }
 
-    private void RequireReplaceable(string path, bool replace)
+    /// <summary>A destination file that is free, or replaceable with -Replace; never beside a volume of the same name.</summary>
+    internal static void RequireReplaceable(StorageContext context, string path, bool replace)
     {
         var name = VolumeInspector.NameOf(path);
         var sibling = VolumeInspector.Extensions.Select(e => System.IO.Path.Combine(System.IO.Path.GetDirectoryName(path)!, name + e))

@@ -42,30 +42,27 @@ public sealed class CopySparseVolumeCommand : VolumeCmdlet
     protected override void ProcessRecord() =>
         Invoke(() =>
         {
-            var copier = new VolumeCopier(Context);
             var destination = Destination.Contains('/') ? ProviderPath(Destination) : Destination;
             var source = ResolveVolume();
             var request = new CopyVolumeRequest
             {
                 Destination = destination, Linked = Linked, DetectZeroes = DetectZeroes, Replace = Replace, AllowInUseSource = AllowInUseSource,
             };
-            if (Core.Ceph.CephPoolSettings.IsRbdPath(source.Path))
-            {
-                CopyCephVolume(source, request);
-                return;
-            }
-            var plan = copier.Plan(source, request);
-            if (ShouldApply(plan))
-                WriteObject(RunWithProgress((progress, token) => copier.Apply(plan, progress, token)));
+            if (Core.Ceph.CephCrossPoolCopy.Handles(source.Path, destination))
+                Copy(new Core.Ceph.CephCrossPoolCopy(Context), source, request);
+            else if (Core.Ceph.CephPoolSettings.IsRbdPath(source.Path))
+                Copy(new Core.Ceph.CephVolumeCopy(Context), source, request);
+            else
+                Copy(new VolumeCopier(Context), source, request);
         }, VolumeTarget);
 
     protected override bool HandlesCephVolumes => true;
 
-    private void CopyCephVolume(SparseVolume source, CopyVolumeRequest request)
+    private void Copy<TPlan>(Core.Planning.IPlannedOperation<(SparseVolume Source, CopyVolumeRequest Request), TPlan, SparseVolume> copier, SparseVolume source, CopyVolumeRequest request)
+        where TPlan : Core.Planning.OperationPlan
     {
-        var copy = new Core.Ceph.CephVolumeCopy(Context);
-        var plan = copy.Plan((source, request));
+        var plan = copier.Plan((source, request));
         if (ShouldApply(plan))
-            WriteObject(RunWithProgress((progress, token) => copy.Apply(plan, progress, token)));
+            WriteObject(RunWithProgress((progress, token) => copier.Apply(plan, progress, token)));
     }
 }
