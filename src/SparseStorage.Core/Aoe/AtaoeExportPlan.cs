@@ -39,11 +39,16 @@ public sealed record AtaoeExportPlan(
         ? $"Remove the record, pid file and log of the earlier export of volume '{dead.Volume}' at {Address}, whose vblade is gone"
         : null;
 
+    /// <summary>What vblade's file needs first: for a Ceph volume, this host's lock (writable) and the daemon that exports the image as a file.</summary>
+    internal Ceph.CephAtaoeBacking? Ceph { get; init; }
+
+    public IReadOnlyList<string> BackingSteps { get; init; } = [];
+
     public string AwaitStep => $"Wait until vblade serves {Address}, then record the export";
 
     public override string Target => Request.Volume.Path;
 
     public override string Action => $"Export as AoE target {Address}";
 
-    public override IReadOnlyList<string> Steps => [.. ClearStep is { } clear ? [clear] : Array.Empty<string>(), Launch.ToString(), AwaitStep];
+    public override IReadOnlyList<string> Steps => [.. ClearStep is { } clear ? [clear] : Array.Empty<string>(), .. BackingSteps, Launch.ToString(), AwaitStep];
 }

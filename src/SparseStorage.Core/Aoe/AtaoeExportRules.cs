@@ -38,10 +38,11 @@ public static class AtaoeExportRules
     }
 
     /// <summary>One volume, two writable targets (or a writable and a read-only one) is two writers on one filesystem.</summary>
-    public static void RequireNotExportedElsewhere(AtaoeExportRequest request, IEnumerable<AtaoeExportRecord> running, IEnumerable<RunningVblade> processes)
+    /// <param name="servedFile">The file vblade serves: the volume's, or a Ceph volume's FUSE export.</param>
+    public static void RequireNotExportedElsewhere(AtaoeExportRequest request, string servedFile, IEnumerable<AtaoeExportRecord> running, IEnumerable<RunningVblade> processes)
     {
         var records = running.Where(r => r.VolumePath == request.Volume.Path && !(r.ReadOnly && request.ReadOnly)).Select(r => $"e{r.Shelf}.{r.Slot} on {r.Interface} (vblade pid {r.ProcessId})");
-        var byHand = processes.Where(p => SameFile(p.CommandLine.File, request.Volume.Path) && !(p.CommandLine.ReadOnly && request.ReadOnly))
+        var byHand = processes.Where(p => SameFile(p.CommandLine.File, servedFile) && !(p.CommandLine.ReadOnly && request.ReadOnly))
             .Select(p => $"e{p.CommandLine.Shelf}.{p.CommandLine.Slot} on {p.CommandLine.Interface} (vblade pid {p.ProcessId})");
         var exports = records.Concat(byHand).Distinct().ToList();
         if (exports.Count > 0)

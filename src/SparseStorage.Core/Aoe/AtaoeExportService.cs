@@ -25,6 +25,9 @@ public sealed class AtaoeExportService(StorageContext context)
         context.RequireRoot("Exporting a volume over AoE");
         var macs = AtaoeExportRules.RequireValid(request);
         AtaoeExportRules.RequireExportable(request.Volume, request.ReadOnly);
+        var ceph = Ceph.CephAtaoeBacking.For(context, request.Volume.Path, request.ReadOnly);
+        ceph?.RequireExportable(request.Volume);
+        var servedFile = ceph?.ServedFile ?? request.Volume.Path;
         if (Libc.if_nametoindex(request.Interface) == 0)
             throw AoeInterfaceException.Missing(request.Interface);
 
@@ -34,16 +37,21 @@ public sealed class AtaoeExportService(StorageContext context)
         var occupancy = new AddressOccupancy(records, processes, request.Shelf, request.Interface, network);
         var slot = request.Slot ?? occupancy.LowestFreeSlot();
         var replaces = occupancy.RequireFree(slot, request.Restart);
-        AtaoeExportRules.RequireNotExportedElsewhere(request, records.Where(r => r != replaces && r.StateNow() == AtaoeExportState.Running), processes);
+        AtaoeExportRules.RequireNotExportedElsewhere(request, servedFile, records.Where(r => r != replaces && r.StateNow() == AtaoeExportState.Running), processes);
 
-        var commandLine = new VbladeCommandLine(request.Shelf, slot, request.Interface, request.Volume.Path)
+        var commandLine = new VbladeCommandLine(request.Shelf, slot, request.Interface, servedFile)
             { ReadOnly = request.ReadOnly, Direct = request.Direct, Sync = request.Sync, MacAllow = macs };
-        return new AtaoeExportPlan(request, slot, commandLine, ToolLocator.Default.Locate("vblade"), replaces, context.Runtime.AoeExports, network);
+        return new AtaoeExportPlan(request, slot, commandLine, ToolLocator.Default.Locate("vblade"), replaces, context.Runtime.AoeExports, network)
+        {
+            Ceph = ceph,
+            BackingSteps = ceph?.StartSteps ?? [],
+        };
     }
 
     /// <summary>
     /// Under the exports lock (so two sessions cannot take one slot) plans again from the volume and the exports as
     /// they are now, refuses if that is not the same plan, then clears a replaced record, starts vblade and waits until it serves.
+    /// A Ceph volume's lock and daemon are taken and started before vblade, and undone if vblade does not serve.
     /// </summary>
     public AtaoeExport Apply(AtaoeExportPlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -52,12 +60,38 @@ public sealed class AtaoeExportService(StorageContext context)
         var steps = StepRunner.ForApply(context, progress, Activity, cancellationToken);
         if (plan is { ClearStep: { } clear, Replaces: { } dead })
             steps.Do(clear, () => dead.Delete(Directory));
-        AtaoeExportRecord.WriteOwnerOnly(AtaoeExportRecord.PidFilePath(Directory, plan.Key), "");
-        AtaoeExportRecord.WriteOwnerOnly(AtaoeExportRecord.LogPath(Directory, plan.Key), "");
-        steps.Tool(plan.Launch with { Timeout = StartWait });
-        var record = steps.Measure<AtaoeExportRecord?>(plan.AwaitStep, () => AwaitServing(plan, cancellationToken), null);
-        record!.Save(Directory);
-        return record.ToExport(Directory);
+        var undo = new Stack<Action>();
+        try
+        {
+            plan.Ceph?.Start(steps, undo);
+            AtaoeExportRecord.WriteOwnerOnly(AtaoeExportRecord.PidFilePath(Directory, plan.Key), "");
+            AtaoeExportRecord.WriteOwnerOnly(AtaoeExportRecord.LogPath(Directory, plan.Key), "");
+            steps.Tool(plan.Launch with { Timeout = StartWait });
+            var record = steps.Measure<AtaoeExportRecord?>(plan.AwaitStep, () => AwaitServing(plan, cancellationToken), null);
+            record!.Save(Directory);
+            plan.Ceph?.Release();
+            return record.ToExport(Directory);
+        }
+        catch when (undo.Count > 0)
+        {
+            Undo(undo);
+            throw;
+        }
+    }
+
+    private static void Undo(Stack<Action> undo)
+    {
+        while (undo.TryPop(out var step))
+        {
+            try
+            {
+                step();
+            }
+            catch (Exception e) when (e is SparseStorageException or IOException)
+            {
+                // Keep undoing; the original failure is the one reported.
+            }
+        }
     }
 
     /// <summary>Plans and applies in one go, for callers that confirm nothing.</summary>
@@ -89,12 +123,14 @@ public sealed class AtaoeExportService(StorageContext context)
     {
         context.RequireRoot("Stopping an AoE export");
         var record = FindRecord(address);
-        return new AtaoeStopPlan(address, record.ToExport(context.Runtime.AoeExports), record);
+        var ceph = Ceph.CephAtaoeBacking.For(context, record.VolumePath, record.ReadOnly);
+        return new AtaoeStopPlan(address, record.ToExport(context.Runtime.AoeExports), record) { Ceph = ceph, BackingSteps = ceph?.StopSteps() ?? [] };
     }
 
     /// <summary>
     /// Under the exports lock, checks that the same vblade is recorded at the address in the same state, then stops it
-    /// (TERM, then KILL after a few seconds) and removes its record, pid file and log. Returns the export as it was found.
+    /// (TERM, then KILL after a few seconds), then a Ceph volume's daemon and lock, and removes its record, pid file and log.
+    /// Returns the export as it was found.
     /// </summary>
     public AtaoeExport Apply(AtaoeStopPlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -103,9 +139,13 @@ public sealed class AtaoeExportService(StorageContext context)
         if (record.ProcessId != plan.Record.ProcessId || record.ProcessStartTicks != plan.Record.ProcessStartTicks || record.StateNow() != plan.Export.State)
             throw new StorageOperationException("ChangedSincePlanned",
                 $"The export {plan.Address} changed since it was planned (now vblade pid {record.ProcessId}, {record.StateNow()}); nothing was done.", plan.Target);
+        if (plan.Ceph is { } ceph && !ceph.StopSteps().SequenceEqual(plan.BackingSteps))
+            throw new StorageOperationException("ChangedSincePlanned",
+                $"The export {plan.Address} changed since it was planned (its Ceph image's daemon or lock); nothing was done. Planned: {plan.Describe()}.", plan.Target);
         var steps = StepRunner.ForApply(context, progress, Activity, cancellationToken);
         if (plan.StopsProcess)
             steps.Do(plan.TerminateStep, () => Terminate(record.ProcessId, cancellationToken));
+        plan.Ceph?.Stop(steps);
         steps.Do(plan.RemoveStep, () => record.Delete(Directory));
         return plan.Export;
     }

@@ -180,6 +180,7 @@ public sealed partial class CephVolumeMounting(StorageContext context)
     public DismountCephVolumePlan Plan(DismountVolumeRequest request)
     {
         var (settings, image) = Resolve(request.Volume.Path);
+        RequireNotExportedOverAoe(request.Volume);
         var attachment = context.ReadAttachments().Of(request.Volume.Path);
         var description = RbdMountLock.DescriptionFor(RbdMountLock.HolderOf(context.Runtime));
         var ownLock = RbdMountLock.Locks(context.Runner, settings, image).FirstOrDefault(l => l.Description == description);
@@ -189,6 +190,14 @@ public sealed partial class CephVolumeMounting(StorageContext context)
         if (dryRun.Steps.Count > 0)
             context.RequireRoot("Dismounting a volume");
         return plan with { PlannedSteps = dryRun.Steps.ToList() };
+    }
+
+    /// <summary>An AoE export serves the image through the daemon a dismount would stop; Stop-AtaoeExport takes both down.</summary>
+    private void RequireNotExportedOverAoe(SparseVolume volume)
+    {
+        var exports = new Aoe.AtaoeExportService(context).List().Where(e => e.VolumePath == volume.Path).Select(e => $"{e.Target} on {e.Interface}").ToList();
+        if (exports.Count > 0)
+            throw new VolumeInUseException($"Volume '{volume.Name}' is exported over AoE as {string.Join(", ", exports)}; stop the export (Stop-AtaoeExport), which also stops its daemon and releases its lock.", volume.Path);
     }
 
     /// <summary>Unmounts, detaches the loop device, stops the daemon and releases this host's lock, as planned.</summary>

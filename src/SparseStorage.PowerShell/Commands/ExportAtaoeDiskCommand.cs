@@ -4,7 +4,7 @@ using SparseStorage.PowerShell.Completers;
 
 namespace SparseStorage.PowerShell.Commands;
 
-/// <summary>Export-AtaoeDisk: exports a volume as an AoE target through a vblade that outlives the session.</summary>
+/// <summary>Export-AtaoeDisk: exports a volume (of a file pool or a Ceph pool) as an AoE target through a vblade that outlives the session.</summary>
 [Cmdlet(VerbsData.Export, "AtaoeDisk", DefaultParameterSetName = PathSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(AtaoeExport))]
 public sealed class ExportAtaoeDiskCommand : VolumeCmdlet
@@ -45,6 +45,9 @@ public sealed class ExportAtaoeDiskCommand : VolumeCmdlet
     /// <summary>Start again an export at this address whose vblade died.</summary>
     [Parameter]
     public SwitchParameter Restart { get; set; }
+
+    /// <summary>A Ceph volume is served through its image exported as a file (qemu-storage-daemon, FUSE).</summary>
+    protected override bool HandlesCephVolumes => true;
 
     protected override void ProcessRecord() =>
         Invoke(() =>
