@@ -19,7 +19,9 @@ public sealed class CephLab : IDisposable
 
     public CephLab()
     {
-        Directory = System.IO.Path.Combine("/var/tmp", $"sstest-ceph-{Guid.NewGuid().ToString("N")[..8]}");
+        // SPARSESTORAGE_CEPH_LAB_PREFIX names the labs of one run (e.g. one person's), so they are told apart from others' on a shared machine.
+        var prefix = Environment.GetEnvironmentVariable("SPARSESTORAGE_CEPH_LAB_PREFIX") is { Length: > 0 } given ? given : "sstest-ceph-";
+        Directory = System.IO.Path.Combine("/var/tmp", $"{prefix}{Guid.NewGuid().ToString("N")[..8]}");
         if (CephFactAttribute.Reason() is not null)
             return;
         AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
@@ -60,6 +62,28 @@ public sealed class CephLab : IDisposable
     public void Write(CephPoolSettings settings, string image, long bytes) =>
         Rbd("bench", "--io-type", "write", "--io-size", "4M", "--io-pattern", "seq", "--io-total", ToolCommand.Number(bytes),
             "--pool", settings.Pool, "--namespace", settings.Namespace!, "--image", image);
+
+    /// <summary>The /24 the cluster's addresses are in (lab.env), e.g. "198.18.104".</summary>
+    public string Subnet =>
+        File.ReadLines(System.IO.Path.Combine(Directory, "lab.env")).First(l => l.StartsWith("subnet=", StringComparison.Ordinal))["subnet=".Length..];
+
+    /// <summary>The namespace of the lab's bridge: lab.sh names it from the first 6 hex digits of sha256(directory).</summary>
+    public string BridgeNamespace =>
+        $"cephlab-{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Directory)))[..6]}-admin";
+
+    /// <summary>
+    /// Makes a network namespace a client host of the cluster: a veth from it (<c>ceph0</c>, address SUBNET.<paramref name="host"/>)
+    /// to the lab's bridge. The link goes with the namespace, or with the lab when it is taken down.
+    /// </summary>
+    public void Connect(string networkNamespace, int host)
+    {
+        var bridgePort = $"cc{Guid.NewGuid().ToString("N")[..8]}";
+        runner.RunChecked(new ToolCommand("ip", "link", "add", bridgePort, "netns", BridgeNamespace, "type", "veth", "peer", "name", "ceph0", "netns", networkNamespace));
+        runner.RunChecked(new ToolCommand("ip", "-n", BridgeNamespace, "link", "set", bridgePort, "master", "br0", "up"));
+        runner.RunChecked(new ToolCommand("ip", "-n", networkNamespace, "addr", "add", $"{Subnet}.{host}/24", "dev", "ceph0"));
+        runner.RunChecked(new ToolCommand("ip", "-n", networkNamespace, "link", "set", "ceph0", "up"));
+        runner.RunChecked(new ToolCommand("ip", "-n", networkNamespace, "link", "set", "lo", "up"));
+    }
 
     /// <summary>A context whose pool configuration and runtime directory are the test's own.</summary>
     public static StorageContext Context(TempDirectory root, IProcessRunner? processRunner = null, Planning.StepJournal? journal = null) =>
