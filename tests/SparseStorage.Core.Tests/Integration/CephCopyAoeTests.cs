@@ -148,6 +148,13 @@ public sealed class CephCopyAoeTests(CephLab lab) : IClassFixture<CephLab>, IDis
                 .Warnings.Should().ContainSingle().Which.Should().Contain("may need a check");
         }
 
+        var late = copy.Plan((volume, new CopyVolumeRequest { Destination = root.Combine("files", "late.img") }));
+        File.WriteAllBytes(root.Combine("files", "late.img"), [1]);
+        steps.Clear();
+        FluentActions.Invoking(() => copy.Apply(late)).Should().Throw<ResourceExistsException>("Apply checks again that the destination is free").Which.ErrorId.Should().Be("VolumeExists");
+        steps.Should().BeEmpty();
+        File.ReadAllBytes(root.Combine("files", "late.img")).Should().Equal([(byte)1]);
+
         var replaced = copy.Apply(copy.Plan((volume, new CopyVolumeRequest { Destination = file.Path, Replace = true })));
         var replacing = copy.Plan((replaced, new CopyVolumeRequest { Destination = volume.Path, Replace = true }));
         copy.Apply(replacing);
