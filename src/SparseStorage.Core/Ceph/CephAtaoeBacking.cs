@@ -52,7 +52,7 @@ public sealed class CephAtaoeBacking
     {
         if (volume.IsAttached || FuseExportRecord.Read(context.Runtime.FuseExports, volume.Path) is not null)
             throw new VolumeInUseException(
-                $"Volume '{volume.Name}' is {(volume.IsMounted ? $"mounted at {volume.MountPoint}" : "attached (FUSE export)")} on this host; a Ceph volume is exported over AoE only while this host does not use it. Dismount it, or stop its other export, first.",
+                $"Volume '{volume.Name}' is {(volume.IsMounted ? $"mounted at {volume.MountPoint}" : "attached (FUSE export)")} on this host; a Ceph volume is exported over AoE only while this host does not use it. Dismount it, or stop its other export (Stop-AtaoeExport, also one whose vblade died), first.",
                 volume.Path);
         if (readOnly)
             return;
