@@ -25,7 +25,7 @@ public static class RbdMountLock
 {
     public const string DescriptionPrefix = "sparsestorage mount on ";
     private const string LockName = "mount";
-    private const string Cookie = "sparsestorage";
+    internal const string Cookie = "sparsestorage";
     private static readonly TimeSpan ClusterTimeout = TimeSpan.FromSeconds(60);
 
     public static string HolderOf(RuntimePaths runtime) =>

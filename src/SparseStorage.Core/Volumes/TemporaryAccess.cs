@@ -8,9 +8,11 @@ namespace SparseStorage.Core.Volumes;
 /// Gives a filesystem tool what it needs — the volume's raw bytes (a file or block device) or a mount point — and
 /// sets up only what is missing: a FUSE export for an unattached qcow2 image, a loop device, a temporary mount.
 /// <see cref="Close"/> takes down what it set up, in reverse order, also after a failure. With
-/// <paramref name="readOnly"/> everything it sets up is read-only (for checks).
+/// <paramref name="readOnly"/> everything it sets up is read-only (for checks). A volume that is no file (an RBD
+/// image) is made one by its <paramref name="asFile"/>.
 /// </summary>
-internal sealed class TemporaryAccess(StorageContext context, SparseVolume volume, VolumeAttachment attachment, StepRunner steps, bool readOnly = false) : IDisposable
+internal sealed class TemporaryAccess(StorageContext context, SparseVolume volume, VolumeAttachment attachment, StepRunner steps, bool readOnly = false,
+    IVolumeExport? asFile = null) : IDisposable
 {
     private readonly Stack<Action> undo = new();
     private readonly FuseExporter exporter = context.FuseExporter();
@@ -26,6 +28,12 @@ internal sealed class TemporaryAccess(StorageContext context, SparseVolume volum
             return rawView = attachment.LoopDevice;
         if (attachment.FuseExport is not null)
             return rawView = attachment.FuseExport.ExportPath;
+        if (asFile is not null)
+        {
+            var file = asFile.Start(steps);
+            undo.Push(() => asFile.Stop(steps));
+            return rawView = file;
+        }
         if (volume.Format == VolumeFormat.Raw)
             return rawView = volume.Path;
         var export = steps.Measure(exporter.StartCommand(volume.Path, FuseExportOptions.Qcow2(readOnly)).ToString(),
@@ -93,4 +101,14 @@ internal sealed class TemporaryAccess(StorageContext context, SparseVolume volum
         undo.Push(() => steps.Undo(LoopDeviceManager.DetachCommand(loop).ToString(), () => new LoopDeviceManager(context.Runner).Detach(loop, CancellationToken.None)));
         return loop;
     }
+}
+
+/// <summary>A volume that is no file (an RBD image) made one for the filesystem tools, and taken down again.</summary>
+internal interface IVolumeExport
+{
+    /// <summary>Starts the export (a dry run only records the step) and returns the file the volume appears as.</summary>
+    string Start(StepRunner steps);
+
+    /// <summary>Stops what <see cref="Start"/> started, as an undo step (it runs after a failure too).</summary>
+    void Stop(StepRunner steps);
 }
