@@ -88,10 +88,7 @@ public sealed class CephVolumeResize(StorageContext context) : IPlannedOperation
         if (attachment.IsAttached)
             throw new ResizeNotSupportedException("ResizeWhileMounted",
                 $"{volume.Name} is {attachment.Describe()} on this host; a volume of a Ceph pool is resized while dismounted. Dismount it first.", volume);
-        if (RbdMountLock.Locks(context.Runner, pool.Settings, image) is [var held, ..])
-            throw new VolumeInUseException($"{volume.Name} is mounted read-write by {held.Describe()}; dismount it there before resizing it.", volume);
-        if (RbdMountLock.Watchers(context.Runner, pool.Tools, image) is { Count: > 0 } watchers)
-            throw new VolumeInUseException($"{volume.Name} is open by {string.Join(", ", watchers)} (RBD watchers); close it there before resizing it.", volume);
+        RbdMountLock.RequireUnused(context.Runner, pool.Settings, image, volume, "resized");
     }
 
     /// <param name="usedBySuperblock">What a dry run takes as the filesystem's minimum; a real run measures it.</param>
@@ -101,19 +98,13 @@ public sealed class CephVolumeResize(StorageContext context) : IPlannedOperation
         var target = VolumeResizer.TargetOf(volume, request);
         if (!shrink && target <= volume.SizeBytes && !ResizeRules.FileSystemLags(volume))
             return;
-        var holder = RbdMountLock.HolderOf(context.Runtime);
-        steps.Tool(RbdMountLock.Add(settings, image, holder));
-        try
+        RbdMountLock.WhileHeld(context, settings, image, steps, () =>
         {
             if (shrink)
                 Shrink(settings, image, volume, request, steps, usedBySuperblock);
             else
                 Grow(settings, image, volume, target, steps);
-        }
-        finally
-        {
-            ReleaseLock(settings, image, holder, steps);
-        }
+        });
     }
 
     private void Grow(CephPoolSettings settings, string image, SparseVolume volume, long target, StepRunner steps)
@@ -145,18 +136,7 @@ public sealed class CephVolumeResize(StorageContext context) : IPlannedOperation
     }
 
     private TemporaryAccess Access(CephPoolSettings settings, string image, SparseVolume volume, StepRunner steps) =>
-        new(context, volume, VolumeAttachment.Detached, steps, asFile: new ExportAsFile(new RbdExport(context, settings, image)));
-
-    /// <summary>Gives back the mount lock this resize took; a dry run shows the client that will hold it as a placeholder.</summary>
-    private void ReleaseLock(CephPoolSettings settings, string image, string holder, StepRunner steps)
-    {
-        var description = RbdMountLock.DescriptionFor(holder);
-        var own = steps.DryRun
-            ? new RbdLock(description, OperationPlan.Measured("this resize's client"), RbdMountLock.Cookie, "")
-            : RbdMountLock.Locks(context.Runner, settings, image).FirstOrDefault(l => l.Description == description);
-        if (own is not null)
-            steps.UndoTool(RbdMountLock.Remove(settings, image, own));
-    }
+        new(context, volume, VolumeAttachment.Detached, steps, asFile: new RbdExportAsFile(new RbdExport(context, settings, image)));
 
     /// <summary>
     /// The space the image's filesystem uses by its superblock, read in-process through librados, so that a plan can
@@ -184,19 +164,5 @@ public sealed class CephVolumeResize(StorageContext context) : IPlannedOperation
             if (definition.Ceph!.ImageOf(volumePath) is { } image)
                 return (new CephPool(context.Runner, definition), image);
         throw new PathOutsidePoolException($"'{volumePath}' names no image of a registered Ceph pool; register its pool with Register-StoragePool -CephPool.", volumePath);
-    }
-
-    /// <summary>The image as a file for the filesystem tools, for as long as the resize needs it.</summary>
-    private sealed class ExportAsFile(RbdExport export) : IVolumeExport
-    {
-        private FuseExportRecord? record;
-
-        public string Start(StepRunner steps)
-        {
-            record = export.Start(steps);
-            return export.ExportPath;
-        }
-
-        public void Stop(StepRunner steps) => export.Stop(steps, record);
     }
 }

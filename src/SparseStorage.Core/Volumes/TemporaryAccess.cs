@@ -19,7 +19,10 @@ internal sealed class TemporaryAccess(StorageContext context, SparseVolume volum
     private string? rawView;
     private string? mountPoint;
 
-    /// <summary>A file or device holding the volume's raw bytes: the loop device when attached, else the image or its FUSE export.</summary>
+    /// <summary>
+    /// A file or device holding the volume's raw bytes: the loop device when attached, else the image or its FUSE
+    /// export; for a volume that is no file, a loop device on its export.
+    /// </summary>
     public string RawView()
     {
         if (rawView is not null)
@@ -32,7 +35,9 @@ internal sealed class TemporaryAccess(StorageContext context, SparseVolume volum
         {
             var file = asFile.Start(steps);
             undo.Push(() => asFile.Stop(steps));
-            return rawView = file;
+            // A block device, not the exported file: resize2fs truncates a regular file it shrinks, which through the
+            // export would cut the image itself, before the steps say so.
+            return rawView = Attach(file);
         }
         if (volume.Format == VolumeFormat.Raw)
             return rawView = volume.Path;
