@@ -117,6 +117,20 @@ Describe 'Resizing a Ceph volume through the cmdlets' -Skip:$SkipCeph {
             Should -Be $DataHash
     }
 
+    It 'Optimize-SparseVolume trims the dismounted volume through its export and sparsifies the image, as -WhatIf listed' {
+        Invoke-Mounted { param($mountPoint) [System.IO.File]::WriteAllBytes((Join-Path $mountPoint 'scratch.bin'), [System.Security.Cryptography.RandomNumberGenerator]::GetBytes(24MB)) }
+        Invoke-Mounted { param($mountPoint) Remove-Item -LiteralPath (Join-Path $mountPoint 'scratch.bin') }
+        $output = @(Optimize-SparseVolume -Name web01 -Pool $PoolName -WhatIf -Verbose 4>&1)
+        $plan = @($output.Message | Where-Object { $_ -like 'Plan: *' } | ForEach-Object { $_.Substring(6) })
+        $plan | Should -Match '^fstrim --verbose '
+        $plan | Should -Match '^rbd .* sparsify --no-progress --image web01'
+        $result = Optimize-SparseVolume -Name web01 -Pool $PoolName -Confirm:$false
+        $result.Steps.Count | Should -Be $plan.Count
+        $result.Volume.IsAttached | Should -BeFalse
+        Invoke-Mounted { param($mountPoint) [Convert]::ToHexString([System.Security.Cryptography.SHA256]::HashData([System.IO.File]::ReadAllBytes((Join-Path $mountPoint 'data.bin')))) } |
+            Should -Be $DataHash
+    }
+
     It 'refuses a shrink below the used space at -WhatIf already, by its error id' {
         $size = Get-ImageSize web01
         { Resize-SparseVolume -Name web01 -Pool $PoolName -Size 16MB -WhatIf -ErrorAction Stop } |

@@ -17,6 +17,7 @@ internal sealed class TemporaryAccess(StorageContext context, SparseVolume volum
     private readonly Stack<Action> undo = new();
     private readonly FuseExporter exporter = context.FuseExporter();
     private string? rawView;
+    private bool rawViewIsLoop;
     private string? mountPoint;
 
     /// <summary>
@@ -37,6 +38,7 @@ internal sealed class TemporaryAccess(StorageContext context, SparseVolume volum
             undo.Push(() => asFile.Stop(steps));
             // A block device, not the exported file: resize2fs truncates a regular file it shrinks, which through the
             // export would cut the image itself, before the steps say so.
+            rawViewIsLoop = true;
             return rawView = Attach(file);
         }
         if (volume.Format == VolumeFormat.Raw)
@@ -57,7 +59,7 @@ internal sealed class TemporaryAccess(StorageContext context, SparseVolume volum
             return mountPoint;
         context.RequireRoot($"Mounting {volume.Name} temporarily");
         var view = RawView();
-        var block = view.StartsWith("/dev/", StringComparison.Ordinal) ? view : Attach(view);
+        var block = rawViewIsLoop || view.StartsWith("/dev/", StringComparison.Ordinal) ? view : Attach(view);
         var parent = Path.Combine(context.Runtime.Root, "mnt");
         var target = Path.Combine(steps.DryRun ? parent : context.Runtime.Ensure(parent), FuseExportRecord.KeyFor(volume.Path));
         steps.Do($"mkdir {target}", () => Directory.CreateDirectory(target));
@@ -83,6 +85,7 @@ internal sealed class TemporaryAccess(StorageContext context, SparseVolume volum
             }
         }
         rawView = mountPoint = null;
+        rawViewIsLoop = false;
         if (first is not null)
             throw first;
     }

@@ -5,6 +5,7 @@ using SparseStorage.Core.Planning;
 using SparseStorage.Core.Processes;
 using SparseStorage.Core.Tests.Support;
 using SparseStorage.Core.Volumes;
+using SparseStorage.Core.Volumes.Maintenance;
 using SparseStorage.Core.Volumes.Resize;
 
 namespace SparseStorage.Core.Tests.Integration;
@@ -200,6 +201,29 @@ public sealed class CephResizeTests(CephLab lab) : IClassFixture<CephLab>, IDisp
         var shrinkWhileMounted = () => new CephVolumeResize(context).Plan(ResizeRequest.To(volume, ByteSize.FromMiB(240)));
         shrinkWhileMounted.Should().Throw<ResizeNotSupportedException>().Which.ErrorId.Should().Be("ShrinkWhileMounted");
         ImageSize(volume).Should().Be(256L << 20);
+    }
+
+    [CephFact]
+    public void Optimizing_a_dismounted_volume_trims_and_sparsifies_it_by_exactly_the_planned_steps()
+    {
+        var (context, _) = Pool();
+        var volume = Create(context, "trimmed", 256, FileSystemType.Ext4);
+        WriteFile(context, volume, 64);
+        WhileMounted(context, volume, mountPoint => File.Delete(Path.Combine(mountPoint, "data.bin")));
+        var before = new VolumeCatalog(context).Get(volume.Path).AllocatedBytes;
+        var service = new CephVolumeOptimize(context);
+
+        var plan = service.Plan(volume);
+        applied.Clear();
+        var result = service.Apply(plan);
+
+        applied.Should().HaveCount(plan.Steps.Count);
+        applied.Zip(plan.Steps).Should().OnlyContain(pair => Matches(pair.Second, pair.First));
+        plan.Steps.Should().Contain(s => s.StartsWith("fstrim ", StringComparison.Ordinal)).And.Contain(s => s.StartsWith("rbd ", StringComparison.Ordinal) && s.Contains(" sparsify ", StringComparison.Ordinal));
+        plan.Steps.Should().NotContain(s => s.Contains(ClientKey(), StringComparison.Ordinal));
+        result.AllocatedBeforeBytes.Should().Be(before);
+        result.AllocatedAfterBytes.Should().BeLessThan(before - (32L << 20), "the 64 MiB of the deleted file went back to the cluster");
+        context.ReadAttachments().Of(volume.Path).IsAttached.Should().BeFalse();
     }
 
     private static bool Matches(string planned, string applied) =>
