@@ -74,7 +74,7 @@ Describe 'Resizing a Ceph volume through the cmdlets' -Skip:$SkipCeph {
         $resize2fs = [array]::FindIndex([string[]] $plan, [Predicate[string]] { param($s) $s -match '^Plan: resize2fs .+ 524288K$' })
         $rbd | Should -BeGreaterThan 0
         $resize2fs | Should -BeGreaterThan $rbd
-        $plan | Should -Match 'qemu-storage-daemon .*driver=rbd' -Because 'the filesystem is grown on the image exported as a file'
+        ($plan -join "`n") | Should -Match 'qemu-storage-daemon .*driver=rbd' -Because 'the filesystem is grown on the image exported as a file'
         ($plan -join "`n") | Should -Not -Match ([regex]::Escape($Key))
         Get-ImageSize web01 | Should -Be 256MB
     }
@@ -122,8 +122,8 @@ Describe 'Resizing a Ceph volume through the cmdlets' -Skip:$SkipCeph {
         Invoke-Mounted { param($mountPoint) Remove-Item -LiteralPath (Join-Path $mountPoint 'scratch.bin') }
         $output = @(Optimize-SparseVolume -Name web01 -Pool $PoolName -WhatIf -Verbose 4>&1)
         $plan = @($output.Message | Where-Object { $_ -like 'Plan: *' } | ForEach-Object { $_.Substring(6) })
-        $plan | Should -Match '^fstrim --verbose '
-        $plan | Should -Match '^rbd .* sparsify --no-progress --image web01'
+        ($plan -join "`n") | Should -Match '(?m)^fstrim --verbose '
+        ($plan -join "`n") | Should -Match '(?m)^rbd .* sparsify --no-progress --image web01'
         $result = Optimize-SparseVolume -Name web01 -Pool $PoolName -Confirm:$false
         $result.Steps.Count | Should -Be $plan.Count
         $result.Volume.IsAttached | Should -BeFalse
