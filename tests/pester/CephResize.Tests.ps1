@@ -74,6 +74,7 @@ Describe 'Resizing a Ceph volume through the cmdlets' -Skip:$SkipCeph {
         $resize2fs = [array]::FindIndex([string[]] $plan, [Predicate[string]] { param($s) $s -match '^Plan: resize2fs .+ 524288K$' })
         $rbd | Should -BeGreaterThan 0
         $resize2fs | Should -BeGreaterThan $rbd
+        $script:GrowPlan = $plan
         ($plan -join "`n") | Should -Match 'qemu-storage-daemon .*driver=rbd' -Because 'the filesystem is grown on the image exported as a file'
         ($plan -join "`n") | Should -Not -Match ([regex]::Escape($Key))
         Get-ImageSize web01 | Should -Be 256MB
@@ -81,6 +82,8 @@ Describe 'Resizing a Ceph volume through the cmdlets' -Skip:$SkipCeph {
 
     It 'grows the image and its filesystem; the data is intact' {
         $result = Get-SparseVolume -Name web01 -Pool $PoolName | Resize-SparseVolume -Size 512MB -Confirm:$false
+        $result.Steps.Count | Should -Be $script:GrowPlan.Count -Because 'the run applies the steps -WhatIf listed'
+        $result.Steps[1] | Should -Be $script:GrowPlan[1].Substring(6)
         $result.NewSizeBytes | Should -Be 512MB
         $result.FileSystemSizeBytes | Should -Be 512MB
         Get-ImageSize web01 | Should -Be 512MB
