@@ -101,8 +101,8 @@ Describe 'A Ceph pool through the cmdlets' -Skip:$SkipCeph {
     }
 
     It 'cmdlets that do not handle Ceph volumes yet refuse them by their error id, before touching anything' {
-        { Get-SparseVolume -Name web01 -Pool $PoolName | Resize-SparseVolume -Size 2GB -Confirm:$false -ErrorAction Stop } |
-            Should -Throw -ErrorId 'CephVolumeNotSupported,SparseStorage.PowerShell.Commands.ResizeSparseVolumeCommand'
+        { Get-SparseVolume -Name web01 -Pool $PoolName | Test-SparseVolume -ErrorAction Stop } |
+            Should -Throw -ErrorId 'CephVolumeNotSupported,SparseStorage.PowerShell.Commands.TestSparseVolumeCommand'
         (Get-SparseVolume -Name web01 -Pool $PoolName).SizeBytes | Should -Be 1GB
     }
 

@@ -35,6 +35,13 @@ public sealed class CephTools(CephPoolSettings settings)
     public ToolCommand Create(string image, long sizeBytes) =>
         Rbd("create", "--size", ToolCommand.Number(sizeBytes) + "B", "--image", image);
 
+    /// <summary>
+    /// Sets an image's virtual size (<paramref name="size"/>: bytes followed by B, or a placeholder a plan shows); a
+    /// shrink must say so, as it discards everything beyond the new size.
+    /// </summary>
+    public ToolCommand Resize(string image, string size, bool shrink) =>
+        Rbd(["resize", "--no-progress", "--size", size, .. shrink ? ["--allow-shrink"] : Array.Empty<string>(), "--image", image]);
+
     public ToolCommand Remove(string image) => Rbd("rm", "--no-progress", "--image", image);
 
     /// <summary>The clients that have the image open (watchers), one image only.</summary>

@@ -36,6 +36,24 @@ public static partial class RadosHeads
         }
     }
 
+    /// <summary>
+    /// One image's first <see cref="FileSystemSignature.ProbeLength"/> bytes (a never-written head as zeros), for the
+    /// counts of its superblock; null when they cannot be read here (no librados, no answer, a clone's head in its parent).
+    /// </summary>
+    public static byte[]? ReadHead(CephPoolSettings settings, RbdImage image)
+    {
+        try
+        {
+            using var pool = Connection.Open(settings);
+            var buffer = new byte[FileSystemSignature.ProbeLength];
+            return pool.Read(image, buffer) ? buffer : null;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or IOException)
+        {
+            return null;
+        }
+    }
+
     private sealed class Connection : IDisposable
     {
         private nint cluster;
@@ -68,23 +86,31 @@ public static partial class RadosHeads
         /// <summary>The signature at the start of the image; null when it cannot be read.</summary>
         public FileSystemSignature? Head(RbdImage image, byte[] buffer)
         {
-            if (image.Id.Length == 0)
-                return null;
-            var read = rados_read(context, $"rbd_data.{image.Id}.0000000000000000", buffer, (nuint)buffer.Length, 0);
-            if (read == NoSuchObject)
-                return image.Parent is null ? FileSystemSignature.Blank : null;
-            if (read < 0)
+            if (!Read(image, buffer))
                 return null;
             try
             {
-                // A short object is a head whose tail was never written: the rest reads as zeros.
-                Array.Clear(buffer, read, buffer.Length - read);
                 return FileSystemSignature.Detect(buffer);
             }
             catch (InvalidDataException)
             {
                 return null;
             }
+        }
+
+        /// <summary>Fills <paramref name="buffer"/> with the image's first bytes; false when they cannot be read.</summary>
+        public bool Read(RbdImage image, byte[] buffer)
+        {
+            if (image.Id.Length == 0)
+                return false;
+            var read = rados_read(context, $"rbd_data.{image.Id}.0000000000000000", buffer, (nuint)buffer.Length, 0);
+            if (read == NoSuchObject && image.Parent is null)
+                read = 0; // never written: zeros
+            if (read < 0)
+                return false;
+            // A short object is a head whose tail was never written: the rest reads as zeros.
+            Array.Clear(buffer, read, buffer.Length - read);
+            return true;
         }
 
         public void Dispose()

@@ -48,3 +48,17 @@ public sealed class RbdExport(StorageContext context, CephPoolSettings settings,
                           $",image={FuseExporter.Escape(image)},conf={FuseExporter.Escape(settings.ConfigPath)},user={FuseExporter.Escape(settings.User)}",
         };
 }
+
+/// <summary>An image as a file for the filesystem tools of an offline change (resize, trim), for as long as it needs it.</summary>
+internal sealed class RbdExportAsFile(RbdExport export) : IVolumeExport
+{
+    private FuseExportRecord? record;
+
+    public string Start(StepRunner steps)
+    {
+        record = export.Start(steps);
+        return export.ExportPath;
+    }
+
+    public void Stop(StepRunner steps) => export.Stop(steps, record);
+}

@@ -1,6 +1,8 @@
 using System.Text.Json;
 using SparseStorage.Core.Host;
+using SparseStorage.Core.Planning;
 using SparseStorage.Core.Processes;
+using SparseStorage.Core.Volumes;
 
 namespace SparseStorage.Core.Ceph;
 
@@ -57,6 +59,41 @@ public static class RbdMountLock
             return [];
         result.EnsureSuccess();
         return ParseLocks(result.StandardOutput);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/> while this host holds the image's mount lock, so that no host mounts the image while
+    /// it is changed offline (resized, trimmed); the lock is given back after a failure too. A dry run shows the
+    /// client that will hold the lock as a placeholder.
+    /// </summary>
+    internal static void WhileHeld(StorageContext context, CephPoolSettings settings, string image, StepRunner steps, Action body)
+    {
+        var description = DescriptionFor(HolderOf(context.Runtime));
+        steps.Tool(Add(settings, image, HolderOf(context.Runtime)));
+        try
+        {
+            body();
+        }
+        finally
+        {
+            var own = steps.DryRun
+                ? new RbdLock(description, OperationPlan.Measured("this host's client"), Cookie, "")
+                : Locks(context.Runner, settings, image).FirstOrDefault(l => l.Description == description);
+            if (own is not null)
+                steps.UndoTool(Remove(settings, image, own));
+        }
+    }
+
+    /// <summary>
+    /// Refuses a change made offline while the image is mounted read-write by a host (its lock) or open by any client
+    /// (its watchers), naming them.
+    /// </summary>
+    internal static void RequireUnused(IProcessRunner runner, CephPoolSettings settings, string image, SparseVolume volume, string change)
+    {
+        if (Locks(runner, settings, image) is [var held, ..])
+            throw new VolumeInUseException($"{volume.Name} is mounted read-write by {held.Describe()}; dismount it there before it is {change}.", volume);
+        if (Watchers(runner, new CephTools(settings), image) is { Count: > 0 } watchers)
+            throw new VolumeInUseException($"{volume.Name} is open by {string.Join(", ", watchers)} (RBD watchers); close it there before it is {change}.", volume);
     }
 
     /// <summary>The addresses of the clients that have the image open (its watchers).</summary>

@@ -1,4 +1,6 @@
 using System.Management.Automation;
+using SparseStorage.Core.Ceph;
+using SparseStorage.Core.Planning;
 using SparseStorage.Core.Volumes.Resize;
 using SparseStorage.PowerShell.Completers;
 
@@ -7,6 +9,7 @@ namespace SparseStorage.PowerShell.Commands;
 /// <summary>
 /// Resize-SparseVolume: grows or shrinks a volume's image and filesystem together, in an order that cannot lose data.
 /// The new size is given one way, -Size, -Delta or -ToMinimumSize, each in parameter sets of its own (by name or by path).
+/// A volume of a Ceph pool is resized with rbd resize, its filesystem through the image exported as a file.
 /// </summary>
 [Cmdlet(VerbsCommon.Resize, "SparseVolume", DefaultParameterSetName = SizeByPath, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(VolumeResizeResult))]
@@ -64,11 +67,15 @@ public sealed class ResizeSparseVolumeCommand : VolumeCmdlet
     [Parameter]
     public SwitchParameter Force { get; set; }
 
+    protected override bool HandlesCephVolumes => true;
+
     protected override void ProcessRecord() =>
         Invoke(() =>
         {
-            var resizer = new VolumeResizer(Context);
-            var plan = resizer.Plan(Request(ResolveVolume()));
+            var volume = ResolveVolume();
+            IPlannedOperation<ResizeRequest, ResizePlan, VolumeResizeResult> resizer =
+                CephVolumeResize.Handles(volume) ? new CephVolumeResize(Context) : new VolumeResizer(Context);
+            var plan = resizer.Plan(Request(volume));
             if (ShouldApply(plan))
                 WriteObject(RunWithProgress((progress, token) => resizer.Apply(plan, progress, token)));
         }, VolumeTarget);

@@ -62,7 +62,7 @@ public sealed partial class VolumeResizer(StorageContext context) : IPlannedOper
     public VolumeResizeResult Resize(ResizeRequest request, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default) =>
         Apply(Plan(request), progress, cancellationToken);
 
-    private static bool IsShrink(SparseVolume volume, ResizeRequest request) =>
+    internal static bool IsShrink(SparseVolume volume, ResizeRequest request) =>
         request.ToMinimumSize || TargetOf(volume, request) < volume.SizeBytes;
 
     /// <summary>The refusals that need no measurement; for a grow, the pool's warnings (or its MaxOvercommit refusal).</summary>
@@ -109,6 +109,13 @@ public sealed partial class VolumeResizer(StorageContext context) : IPlannedOper
         if (target > volume.SizeBytes)
             ResizeImage(volume, attachment, NewSize.Known(target), steps);
         using var access = new TemporaryAccess(context, volume, attachment, steps);
+        GrowFileSystem(volume, attachment, target, access, steps);
+        access.Close();
+    }
+
+    /// <summary>The filesystem's part of a grow, once its device (<paramref name="access"/>) has the new size.</summary>
+    internal void GrowFileSystem(SparseVolume volume, VolumeAttachment attachment, long target, TemporaryAccess access, StepRunner steps)
+    {
         switch (volume.FileSystem)
         {
             case FileSystemType.Ext2 or FileSystemType.Ext3 or FileSystemType.Ext4 when attachment.IsMounted:
@@ -128,7 +135,6 @@ public sealed partial class VolumeResizer(StorageContext context) : IPlannedOper
                 RecreateSwap(volume, access.RawView(), steps);
                 break;
         }
-        access.Close();
     }
 
     private void Shrink(SparseVolume volume, VolumeAttachment attachment, ResizeRequest request, StepRunner steps, long usedBySuperblock)
@@ -136,12 +142,7 @@ public sealed partial class VolumeResizer(StorageContext context) : IPlannedOper
         NewSize target;
         using (var access = new TemporaryAccess(context, volume, attachment, steps))
         {
-            target = volume.FileSystem switch
-            {
-                FileSystemType.Ext2 or FileSystemType.Ext3 or FileSystemType.Ext4 => ShrinkExt(volume, request, access.RawView(), steps, usedBySuperblock),
-                FileSystemType.Btrfs => ShrinkBtrfs(volume, request, access.MountPoint(), steps, usedBySuperblock),
-                _ => NewSize.Known(ResizeRules.TargetWithoutFileSystem(volume, request)),
-            };
+            target = ShrinkFileSystem(volume, request, access, steps, usedBySuperblock);
             access.Close();
         }
         if (target.Bytes >= volume.SizeBytes)
@@ -154,6 +155,18 @@ public sealed partial class VolumeResizer(StorageContext context) : IPlannedOper
             access.Close();
         }
     }
+
+    /// <summary>
+    /// The filesystem's part of a shrink, before the image is cut: measures its minimum, refuses below it plus the
+    /// margin, shrinks and checks it; returns the size to cut the image to.
+    /// </summary>
+    internal NewSize ShrinkFileSystem(SparseVolume volume, ResizeRequest request, TemporaryAccess access, StepRunner steps, long usedBySuperblock) =>
+        volume.FileSystem switch
+        {
+            FileSystemType.Ext2 or FileSystemType.Ext3 or FileSystemType.Ext4 => ShrinkExt(volume, request, access.RawView(), steps, usedBySuperblock),
+            FileSystemType.Btrfs => ShrinkBtrfs(volume, request, access.MountPoint(), steps, usedBySuperblock),
+            _ => NewSize.Known(ResizeRules.TargetWithoutFileSystem(volume, request)),
+        };
 
     private NewSize ShrinkExt(SparseVolume volume, ResizeRequest request, string view, StepRunner steps, long usedBySuperblock)
     {
@@ -195,7 +208,7 @@ public sealed partial class VolumeResizer(StorageContext context) : IPlannedOper
     }
 
     /// <summary>A new size; a measured one (-ToMinimumSize) is shown by a dry run as what it is, not as the dry run's estimate.</summary>
-    private readonly record struct NewSize(long Bytes, bool Measured)
+    internal readonly record struct NewSize(long Bytes, bool Measured)
     {
         public static NewSize Known(long bytes) => new(bytes, false);
 
@@ -273,7 +286,7 @@ public sealed partial class VolumeResizer(StorageContext context) : IPlannedOper
     private void CheckExt(string view, StepRunner steps) =>
         steps.Tool(new ToolCommand("e2fsck", "-f", "-y", view) { SuccessExitCodes = [0, 1], Timeout = TimeSpan.FromHours(2) });
 
-    private void RecreateSwap(SparseVolume volume, string view, StepRunner steps)
+    internal void RecreateSwap(SparseVolume volume, string view, StepRunner steps)
     {
         var uuid = steps.Measure($"swaplabel {view}", () => SwapUuid(view), "<uuid>");
         steps.Tool(new ToolCommand("mkswap", ["-U", uuid, .. volume.Label is null ? Array.Empty<string>() : ["-L", volume.Label], view]));
