@@ -19,7 +19,9 @@ public sealed class CephLab : IDisposable
 
     public CephLab()
     {
-        Directory = System.IO.Path.Combine("/var/tmp", $"sstest-ceph-{Guid.NewGuid().ToString("N")[..8]}");
+        // SSTEST_CEPH_LAB_PREFIX names the lab directories of one run (labs never share names derived from them).
+        var prefix = Environment.GetEnvironmentVariable("SSTEST_CEPH_LAB_PREFIX") is { Length: > 0 } given ? given : "sstest-ceph";
+        Directory = System.IO.Path.Combine("/var/tmp", $"{prefix}-{Guid.NewGuid().ToString("N")[..8]}");
         if (CephFactAttribute.Reason() is not null)
             return;
         AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
