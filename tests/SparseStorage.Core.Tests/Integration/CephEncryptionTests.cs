@@ -105,7 +105,7 @@ public sealed class CephEncryptionTests(CephLab lab) : IClassFixture<CephLab>, I
         var unlocked = ApplyAsPlanned(unlockPlan, p => unlocking.Apply(p));
         allSteps.AddRange(unlockPlan.Steps);
         var whileUnlocked = LiveProcesses.CommandLinesMentioning(volume.Path.Split('/')[2]);
-        var secondHost = Record.Exception(() => new CephVolumeKeys(storage).Plan(new AddVolumeKeyRequest(volume, [first], [second], 100)));
+        var rekeyWhileUnlocked = Record.Exception(() => new CephVolumeKeys(storage).Plan(new AddVolumeKeyRequest(volume, [first], [second], 100)));
         var lockPlan = unlocking.Plan(new LockVolumeRequest(volume));
         var locked = ApplyAsPlanned(lockPlan, p => unlocking.Apply(p));
         allSteps.AddRange(lockPlan.Steps);
@@ -136,7 +136,7 @@ public sealed class CephEncryptionTests(CephLab lab) : IClassFixture<CephLab>, I
         unlocked.FileSystem.Should().Be(FileSystemType.Ext4, "the filesystem is read through the plaintext export");
         whileUnlocked.Should().ContainSingle(l => l.Contains("driver=luks", StringComparison.Ordinal) && l.Contains("driver=rbd", StringComparison.Ordinal),
             "one daemon stacks luks on rbd");
-        secondHost.Should().BeOfType<VolumeInUseException>("key slots change only on a locked volume");
+        rekeyWhileUnlocked.Should().BeOfType<VolumeInUseException>("key slots change only on a locked volume");
         locked.IsUnlocked.Should().BeFalse();
         withTwoKeys.KeySlotCount.Should().Be(2);
         withSecondOnly.KeySlotCount.Should().Be(1);
