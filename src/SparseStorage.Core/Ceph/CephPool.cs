@@ -1,3 +1,4 @@
+using SparseStorage.Core.Encryption;
 using SparseStorage.Core.Formats;
 using SparseStorage.Core.Host;
 using SparseStorage.Core.Pools;
@@ -58,27 +59,58 @@ public sealed class CephPool(IProcessRunner runner, PoolDefinition definition)
         Volumes(Images(cancellationToken).Where(i => i.Name == image).ToList(), attachments).FirstOrDefault()
         ?? throw new VolumeNotFoundException($"No image '{image}' in Ceph pool '{definition.Name}' ({Settings.Location}).", Settings.ImagePath(image));
 
-    private SparseVolume ToVolume(RbdImage image, FileSystemSignature? signature, VolumeAttachment attachment) => new()
+    /// <summary>The LUKS header at the start of an image, or null when the image is not encrypted.</summary>
+    public LuksHeader? LuksHeaderOf(string image, CancellationToken cancellationToken = default) =>
+        Images(cancellationToken).Where(i => i.Name == image).ToList() is [var found] && RadosHeads.Read(Settings, [found]).GetValueOrDefault(found.Id) is { } head
+            ? head.Luks : null;
+
+    private SparseVolume ToVolume(RbdImage image, RbdHead? head, VolumeAttachment attachment)
     {
-        Name = image.Name,
-        Path = Settings.ImagePath(image.Name),
-        Pool = definition.Name,
-        Format = VolumeFormat.Raw,
-        SizeBytes = image.SizeBytes,
-        AllocatedBytes = image.UsedBytes,
-        FileSystem = signature?.Type ?? FileSystemType.Unknown,
-        FileSystemSizeBytes = signature?.SizeBytes ?? 0,
-        Label = signature?.Label,
-        SnapshotCount = image.SnapshotCount,
-        BackingFile = image.Parent,
-        LoopDevice = attachment.LoopDevice,
-        MountPoint = attachment.MountPoints.FirstOrDefault(),
-        IsAttached = attachment.IsAttached,
-        IsMounted = attachment.IsMounted,
-        IsReadOnly = attachment.ReadOnly,
-        IsBroken = attachment.FuseExport is { IsDaemonAlive: false },
-        BrokenReason = attachment.FuseExport is { IsDaemonAlive: false } ? "its qemu-storage-daemon is gone; dismount it" : null,
-    };
+        var luks = head?.Luks;
+        var plaintext = luks is null ? null : attachment.PlaintextPath;
+        var signature = plaintext is not null ? PlaintextSignature(plaintext) : head?.Signature;
+        return new SparseVolume
+        {
+            Name = image.Name,
+            Path = Settings.ImagePath(image.Name),
+            Pool = definition.Name,
+            Format = luks is null ? VolumeFormat.Raw : VolumeFormat.Luks,
+            SizeBytes = luks is null ? image.SizeBytes : Math.Max(0, image.SizeBytes - luks.PayloadOffset),
+            AllocatedBytes = image.UsedBytes,
+            FileSystem = signature?.Type ?? FileSystemType.Unknown,
+            FileSystemSizeBytes = signature?.SizeBytes ?? 0,
+            Label = signature?.Label,
+            Encryption = luks is null ? "None" : ContainerHeader.OfRawLuks(luks).Describe(),
+            KeySlotCount = luks?.ActiveKeySlots ?? 0,
+            IsUnlocked = plaintext is not null,
+            SnapshotCount = image.SnapshotCount,
+            BackingFile = image.Parent,
+            LoopDevice = attachment.LoopDevice,
+            MountPoint = attachment.MountPoints.FirstOrDefault(),
+            IsAttached = attachment.IsAttached,
+            IsMounted = attachment.IsMounted,
+            IsReadOnly = attachment.ReadOnly,
+            IsBroken = attachment.FuseExport is { IsDaemonAlive: false },
+            BrokenReason = attachment.FuseExport is { IsDaemonAlive: false } ? "its qemu-storage-daemon is gone; dismount it" : null,
+        };
+    }
+
+    /// <summary>The filesystem of an unlocked image, read through its plaintext export; Unknown when that cannot be read.</summary>
+    private static FileSystemSignature? PlaintextSignature(string plaintext)
+    {
+        try
+        {
+            using var view = Native.Libc.Open(plaintext, Native.Libc.O_RDONLY | Native.Libc.O_CLOEXEC, 0);
+            var buffer = new byte[FileSystemSignature.ProbeLength];
+            var read = RandomAccess.Read(view, buffer, 0);
+            Array.Clear(buffer, read, buffer.Length - read);
+            return FileSystemSignature.Detect(buffer);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            return null;
+        }
+    }
 
     private string Run(ToolCommand command, CancellationToken cancellationToken) =>
         runner.RunChecked(command, cancellationToken).StandardOutput;

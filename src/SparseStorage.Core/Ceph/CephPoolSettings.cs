@@ -33,6 +33,6 @@ public sealed record CephPoolSettings(string ConfigPath, string Pool, string Use
     public static SparseVolume RefuseUnlessFile(SparseVolume volume, string command) =>
         IsRbdPath(volume.Path)
             ? throw new InvalidStorageArgumentException("CephVolumeNotSupported",
-                $"{command} does not act on volumes of Ceph pools yet ({volume.Path} in pool '{volume.Pool}'); New-, Get-, Remove-, Mount-, Dismount- and Resize-SparseVolume do.", volume)
+                $"{command} does not act on volumes of Ceph pools yet ({volume.Path} in pool '{volume.Pool}'); about_SparseStorage lists the cmdlets that do.", volume)
             : volume;
 }

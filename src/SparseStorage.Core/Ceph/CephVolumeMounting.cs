@@ -9,8 +9,13 @@ using SparseStorage.Core.Volumes;
 
 namespace SparseStorage.Core.Ceph;
 
-/// <summary>What Mount-SparseVolume was asked for on a Ceph volume; <paramref name="BreakLockOf"/>: the dead host whose lock to break.</summary>
-public sealed record MountCephVolumeRequest(SparseVolume Volume, string MountPoint, bool ReadOnly = false, string? BreakLockOf = null);
+/// <summary>
+/// What Mount-SparseVolume was asked for on a Ceph volume; <paramref name="BreakLockOf"/>: the dead host whose lock to
+/// break; <paramref name="Keys"/>: the keys to try on an encrypted volume that is locked (the mount unlocks it, and its
+/// dismount locks it again); <paramref name="AllowDiscards"/>: trims reach an encrypted image.
+/// </summary>
+public sealed record MountCephVolumeRequest(SparseVolume Volume, string MountPoint, bool ReadOnly = false, string? BreakLockOf = null,
+    IReadOnlyList<Encryption.VolumeKey>? Keys = null, bool AllowDiscards = false);
 
 /// <summary>
 /// A checked mount of an RBD image: the mount point, this host's lock (read-write only), and, to take over from a dead
@@ -28,6 +33,15 @@ public sealed record MountCephVolumePlan(SparseVolume Volume, string Image, stri
 
     /// <summary>The dead host's clients this mount fences (blocklists) before breaking its lock.</summary>
     public IReadOnlyList<string> Fenced { get; init; } = [];
+
+    /// <summary>An encrypted volume already unlocked on this host: the mount attaches its plaintext export (its lock is the unlock's).</summary>
+    public bool MountsUnlockedPlaintext { get; init; }
+
+    /// <summary>Whether this mount unlocks an encrypted volume (and so needs a key).</summary>
+    public bool NeedsKey => Volume.Encryption != "None" && !MountsUnlockedPlaintext;
+
+    internal Encryption.VolumeKey? OpeningKey { get; init; }
+    internal bool AllowDiscards { get; init; }
 }
 
 /// <summary>A checked dismount of an RBD image: unmount, detach the loop device, stop the daemon, release this host's lock.</summary>
@@ -60,26 +74,41 @@ public sealed partial class CephVolumeMounting(StorageContext context)
         context.RequireRoot("Mounting a volume");
         var (settings, image) = Resolve(request.Volume.Path);
         var current = new VolumeCatalog(context).Get(request.Volume.Path);
-        if (current.IsAttached)
+        var encrypted = current.Encryption != "None";
+        var unlocked = encrypted && current.IsUnlocked && !current.IsMounted && current.LoopDevice is null && !current.IsBroken;
+        if (unlocked && current.IsReadOnly && !request.ReadOnly)
+            throw new VolumeInUseException($"Volume '{current.Name}' is unlocked read-only on this host; mount it with -ReadOnly, or lock it and unlock it read-write.", current);
+        if (current.IsAttached && !unlocked)
             throw new VolumeInUseException($"Volume '{current.Name}' is already {(current.IsMounted ? $"mounted at {current.MountPoint}" : $"attached ({current.LoopDevice ?? "FUSE export"})")} on this host; dismount it first.", current);
-        if (current.FileSystem is FileSystemType.None or FileSystemType.Swap)
+        if ((!encrypted || unlocked) && current.FileSystem is FileSystemType.None or FileSystemType.Swap)
             throw new StorageOperationException("NoMountableFileSystem",
                 $"Volume '{current.Name}' has {(current.FileSystem == FileSystemType.Swap ? "swap space" : "no filesystem")}; nothing to mount. Create one with New-SparseVolume -FileSystem.", current);
         var tools = new CephTools(settings);
         var holder = RbdMountLock.HolderOf(context.Runtime);
         var locks = RbdMountLock.Locks(context.Runner, settings, image);
         var broken = request.BreakLockOf is { } dead ? LockToBreak(current, locks, dead) : null;
-        if (locks.FirstOrDefault(l => l != broken) is { } held)
+        if (locks.FirstOrDefault(l => l != broken && !(unlocked && l.Description == RbdMountLock.DescriptionFor(holder))) is { } held)
             throw new VolumeInUseException(
                 $"Volume '{current.Name}' is mounted read-write by {held.Describe()}; only one host may write it. Dismount it there, or, if that host is dead, " +
                 $"fence it and break its lock: Mount-SparseVolume -BreakLockOf '{held.Holder}'.", current);
         var fenced = broken is null ? [] : FencedClients(RbdMountLock.Watchers(context.Runner, tools, image), broken);
+        Encryption.VolumeKey? openingKey = null;
+        if (encrypted && !unlocked)
+        {
+            var keys = request.Keys ?? [];
+            CephEncryptedImage.RequireUsableKeys(current, keys);
+            var encryptedImage = new CephEncryptedImage(context);
+            openingKey = encryptedImage.KeyThatOpens(settings, image, encryptedImage.RequireEncrypted(current), keys, CancellationToken.None);
+        }
         var mountPoint = MountPointRules.Check(request.MountPoint);
         var plan = new MountCephVolumePlan(current, image, mountPoint.Path, request.ReadOnly, holder, [])
         {
             CreatesMountPoint = mountPoint.Missing,
             BrokenLock = broken,
             Fenced = fenced,
+            MountsUnlockedPlaintext = unlocked,
+            OpeningKey = openingKey,
+            AllowDiscards = request.AllowDiscards,
         };
         var dryRun = StepRunner.ForPlan(context);
         RunMount(plan, settings, dryRun);
@@ -91,7 +120,8 @@ public sealed partial class CephVolumeMounting(StorageContext context)
         context.RequireRoot("Mounting a volume");
         new LeftoverSweeper(context).Sweep(); // a daemon left by a killed mount of this volume would pass for its export
         using var volumeLock = context.LockVolume(plan.Volume.Path, cancellationToken);
-        PlanRecheck.RequireSameSteps(plan, Plan(new MountCephVolumeRequest(plan.Volume, plan.MountPoint, plan.ReadOnly, plan.BrokenLock?.Holder)));
+        PlanRecheck.RequireSameSteps(plan, Plan(new MountCephVolumeRequest(plan.Volume, plan.MountPoint, plan.ReadOnly, plan.BrokenLock?.Holder,
+            plan.OpeningKey is null ? null : [plan.OpeningKey], plan.AllowDiscards)));
         var (settings, _) = Resolve(plan.Volume.Path);
         RunMount(plan, settings, StepRunner.ForApply(context, progress, $"Mounting {plan.Volume.Name}", cancellationToken));
         return new VolumeCatalog(context).Get(plan.Volume.Path);
@@ -133,11 +163,20 @@ public sealed partial class CephVolumeMounting(StorageContext context)
                 steps.Tool(RbdMountLock.Blocklist(tools, address));
             if (plan.BrokenLock is { } broken)
                 steps.Tool(RbdMountLock.Remove(settings, plan.Image, broken));
-            if (!plan.ReadOnly)
-                TakeLock(plan, settings, steps, undo);
-            var export = new RbdExport(context, settings, plan.Image, plan.ReadOnly);
-            if (export.Start(steps) is { } record)
-                undo.Push(() => exporter.Stop(record, CancellationToken.None));
+            var export = new RbdExport(context, settings, plan.Image, plan.ReadOnly)
+            {
+                Decrypts = plan.Volume.Encryption != "None",
+                Key = plan.OpeningKey,
+                AllowDiscards = plan.AllowDiscards,
+                LockWithDismount = true,
+            };
+            if (!plan.MountsUnlockedPlaintext)
+            {
+                if (!plan.ReadOnly)
+                    TakeLock(plan, settings, steps, undo);
+                if (export.Start(steps) is { } record)
+                    undo.Push(() => exporter.Stop(record, CancellationToken.None));
+            }
             var device = Attach(export.ExportPath, plan, steps, undo);
             steps.Do(Display(Mounter.MountCommand(device, plan.MountPoint, plan.Volume.FileSystem, plan.ReadOnly)),
                 () => mounter.Mount(device, plan.MountPoint, plan.Volume.FileSystem, plan.ReadOnly, steps.Cancellation));
@@ -220,6 +259,9 @@ public sealed partial class CephVolumeMounting(StorageContext context)
             steps.Tool(Mounter.UnmountCommand(mountPoint));
         if (attachment.LoopDevice is { } loop)
             steps.Do(LoopDeviceManager.DetachCommand(loop).ToString(), () => loops.Detach(loop, steps.Cancellation));
+        // A volume unlocked by Unlock-Volume stays unlocked (and locked to this host) until Lock-Volume.
+        if (attachment.FuseExport is { Decrypting: true, LockWithDismount: false })
+            return;
         if (attachment.FuseExport is { } export)
             steps.Do($"stop qemu-storage-daemon (pid {export.ProcessId})", () => exporter.Stop(export, steps.Cancellation));
         if (plan.OwnLock is { } own)

@@ -3,6 +3,9 @@ using SparseStorage.Core.Formats;
 
 namespace SparseStorage.Core.Ceph;
 
+/// <summary>What the first bytes of an image hold: a filesystem's signature, or the LUKS header of an encrypted image (<see cref="Luks"/>).</summary>
+public sealed record RbdHead(FileSystemSignature Signature, LuksHeader? Luks);
+
 /// <summary>
 /// Reads the first bytes of many RBD images over one librados connection, in this process, so a listing learns each
 /// image's filesystem without a process per image. An image's first 4 MiB (its default object size) live in the
@@ -15,15 +18,16 @@ public static partial class RadosHeads
     private const int NoSuchObject = -2;
 
     /// <summary>
-    /// The filesystem signature of each image id; Unknown for every image when librados is missing or the cluster does
-    /// not answer, and for a clone whose first object still lives in its parent.
+    /// The head of each image id: its filesystem signature, or the LUKS header of an encrypted image. Unknown for every
+    /// image when librados is missing or the cluster does not answer, and for a clone whose first object still lives in
+    /// its parent.
     /// </summary>
-    public static IReadOnlyDictionary<string, FileSystemSignature> Read(CephPoolSettings settings, IEnumerable<RbdImage> images)
+    public static IReadOnlyDictionary<string, RbdHead> Read(CephPoolSettings settings, IEnumerable<RbdImage> images)
     {
         var list = images.ToList();
-        var unknown = new FileSystemSignature(FileSystemType.Unknown, null, 0);
+        var unknown = new RbdHead(new FileSystemSignature(FileSystemType.Unknown, null, 0), null);
         if (list.Count == 0)
-            return new Dictionary<string, FileSystemSignature>();
+            return new Dictionary<string, RbdHead>();
         try
         {
             using var pool = Connection.Open(settings);
@@ -83,14 +87,16 @@ public static partial class RadosHeads
             }
         }
 
-        /// <summary>The signature at the start of the image; null when it cannot be read.</summary>
-        public FileSystemSignature? Head(RbdImage image, byte[] buffer)
+        /// <summary>The signature or LUKS header at the start of the image; null when it cannot be read.</summary>
+        public RbdHead? Head(RbdImage image, byte[] buffer)
         {
             if (!Read(image, buffer))
                 return null;
             try
             {
-                return FileSystemSignature.Detect(buffer);
+                return LuksHeader.HasMagic(buffer)
+                    ? new RbdHead(new FileSystemSignature(FileSystemType.Unknown, null, 0), LuksHeader.Parse(buffer.AsSpan(0, LuksHeader.ReadSize), image.SizeBytes))
+                    : new RbdHead(FileSystemSignature.Detect(buffer), null);
             }
             catch (InvalidDataException)
             {

@@ -24,14 +24,21 @@ public sealed class FuseExporter(IProcessRunner runner, RuntimePaths runtime, Vo
         var readOnly = options.ReadOnly;
         var readOnlyOption = readOnly ? ",read-only=on" : "";
         var discard = options.Discards ? ",discard=unmap" : ",discard=ignore";
+        var rbd = options.Layer is ExportLayer.Rbd or ExportLayer.RbdLuks;
         // qemu hands an rbd key-secret to librados base64-encoded; a cephx key already is base64.
-        var secret = options.Secret is null ? [] : new[] { "--object", options.Secret.QemuObject("key0") + (options.Layer == ExportLayer.Rbd ? ",format=base64" : "") };
-        var keyOption = options.Secret is null ? "" : options.Layer is ExportLayer.Luks or ExportLayer.Rbd ? ",key-secret=key0" : ",encrypt.format=luks,encrypt.key-secret=key0";
-        string[] blockdevs = options.Layer == ExportLayer.Rbd
-            ? ["--blockdev", $"{options.RbdBlockdev}{readOnlyOption}{discard}{keyOption}"]
-            : ["--blockdev", $"driver=file,node-name=file0,filename={Escape(volumePath)}{readOnlyOption}{discard}",
-               "--blockdev", $"driver={(options.Layer == ExportLayer.Luks ? "luks" : "qcow2")},node-name=disk0,file=file0{readOnlyOption}{discard}{keyOption}{ReferenceOptions(volumePath, options.Layer)}"];
-        return new ToolCommand("qemu-storage-daemon", secret.Concat([
+        var secret = options.Secret is null ? [] : new[] { "--object", options.Secret.QemuObject("key0") + (rbd ? ",format=base64" : "") };
+        var passphrase = options.Passphrase is null ? [] : new[] { "--object", options.Passphrase.QemuObject("key1") };
+        var keyOption = options.Secret is null ? "" : options.Layer is ExportLayer.Luks || rbd ? ",key-secret=key0" : ",encrypt.format=luks,encrypt.key-secret=key0";
+        string[] blockdevs = options.Layer switch
+        {
+            ExportLayer.Rbd => ["--blockdev", $"{options.RbdBlockdev},node-name=disk0{readOnlyOption}{discard}{keyOption}"],
+            // LUKS stacked on the rbd node in the same daemon: librbd reads the ciphertext, qemu decrypts it.
+            ExportLayer.RbdLuks => ["--blockdev", $"{options.RbdBlockdev},node-name=rbd0{readOnlyOption}{discard}{keyOption}",
+                "--blockdev", $"driver=luks,node-name=disk0,file=rbd0{readOnlyOption}{discard},key-secret=key1"],
+            _ => ["--blockdev", $"driver=file,node-name=file0,filename={Escape(volumePath)}{readOnlyOption}{discard}",
+               "--blockdev", $"driver={(options.Layer == ExportLayer.Luks ? "luks" : "qcow2")},node-name=disk0,file=file0{readOnlyOption}{discard}{keyOption}{ReferenceOptions(volumePath, options.Layer)}"],
+        };
+        return new ToolCommand("qemu-storage-daemon", secret.Concat(passphrase).Concat([
             .. blockdevs,
             "--export", $"type=fuse,id=export0,node-name=disk0,mountpoint={Escape(FuseExportRecord.ExportPathFor(directory, volumePath))},writable={(readOnly ? "off" : "on")}",
             "--chardev", $"socket,id=qmp0,path={Escape(FuseExportRecord.MonitorPath(directory, volumePath))},server=on,wait=off",
@@ -52,7 +59,7 @@ public sealed class FuseExporter(IProcessRunner runner, RuntimePaths runtime, Vo
     {
         // Readable by all (0755): the records name volumes and daemons, no secrets, and a non-root session must see them.
         var directory = runtime.Ensure(runtime.FuseExports, UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
-        var record = new FuseExportRecord(volumePath, FuseExportRecord.ExportPathFor(directory, volumePath), 0, options.Secret is not null, options.LockWithDismount)
+        var record = new FuseExportRecord(volumePath, FuseExportRecord.ExportPathFor(directory, volumePath), 0, options.Decrypts, options.LockWithDismount)
         {
             Owner = ProcessIdentity.Current,
         };
@@ -62,7 +69,7 @@ public sealed class FuseExporter(IProcessRunner runner, RuntimePaths runtime, Vo
         {
             File.WriteAllBytes(record.ExportPath, []); // qemu mounts the export over an existing regular file
             var result = runner.Run(StartCommand(volumePath, options), cancellationToken);
-            if (result.ExitCode != 0 && options.Secret is not null && result.StandardError.Contains("Invalid password", StringComparison.Ordinal))
+            if (result.ExitCode != 0 && options.Decrypts && result.StandardError.Contains("Invalid password", StringComparison.Ordinal))
                 throw new WrongKeyException($"The key does not open {volumePath}.", volumePath);
             result.EnsureSuccess();
             record = record with
@@ -177,6 +184,8 @@ public enum ExportLayer
     Qcow2,
     Luks,
     Rbd,
+    /// <summary>A LUKS1 container inside an RBD image: qemu's luks driver on top of its rbd driver.</summary>
+    RbdLuks,
 }
 
 /// <summary>
@@ -187,6 +196,12 @@ public sealed record FuseExportOptions(ExportLayer Layer, bool ReadOnly, bool Di
 {
     public static FuseExportOptions Qcow2(bool readOnly) => new(ExportLayer.Qcow2, readOnly);
 
-    /// <summary>The rbd blockdev (driver=rbd,node-name=disk0,pool=…,image=…,conf=…,user=…) of an <see cref="ExportLayer.Rbd"/> export.</summary>
+    /// <summary>The rbd blockdev (driver=rbd,pool=…,image=…,conf=…,user=…; the node name is added) of an rbd export.</summary>
     public string? RbdBlockdev { get; init; }
+
+    /// <summary>The LUKS passphrase of an <see cref="ExportLayer.RbdLuks"/> export (<see cref="Secret"/> is then the Ceph key).</summary>
+    public Encryption.SecretFile? Passphrase { get; init; }
+
+    /// <summary>Whether the export shows decrypted plaintext (the volume is unlocked while it runs).</summary>
+    public bool Decrypts => Layer == ExportLayer.RbdLuks || (Secret is not null && Layer != ExportLayer.Rbd);
 }

@@ -15,6 +15,11 @@ public static class CryptSetup
         WithKey(new ToolCommand("cryptsetup", "luksFormat", "--type", container == EncryptionContainer.Luks2 ? "luks2" : "luks1",
             "--batch-mode", "--iter-time", ToolCommand.Number(iterationTimeMilliseconds), "--key-file", "-", image), key);
 
+    /// <summary>LUKS1 with the payload at exactly <paramref name="payloadSectors"/> (the header fits in 2 MiB), for an image whose size is fixed before the header is written.</summary>
+    public static ToolCommand FormatLuks1(string image, VolumeKey key, int iterationTimeMilliseconds, long payloadSectors) =>
+        WithKey(new ToolCommand("cryptsetup", "luksFormat", "--type", "luks1", "--batch-mode", "--iter-time", ToolCommand.Number(iterationTimeMilliseconds),
+            "--align-payload", ToolCommand.Number(payloadSectors), "--key-file", "-", image), key);
+
     public static ToolCommand AddKey(string image, VolumeKey existing, SecretFile newKey, int iterationTimeMilliseconds) =>
         WithKey(new ToolCommand("cryptsetup", "luksAddKey", "--batch-mode", "--iter-time", ToolCommand.Number(iterationTimeMilliseconds),
             "--key-file", "-", image, newKey.Path), existing);

@@ -5,14 +5,16 @@ namespace SparseStorage.Core.Encryption;
 /// <summary>Finds which of the given keys opens an encrypted image, without opening it for use.</summary>
 internal static class KeyProbe
 {
-    public static VolumeKey KeyThatOpens(IProcessRunner runner, string image, ContainerHeader header, IReadOnlyList<VolumeKey> keys, CancellationToken cancellationToken)
+    /// <summary>The first key that opens <paramref name="image"/>; errors name <paramref name="shownAs"/> (the volume) when the image is a view of it.</summary>
+    public static VolumeKey KeyThatOpens(IProcessRunner runner, string image, ContainerHeader header, IReadOnlyList<VolumeKey> keys, CancellationToken cancellationToken, string? shownAs = null)
     {
+        var named = shownAs ?? image;
         if (keys.Count == 0)
-            throw new InvalidStorageArgumentException("KeyRequired", $"{image} is encrypted; give a passphrase or a key file.", image);
+            throw new InvalidStorageArgumentException("KeyRequired", $"{named} is encrypted; give a passphrase or a key file.", named);
         foreach (var key in keys)
             if (Opens(runner, image, header, key, cancellationToken))
                 return key;
-        throw NoneOpens(keys, image);
+        throw NoneOpens(keys, named);
     }
 
     /// <summary>The error for keys that do not open <paramref name="image"/>: it names them by kind and file, never by content.</summary>

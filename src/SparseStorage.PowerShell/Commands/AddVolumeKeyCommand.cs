@@ -1,6 +1,8 @@
 using System.Management.Automation;
 using System.Security;
+using SparseStorage.Core.Ceph;
 using SparseStorage.Core.Encryption;
+using SparseStorage.Core.Planning;
 
 namespace SparseStorage.PowerShell.Commands;
 
@@ -27,6 +29,8 @@ public sealed class AddVolumeKeyCommand : EncryptedVolumeCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
+    protected override bool HandlesCephVolumes => true;
+
     protected override void ProcessRecord() =>
         Invoke(() =>
         {
@@ -36,7 +40,7 @@ public sealed class AddVolumeKeyCommand : EncryptedVolumeCmdlet
             try
             {
                 AddNewKeys(newKeys, volume.Name);
-                var manager = new VolumeKeyManager(Context);
+                IPlannedOperation<AddVolumeKeyRequest, AddVolumeKeyPlan, SparseVolume> manager = CephVolumeKeys.Handles(volume) ? new CephVolumeKeys(Context) : new VolumeKeyManager(Context);
                 var plan = manager.Plan(new AddVolumeKeyRequest(volume, existing, newKeys, IterationTime));
                 if (!ShouldApply(plan))
                     return;

@@ -1,5 +1,7 @@
 using System.Management.Automation;
+using SparseStorage.Core.Ceph;
 using SparseStorage.Core.Encryption;
+using SparseStorage.Core.Planning;
 
 namespace SparseStorage.PowerShell.Commands;
 
@@ -24,11 +26,13 @@ public sealed class LockVolumeCommand : VolumeCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
+    protected override bool HandlesCephVolumes => true;
+
     protected override void ProcessRecord() =>
         Invoke(() =>
         {
             var volume = ResolveVolume();
-            var unlocker = new VolumeUnlocker(Context);
+            IPlannedOperation<LockVolumeRequest, LockVolumePlan, SparseVolume> unlocker = CephVolumeUnlocking.Handles(volume) ? new CephVolumeUnlocking(Context) : new VolumeUnlocker(Context);
             var plan = unlocker.Plan(new LockVolumeRequest(volume, Dismount, LazyUnmount));
             if (!ShouldApply(plan))
                 return;

@@ -60,7 +60,8 @@ public sealed class MountSparseVolumeCommand : EncryptedVolumeCmdlet
     private void MountCeph(SparseVolume volume)
     {
         var mounting = new CephVolumeMounting(Context);
-        var plan = mounting.Plan(new MountCephVolumeRequest(volume, ProviderPath(MountPoint), ReadOnly, BreakLockOf));
+        var keys = volume.Encryption != "None" && !volume.IsUnlocked ? Keys(volume.Name) : null;
+        var plan = mounting.Plan(new MountCephVolumeRequest(volume, ProviderPath(MountPoint), ReadOnly, BreakLockOf, keys, AllowDiscards));
         if (!ShouldApply(plan))
             return;
         WriteObject(RunWithProgress((progress, token) => mounting.Apply(plan, progress, token)));

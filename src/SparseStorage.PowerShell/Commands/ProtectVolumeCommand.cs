@@ -1,5 +1,7 @@
 using System.Management.Automation;
+using SparseStorage.Core.Ceph;
 using SparseStorage.Core.Encryption;
+using SparseStorage.Core.Planning;
 
 namespace SparseStorage.PowerShell.Commands;
 
@@ -25,11 +27,13 @@ public sealed class ProtectVolumeCommand : EncryptedVolumeCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
+    protected override bool HandlesCephVolumes => true;
+
     protected override void ProcessRecord() =>
         Invoke(() =>
         {
             var volume = ResolveVolume();
-            var protector = new VolumeProtector(Context);
+            IPlannedOperation<ProtectVolumeRequest, ProtectVolumePlan, SparseVolume> protector = CephVolumeProtection.Handles(volume) ? new CephVolumeProtection(Context) : new VolumeProtector(Context);
             var plan = protector.Plan(new ProtectVolumeRequest(volume, Keys(volume.Name, confirm: true), Container, IterationTime, WipePlaintext));
             if (!ShouldApply(plan))
                 return;

@@ -1,5 +1,7 @@
 using System.Management.Automation;
+using SparseStorage.Core.Ceph;
 using SparseStorage.Core.Encryption;
+using SparseStorage.Core.Planning;
 
 namespace SparseStorage.PowerShell.Commands;
 
@@ -20,11 +22,13 @@ public sealed class RemoveVolumeKeyCommand : EncryptedVolumeCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
+    protected override bool HandlesCephVolumes => true;
+
     protected override void ProcessRecord() =>
         Invoke(() =>
         {
             var volume = ResolveVolume();
-            var keys = new VolumeKeyManager(Context);
+            IPlannedOperation<RemoveVolumeKeyRequest, RemoveVolumeKeyPlan, SparseVolume> keys = CephVolumeKeys.Handles(volume) ? new CephVolumeKeys(Context) : new VolumeKeyManager(Context);
             var plan = keys.Plan(new RemoveVolumeKeyRequest(volume, Keys(volume.Name), AllowLastKeyRemoval));
             if (!ShouldApply(plan))
                 return;

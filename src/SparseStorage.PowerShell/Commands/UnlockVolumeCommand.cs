@@ -1,5 +1,7 @@
 using System.Management.Automation;
+using SparseStorage.Core.Ceph;
 using SparseStorage.Core.Encryption;
+using SparseStorage.Core.Planning;
 
 namespace SparseStorage.PowerShell.Commands;
 
@@ -20,11 +22,13 @@ public sealed class UnlockVolumeCommand : EncryptedVolumeCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
+    protected override bool HandlesCephVolumes => true;
+
     protected override void ProcessRecord() =>
         Invoke(() =>
         {
             var volume = ResolveVolume();
-            var unlocker = new VolumeUnlocker(Context);
+            IPlannedOperation<UnlockVolumeRequest, UnlockVolumePlan, SparseVolume> unlocker = CephVolumeUnlocking.Handles(volume) ? new CephVolumeUnlocking(Context) : new VolumeUnlocker(Context);
             var plan = unlocker.Plan(new UnlockVolumeRequest(volume, Keys(volume.Name), new UnlockOptions(ReadOnly, AllowDiscards)));
             if (!ShouldApply(plan))
                 return;

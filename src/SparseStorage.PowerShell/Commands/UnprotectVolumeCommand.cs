@@ -1,5 +1,7 @@
 using System.Management.Automation;
+using SparseStorage.Core.Ceph;
 using SparseStorage.Core.Encryption;
+using SparseStorage.Core.Planning;
 
 namespace SparseStorage.PowerShell.Commands;
 
@@ -12,11 +14,13 @@ public sealed class UnprotectVolumeCommand : EncryptedVolumeCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
+    protected override bool HandlesCephVolumes => true;
+
     protected override void ProcessRecord() =>
         Invoke(() =>
         {
             var volume = ResolveVolume();
-            var unprotector = new VolumeUnprotector(Context);
+            IPlannedOperation<UnprotectVolumeRequest, UnprotectVolumePlan, SparseVolume> unprotector = CephVolumeProtection.Handles(volume) ? new CephVolumeProtection(Context) : new VolumeUnprotector(Context);
             var plan = unprotector.Plan(new UnprotectVolumeRequest(volume, Keys(volume.Name)));
             if (!ShouldApply(plan))
                 return;

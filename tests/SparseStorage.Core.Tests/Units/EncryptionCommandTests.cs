@@ -73,6 +73,27 @@ public sealed class EncryptionCommandTests : IDisposable
     }
 
     [Fact]
+    public void An_encrypted_ceph_volume_is_exported_by_luks_on_rbd_in_one_daemon_with_both_keys_only_as_files()
+    {
+        using var cephKey = SecretFile.Placeholder();
+        using var passphrase = SecretFile.Placeholder();
+        var exporter = new FuseExporter(new Support.RecordingRunner(), new RuntimePaths("/run/x"));
+        var options = new FuseExportOptions(ExportLayer.RbdLuks, ReadOnly: false, Discards: false, cephKey)
+        {
+            RbdBlockdev = "driver=rbd,pool=rbd,image=vault,conf=/etc/ceph/ceph.conf,user=sparse",
+            Passphrase = passphrase,
+        };
+
+        var arguments = exporter.StartCommand("rbd:rbd/vault", options).Arguments.ToList();
+
+        arguments.Should().ContainInOrder("--object", "secret,id=key0,file=<secret file>,format=base64", "--object", "secret,id=key1,file=<secret file>");
+        arguments.Should().Contain("driver=rbd,pool=rbd,image=vault,conf=/etc/ceph/ceph.conf,user=sparse,node-name=rbd0,discard=ignore,key-secret=key0")
+            .And.Contain("driver=luks,node-name=disk0,file=rbd0,discard=ignore,key-secret=key1");
+        options.Decrypts.Should().BeTrue("the export is the volume's plaintext: it counts as unlocked");
+        (options with { Layer = ExportLayer.Rbd, Passphrase = null }).Decrypts.Should().BeFalse("a plain rbd export carries only the Ceph key");
+    }
+
+    [Fact]
     public void Keys_describe_themselves_without_their_content_and_are_zeroed_on_dispose()
     {
         var file = Path.GetTempFileName();

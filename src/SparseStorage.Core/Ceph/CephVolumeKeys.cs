@@ -1,0 +1,132 @@
+using SparseStorage.Core.Encryption;
+using SparseStorage.Core.Planning;
+using SparseStorage.Core.Processes;
+using SparseStorage.Core.Volumes;
+
+namespace SparseStorage.Core.Ceph;
+
+/// <summary>
+/// Adds and removes key slots of an encrypted Ceph volume: cryptsetup changes the LUKS header inside the image through
+/// its raw FUSE export, as it does in a file volume's image. The volume must be locked on every host (qemu reads the
+/// header only when it opens it); the last key is removed only when allowed explicitly.
+/// </summary>
+public sealed class CephVolumeKeys(StorageContext context)
+    : IPlannedOperation<AddVolumeKeyRequest, AddVolumeKeyPlan, SparseVolume>, IPlannedOperation<RemoveVolumeKeyRequest, RemoveVolumeKeyPlan, SparseVolume>
+{
+    private readonly CephEncryptedImage images = new(context);
+
+    public static bool Handles(SparseVolume volume) => CephPoolSettings.IsRbdPath(volume.Path);
+
+    public AddVolumeKeyPlan Plan(AddVolumeKeyRequest request)
+    {
+        var (volume, header) = Read(request.Volume.Path);
+        if (request.NewKeys.Count == 0)
+            throw new InvalidStorageArgumentException("KeyRequired", "Add-VolumeKey needs a new passphrase, a new key file, or both.", volume);
+        foreach (var key in request.NewKeys)
+            key.RequireQemuCompatible();
+        if (header.Luks.ActiveKeySlots + request.NewKeys.Count > 8)
+            throw new StorageOperationException("NoFreeKeySlot",
+                $"Volume '{volume.Name}' has {header.Luks.ActiveKeySlots} of its 8 key slots in use; remove a key (Remove-VolumeKey) before adding {AddVolumeKeyPlan.Keys(request.NewKeys.Count)}.", volume);
+        var (_, settings, image) = images.Resolve(volume.Path);
+        var plan = new AddVolumeKeyPlan
+        {
+            Volume = volume,
+            Request = request,
+            Header = header,
+            OpeningKey = images.KeyThatOpens(settings, image, header, request.Keys, CancellationToken.None),
+        };
+        var dryRun = StepRunner.ForPlan(context);
+        WithRawExport(plan.Volume.Path, dryRun, path => AddKeys(plan, path, dryRun));
+        return plan with { Steps = dryRun.Steps };
+    }
+
+    public SparseVolume Apply(AddVolumeKeyPlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        context.RequireRoot("Adding a key to a Ceph volume");
+        using var volumeLock = context.LockVolume(plan.Volume.Path, cancellationToken);
+        var (current, header) = Read(plan.Volume.Path);
+        PlanAssumption.Require(header.Luks == plan.Header.Luks, current, "its LUKS header changed");
+        var steps = StepRunner.ForApply(context, progress, $"Adding keys to {current.Name}", cancellationToken);
+        WithRawExport(current.Path, steps, path => AddKeys(plan, path, steps));
+        return new VolumeCatalog(context).Get(current.Path);
+    }
+
+    /// <summary>Checks that each key opens the volume and whether any key would be left; the last key only with AllowLastKeyRemoval. Changes nothing.</summary>
+    public RemoveVolumeKeyPlan Plan(RemoveVolumeKeyRequest request)
+    {
+        var (volume, header) = Read(request.Volume.Path);
+        if (request.Keys.Count == 0)
+            throw new InvalidStorageArgumentException("KeyRequired", "Remove-VolumeKey needs the passphrase or key file to remove.", volume);
+        var removesLastKey = header.Luks.ActiveKeySlots <= request.Keys.Count;
+        if (removesLastKey && !request.AllowLastKeyRemoval)
+            throw new StorageOperationException("LastKey",
+                $"{VolumeKey.Describe(request.Keys)} may be the last key of '{volume.Name}'; removing it makes the data unreadable for ever. Add another key first (Add-VolumeKey), or use -AllowLastKeyRemoval to destroy access to the data on purpose.", volume);
+        var (_, settings, image) = images.Resolve(volume.Path);
+        foreach (var key in request.Keys)
+            images.KeyThatOpens(settings, image, header, [key], CancellationToken.None);
+        var plan = new RemoveVolumeKeyPlan
+        {
+            Volume = volume,
+            Request = request,
+            Header = header,
+            RemovesLastKey = removesLastKey,
+            Impact = removesLastKey ? PlanImpact.High : PlanImpact.Medium,
+            Warnings = removesLastKey ? [$"Removing {VolumeKey.Describe(request.Keys)} leaves '{volume.Name}' without a key: its data becomes unreadable for ever."] : [],
+        };
+        var dryRun = StepRunner.ForPlan(context);
+        WithRawExport(volume.Path, dryRun, path => RemoveKeys(plan, path, dryRun));
+        return plan with { Steps = dryRun.Steps };
+    }
+
+    public SparseVolume Apply(RemoveVolumeKeyPlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        context.RequireRoot("Removing a key of a Ceph volume");
+        using var volumeLock = context.LockVolume(plan.Volume.Path, cancellationToken);
+        var (current, header) = Read(plan.Volume.Path);
+        PlanAssumption.Require(header.Luks == plan.Header.Luks, current, "its LUKS header changed");
+        var steps = StepRunner.ForApply(context, progress, $"Removing keys of {current.Name}", cancellationToken);
+        WithRawExport(current.Path, steps, path => RemoveKeys(plan, path, steps));
+        return new VolumeCatalog(context).Get(current.Path);
+    }
+
+    private void AddKeys(AddVolumeKeyPlan plan, string exportPath, StepRunner steps)
+    {
+        foreach (var newKey in plan.Request.NewKeys)
+            steps.ToolWithSecrets([newKey], secrets => CryptSetup.AddKey(exportPath, plan.OpeningKey, secrets[0], plan.Request.IterationTimeMilliseconds),
+                (command, token) => context.Runner.RunChecked(command, token));
+    }
+
+    private static void RemoveKeys(RemoveVolumeKeyPlan plan, string exportPath, StepRunner steps)
+    {
+        foreach (var key in plan.Request.Keys)
+            steps.Tool(CryptSetup.RemoveKey(exportPath, key));
+    }
+
+    /// <summary>Runs <paramref name="work"/> on the image's raw FUSE export, started and stopped around it as steps.</summary>
+    private void WithRawExport(string volumePath, StepRunner steps, Action<string> work)
+    {
+        var (_, settings, image) = images.Resolve(volumePath);
+        var export = new RbdExport(context, settings, image);
+        var record = export.Start(steps);
+        try
+        {
+            work(export.ExportPath);
+        }
+        finally
+        {
+            export.Stop(steps, record);
+        }
+    }
+
+    /// <summary>The volume and its header; refused while it is unlocked or mounted on this host or held by any host.</summary>
+    private (SparseVolume Volume, ContainerHeader Header) Read(string volumePath)
+    {
+        var volume = images.Volume(volumePath);
+        var header = images.RequireEncrypted(volume);
+        if (volume.IsAttached)
+            throw new VolumeInUseException($"Volume '{volume.Name}' is unlocked on this host; qemu reads its key slots only when it opens it. Lock it first (Lock-Volume).", volume);
+        var (_, settings, image) = images.Resolve(volumePath);
+        CephEncryptedImage.RequireNoWriter(context, settings, image, volume, "changing its keys");
+        return (volume, header);
+    }
+}
