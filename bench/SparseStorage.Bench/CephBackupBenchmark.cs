@@ -8,7 +8,7 @@ namespace SparseStorage.Bench;
 /// (tests/ceph/lab.sh, brought up and always taken down). After 16 MiB changed, the module's incremental backup
 /// (Plan + Apply: RBD snapshot, rbd export-diff --from-snap, manifest with the changed blocks' hashes, the old
 /// snapshot removed) against the module's full backup and against the same done by hand with rbd (snap create,
-/// export-diff --from-snap, snap rm). Each round changes 16 MiB, then runs the module and the hand-made incremental
+/// export-diff --whole-object --from-snap, snap rm: the module's own export-diff command line). Each round changes 16 MiB, then runs the module and the hand-made incremental
 /// (alternating which goes first), each diffing from its own snapshot of the round before.
 /// </summary>
 internal sealed class CephBackupBenchmark(BenchEnvironment environment, BenchOptions options, Report report)
@@ -65,7 +65,7 @@ internal sealed class CephBackupBenchmark(BenchEnvironment environment, BenchOpt
         for (var run = 0; run < Math.Min(runs, 2); run++)
             fullTimes.Add(Time(() => full = backups.Apply(backups.Plan((volume, new BackupRequest { Destination = store, Full = true })))));
         report.Line($"module full backup (Plan + Apply, Full = true): {Stats.Spread(fullTimes)}; diff {Stats.Bytes(full!.StoredBytes)}, manifest of {full.DataBytes / (1 << 20)} non-zero MiB blocks");
-        var handFull = Time(() => Rbd("export-diff", "--no-progress", "--image", "bench", "--snap", Snapshot(volume, full), Path.Combine(byHand, "full.diff")));
+        var handFull = Time(() => Rbd("export-diff", "--no-progress", "--whole-object", "--image", "bench", "--snap", Snapshot(volume, full), Path.Combine(byHand, "full.diff")));
         report.Line($"rbd export-diff of the same snapshot by hand (no snapshot, no manifest): {Stats.Duration(handFull)}");
         Rbd("snap", "create", "--no-progress", "--image", "bench", "--snap", "byhand-0");
 
@@ -83,7 +83,7 @@ internal sealed class CephBackupBenchmark(BenchEnvironment environment, BenchOpt
                 handTimes.Add(Time(() =>
                 {
                     Rbd("snap", "create", "--no-progress", "--image", "bench", "--snap", next);
-                    Rbd("export-diff", "--no-progress", "--image", "bench", "--snap", next, "--from-snap", previous, diff);
+                    Rbd("export-diff", "--no-progress", "--whole-object", "--image", "bench", "--snap", next, "--from-snap", previous, diff);
                     Rbd("snap", "rm", "--no-progress", "--image", "bench", "--snap", previous);
                 }));
                 handBytes = new FileInfo(diff).Length;
@@ -100,11 +100,11 @@ internal sealed class CephBackupBenchmark(BenchEnvironment environment, BenchOpt
             }
         }
         report.Line($"module incremental (Plan + Apply): {Stats.Spread(incrementalTimes)}; diff {Stats.Bytes(incremental!.StoredBytes)}, {Stats.Bytes(incremental.ReadBytes)} read ({incremental.ChangeDetection})");
-        report.Line($"by hand (rbd snap create; rbd export-diff --from-snap; rbd snap rm): {Stats.Spread(handTimes)}; diff {Stats.Bytes(handBytes)}");
+        report.Line($"by hand (rbd snap create; rbd export-diff --whole-object --from-snap; rbd snap rm): {Stats.Spread(handTimes)}; diff {Stats.Bytes(handBytes)}");
         var (fullMedian, incrementalMedian, handMedian) = (Stats.Median(fullTimes), Stats.Median(incrementalTimes), Stats.Median(handTimes));
         report.Summary(Label, "module full backup, median", Stats.Duration(fullMedian));
         report.Summary(Label, "module incremental after 16 MiB changed, median", Stats.Duration(incrementalMedian));
-        report.Summary(Label, "rbd snap create + export-diff --from-snap + snap rm by hand, median", Stats.Duration(handMedian));
+        report.Summary(Label, "rbd snap create + export-diff --whole-object --from-snap + snap rm by hand, median", Stats.Duration(handMedian));
         report.Summary(Label, "ratio full / incremental", Stats.Ratio(fullMedian / incrementalMedian), $"≥ 10×: {(fullMedian / incrementalMedian >= 10 ? "met" : "NOT met")}");
         report.Summary(Label, "ratio module incremental / by hand", Stats.Ratio(incrementalMedian / handMedian), $"≤ 1.2×: {(incrementalMedian / handMedian <= 1.2 ? "met" : "NOT met")}");
         report.Summary(Label, "diff size: full / incremental", $"{Stats.Bytes(full.StoredBytes)} / {Stats.Bytes(incremental.StoredBytes)}");

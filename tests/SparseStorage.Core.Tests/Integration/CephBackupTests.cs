@@ -119,6 +119,36 @@ public sealed class CephBackupTests(CephBackupLab lab) : IClassFixture<CephBacku
         lab.Rbd("ls", "--pool", settings.Pool, "--namespace", settings.Namespace!).Trim().Should().Be("disk", "no work image was created");
     }
 
+    [CephFact]
+    public void Compress_SparseVolume_archives_a_ceph_volume_that_expands_into_a_file_pool_byte_identical_and_sparse()
+    {
+        var settings = lab.FreshNamespace();
+        var context = CephLab.Context(root, journal: new StepJournal(steps.Add));
+        var registration = new CephPoolRegistration(context);
+        registration.Apply(registration.Plan(new RegisterCephPoolRequest(PoolName, settings)));
+        Directory.CreateDirectory(root.Combine("files"));
+        context.Pools.Register("files", root.Combine("files"));
+        var creation = new CephVolumeCreation(context);
+        var volume = creation.Apply(creation.Plan(new NewVolumeRequest { Name = "disk", Pool = PoolName, Size = ByteSize.FromMiB(256) }));
+        Write(settings, 0x51, 4 << 20, 6 << 20);
+        Write(settings, 0x52, 150 << 20, 1 << 20);
+        var archives = new CephVolumeArchive(context);
+
+        var plan = archives.Plan(new CompressVolumeRequest(volume, root.Path));
+        File.Exists(plan.ArchivePath).Should().BeFalse("a plan writes nothing");
+        steps.Clear();
+        var archive = archives.Apply(plan);
+        PlannedSteps.Match(plan.Steps, steps);
+
+        archive.Path.Should().Be(root.Combine("disk.img.tar.zst"));
+        var expansion = new ArchiveService(context);
+        var expanded = expansion.Apply(expansion.Plan(new ExpandVolumeRequest(archive.Path, root.Combine("files"))));
+        expanded.Path.Should().Be(root.Combine("files", "disk.img"));
+        Sha256(expanded.Path).Should().Be(Sha256(Export(settings, "disk")));
+        expanded.AllocatedBytes.Should().BeLessThan(16L << 20, "the archive kept the image's holes: 7 MiB of data in 256 MiB");
+        context.Runtime.FuseExports.Should().Match(d => !Directory.Exists(d) || !Directory.EnumerateFileSystemEntries(d).Any(), "the read-only export is stopped");
+    }
+
     private VolumeBackup Backup(CephVolumeBackup backups, SparseVolume volume, BackupRequest request)
     {
         var plan = backups.Plan((volume, request));
