@@ -49,8 +49,15 @@ public sealed class CephVolumeBackup(StorageContext context) : IPlannedOperation
         var destination = new VolumeBackupService(context).RequireWritableDestination(volume, request.Destination);
         BackupCatalog.RequireSameVolume(destination, volume);
         var folder = BackupCatalog.VolumeFolder(destination, volume.Name);
-        var snapshots = CephImages.Snapshots(context, pool, image).Select(s => s.Name).ToHashSet();
-        var warnings = new List<string>();
+        // Each rbd process spends most of its time connecting to the cluster: the snapshot list is read while the
+        // watchers are asked for below.
+        var listing = Task.Run(() => CephImages.Snapshots(context, pool, image).Select(s => s.Name).ToHashSet());
+        var attachment = context.ReadAttachments().Of(volume.Path);
+        var consistency = FileSystemFreeze.Assess(volume, attachment);
+        var warnings = new List<string>(consistency == WriteConsistency.Detached
+            ? new CephSnapshots(context).ElsewhereOpen(volume, pool, image, request.AllowUnpausedWrites, "the backup set", ref consistency)
+            : UnpausedWrites.Check(volume, attachment, consistency, request.AllowUnpausedWrites, "the backup set", "back it up"));
+        var snapshots = listing.GetAwaiter().GetResult();
         var parent = request.Full ? null : BackupCatalog.NewestSound(destination, volume, request.IntegrityKey);
         var parentSnapshot = parent is null ? null : BackupManifest.Load(parent).Manifest.Rbd?.Snapshot;
         if (parent is not null && (parentSnapshot is null || !snapshots.Contains(parentSnapshot)))
@@ -58,11 +65,6 @@ public sealed class CephVolumeBackup(StorageContext context) : IPlannedOperation
             warnings.Add($"The newest backup set {Path.GetFileName(parent)} of '{volume.Name}' cannot be built on: its RBD snapshot {parentSnapshot ?? "(none)"} is no longer on the image; this backup is full.");
             (parent, parentSnapshot) = (null, null);
         }
-        var attachment = context.ReadAttachments().Of(volume.Path);
-        var consistency = FileSystemFreeze.Assess(volume, attachment);
-        warnings.AddRange(consistency == WriteConsistency.Detached
-            ? new CephSnapshots(context).ElsewhereOpen(volume, pool, image, request.AllowUnpausedWrites, "the backup set", ref consistency)
-            : UnpausedWrites.Check(volume, attachment, consistency, request.AllowUnpausedWrites, "the backup set", "back it up"));
         if (consistency == WriteConsistency.Frozen)
             context.RequireRoot($"Freezing {attachment.MountPoints[0]} to back it up");
         var plan = new CephBackupPlan(volume, image, destination, parent, consistency)
