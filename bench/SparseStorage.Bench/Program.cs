@@ -32,6 +32,8 @@ using (var environment = BenchEnvironment.Create(options))
         new AoeBenchmark(environment, options, report).Run();
     if (options.Runs("module"))
         new ModuleBenchmark(environment, options, report).Run();
+    if (options.Runs("cephbackup"))
+        new CephBackupBenchmark(environment, options, report).Run();
     if (options.Runs("fuzz"))
         new FuzzBenchmark(environment, options, report).Run();
     report.PrintSummary();

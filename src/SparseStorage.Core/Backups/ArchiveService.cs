@@ -33,7 +33,7 @@ public sealed class ArchiveService(StorageContext context)
             : new ToolCommand("tar", "--sparse", "--create", "--file=-", $"--directory={Path.GetDirectoryName(image)}", "--", Path.GetFileName(image))
               | Compressor(archive, level);
 
-    private static ToolCommand Compressor(string archive, int level) =>
+    internal static ToolCommand Compressor(string archive, int level) =>
         new("zstd", "-q", "-T0", $"-{Level(level)}", "-o", archive) { Timeout = TimeSpan.FromHours(12) };
 
     /// <summary>What <see cref="CompressCommand"/> runs, as a person would read it.</summary>
@@ -136,11 +136,14 @@ public sealed class ArchiveService(StorageContext context)
         });
     }
 
-    private static string ResolveArchivePath(SparseVolume volume, string destination)
+    private static string ResolveArchivePath(SparseVolume volume, string destination) => ResolveArchivePath(Path.GetFileName(volume.Path), destination);
+
+    /// <summary>The archive file: <paramref name="destination"/> itself (ending in .tar.zst), or &lt;image file name&gt;.tar.zst in that directory.</summary>
+    internal static string ResolveArchivePath(string imageFileName, string destination)
     {
         var full = Path.GetFullPath(destination);
         if (Directory.Exists(full))
-            full = Path.Combine(full, Path.GetFileName(volume.Path) + Extension);
+            full = Path.Combine(full, imageFileName + Extension);
         if (!full.EndsWith(Extension, StringComparison.Ordinal))
             throw new InvalidStorageArgumentException("InvalidArchiveExtension", $"An archive's name ends in {Extension} so that tar and zstd tools recognise it; '{destination}' does not.", destination);
         if (!Directory.Exists(Path.GetDirectoryName(full)))

@@ -100,6 +100,11 @@ public static partial class BackupCatalog
     /// <summary>Every set in the chain has a data file that reaches the last byte its blocks need.</summary>
     public static void RequireDataFiles(IReadOnlyList<Link> chain)
     {
+        if (chain[^1].Manifest.Rbd is not null)
+        {
+            RequireDiffFiles(chain);
+            return;
+        }
         var needed = chain[^1].Manifest.Blocks.Where(b => b.Set is not null)
             .GroupBy(b => b.Set!).ToDictionary(g => g.Key, g => g.Max(b => b.Offset + b.Length));
         foreach (var (set, end) in needed)
@@ -111,6 +116,21 @@ public static partial class BackupCatalog
                 throw new BackupDamagedException($"The data file {data} of backup set {set} is missing; nothing was restored.", link.Directory);
             if (new FileInfo(data).Length < end)
                 throw new BackupDamagedException($"The data file {data} of backup set {set} is cut short ({new FileInfo(data).Length} bytes, {end} needed); nothing was restored.", link.Directory);
+        }
+    }
+
+    /// <summary>Every set of an RBD chain has its diff file, of the recorded length; the chain's sets are all of an RBD image.</summary>
+    public static void RequireDiffFiles(IReadOnlyList<Link> chain)
+    {
+        foreach (var link in chain)
+        {
+            var diff = Path.Combine(link.Directory, RbdBackupRecord.DiffFileName);
+            if (link.Manifest.Rbd is not { } rbd)
+                throw new BackupDamagedException($"The chain of {chain[^1].Directory} mixes sets of an RBD image with set {link.Directory}, which is not one.", chain[^1].Directory);
+            if (!File.Exists(diff))
+                throw new BackupDamagedException($"The diff file {diff} of backup set {link.Manifest.Name} is missing; nothing was restored.", link.Directory);
+            if (new FileInfo(diff).Length != rbd.DiffBytes)
+                throw new BackupDamagedException($"The diff file {diff} of backup set {link.Manifest.Name} has {new FileInfo(diff).Length} bytes, its manifest records {rbd.DiffBytes}; nothing was restored.", link.Directory);
         }
     }
 
@@ -162,7 +182,7 @@ public static partial class BackupCatalog
             Format = manifest.VolumeFormat,
             SizeBytes = manifest.SizeBytes,
             StoredBytes = manifest.StoredBytes,
-            DataBytes = manifest.Blocks.Where(b => b.Set is not null).Sum(b => (long)b.Length),
+            DataBytes = manifest.Blocks.Where(b => b.Set is not null || manifest.Rbd is not null).Sum(b => (long)b.Length),
             Consistency = manifest.Consistency,
             ChangeDetection = manifest.ChangeDetection,
             ReadBytes = manifest.ReadBytes,

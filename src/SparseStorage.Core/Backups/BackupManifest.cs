@@ -58,6 +58,8 @@ public sealed record BackupManifest
     public long ReadBytes { get; init; }
     /// <summary>The reference clone kept for the next incremental (pools on xfs or btrfs); null where there is none.</summary>
     public ChangeReferenceStamp? ChangeReference { get; init; }
+    /// <summary>For a set of a volume of a Ceph pool: the RBD snapshot it was read at and its diff file; null for a set of an image file.</summary>
+    public RbdBackupRecord? Rbd { get; init; }
     public required IReadOnlyList<BackupBlock> Blocks { get; init; }
 
     public byte[] Serialize() => JsonSerializer.SerializeToUtf8Bytes(this, Json);
@@ -124,6 +126,15 @@ public sealed record BackupManifest
         file.Write(bytes);
         file.Flush(flushToDisk: true);
     }
+}
+
+/// <summary>
+/// What a set of an RBD image holds instead of data.bin: diff.rbd, the output of <c>rbd export-diff</c> from
+/// <see cref="FromSnapshot"/> (null for a full set) to <see cref="Snapshot"/>, with its length and SHA-256.
+/// </summary>
+public sealed record RbdBackupRecord(string Snapshot, string? FromSnapshot, long DiffBytes, string DiffSha256)
+{
+    public const string DiffFileName = "diff.rbd";
 }
 
 /// <summary>A backup set that cannot be trusted: a changed or missing block, an edited manifest, a broken chain.</summary>

@@ -50,6 +50,8 @@ public sealed class BackupRestorer(StorageContext context)
         var chain = BackupCatalog.Chain(set, signature);
         BackupCatalog.RequireDataFiles(chain);
         var manifest = chain[^1].Manifest;
+        if (manifest.Rbd is not null)
+            throw new InvalidStorageArgumentException("CephBackupSet", $"Backup set {set} is of an RBD image ({manifest.VolumePath}); it is restored by Ceph.CephBackupRestorer.", set);
         BackupManifestBounds.Require(manifest, set);
         var path = RestoreTarget.Resolve(context, manifest, set, destination);
         RequireRestorable(path);

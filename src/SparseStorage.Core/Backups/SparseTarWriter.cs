@@ -31,6 +31,17 @@ internal sealed class SparseTarWriter
 
     private SparseTarWriter(string path, Libc.FileStatus status) => (this.path, this.status) = (path, status);
 
+    /// <summary>The member's name in the archive: the file's own name, or the one <see cref="Named"/> gives.</summary>
+    private string Member { get; init; } = "";
+
+    /// <summary>
+    /// A writer for an image exported as a file under another name (an RBD image over FUSE, whose allocation the
+    /// export does not report): always a sparse member, named <paramref name="member"/>, its data found with SEEK_DATA.
+    /// </summary>
+    public static SparseTarWriter Named(string path, string member) =>
+        Encoding.UTF8.GetByteCount(member) < 100 ? new SparseTarWriter(path, Libc.Stat(path)) { Member = member }
+        : throw new InvalidStorageArgumentException("NameTooLong", $"'{member}' is too long for an archive member (99 bytes at most).", member);
+
     /// <summary>
     /// A writer for the file, or null where GNU tar would write something else: a file that is not sparse (GNU tar
     /// then stores a plain member) or a name too long for the header (GNU tar adds a long-name member).
@@ -75,7 +86,7 @@ internal sealed class SparseTarWriter
         var extensions = (Math.Max(0, map.Count - HeaderEntries) + ExtensionEntries - 1) / ExtensionEntries;
         var bytes = new byte[(1 + extensions) * Block];
         var header = bytes.AsSpan(0, Block);
-        Text(header[..100], Path.GetFileName(path));
+        Text(header[..100], Member.Length > 0 ? Member : Path.GetFileName(path));
         Number(header[100..108], status.Mode & 0xFFF);
         Number(header[108..116], status.Uid);
         Number(header[116..124], status.Gid);

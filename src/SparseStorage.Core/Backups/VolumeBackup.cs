@@ -15,6 +15,8 @@ public enum ChangeDetection : long
     ReadAll,
     /// <summary>Only the blocks whose place on disk differs from the reference clone kept by the parent set were read (pools on xfs or btrfs).</summary>
     BlockMap,
+    /// <summary>Ceph's own change tracking: rbd export-diff read only the extents written since the parent's RBD snapshot.</summary>
+    RbdDiff,
 }
 
 /// <summary>A backup set: one directory with a manifest and the data of the blocks it stores.</summary>

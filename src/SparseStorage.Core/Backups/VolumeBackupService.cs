@@ -248,7 +248,7 @@ public sealed class VolumeBackupService(StorageContext context)
         : null;
 
     /// <summary>The destination must exist, be writable, and not lie inside the volume itself (its mount), where the backup would change what it copies.</summary>
-    private string RequireWritableDestination(SparseVolume volume, string destination)
+    internal string RequireWritableDestination(SparseVolume volume, string destination)
     {
         var full = Path.GetFullPath(destination);
         if (!Directory.Exists(full))

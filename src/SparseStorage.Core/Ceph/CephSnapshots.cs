@@ -29,7 +29,7 @@ public sealed class CephSnapshots(StorageContext context)
         var attachment = context.ReadAttachments().Of(volume.Path);
         var consistency = FileSystemFreeze.Assess(volume, attachment);
         var warnings = consistency == WriteConsistency.Detached
-            ? ElsewhereOpen(volume, pool, image, request.AllowUnpausedWrites, name, ref consistency)
+            ? ElsewhereOpen(volume, pool, image, request.AllowUnpausedWrites, $"snapshot '{name}'", ref consistency)
             : UnpausedWrites.Check(volume, attachment, consistency, request.AllowUnpausedWrites, $"snapshot '{name}'", "snapshot it");
         if (consistency == WriteConsistency.Frozen)
             context.RequireRoot($"Freezing {attachment.MountPoints[0]} to snapshot it");
@@ -120,7 +120,7 @@ public sealed class CephSnapshots(StorageContext context)
     /// An image no filesystem of this host has mounted may still be open by another client (a VM, another host):
     /// its writes cannot be paused from here, so the snapshot is refused unless the operator allows it.
     /// </summary>
-    private IReadOnlyList<string> ElsewhereOpen(SparseVolume volume, CephPool pool, string image, bool allowed, string name, ref WriteConsistency consistency)
+    internal IReadOnlyList<string> ElsewhereOpen(SparseVolume volume, CephPool pool, string image, bool allowed, string copy, ref WriteConsistency consistency)
     {
         var watchers = Watchers(pool, image);
         if (watchers.Count == 0)
@@ -129,9 +129,9 @@ public sealed class CephSnapshots(StorageContext context)
         if (!allowed)
             throw new VolumeInUseException(
                 $"Volume '{volume.Name}' is {holders} and its writes cannot be paused from this host; close it there, " +
-                $"or use {UnpausedWrites.AllowSwitch} to snapshot it anyway (the snapshot's filesystem may then need a check).", volume.Path);
+                $"or use {UnpausedWrites.AllowSwitch} to go on anyway ({copy} may then hold a filesystem that needs a check).", volume.Path);
         consistency = WriteConsistency.Unfrozen;
-        return [$"Volume '{volume.Name}' is {holders} and its writes cannot be paused; snapshot '{name}' may hold a filesystem that needs a check."];
+        return [$"Volume '{volume.Name}' is {holders} and its writes cannot be paused; {copy} may hold a filesystem that needs a check."];
     }
 
     private void RequireClosed(SparseVolume volume, CephPool pool, string image, string what)

@@ -46,8 +46,16 @@ public sealed class BackupSparseVolumeCommand : VolumeCmdlet
             {
                 Destination = ProviderPath(Destination), Full = Full, AllowUnpausedWrites = AllowUnpausedWrites, Keep = Keep, IntegrityKey = LoadIntegrityKey(IntegrityKeyFile),
             };
-            var plan = service.Plan(ResolveVolume(), request);
+            var volume = ResolveVolume();
+            if (Core.Ceph.CephPoolSettings.IsRbdPath(volume.Path))
+            {
+                WriteObject(PlanAndApply(new Core.Ceph.CephVolumeBackup(Context), (volume, request)));
+                return;
+            }
+            var plan = service.Plan(volume, request);
             if (ShouldApply(plan))
                 WriteObject(RunWithProgress((progress, token) => service.Apply(plan, progress, token)));
         }, VolumeTarget);
+
+    protected override bool HandlesCephVolumes => true;
 }

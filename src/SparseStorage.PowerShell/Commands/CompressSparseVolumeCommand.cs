@@ -37,11 +37,19 @@ public sealed class CompressSparseVolumeCommand : VolumeCmdlet
         Invoke(() =>
         {
             var archives = new ArchiveService(Context);
-            var plan = archives.Plan(new CompressVolumeRequest(ResolveVolume(), ProviderPath(Destination))
+            var request = new CompressVolumeRequest(ResolveVolume(), ProviderPath(Destination))
             {
                 Level = Level, Replace = Replace, AllowInUseSource = AllowInUseSource,
-            });
+            };
+            if (Core.Ceph.CephPoolSettings.IsRbdPath(request.Volume.Path))
+            {
+                WriteObject(PlanAndApply(new Core.Ceph.CephVolumeArchive(Context), request));
+                return;
+            }
+            var plan = archives.Plan(request);
             if (ShouldApply(plan))
                 WriteObject(RunWithProgress((progress, token) => archives.Apply(plan, progress, token)));
         }, VolumeTarget);
+
+    protected override bool HandlesCephVolumes => true;
 }

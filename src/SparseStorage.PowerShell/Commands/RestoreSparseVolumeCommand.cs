@@ -15,7 +15,10 @@ public sealed class RestoreSparseVolumeCommand : SparseStorageCmdlet
     [ValidateNotNullOrEmpty]
     public string Backup { get; set; } = "";
 
-    /// <summary>Where the image goes: a volume name (beside the original), or a file path in a pool. The original volume when omitted.</summary>
+    /// <summary>
+    /// Where the image goes: a volume name (beside the original), a file path in a pool, or for a backup of a Ceph
+    /// volume an rbd:POOL[/NAMESPACE]/IMAGE path in a registered Ceph pool. The original volume when omitted.
+    /// </summary>
     [Parameter(Position = 1)]
     [ValidateNotNullOrEmpty]
     public string? Destination { get; set; }
@@ -42,7 +45,13 @@ public sealed class RestoreSparseVolumeCommand : SparseStorageCmdlet
             var restorer = new BackupRestorer(Context);
             var destination = Destination is not null && Destination.Contains('/') ? ProviderPath(Destination) : Destination;
             var key = LoadIntegrityKey(IntegrityKeyFile);
-            var plan = restorer.Plan(ProviderPath(Backup), destination, key is null ? null : new BackupSignaturePolicy(key, AllowUnsigned));
+            var signature = key is null ? null : new BackupSignaturePolicy(key, AllowUnsigned);
+            if (Core.Ceph.CephBackupRestorer.Handles(ProviderPath(Backup), destination))
+            {
+                WriteObject(PlanAndApply(new Core.Ceph.CephBackupRestorer(Context), new Core.Ceph.RestoreCephBackupRequest(ProviderPath(Backup), destination, signature)));
+                return;
+            }
+            var plan = restorer.Plan(ProviderPath(Backup), destination, signature);
             if (ShouldApply(plan))
                 WriteObject(RunWithProgress((progress, token) => restorer.Apply(plan, progress, token)));
         }, Backup);

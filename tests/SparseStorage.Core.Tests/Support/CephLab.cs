@@ -11,17 +11,20 @@ namespace SparseStorage.Core.Tests.Support;
 /// exit should Dispose never run. Where the Ceph packages are missing it starts nothing (the tests skip, or fail under
 /// SPARSESTORAGE_INTEGRATION=require).
 /// </summary>
-public sealed class CephLab : IDisposable
+public class CephLab : IDisposable
 {
     private static readonly TimeSpan UpTimeout = TimeSpan.FromMinutes(6);
     private readonly ProcessRunner runner = new();
     private bool down;
 
-    public CephLab()
+    public CephLab() : this("ceph")
     {
-        // SPARSESTORAGE_CEPH_LAB_PREFIX names the labs of one run (e.g. one person's), so they are told apart from others' on a shared machine.
-        var prefix = Environment.GetEnvironmentVariable("SPARSESTORAGE_CEPH_LAB_PREFIX") is { Length: > 0 } given ? given : "sstest-ceph-";
-        Directory = System.IO.Path.Combine("/var/tmp", $"{prefix}{Guid.NewGuid().ToString("N")[..8]}");
+    }
+
+    /// <summary>A lab in /var/tmp/sstest-<paramref name="tag"/>-*, so a suite's labs are told apart by their directory.</summary>
+    protected CephLab(string tag)
+    {
+        Directory = System.IO.Path.Combine("/var/tmp", $"sstest-{tag}-{Guid.NewGuid().ToString("N")[..8]}");
         if (CephFactAttribute.Reason() is not null)
             return;
         AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
