@@ -7,8 +7,8 @@ namespace SparseStorage.Core.Ceph;
 
 /// <summary>
 /// A registered Ceph pool read through the rbd and ceph tools: its accounting and its images as volumes. A listing
-/// costs the same few processes for any number of images (rbd ls --long, rbd du) plus one in-process librados read
-/// per image for its filesystem.
+/// costs the same few processes for any number of images (rbd ls --long, rbd du) plus two in-process librados calls
+/// per image: its first object for the filesystem, the lockers of its mount lock for the host that has it mounted.
 /// </summary>
 public sealed class CephPool(IProcessRunner runner, PoolDefinition definition)
 {
@@ -46,11 +46,14 @@ public sealed class CephPool(IProcessRunner runner, PoolDefinition definition)
     public IReadOnlyList<RbdImage> Images(CancellationToken cancellationToken = default) =>
         CephListing.Images(Run(Tools.ListImages(), cancellationToken), Run(Tools.DiskUsage(), cancellationToken));
 
-    /// <summary>The images as volumes, each with the filesystem read from its first object, and how this host uses it (<paramref name="attachments"/>).</summary>
+    /// <summary>
+    /// The images as volumes, each with the filesystem read from its first object, the host holding its mount lock,
+    /// and how this host uses it (<paramref name="attachments"/>).
+    /// </summary>
     public IEnumerable<SparseVolume> Volumes(IReadOnlyList<RbdImage> images, AttachmentState? attachments = null)
     {
         var heads = RadosHeads.Read(Settings, images);
-        return images.Select(i => ToVolume(i, heads.GetValueOrDefault(i.Id), attachments?.Of(Settings.ImagePath(i.Name)) ?? VolumeAttachment.Detached));
+        return images.Select(i => ToVolume(i, heads.GetValueOrDefault(i.Name), attachments?.Of(Settings.ImagePath(i.Name)) ?? VolumeAttachment.Detached));
     }
 
     /// <summary>One image as a volume; <see cref="VolumeNotFoundException"/> when the pool has no such image.</summary>
@@ -58,7 +61,9 @@ public sealed class CephPool(IProcessRunner runner, PoolDefinition definition)
         Volumes(Images(cancellationToken).Where(i => i.Name == image).ToList(), attachments).FirstOrDefault()
         ?? throw new VolumeNotFoundException($"No image '{image}' in Ceph pool '{definition.Name}' ({Settings.Location}).", Settings.ImagePath(image));
 
-    private SparseVolume ToVolume(RbdImage image, FileSystemSignature? signature, VolumeAttachment attachment) => new()
+    private SparseVolume ToVolume(RbdImage image, RadosImageHead? head, VolumeAttachment attachment) => ToVolume(image, head?.FileSystem, head?.MountedOn, attachment);
+
+    private SparseVolume ToVolume(RbdImage image, FileSystemSignature? signature, string? mountedOn, VolumeAttachment attachment) => new()
     {
         Name = image.Name,
         Path = Settings.ImagePath(image.Name),
@@ -73,6 +78,7 @@ public sealed class CephPool(IProcessRunner runner, PoolDefinition definition)
         BackingFile = image.Parent,
         LoopDevice = attachment.LoopDevice,
         MountPoint = attachment.MountPoints.FirstOrDefault(),
+        MountedOn = mountedOn,
         IsAttached = attachment.IsAttached,
         IsMounted = attachment.IsMounted,
         IsReadOnly = attachment.ReadOnly,

@@ -1,132 +1,95 @@
-using System.Runtime.InteropServices;
 using SparseStorage.Core.Formats;
 
 namespace SparseStorage.Core.Ceph;
 
-/// <summary>
-/// Reads the first bytes of many RBD images over one librados connection, in this process, so a listing learns each
-/// image's filesystem without a process per image. An image's first 4 MiB (its default object size) live in the
-/// object <c>rbd_data.&lt;id&gt;.0000000000000000</c>; an object never written does not exist and reads as zeros.
-/// The key stays in the keyring file: librados is told its path, as the tools are.
-/// </summary>
-public static partial class RadosHeads
-{
-    private const string Library = "librados.so.2";
-    private const int NoSuchObject = -2;
+/// <summary>What one pass over a pool's images learns of each: the filesystem at its start, and the host holding its mount lock.</summary>
+/// <param name="FileSystem">The signature at the image's start; null when it cannot be read.</param>
+/// <param name="MountedOn">The host holding the image's mount lock (a read-write mount), or null.</param>
+public sealed record RadosImageHead(FileSystemSignature? FileSystem, string? MountedOn);
 
+/// <summary>
+/// Reads the first bytes of many RBD images, and the lockers of their mount-lock objects, over one librados
+/// connection in this process, so a listing learns each image's filesystem and which host has it mounted without a
+/// process per image. An image's first 4 MiB (its default object size) live in the object
+/// <c>rbd_data.&lt;id&gt;.0000000000000000</c>; an object never written does not exist and reads as zeros. The mount
+/// lock lives on <see cref="RbdMountLock.ObjectOf"/>, its holder named by the lock's cookie.
+/// </summary>
+public static class RadosHeads
+{
     /// <summary>
-    /// The filesystem signature of each image id; Unknown for every image when librados is missing or the cluster does
-    /// not answer, and for a clone whose first object still lives in its parent.
+    /// Each image's head, by image name; for every image a head of unknown filesystem and no holder when librados is
+    /// missing or the cluster does not answer, and an unknown filesystem for a clone whose first object still lives
+    /// in its parent.
     /// </summary>
-    public static IReadOnlyDictionary<string, FileSystemSignature> Read(CephPoolSettings settings, IEnumerable<RbdImage> images)
+    public static IReadOnlyDictionary<string, RadosImageHead> Read(CephPoolSettings settings, IEnumerable<RbdImage> images)
     {
         var list = images.ToList();
-        var unknown = new FileSystemSignature(FileSystemType.Unknown, null, 0);
         if (list.Count == 0)
-            return new Dictionary<string, FileSystemSignature>();
+            return new Dictionary<string, RadosImageHead>();
         try
         {
-            using var pool = Connection.Open(settings);
+            using var pool = RadosConnection.Open(settings);
             var buffer = new byte[FileSystemSignature.ProbeLength];
-            return list.ToDictionary(i => i.Id, i => pool.Head(i, buffer) ?? unknown);
+            return list.ToDictionary(i => i.Name, i => new RadosImageHead(Head(pool, i, buffer), MountedOn(pool, i.Name)));
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or IOException)
         {
-            return list.ToDictionary(i => i.Id, _ => unknown);
+            var unknown = new RadosImageHead(new FileSystemSignature(FileSystemType.Unknown, null, 0), null);
+            return list.ToDictionary(i => i.Name, _ => unknown);
         }
     }
 
-    private sealed class Connection : IDisposable
+    /// <summary>The image's mount lock as it is now: whether its object exists, and who holds it.</summary>
+    /// <exception cref="StorageOperationException">librados is missing or the cluster does not answer.</exception>
+    public static MountLockState MountLock(CephPoolSettings settings, string image)
     {
-        private nint cluster;
-        private nint context;
-
-        public static Connection Open(CephPoolSettings settings)
+        try
         {
-            var connection = new Connection();
-            try
-            {
-                Check(rados_create2(out connection.cluster, "ceph", settings.ClientName, 0), "create a cluster handle");
-                Check(rados_conf_read_file(connection.cluster, settings.ConfigPath), $"read {settings.ConfigPath}");
-                if (settings.Keyring is not null)
-                    Check(rados_conf_set(connection.cluster, "keyring", settings.Keyring), "set the keyring");
-                foreach (var timeout in new[] { "client_mount_timeout", "rados_mon_op_timeout", "rados_osd_op_timeout" })
-                    Check(rados_conf_set(connection.cluster, timeout, "20"), $"set {timeout}");
-                Check(rados_connect(connection.cluster), "connect");
-                Check(rados_ioctx_create(connection.cluster, settings.Pool, out connection.context), $"open pool {settings.Pool}");
-                if (settings.Namespace is not null)
-                    rados_ioctx_set_namespace(connection.context, settings.Namespace);
-                return connection;
-            }
-            catch
-            {
-                connection.Dispose();
-                throw;
-            }
+            using var pool = RadosConnection.Open(settings);
+            var objectId = RbdMountLock.ObjectOf(image);
+            return new MountLockState(pool.Exists(objectId), pool.Lockers(objectId, RbdMountLock.LockName));
         }
-
-        /// <summary>The signature at the start of the image; null when it cannot be read.</summary>
-        public FileSystemSignature? Head(RbdImage image, byte[] buffer)
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or IOException or InvalidDataException)
         {
-            if (image.Id.Length == 0)
-                return null;
-            var read = rados_read(context, $"rbd_data.{image.Id}.0000000000000000", buffer, (nuint)buffer.Length, 0);
-            if (read == NoSuchObject)
-                return image.Parent is null ? FileSystemSignature.Blank : null;
-            if (read < 0)
-                return null;
-            try
-            {
-                // A short object is a head whose tail was never written: the rest reads as zeros.
-                Array.Clear(buffer, read, buffer.Length - read);
-                return FileSystemSignature.Detect(buffer);
-            }
-            catch (InvalidDataException)
-            {
-                return null;
-            }
-        }
-
-        public void Dispose()
-        {
-            if (context != 0)
-                rados_ioctx_destroy(context);
-            if (cluster != 0)
-                rados_shutdown(cluster);
-            context = cluster = 0;
-        }
-
-        private static void Check(int result, string what)
-        {
-            if (result < 0)
-                throw new IOException($"librados could not {what}: error {-result}");
+            throw new StorageOperationException("CephLockUnreadable", $"The mount lock of '{image}' in {settings.Location} cannot be read: {e.Message}", image, e);
         }
     }
 
-    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int rados_create2(out nint cluster, string clusterName, string name, ulong flags);
+    /// <summary>The signature at the start of the image; null when it cannot be read.</summary>
+    private static FileSystemSignature? Head(RadosConnection pool, RbdImage image, byte[] buffer)
+    {
+        if (image.Id.Length == 0)
+            return null;
+        var read = pool.Read($"rbd_data.{image.Id}.0000000000000000", buffer);
+        if (read == RadosConnection.NoSuchObject)
+            return image.Parent is null ? FileSystemSignature.Blank : null;
+        if (read < 0)
+            return null;
+        try
+        {
+            // A short object is a head whose tail was never written: the rest reads as zeros.
+            Array.Clear(buffer, read, buffer.Length - read);
+            return FileSystemSignature.Detect(buffer);
+        }
+        catch (InvalidDataException)
+        {
+            return null;
+        }
+    }
 
-    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int rados_conf_read_file(nint cluster, string path);
-
-    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int rados_conf_set(nint cluster, string option, string value);
-
-    [LibraryImport(Library)]
-    private static partial int rados_connect(nint cluster);
-
-    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int rados_ioctx_create(nint cluster, string pool, out nint context);
-
-    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial void rados_ioctx_set_namespace(nint context, string name);
-
-    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int rados_read(nint context, string objectId, byte[] buffer, nuint length, ulong offset);
-
-    [LibraryImport(Library)]
-    private static partial void rados_ioctx_destroy(nint context);
-
-    [LibraryImport(Library)]
-    private static partial void rados_shutdown(nint cluster);
+    /// <summary>The holder of the image's mount lock; null when nobody holds it or its lockers cannot be read.</summary>
+    private static string? MountedOn(RadosConnection pool, string image)
+    {
+        try
+        {
+            return pool.Lockers(RbdMountLock.ObjectOf(image), RbdMountLock.LockName) is [var first, ..] ? first.Holder : null;
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException)
+        {
+            return null;
+        }
+    }
 }
+
+/// <summary>An image's mount-lock object: whether it exists (a mount made it; only removing the volume deletes it), and its holders.</summary>
+public sealed record MountLockState(bool ObjectExists, IReadOnlyList<RadosLocker> Lockers);

@@ -19,7 +19,10 @@ public sealed class CephLab : IDisposable
 
     public CephLab()
     {
-        Directory = System.IO.Path.Combine("/var/tmp", $"sstest-ceph-{Guid.NewGuid().ToString("N")[..8]}");
+        // SPARSESTORAGE_CEPH_LAB_PREFIX lets whoever runs the tests choose the labs' directory names (lab.sh derives its
+        // namespaces from them), so that the labs of two checkouts running at once are told apart.
+        var prefix = Environment.GetEnvironmentVariable("SPARSESTORAGE_CEPH_LAB_PREFIX") is { Length: > 0 } chosen && !chosen.Contains('/') ? chosen : "sstest-ceph";
+        Directory = System.IO.Path.Combine("/var/tmp", $"{prefix}-{Guid.NewGuid().ToString("N")[..8]}");
         if (CephFactAttribute.Reason() is not null)
             return;
         AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
@@ -55,6 +58,24 @@ public sealed class CephLab : IDisposable
     /// <summary>Runs rbd as client.admin (the test's own hand on the cluster, independent of the code under test).</summary>
     public string Rbd(params string[] arguments) =>
         runner.RunChecked(new ToolCommand("rbd", ["--conf", ConfigPath, "--id", "admin", "--keyring", AdminKeyring, .. arguments])).StandardOutput;
+
+    /// <summary>Runs rados as client.admin in the pool (namespace) of <paramref name="settings"/>; the result, failures included.</summary>
+    public ToolResult Rados(CephPoolSettings settings, params string[] arguments) =>
+        runner.Run(new ToolCommand("rados", ["--conf", ConfigPath, "--id", "admin", "--keyring", AdminKeyring, "--pool", settings.Pool,
+            .. settings.Namespace is null ? Array.Empty<string>() : ["--namespace", settings.Namespace], .. arguments]));
+
+    /// <summary>Takes an image's mount lock as a host would that then died: the lock stays, no client watches the image.</summary>
+    public void HoldMountLock(CephPoolSettings settings, string image, string holder) =>
+        Rados(settings, "lock", "get", RbdMountLock.ObjectOf(image), RbdMountLock.LockName, "--lock-type", "exclusive",
+            "--lock-cookie", RbdMountLock.CookieFor(holder), "--lock-description", RbdMountLock.DescriptionFor(holder)).EnsureSuccess();
+
+    /// <summary>Breaks every lock on an image's mount-lock object, leaving the object in place as a dismount does.</summary>
+    public void BreakMountLock(CephPoolSettings settings, string image)
+    {
+        var info = Rados(settings, "lock", "info", RbdMountLock.ObjectOf(image), RbdMountLock.LockName, "--format", "json");
+        foreach (var held in RbdMountLock.ParseLocks(info.EnsureSuccess().StandardOutput))
+            Rados(settings, "lock", "break", RbdMountLock.ObjectOf(image), RbdMountLock.LockName, held.Locker, "--lock-cookie", held.Cookie).EnsureSuccess();
+    }
 
     /// <summary>Writes <paramref name="bytes"/> of non-zero data at the start of an image (rbd bench writes a pattern).</summary>
     public void Write(CephPoolSettings settings, string image, long bytes) =>
