@@ -32,6 +32,10 @@ using (var environment = BenchEnvironment.Create(options))
         new AoeBenchmark(environment, options, report).Run();
     if (options.Runs("module"))
         new ModuleBenchmark(environment, options, report).Run();
+    if (options.Runs("cephlist"))
+        new CephListingBenchmark(environment, options, report).Run();
+    if (options.Runs("cephmount"))
+        new CephMountBenchmark(environment, options, report).Run();
     if (options.Runs("fuzz"))
         new FuzzBenchmark(environment, options, report).Run();
     report.PrintSummary();
