@@ -154,7 +154,7 @@ Describe 'A volume moves to another host when the host that had it mounted dies'
 
     It 'Get-SparseVolume on the first host shows the dead host as the holder' {
         $listed = Get-SparseVolume -Name app1 -Pool $PoolName
-        $table = Get-SparseVolume -Name app1 -Pool $PoolName | Out-String
+        $table = Get-SparseVolume -Name app1 -Pool $PoolName | Out-String -Width 300
 
         $listed.MountedOn | Should -Be $SecondHolder
         $listed.IsMounted | Should -BeFalse

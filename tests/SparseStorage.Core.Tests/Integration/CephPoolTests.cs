@@ -145,6 +145,25 @@ public sealed class CephPoolTests(CephLab lab) : IClassFixture<CephLab>, IDispos
     }
 
     [CephFact]
+    public void The_services_of_new_and_remove_route_a_request_for_a_ceph_pool_to_the_rbd_operations()
+    {
+        var settings = lab.FreshNamespace();
+        var context = Register(settings);
+        var creation = new VolumeCreationService(context);
+        var removal = new VolumeRemovalService(context);
+
+        var createPlan = creation.Plan(new NewVolumeRequest { Name = "routed", Pool = PoolName, Size = ByteSize.FromMiB(64) });
+        var created = creation.Apply(createPlan);
+        var removePlan = removal.Plan(new RemoveVolumeRequest(created, Wipe: false));
+        removal.Apply(removePlan);
+
+        createPlan.Should().BeOfType<CreateCephVolumePlan>().Which.Steps.Should().ContainSingle().Which.Should().StartWith("rbd ").And.Contain(" create ");
+        created.Path.Should().Be(settings.ImagePath("routed"));
+        removePlan.Should().BeOfType<RemoveCephVolumePlan>();
+        lab.Rbd("ls", "--pool", settings.Pool, "--namespace", settings.Namespace!).Should().NotContain("routed");
+    }
+
+    [CephFact]
     public void Remove_takes_the_mount_lock_object_with_the_image_and_is_refused_while_a_host_holds_the_lock()
     {
         var settings = lab.FreshNamespace();
