@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using SparseStorage.Core.Ceph;
 
 namespace SparseStorage.Bench;
 
@@ -31,6 +32,7 @@ internal sealed class CephListingBenchmark(BenchEnvironment environment, BenchOp
         report.Line($"Core, first run (JIT cold; librados connects): {Stats.Ms(first.Milliseconds)}, {Stats.Ms(first.Milliseconds / first.Count)} per image");
         report.Line($"Core, warm run: {Stats.Ms(warm.Milliseconds)}, {Stats.Ms(warm.Milliseconds / warm.Count)} per image");
         Verify(warm);
+        Breakdown();
         var list = TimeList(lab);
         var info = TimeInfo(lab, names);
         var infoRatio = info.TotalMs / warm.Milliseconds;
@@ -42,8 +44,22 @@ internal sealed class CephListingBenchmark(BenchEnvironment environment, BenchOp
         report.Summary("cephlist", "Core first run", $"{Stats.Ms(first.Milliseconds)} for {first.Count}");
         report.Summary("cephlist", "rbd info per image", $"{Stats.Seconds(info.TotalMs)} for {info.Total}" + (info.Extrapolated ? $" (extrapolated from {info.Measured})" : " (measured on all)"));
         report.Summary("cephlist", "rbd ls -l, one process", $"median {Stats.Ms(list)}");
-        report.Summary("cephlist", "ratio rbd info per image / Core (warm)", Stats.Ratio(infoRatio), infoRatio >= 10 ? "≥ 10×: met" : "≥ 10×: NOT met");
+        report.Summary("cephlist", "ratio rbd info per image / Core (warm)", Stats.Ratio(infoRatio));
         report.Summary("cephlist", "ratio rbd ls -l / Core (warm)", Stats.Ratio(listRatio));
+    }
+
+    /// <summary>Where a listing's time goes: the two rbd processes (run at once), then the librados pass over every image.</summary>
+    private void Breakdown()
+    {
+        var pool = new CephPool(environment.Context.Runner, environment.Context.Pools.Find(Pool));
+        var clock = Stopwatch.StartNew();
+        var images = pool.Images();
+        var processes = clock.Elapsed.TotalMilliseconds;
+        clock.Restart();
+        var heads = RadosHeads.Read(pool.Settings, images);
+        var rados = clock.Elapsed.TotalMilliseconds;
+        report.Line($"of a listing: rbd ls --long and rbd du (run at the same time) {Stats.Ms(processes)}; librados pass over {heads.Count} images " +
+                    $"(first object and mount-lock lockers of each, up to 8 in flight) {Stats.Ms(rados)}, {Stats.Ms(rados / Math.Max(1, heads.Count))} per image");
     }
 
     private sealed record CephScan(int Count, int Ext4, int Blank, int Held, int WrongSize, double Milliseconds);

@@ -4,7 +4,8 @@ namespace SparseStorage.Core.Ceph;
 
 /// <summary>
 /// One librados connection to a pool (and namespace), in this process: reads objects, lists an object's lockers and
-/// tells whether an object exists, so that questions about many images cost no process each. The key stays in the
+/// tells whether an object exists, so that questions about many images cost no process each. librados lets several
+/// threads use one I/O context at once; these calls keep no state of their own, so they may run in parallel. The key stays in the
 /// keyring file: librados is told its path, as the tools are. Failures are <see cref="IOException"/>s carrying
 /// librados' error number; a missing librados is a <see cref="DllNotFoundException"/>.
 /// </summary>
@@ -20,10 +21,6 @@ internal sealed partial class RadosConnection : IDisposable
 
     private nint cluster;
     private nint context;
-    private byte[] tag = new byte[LockerBufferStart];
-    private byte[] clients = new byte[LockerBufferStart];
-    private byte[] cookies = new byte[LockerBufferStart];
-    private byte[] addresses = new byte[LockerBufferStart];
 
     public static RadosConnection Open(CephPoolSettings settings)
     {
@@ -69,6 +66,7 @@ internal sealed partial class RadosConnection : IDisposable
     /// <exception cref="InvalidDataException">What the cluster returned is not a list of lockers this module accepts.</exception>
     public IReadOnlyList<RadosLocker> Lockers(string objectId, string lockName)
     {
+        byte[] tag = new byte[LockerBufferStart], clients = new byte[LockerBufferStart], cookies = new byte[LockerBufferStart], addresses = new byte[LockerBufferStart];
         for (var attempt = 0; ; attempt++)
         {
             nuint tagLength = (nuint)tag.Length, clientsLength = (nuint)clients.Length, cookiesLength = (nuint)cookies.Length, addressesLength = (nuint)addresses.Length;

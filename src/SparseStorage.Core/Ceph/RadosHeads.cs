@@ -16,6 +16,8 @@ public sealed record RadosImageHead(FileSystemSignature? FileSystem, string? Mou
 /// </summary>
 public static class RadosHeads
 {
+    private const int ParallelReads = 8;
+
     /// <summary>
     /// Each image's head, by image name; for every image a head of unknown filesystem and no holder when librados is
     /// missing or the cluster does not answer, and an unknown filesystem for a clone whose first object still lives
@@ -29,8 +31,17 @@ public static class RadosHeads
         try
         {
             using var pool = RadosConnection.Open(settings);
-            var buffer = new byte[FileSystemSignature.ProbeLength];
-            return list.ToDictionary(i => i.Name, i => new RadosImageHead(Head(pool, i, buffer), MountedOn(pool, i.Name)));
+            // Each image costs two round trips to the OSDs; a few in flight at once hide most of their latency.
+            var heads = new RadosImageHead[list.Count];
+            Parallel.For(0, list.Count, new ParallelOptions { MaxDegreeOfParallelism = ParallelReads },
+                () => new byte[FileSystemSignature.ProbeLength],
+                (i, _, buffer) =>
+                {
+                    heads[i] = new RadosImageHead(Head(pool, list[i], buffer), MountedOn(pool, list[i].Name));
+                    return buffer;
+                },
+                _ => { });
+            return list.Select((image, i) => (image.Name, Head: heads[i])).ToDictionary(h => h.Name, h => h.Head);
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or IOException)
         {
