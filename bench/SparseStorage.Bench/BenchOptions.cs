@@ -1,11 +1,15 @@
 namespace SparseStorage.Bench;
 
-/// <summary>The command line: --volumes N, --only listing|create|resize|copy|backup|aoe|module|cephbackup|fuzz, --keep, --base DIR, --repeats N, --results DIR, --fuzz-seconds N, --seed N.</summary>
+/// <summary>
+/// The command line: --volumes N, --only listing|create|resize|copy|backup|aoe|module|fuzz|cephbackup|cephlist|cephmount,
+/// --keep, --base DIR, --repeats N, --results DIR, --fuzz-seconds N, --seed N, --ceph-images N, --ceph-mib N.
+/// </summary>
 internal sealed record BenchOptions
 {
     public const string Usage =
-        "usage: bench/run.sh [--volumes N] [--only listing|create|resize|copy|backup|encryption|aoe|module|cephbackup] [--keep] [--base DIR] [--repeats N] [--results DIR]\n" +
-        "       bench/run.sh --only fuzz [--fuzz-seconds N] [--seed N]";
+        "usage: bench/run.sh [--volumes N] [--only listing|create|resize|copy|backup|encryption|aoe|module] [--keep] [--base DIR] [--repeats N] [--results DIR]\n" +
+        "       bench/run.sh --only fuzz [--fuzz-seconds N] [--seed N]\n" +
+        "       bench/run.sh --only cephbackup | --only cephlist [--ceph-images N] | --only cephmount [--ceph-mib N]";
 
     public int Volumes { get; init; } = 10_000;
     public string? Only { get; init; }
@@ -16,6 +20,12 @@ internal sealed record BenchOptions
     public int FuzzSeconds { get; init; } = 600;
     public int Seed { get; init; } = 16;
 
+    /// <summary>RBD images in the pool of --only cephlist.</summary>
+    public int CephImages { get; init; } = 1000;
+
+    /// <summary>MiB written and read sequentially by --only cephmount, by dd and by rbd bench alike.</summary>
+    public int CephStreamMiB { get; init; } = 512;
+
     /// <summary>The longest the qemu-img side of the listing may take before it is sampled and extrapolated.</summary>
     public TimeSpan QemuBudget { get; init; } = TimeSpan.FromMinutes(5);
 
@@ -23,10 +33,10 @@ internal sealed record BenchOptions
     public int CopyRuns => Math.Min(Repeats, 3);
 
     /// <summary>
-    /// Whether a benchmark runs: all but fuzz and cephbackup when no --only is given (fuzz is a long run of a test, not a
-    /// comparison; cephbackup brings up a Ceph lab of its own, which needs the Ceph packages and a few minutes).
+    /// Whether a benchmark runs: all but fuzz and the Ceph ones when no --only is given (fuzz is a long run of a test,
+    /// not a comparison; the Ceph benchmarks each bring up a cluster and need its packages).
     /// </summary>
-    public bool Runs(string benchmark) => Only == benchmark || Only is null && benchmark is not ("fuzz" or "cephbackup");
+    public bool Runs(string benchmark) => Only == benchmark || Only is null && benchmark is not ("fuzz" or "cephbackup" or "cephlist" or "cephmount");
 
     /// <summary>What the results file name ends with: "-copy" for --only copy, nothing when everything runs.</summary>
     public string ResultsSuffix => Only is null ? "" : "-" + Only;
@@ -45,6 +55,8 @@ internal sealed record BenchOptions
                 "--results" => options with { ResultsDirectory = Value(args, ref i) },
                 "--fuzz-seconds" => options with { FuzzSeconds = PositiveInt(Value(args, ref i), "--fuzz-seconds") },
                 "--seed" => options with { Seed = PositiveInt(Value(args, ref i), "--seed") },
+                "--ceph-images" => options with { CephImages = PositiveInt(Value(args, ref i), "--ceph-images") },
+                "--ceph-mib" => options with { CephStreamMiB = PositiveInt(Value(args, ref i), "--ceph-mib") },
                 _ => throw new ArgumentException($"unknown option '{args[i]}'"),
             };
         return options;
@@ -57,6 +69,6 @@ internal sealed record BenchOptions
         int.TryParse(text, out var value) && value > 0 ? value : throw new ArgumentException($"{option} needs a positive number, not '{text}'");
 
     private static string Benchmark(string text) =>
-        text is "listing" or "create" or "resize" or "copy" or "backup" or "encryption" or "aoe" or "module" or "cephbackup" or "fuzz" ? text
-            : throw new ArgumentException($"--only takes listing, create, resize, copy, backup, encryption, aoe, module, cephbackup or fuzz, not '{text}'");
+        text is "listing" or "create" or "resize" or "copy" or "backup" or "encryption" or "aoe" or "module" or "fuzz" or "cephbackup" or "cephlist" or "cephmount" ? text
+            : throw new ArgumentException($"--only takes listing, create, resize, copy, backup, encryption, aoe, module, fuzz, cephbackup, cephlist or cephmount, not '{text}'");
 }

@@ -41,7 +41,8 @@ internal sealed class PoolFixture
         file.Write(ext4Head);
     }
 
-    private static byte[] MakeExt4Head(string scratch)
+    /// <summary>The first 68 KiB of a fresh 16 MiB ext4 image: what the listing reads a superblock from.</summary>
+    public static byte[] MakeExt4Head(string scratch)
     {
         var image = Path.Combine(scratch, "template-ext4.img");
         using (var file = File.Create(image))

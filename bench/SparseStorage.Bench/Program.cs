@@ -34,6 +34,10 @@ using (var environment = BenchEnvironment.Create(options))
         new ModuleBenchmark(environment, options, report).Run();
     if (options.Runs("cephbackup"))
         new CephBackupBenchmark(environment, options, report).Run();
+    if (options.Runs("cephlist"))
+        new CephListingBenchmark(environment, options, report).Run();
+    if (options.Runs("cephmount"))
+        new CephMountBenchmark(environment, options, report).Run();
     if (options.Runs("fuzz"))
         new FuzzBenchmark(environment, options, report).Run();
     report.PrintSummary();

@@ -7,6 +7,9 @@
 #                        (also after a partial `up` or a crash)
 #   lab.sh status DIR    daemons, their memory, `ceph -s`
 #   lab.sh add-osd DIR   one more OSD on a new CRUSH host (a new namespace); waits for HEALTH_OK again
+#   lab.sh isolate-osd DIR N   takes OSD N's host off the network (its link down, the daemon keeps running), as a
+#                        host whose cable is pulled; waits until the cluster has marked osd.N down
+#   lab.sh restore-osd DIR N   brings OSD N's link back up; waits for HEALTH_OK with every OSD up and every PG clean
 #
 # Everything lives in DIR: ceph.conf, keyrings, daemon data, run/ (pid files, sockets), out/ (logs). Nothing is
 # written to /etc/ceph or /var/lib/ceph. Clients use DIR/ceph.conf with DIR/client.admin.keyring (all caps) or
@@ -23,7 +26,7 @@ readonly health_timeout_seconds=${CEPH_LAB_HEALTH_TIMEOUT:-240}
 readonly stop_timeout_seconds=30
 readonly osd_count=3
 
-usage() { echo "usage: $0 up|down|status|add-osd DIR"; }
+usage() { echo "usage: $0 up|down|status|add-osd DIR | isolate-osd|restore-osd DIR N"; }
 die() { echo "lab.sh: $*" >&2; exit 1; }
 step() { echo "lab.sh: $*" >&2; }
 
@@ -330,6 +333,41 @@ lab_add_osd() {
   step "osd.$n on host node$n: HEALTH_OK after $((SECONDS - started))s"
 }
 
+# The number of the OSD a command names: an OSD of this lab, in its own namespace.
+checked_osd() {
+  local n=$1
+  [[ $n =~ ^[0-9]+$ ]] || die "'$n' is not an OSD number"
+  ip netns list | grep -q "^$(osd_ns "$n")\b" || die "this lab has no osd.$n (no namespace $(osd_ns "$n"))"
+  echo "$n"
+}
+
+osd_is_up() {
+  [[ $(ceph_admin --connect-timeout 5 osd dump --format json | jq --argjson n "$1" '.osds[] | select(.osd == $n) | .up') == 1 ]]
+}
+
+lab_isolate_osd() {
+  load_lab
+  local n started=$SECONDS deadline
+  n=$(checked_osd "$1")
+  ip -n "$(osd_ns "$n")" link set eth0 down
+  # The other OSDs miss its heartbeats for `osd heartbeat grace` (20 s) and report it; the mon then marks it down.
+  deadline=$((SECONDS + health_timeout_seconds))
+  while osd_is_up "$n"; do
+    ((SECONDS < deadline)) || die "osd.$n is still up ${health_timeout_seconds}s after its link went down"
+    sleep 1
+  done
+  step "osd.$n isolated (link down): marked down after $((SECONDS - started))s"
+}
+
+lab_restore_osd() {
+  load_lab
+  local n started=$SECONDS
+  n=$(checked_osd "$1")
+  ip -n "$(osd_ns "$n")" link set eth0 up
+  wait_for_health "$(ceph_admin osd ls --format json | jq 'length')"
+  step "osd.$n restored (link up): HEALTH_OK after $((SECONDS - started))s"
+}
+
 load_lab() {
   [[ -f $dir/lab.env ]] || die "$dir is no lab (no lab.env)"
   # shellcheck disable=SC1091
@@ -373,12 +411,16 @@ lab_down() {
   step "lab $id down after $((SECONDS - started))s"
 }
 
-(($# == 2)) || { usage >&2; exit 2; }
+case "$1:$#" in
+  up:2 | down:2 | status:2 | add-osd:2 | isolate-osd:3 | restore-osd:3) ;;
+  *) usage >&2; exit 2 ;;
+esac
 lab_names "$2"
 case "$1" in
   up) lab_up ;;
   down) lab_down ;;
   status) lab_status ;;
   add-osd) lab_add_osd ;;
-  *) usage >&2; exit 2 ;;
+  isolate-osd) lab_isolate_osd "$3" ;;
+  restore-osd) lab_restore_osd "$3" ;;
 esac

@@ -1,6 +1,7 @@
 # Mounting Ceph volumes through the cmdlets, against a real cluster from tests/ceph/lab.sh brought up in BeforeAll and
 # always taken down in AfterAll. A second "host" is a second pwsh process with its own pool configuration and
-# runtime directory (SPARSESTORAGE_CONFIG, SPARSESTORAGE_RUNTIME_DIR), a client of the cluster like any other host.
+# runtime directory (SPARSESTORAGE_CONFIG, SPARSESTORAGE_RUNTIME_DIR), a client of the cluster like any other host
+# (Invoke-SecondHost in ceph-lab.ps1). Taking over from a host that died: CephCluster.Tests.ps1.
 #
 # Needs root, FUSE, qemu's rbd driver and the Ceph packages; skipped otherwise, and failing instead when
 # SPARSESTORAGE_INTEGRATION=require. Only one lab runs at a time on a machine: run this suite alone.
@@ -29,27 +30,6 @@ BeforeAll {
     function Get-MountLock {
         & rados --conf $CephConfig --id admin --keyring (Join-Path $LabDirectory 'client.admin.keyring') --pool rbd --namespace $Namespace `
             lock info sparsestorage_mount.web01 mount --format json 2>$null | ConvertFrom-Json | Select-Object -ExpandProperty lockers
-    }
-
-    # Runs a script in a second pwsh with the second host's configuration and runtime directory; returns its output
-    # and its errors' ids and messages as text.
-    function Invoke-SecondHost([string] $Script) {
-        $prelude = @"
-`$env:SPARSESTORAGE_CONFIG = '$SecondHost/pools.json'
-`$env:SPARSESTORAGE_RUNTIME_DIR = '$SecondHost/run'
-`$ErrorActionPreference = 'Stop'
-Import-Module '$SparseStorageManifestPath'
-if (-not (Get-StoragePool -Name '$PoolName' -ErrorAction Ignore)) {
-    `$null = Register-StoragePool -Name '$PoolName' -CephPool rbd -CephNamespace '$Namespace' -CephConfig '$CephConfig' -CephUser sparse -CephKeyring '$CephKeyring' -Confirm:`$false
-}
-try { $Script } catch { "ERROR `$(`$_.FullyQualifiedErrorId): `$(`$_.Exception.Message)" }
-"@
-        # pwsh may run as a .NET global tool, whose process is dotnet: start the pwsh command, not this process's file.
-        $pwsh = (Get-Command -Name pwsh -CommandType Application -ErrorAction Ignore | Select-Object -First 1).Source
-        if (-not $pwsh) {
-            $pwsh = Join-Path $HOME '.dotnet/tools/pwsh'
-        }
-        & $pwsh -NoProfile -NonInteractive -Command $prelude 2>&1 | ForEach-Object { "$_" }
     }
 
     if ($CephLabPossible) {

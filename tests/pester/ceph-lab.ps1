@@ -1,6 +1,7 @@
 # Shared by the Ceph suites (Ceph*.Tests.ps1): each brings up its own cluster from tests/ceph/lab.sh in BeforeAll and
 # always takes it down in AfterAll. Dot-source it after prerequisites.ps1 (BeforeDiscovery: for $SkipCeph) and after
-# common.ps1 (BeforeAll: for the lab functions). The functions read $LabDirectory and $CephConfig from the suite.
+# common.ps1 (BeforeAll: for the lab functions). The functions read $LabDirectory and $CephConfig from the suite, and
+# Invoke-SecondHost also $SecondHost, $PoolName, $Namespace and $CephKeyring.
 
 $CephLabTools = 'ceph', 'rbd', 'ceph-mon', 'ceph-mgr', 'ceph-osd', 'ceph-authtool', 'monmaptool', 'qemu-storage-daemon', 'qemu-io', 'jq', 'uuidgen'
 # A lab needs root, FUSE, qemu's rbd driver and the Ceph packages; without them the suite is skipped, unless
@@ -29,6 +30,45 @@ function Stop-CephLab {
     if ($LASTEXITCODE -ne 0) {
         Write-Warning "lab.sh down failed ($LASTEXITCODE): $($labOutput -join "`n")"
     }
+}
+
+# Runs lab.sh VERB on the suite's lab with more arguments (add-osd, isolate-osd N, restore-osd N); throws when it fails.
+function Invoke-CephLab([string] $Verb) {
+    $labOutput = & bash (Join-Path $SparseStorageRepositoryRoot 'tests/ceph/lab.sh') $Verb $LabDirectory @args 2>&1
+    if ($LASTEXITCODE -ne 0) {
+        throw "lab.sh $Verb $args failed ($LASTEXITCODE): $($labOutput -join "`n")"
+    }
+}
+
+# The test's own hand on the cluster: ceph as client.admin (JSON output parsed), independent of the module.
+function Invoke-AdminCeph {
+    $output = & ceph --conf $CephConfig --id admin --keyring (Join-Path $LabDirectory 'client.admin.keyring') --connect-timeout 30 @args --format json 2>&1
+    if ($LASTEXITCODE -ne 0) {
+        throw "ceph $args failed ($LASTEXITCODE): $output"
+    }
+    $output | ConvertFrom-Json
+}
+
+# Runs a script in a second pwsh with the second host's configuration and runtime directory ($SecondHost/pools.json,
+# $SecondHost/run), registering the suite's pool there first; returns its output and its errors' ids and messages
+# as text ("ERROR <FullyQualifiedErrorId>: <message>").
+function Invoke-SecondHost([string] $Script) {
+    $prelude = @"
+`$env:SPARSESTORAGE_CONFIG = '$SecondHost/pools.json'
+`$env:SPARSESTORAGE_RUNTIME_DIR = '$SecondHost/run'
+`$ErrorActionPreference = 'Stop'
+Import-Module '$SparseStorageManifestPath'
+if (-not (Get-StoragePool -Name '$PoolName' -ErrorAction Ignore)) {
+    `$null = Register-StoragePool -Name '$PoolName' -CephPool rbd -CephNamespace '$Namespace' -CephConfig '$CephConfig' -CephUser sparse -CephKeyring '$CephKeyring' -Confirm:`$false
+}
+try { $Script } catch { "ERROR `$(`$_.FullyQualifiedErrorId): `$(`$_.Exception.Message)" }
+"@
+    # pwsh may run as a .NET global tool, whose process is dotnet: start the pwsh command, not this process's file.
+    $pwsh = (Get-Command -Name pwsh -CommandType Application -ErrorAction Ignore | Select-Object -First 1).Source
+    if (-not $pwsh) {
+        $pwsh = Join-Path $HOME '.dotnet/tools/pwsh'
+    }
+    & $pwsh -NoProfile -NonInteractive -Command $prelude 2>&1 | ForEach-Object { "$_" }
 }
 
 # The test's own hand on the cluster: rbd as client.admin, independent of the module.

@@ -8,8 +8,8 @@ namespace SparseStorage.Core.Ceph;
 
 /// <summary>
 /// A registered Ceph pool read through the rbd and ceph tools: its accounting and its images as volumes. A listing
-/// costs the same few processes for any number of images (rbd ls --long, rbd du) plus one in-process librados read
-/// per image for its filesystem.
+/// costs the same few processes for any number of images (rbd ls --long, rbd du) plus two in-process librados calls
+/// per image: its first object for the filesystem, the lockers of its mount lock for the host that has it mounted.
 /// </summary>
 public sealed class CephPool(IProcessRunner runner, PoolDefinition definition)
 {
@@ -43,15 +43,25 @@ public sealed class CephPool(IProcessRunner runner, PoolDefinition definition)
         };
     }
 
-    /// <summary>Every image of the pool (namespace) with size, used bytes, snapshot count and parent: two processes in all.</summary>
-    public IReadOnlyList<RbdImage> Images(CancellationToken cancellationToken = default) =>
-        CephListing.Images(Run(Tools.ListImages(), cancellationToken), Run(Tools.DiskUsage(), cancellationToken));
+    /// <summary>
+    /// Every image of the pool (namespace) with size, used bytes, snapshot count and parent: two processes in all, run
+    /// at the same time (each opens every image, so each takes time in proportion to their number).
+    /// </summary>
+    public IReadOnlyList<RbdImage> Images(CancellationToken cancellationToken = default)
+    {
+        var listing = Task.Run(() => Run(Tools.ListImages(), cancellationToken), cancellationToken);
+        var usage = Run(Tools.DiskUsage(), cancellationToken);
+        return CephListing.Images(listing.GetAwaiter().GetResult(), usage);
+    }
 
-    /// <summary>The images as volumes, each with the filesystem read from its first object, and how this host uses it (<paramref name="attachments"/>).</summary>
+    /// <summary>
+    /// The images as volumes, each with the filesystem read from its first object, the host holding its mount lock,
+    /// and how this host uses it (<paramref name="attachments"/>).
+    /// </summary>
     public IEnumerable<SparseVolume> Volumes(IReadOnlyList<RbdImage> images, AttachmentState? attachments = null)
     {
         var heads = RadosHeads.Read(Settings, images);
-        return images.Select(i => ToVolume(i, heads.GetValueOrDefault(i.Id), attachments?.Of(Settings.ImagePath(i.Name)) ?? VolumeAttachment.Detached));
+        return images.Select(i => ToVolume(i, heads.GetValueOrDefault(i.Name), attachments?.Of(Settings.ImagePath(i.Name)) ?? VolumeAttachment.Detached));
     }
 
     /// <summary>One image as a volume; <see cref="VolumeNotFoundException"/> when the pool has no such image.</summary>
@@ -61,14 +71,14 @@ public sealed class CephPool(IProcessRunner runner, PoolDefinition definition)
 
     /// <summary>The LUKS header at the start of an image, or null when the image is not encrypted.</summary>
     public LuksHeader? LuksHeaderOf(string image, CancellationToken cancellationToken = default) =>
-        Images(cancellationToken).Where(i => i.Name == image).ToList() is [var found] && RadosHeads.Read(Settings, [found]).GetValueOrDefault(found.Id) is { } head
+        Images(cancellationToken).Where(i => i.Name == image).ToList() is [var found] && RadosHeads.Read(Settings, [found]).GetValueOrDefault(found.Name) is { } head
             ? head.Luks : null;
 
-    private SparseVolume ToVolume(RbdImage image, RbdHead? head, VolumeAttachment attachment)
+    private SparseVolume ToVolume(RbdImage image, RadosImageHead? head, VolumeAttachment attachment)
     {
         var luks = head?.Luks;
         var plaintext = luks is null ? null : attachment.PlaintextPath;
-        var signature = plaintext is not null ? PlaintextSignature(plaintext) : head?.Signature;
+        var signature = plaintext is not null ? PlaintextSignature(plaintext) : head?.FileSystem;
         return new SparseVolume
         {
             Name = image.Name,
@@ -87,6 +97,7 @@ public sealed class CephPool(IProcessRunner runner, PoolDefinition definition)
             BackingFile = image.Parent,
             LoopDevice = attachment.LoopDevice,
             MountPoint = attachment.MountPoints.FirstOrDefault(),
+            MountedOn = head?.MountedOn,
             IsAttached = attachment.IsAttached,
             IsMounted = attachment.IsMounted,
             IsReadOnly = attachment.ReadOnly,

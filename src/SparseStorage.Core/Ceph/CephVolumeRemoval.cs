@@ -16,14 +16,19 @@ public sealed record RemoveCephVolumePlan(string PoolName, string Image, string 
     public override string Action => Wipe ? $"Wipe {ByteSize.Format(AllocatedBytes)} of data and remove volume" : "Remove volume";
     public override IReadOnlyList<string> Steps => PlannedSteps;
     public override string? ConfirmationQuery => $"Remove {VolumePath} and the data it holds{(Wipe ? " (zeros are written over it first)" : "")}?";
+
+    /// <summary>Whether the image's mount-lock object exists (a mount made it), to be removed with the image.</summary>
+    public bool RemovesLockObject { get; init; }
 }
 
 /// <summary>
 /// Removes an RBD image (<c>rbd rm</c>). With wipe, zeros are first written over every allocated extent of the image
 /// through qemu's rbd driver (exported over FUSE), and flushed: the image's objects hold zeros before they are deleted.
 /// That is what a client can do; the OSDs' BlueStore writes new data elsewhere on its disks and frees the old
-/// blocks, so it cannot promise that the old bytes are gone from the OSDs' disks (encrypted OSDs can). Refused while
-/// the image has snapshots or clients (watchers) have it open.
+/// blocks, so it cannot promise that the old bytes are gone from the OSDs' disks (encrypted OSDs can). The image's
+/// mount-lock object (<see cref="RbdMountLock.ObjectOf"/>), left by its mounts, is removed first, so nothing of the
+/// volume outlives it. Refused while the image has snapshots, clients (watchers) have it open, or a host holds its
+/// mount lock (a host that died with the volume mounted: take it over with Mount-SparseVolume -BreakLockOf first).
 /// </summary>
 public sealed class CephVolumeRemoval(StorageContext context) : IPlannedOperation<RemoveCephVolumeRequest, RemoveCephVolumePlan, SparseVolume>
 {
@@ -31,7 +36,11 @@ public sealed class CephVolumeRemoval(StorageContext context) : IPlannedOperatio
     {
         var (definition, image) = Resolve(request.Volume.Path);
         var current = Check(definition, image);
-        var plan = new RemoveCephVolumePlan(definition.Name, image, current.Path, request.Wipe, current.AllocatedBytes, []) { Impact = PlanImpact.High };
+        var plan = new RemoveCephVolumePlan(definition.Name, image, current.Path, request.Wipe, current.AllocatedBytes, [])
+        {
+            Impact = PlanImpact.High,
+            RemovesLockObject = CheckMountLock(definition.Ceph!, current),
+        };
         var dryRun = StepRunner.ForPlan(context);
         Run(dryRun, plan, definition.Ceph!);
         return plan with { PlannedSteps = dryRun.Steps };
@@ -42,6 +51,9 @@ public sealed class CephVolumeRemoval(StorageContext context) : IPlannedOperatio
         using var volumeLock = context.LockVolume(plan.VolumePath, cancellationToken);
         var (definition, image) = Resolve(plan.VolumePath);
         var current = Check(definition, image);
+        if (CheckMountLock(definition.Ceph!, current) != plan.RemovesLockObject)
+            throw new StorageOperationException("ChangedSincePlanned",
+                $"{plan.VolumePath} was mounted or removed after the plan was made, so nothing was done. Run the command again to plan it anew.", plan.VolumePath);
         Run(StepRunner.ForApply(context, progress, $"Removing {image}", cancellationToken), plan, definition.Ceph!);
         return current;
     }
@@ -61,10 +73,23 @@ public sealed class CephVolumeRemoval(StorageContext context) : IPlannedOperatio
         return volume;
     }
 
+    /// <summary>Refuses the removal while a host holds the image's mount lock; whether the lock object exists.</summary>
+    private static bool CheckMountLock(CephPoolSettings settings, SparseVolume volume)
+    {
+        var state = RadosHeads.MountLock(settings, volume.Name);
+        if (state.Lockers is [var held, ..])
+            throw new VolumeInUseException(
+                $"Volume '{volume.Name}' is mounted read-write on host '{held.Holder}' (its mount lock is held by {held.Client} at {held.Address}); " +
+                $"dismount it there, or, if that host is dead, take the volume over with Mount-SparseVolume -BreakLockOf '{held.Holder}' and dismount it.", volume);
+        return state.ObjectExists;
+    }
+
     private void Run(StepRunner steps, RemoveCephVolumePlan plan, CephPoolSettings settings)
     {
         if (plan.Wipe)
             Wipe(steps, plan, settings);
+        if (plan.RemovesLockObject)
+            steps.Tool(RbdMountLock.RemoveObject(settings, plan.Image));
         steps.Tool(new CephTools(settings).Remove(plan.Image));
     }
 

@@ -1,42 +1,69 @@
-using System.Runtime.InteropServices;
 using SparseStorage.Core.Formats;
 
 namespace SparseStorage.Core.Ceph;
 
-/// <summary>What the first bytes of an image hold: a filesystem's signature, or the LUKS header of an encrypted image (<see cref="Luks"/>).</summary>
-public sealed record RbdHead(FileSystemSignature Signature, LuksHeader? Luks);
+/// <summary>What one pass over a pool's images learns of each: what its start holds, and the host holding its mount lock.</summary>
+/// <param name="FileSystem">The signature at the image's start; null when it cannot be read.</param>
+/// <param name="Luks">The LUKS header at the image's start of an encrypted image; null for any other.</param>
+/// <param name="MountedOn">The host holding the image's mount lock (a read-write mount), or null.</param>
+public sealed record RadosImageHead(FileSystemSignature? FileSystem, LuksHeader? Luks, string? MountedOn);
 
 /// <summary>
-/// Reads the first bytes of many RBD images over one librados connection, in this process, so a listing learns each
-/// image's filesystem without a process per image. An image's first 4 MiB (its default object size) live in the
-/// object <c>rbd_data.&lt;id&gt;.0000000000000000</c>; an object never written does not exist and reads as zeros.
-/// The key stays in the keyring file: librados is told its path, as the tools are.
+/// Reads the first bytes of many RBD images, and the lockers of their mount-lock objects, over one librados
+/// connection in this process, so a listing learns each image's filesystem and which host has it mounted without a
+/// process per image. An image's first 4 MiB (its default object size) live in the object
+/// <c>rbd_data.&lt;id&gt;.0000000000000000</c>; an object never written does not exist and reads as zeros. The mount
+/// lock lives on <see cref="RbdMountLock.ObjectOf"/>, its holder named by the lock's cookie.
 /// </summary>
-public static partial class RadosHeads
+public static class RadosHeads
 {
-    private const string Library = "librados.so.2";
-    private const int NoSuchObject = -2;
+    private const int ParallelReads = 8;
 
     /// <summary>
-    /// The head of each image id: its filesystem signature, or the LUKS header of an encrypted image. Unknown for every
-    /// image when librados is missing or the cluster does not answer, and for a clone whose first object still lives in
-    /// its parent.
+    /// Each image's head, by image name; for every image a head of unknown filesystem and no holder when librados is
+    /// missing or the cluster does not answer, and an unknown filesystem for a clone whose first object still lives
+    /// in its parent.
     /// </summary>
-    public static IReadOnlyDictionary<string, RbdHead> Read(CephPoolSettings settings, IEnumerable<RbdImage> images)
+    public static IReadOnlyDictionary<string, RadosImageHead> Read(CephPoolSettings settings, IEnumerable<RbdImage> images)
     {
         var list = images.ToList();
-        var unknown = new RbdHead(new FileSystemSignature(FileSystemType.Unknown, null, 0), null);
         if (list.Count == 0)
-            return new Dictionary<string, RbdHead>();
+            return new Dictionary<string, RadosImageHead>();
         try
         {
-            using var pool = Connection.Open(settings);
-            var buffer = new byte[FileSystemSignature.ProbeLength];
-            return list.ToDictionary(i => i.Id, i => pool.Head(i, buffer) ?? unknown);
+            using var pool = RadosConnection.Open(settings);
+            // Each image costs two round trips to the OSDs; a few in flight at once hide most of their latency.
+            var heads = new RadosImageHead[list.Count];
+            Parallel.For(0, list.Count, new ParallelOptions { MaxDegreeOfParallelism = ParallelReads },
+                () => new byte[FileSystemSignature.ProbeLength],
+                (i, _, buffer) =>
+                {
+                    heads[i] = Head(pool, list[i], buffer) with { MountedOn = MountedOn(pool, list[i].Name) };
+                    return buffer;
+                },
+                _ => { });
+            return list.Select((image, i) => (image.Name, Head: heads[i])).ToDictionary(h => h.Name, h => h.Head);
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or IOException)
         {
-            return list.ToDictionary(i => i.Id, _ => unknown);
+            var unknown = new RadosImageHead(new FileSystemSignature(FileSystemType.Unknown, null, 0), null, null);
+            return list.ToDictionary(i => i.Name, _ => unknown);
+        }
+    }
+
+    /// <summary>The image's mount lock as it is now: whether its object exists, and who holds it.</summary>
+    /// <exception cref="StorageOperationException">librados is missing or the cluster does not answer.</exception>
+    public static MountLockState MountLock(CephPoolSettings settings, string image)
+    {
+        try
+        {
+            using var pool = RadosConnection.Open(settings);
+            var objectId = RbdMountLock.ObjectOf(image);
+            return new MountLockState(pool.Exists(objectId), pool.Lockers(objectId, RbdMountLock.LockName));
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or IOException or InvalidDataException)
+        {
+            throw new StorageOperationException("CephLockUnreadable", $"The mount lock of '{image}' in {settings.Location} cannot be read: {e.Message}", image, e);
         }
     }
 
@@ -48,9 +75,9 @@ public static partial class RadosHeads
     {
         try
         {
-            using var pool = Connection.Open(settings);
+            using var pool = RadosConnection.Open(settings);
             var buffer = new byte[FileSystemSignature.ProbeLength];
-            return pool.Read(image, buffer) ? buffer : null;
+            return ReadFirstObject(pool, image, buffer) ? buffer : null;
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or IOException)
         {
@@ -58,107 +85,51 @@ public static partial class RadosHeads
         }
     }
 
-    private sealed class Connection : IDisposable
+    /// <summary>The signature or LUKS header at the start of the image; an unknown filesystem when it cannot be read.</summary>
+    private static RadosImageHead Head(RadosConnection pool, RbdImage image, byte[] buffer)
     {
-        private nint cluster;
-        private nint context;
-
-        public static Connection Open(CephPoolSettings settings)
+        if (!ReadFirstObject(pool, image, buffer))
+            return new RadosImageHead(null, null, null);
+        try
         {
-            var connection = new Connection();
-            try
-            {
-                Check(rados_create2(out connection.cluster, "ceph", settings.ClientName, 0), "create a cluster handle");
-                Check(rados_conf_read_file(connection.cluster, settings.ConfigPath), $"read {settings.ConfigPath}");
-                if (settings.Keyring is not null)
-                    Check(rados_conf_set(connection.cluster, "keyring", settings.Keyring), "set the keyring");
-                foreach (var timeout in new[] { "client_mount_timeout", "rados_mon_op_timeout", "rados_osd_op_timeout" })
-                    Check(rados_conf_set(connection.cluster, timeout, "20"), $"set {timeout}");
-                Check(rados_connect(connection.cluster), "connect");
-                Check(rados_ioctx_create(connection.cluster, settings.Pool, out connection.context), $"open pool {settings.Pool}");
-                if (settings.Namespace is not null)
-                    rados_ioctx_set_namespace(connection.context, settings.Namespace);
-                return connection;
-            }
-            catch
-            {
-                connection.Dispose();
-                throw;
-            }
+            return LuksHeader.HasMagic(buffer)
+                ? new RadosImageHead(new FileSystemSignature(FileSystemType.Unknown, null, 0), LuksHeader.Parse(buffer.AsSpan(0, LuksHeader.ReadSize), image.SizeBytes), null)
+                : new RadosImageHead(FileSystemSignature.Detect(buffer), null, null);
         }
-
-        /// <summary>The signature or LUKS header at the start of the image; null when it cannot be read.</summary>
-        public RbdHead? Head(RbdImage image, byte[] buffer)
+        catch (InvalidDataException)
         {
-            if (!Read(image, buffer))
-                return null;
-            try
-            {
-                return LuksHeader.HasMagic(buffer)
-                    ? new RbdHead(new FileSystemSignature(FileSystemType.Unknown, null, 0), LuksHeader.Parse(buffer.AsSpan(0, LuksHeader.ReadSize), image.SizeBytes))
-                    : new RbdHead(FileSystemSignature.Detect(buffer), null);
-            }
-            catch (InvalidDataException)
-            {
-                return null;
-            }
-        }
-
-        /// <summary>Fills <paramref name="buffer"/> with the image's first bytes; false when they cannot be read.</summary>
-        public bool Read(RbdImage image, byte[] buffer)
-        {
-            if (image.Id.Length == 0)
-                return false;
-            var read = rados_read(context, $"rbd_data.{image.Id}.0000000000000000", buffer, (nuint)buffer.Length, 0);
-            if (read == NoSuchObject && image.Parent is null)
-                read = 0; // never written: zeros
-            if (read < 0)
-                return false;
-            // A short object is a head whose tail was never written: the rest reads as zeros.
-            Array.Clear(buffer, read, buffer.Length - read);
-            return true;
-        }
-
-        public void Dispose()
-        {
-            if (context != 0)
-                rados_ioctx_destroy(context);
-            if (cluster != 0)
-                rados_shutdown(cluster);
-            context = cluster = 0;
-        }
-
-        private static void Check(int result, string what)
-        {
-            if (result < 0)
-                throw new IOException($"librados could not {what}: error {-result}");
+            return new RadosImageHead(null, null, null);
         }
     }
 
-    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int rados_create2(out nint cluster, string clusterName, string name, ulong flags);
+    /// <summary>Fills <paramref name="buffer"/> with the image's first bytes; false when they cannot be read.</summary>
+    private static bool ReadFirstObject(RadosConnection pool, RbdImage image, byte[] buffer)
+    {
+        if (image.Id.Length == 0)
+            return false;
+        var read = pool.Read($"rbd_data.{image.Id}.0000000000000000", buffer);
+        if (read == RadosConnection.NoSuchObject && image.Parent is null)
+            read = 0; // never written: zeros
+        if (read < 0)
+            return false;
+        // A short object is a head whose tail was never written: the rest reads as zeros.
+        Array.Clear(buffer, read, buffer.Length - read);
+        return true;
+    }
 
-    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int rados_conf_read_file(nint cluster, string path);
-
-    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int rados_conf_set(nint cluster, string option, string value);
-
-    [LibraryImport(Library)]
-    private static partial int rados_connect(nint cluster);
-
-    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int rados_ioctx_create(nint cluster, string pool, out nint context);
-
-    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial void rados_ioctx_set_namespace(nint context, string name);
-
-    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int rados_read(nint context, string objectId, byte[] buffer, nuint length, ulong offset);
-
-    [LibraryImport(Library)]
-    private static partial void rados_ioctx_destroy(nint context);
-
-    [LibraryImport(Library)]
-    private static partial void rados_shutdown(nint cluster);
+    /// <summary>The holder of the image's mount lock; null when nobody holds it or its lockers cannot be read.</summary>
+    private static string? MountedOn(RadosConnection pool, string image)
+    {
+        try
+        {
+            return pool.Lockers(RbdMountLock.ObjectOf(image), RbdMountLock.LockName) is [var first, ..] ? first.Holder : null;
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException)
+        {
+            return null;
+        }
+    }
 }
+
+/// <summary>An image's mount-lock object: whether it exists (a mount made it; only removing the volume deletes it), and its holders.</summary>
+public sealed record MountLockState(bool ObjectExists, IReadOnlyList<RadosLocker> Lockers);

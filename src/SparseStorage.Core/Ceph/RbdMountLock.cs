@@ -10,7 +10,7 @@ namespace SparseStorage.Core.Ceph;
 public sealed record RbdLock(string Description, string Locker, string Cookie, string Address)
 {
     /// <summary>The host the lock names, or its description when this module did not write it.</summary>
-    public string Holder => Description.StartsWith(RbdMountLock.DescriptionPrefix, StringComparison.Ordinal) ? Description[RbdMountLock.DescriptionPrefix.Length..] : Description;
+    public string Holder => RbdMountLock.HolderIn(Description) ?? Description;
 
     public string Describe() => $"host '{Holder}' (lock taken by {Locker} at {Address})";
 }
@@ -21,13 +21,13 @@ public sealed record RbdLock(string Description, string Locker, string Cookie, s
 /// with the holder named. Not an rbd advisory lock: that lives on the image header under the same name as librbd's own
 /// exclusive lock, and would keep qemu's writer from ever taking it. A host is its name, followed by its runtime
 /// directory when that is not the system's, so that two clients on one machine with their own runtime directories are
-/// two hosts.
+/// two hosts. The lock's cookie names the holder as its description does, so that a listing reads it with
+/// <c>rados_list_lockers</c> (which returns cookies, not descriptions) over one connection for all images.
 /// </summary>
 public static class RbdMountLock
 {
     public const string DescriptionPrefix = "sparsestorage mount on ";
-    private const string LockName = "mount";
-    private const string Cookie = "sparsestorage";
+    public const string LockName = "mount";
     private static readonly TimeSpan ClusterTimeout = TimeSpan.FromSeconds(60);
 
     public static string HolderOf(RuntimePaths runtime) =>
@@ -38,12 +38,22 @@ public static class RbdMountLock
 
     public static string DescriptionFor(string holder) => DescriptionPrefix + holder;
 
+    /// <summary>The cookie of a host's lock: the same text as its description, so either names the holder.</summary>
+    public static string CookieFor(string holder) => DescriptionPrefix + holder;
+
+    /// <summary>The holder a cookie or description of this module's lock names; null for any other text.</summary>
+    public static string? HolderIn(string text) =>
+        text.StartsWith(DescriptionPrefix, StringComparison.Ordinal) && text.Length > DescriptionPrefix.Length ? text[DescriptionPrefix.Length..] : null;
+
     public static string ObjectOf(string image) => "sparsestorage_mount." + image;
 
     public static ToolCommand Info(CephPoolSettings settings, string image) => Rados(settings, "lock", "info", ObjectOf(image), LockName, "--format", "json");
 
     public static ToolCommand Add(CephPoolSettings settings, string image, string holder) =>
-        Rados(settings, "lock", "get", ObjectOf(image), LockName, "--lock-type", "exclusive", "--lock-cookie", Cookie, "--lock-description", DescriptionFor(holder));
+        Rados(settings, "lock", "get", ObjectOf(image), LockName, "--lock-type", "exclusive", "--lock-cookie", CookieFor(holder), "--lock-description", DescriptionFor(holder));
+
+    /// <summary>Deletes the image's lock object (with the image: the lock would otherwise outlive it).</summary>
+    public static ToolCommand RemoveObject(CephPoolSettings settings, string image) => Rados(settings, "rm", ObjectOf(image));
 
     public static ToolCommand Remove(CephPoolSettings settings, string image, RbdLock held) =>
         Rados(settings, "lock", "break", ObjectOf(image), LockName, held.Locker, "--lock-cookie", held.Cookie);
@@ -68,8 +78,9 @@ public static class RbdMountLock
     /// </summary>
     internal static void WhileHeld(StorageContext context, CephPoolSettings settings, string image, StepRunner steps, Action body)
     {
-        var description = DescriptionFor(HolderOf(context.Runtime));
-        steps.Tool(Add(settings, image, HolderOf(context.Runtime)));
+        var holder = HolderOf(context.Runtime);
+        var description = DescriptionFor(holder);
+        steps.Tool(Add(settings, image, holder));
         try
         {
             body();
@@ -77,7 +88,7 @@ public static class RbdMountLock
         finally
         {
             var own = steps.DryRun
-                ? new RbdLock(description, OperationPlan.Measured("this host's client"), Cookie, "")
+                ? new RbdLock(description, OperationPlan.Measured("this host's client"), CookieFor(holder), "")
                 : Locks(context.Runner, settings, image).FirstOrDefault(l => l.Description == description);
             if (own is not null)
                 steps.UndoTool(Remove(settings, image, own));

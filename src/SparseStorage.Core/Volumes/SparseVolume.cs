@@ -25,6 +25,12 @@ public sealed class SparseVolume
     public bool IsUnlocked { get; init; }
     public string? LoopDevice { get; init; }
     public string? MountPoint { get; init; }
+    /// <summary>
+    /// The host that has a volume of a Ceph pool mounted read-write (the holder of its one-writer lock): this host or
+    /// another, as "HOSTNAME" or "HOSTNAME:RUNTIME-DIRECTORY". Null for a volume of a directory pool, and for a Ceph
+    /// volume mounted nowhere or only read-only.
+    /// </summary>
+    public string? MountedOn { get; init; }
     public string? BackingFile { get; init; }
     public int SnapshotCount { get; init; }
     public bool IsAttached { get; init; }

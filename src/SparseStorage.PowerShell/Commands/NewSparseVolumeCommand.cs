@@ -1,5 +1,4 @@
 using System.Management.Automation;
-using SparseStorage.Core.Ceph;
 using SparseStorage.Core.Volumes;
 using SparseStorage.PowerShell.Completers;
 
@@ -76,10 +75,7 @@ public sealed class NewSparseVolumeCommand : SparseStorageCmdlet
                 Label = Label,
                 Replace = Replace,
             };
-            var created = CephVolumeCreation.Handles(Context, request)
-                ? PlanAndApply(new CephVolumeCreation(Context), request)
-                : PlanAndApply(new VolumeCreator(Context), request);
-            if (created is not null)
+            if (PlanAndApply(new VolumeCreationService(Context), request) is { } created)
                 WriteObject(created);
         }, ParameterSetName == NameSet ? Name : Path);
 }

@@ -1,5 +1,4 @@
 using System.Management.Automation;
-using SparseStorage.Core.Ceph;
 using SparseStorage.Core.Volumes;
 
 namespace SparseStorage.PowerShell.Commands;
@@ -29,10 +28,7 @@ public sealed class RemoveSparseVolumeCommand : VolumeCmdlet
     protected override void ProcessRecord() =>
         Invoke(() =>
         {
-            var volume = ResolveVolume();
-            var removed = CephPoolSettings.IsRbdPath(volume.Path)
-                ? PlanAndApply(new CephVolumeRemoval(Context), new RemoveCephVolumeRequest(volume, Wipe))
-                : PlanAndApply(new VolumeRemover(Context), new RemoveVolumeRequest(volume, Wipe));
+            var removed = PlanAndApply(new VolumeRemovalService(Context), new RemoveVolumeRequest(ResolveVolume(), Wipe));
             if (removed is not null && PassThru)
                 WriteObject(removed);
         }, VolumeTarget);

@@ -30,10 +30,10 @@ public static class DisplayMembers
     public static ByteSize AllocatedAfter(PSObject instance) => Bytes(instance, "AllocatedAfterBytes");
     public static ByteSize Reclaimed(PSObject instance) => Bytes(instance, "ReclaimedBytes");
 
-    /// <summary>Where a volume is in use: "(broken)", its mount point, its loop device, or nothing.</summary>
+    /// <summary>Where a volume is in use: "(broken)", its mount point, its loop device, "(on HOST)" for a Ceph volume another host has mounted, or nothing.</summary>
     public static string AttachedAs(PSObject instance) => instance.BaseObject is SparseVolume volume
-        ? AttachedAs(volume.IsBroken, volume.MountPoint, volume.LoopDevice)
-        : AttachedAs(Flag(instance, "IsBroken"), Text(instance, "MountPoint"), Text(instance, "LoopDevice"));
+        ? AttachedAs(volume.IsBroken, volume.MountPoint, volume.LoopDevice, volume.MountedOn)
+        : AttachedAs(Flag(instance, "IsBroken"), Text(instance, "MountPoint"), Text(instance, "LoopDevice"), Text(instance, "MountedOn"));
 
     /// <summary>"None", or the container and cipher with "(locked)" or "(unlocked)"; a broken volume's alone.</summary>
     public static string EncryptionStatus(PSObject instance) => instance.BaseObject is SparseVolume volume
@@ -53,8 +53,8 @@ public static class DisplayMembers
 
     public static string Access(PSObject instance) => Flag(instance, "ReadOnly") ? "ReadOnly" : "ReadWrite";
 
-    private static string AttachedAs(bool isBroken, string? mountPoint, string? loopDevice) =>
-        isBroken ? "(broken)" : NullIfEmpty(mountPoint) ?? NullIfEmpty(loopDevice) ?? "";
+    private static string AttachedAs(bool isBroken, string? mountPoint, string? loopDevice, string? mountedOn) =>
+        isBroken ? "(broken)" : NullIfEmpty(mountPoint) ?? NullIfEmpty(loopDevice) ?? (NullIfEmpty(mountedOn) is { } host ? $"(on {host})" : "");
 
     private static string EncryptionStatus(string encryption, bool isBroken, bool isUnlocked) =>
         encryption == "None" || isBroken ? encryption : isUnlocked ? $"{encryption} (unlocked)" : $"{encryption} (locked)";

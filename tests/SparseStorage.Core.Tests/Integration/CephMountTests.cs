@@ -77,7 +77,9 @@ public sealed class CephMountTests(CephLab lab) : IClassFixture<CephLab>, IDispo
         listed.MountPoint.Should().Be(mountPoint);
         listed.LoopDevice.Should().StartWith("/dev/loop");
         listed.IsAttached.Should().BeTrue();
+        listed.MountedOn.Should().Be(RbdMountLock.HolderOf(context.Runtime));
         dismounted.IsMounted.Should().BeFalse();
+        dismounted.MountedOn.Should().BeNull("the dismount released the lock");
         dismounted.IsAttached.Should().BeFalse();
         remounted.MountPoint.Should().Be(mountPoint);
         File.ReadAllText(Path.Combine(mountPoint, "note.txt")).Should().Be("kept on the cluster");
@@ -133,10 +135,15 @@ public sealed class CephMountTests(CephLab lab) : IClassFixture<CephLab>, IDispo
         Libc.kill(daemon, 9);
         var wrongHolder = () => secondMounting.Plan(new MountCephVolumeRequest(volume, hostB.Combine("mnt"), BreakLockOf: "no-such-host"));
         wrongHolder.Should().Throw<StorageObjectNotFoundException>().Which.Message.Should().Contain(holder);
+        var listedBeforeTakeover = new VolumeCatalog(second).Get(volume.Path);
         var takeover = secondMounting.Plan(new MountCephVolumeRequest(volume, hostB.Combine("mnt"), BreakLockOf: holder));
         mounted.Add((second, volume.Path));
         secondMounting.Apply(takeover);
+        var listedAfterTakeover = new VolumeCatalog(first).Get(volume.Path);
 
+        listedBeforeTakeover.MountedOn.Should().Be(holder, "the second host sees which host holds the volume");
+        listedBeforeTakeover.IsMounted.Should().BeFalse("not on the host that lists it");
+        listedAfterTakeover.MountedOn.Should().Be(RbdMountLock.HolderOf(second.Runtime));
         takeover.Steps.Should().Contain(s => s.Contains("osd blocklist add", StringComparison.Ordinal), "the dead host's daemon is fenced");
         takeover.Steps.Should().Contain(s => s.Contains(" lock break ", StringComparison.Ordinal));
         File.ReadAllText(Path.Combine(hostB.Combine("mnt"), "before.txt")).Should().Be("written on the first host");

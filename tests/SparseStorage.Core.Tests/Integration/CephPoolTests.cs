@@ -128,6 +128,8 @@ public sealed class CephPoolTests(CephLab lab) : IClassFixture<CephLab>, IDispos
         const int count = 40;
         for (var i = 0; i < count; i++)
             lab.Rbd("create", "--size", "64M", "--pool", settings.Pool, "--namespace", settings.Namespace!, "--image", $"vm{i:000}");
+        lab.HoldMountLock(settings, "vm007", "node7:/run/b");
+        lab.Rados(settings, "lock", "get", RbdMountLock.ObjectOf("vm008"), RbdMountLock.LockName, "--lock-cookie", "by-hand").EnsureSuccess();
         var spy = new SpyRunner(new ProcessRunner());
         var context = Register(settings, spy);
         spy.Commands.Clear();
@@ -136,7 +138,58 @@ public sealed class CephPoolTests(CephLab lab) : IClassFixture<CephLab>, IDispos
 
         volumes.Should().HaveCount(count);
         volumes.Should().OnlyContain(v => v.SizeBytes == 64L << 20 && v.FileSystem == FileSystemType.None);
-        spy.Commands.Select(c => c.Arguments.SkipWhile(a => a != "--keyring").Skip(2).First()).Should().Equal("ls", "du");
+        volumes.Single(v => v.Name == "vm007").MountedOn.Should().Be("node7:/run/b", "the host holding the mount lock, read from its cookie");
+        volumes.Single(v => v.Name == "vm008").MountedOn.Should().MatchRegex(@"^client\.\d+ at \S+$", "a lock not taken by the module is named by its client");
+        volumes.Where(v => v.Name is not ("vm007" or "vm008")).Should().OnlyContain(v => v.MountedOn == null);
+        spy.Commands.Select(c => c.Arguments.SkipWhile(a => a != "--keyring").Skip(2).First()).Should().BeEquivalentTo(["ls", "du"], "rbd ls and rbd du, run at the same time");
+    }
+
+    [CephFact]
+    public void The_services_of_new_and_remove_route_a_request_for_a_ceph_pool_to_the_rbd_operations()
+    {
+        var settings = lab.FreshNamespace();
+        var context = Register(settings);
+        var creation = new VolumeCreationService(context);
+        var removal = new VolumeRemovalService(context);
+
+        var createPlan = creation.Plan(new NewVolumeRequest { Name = "routed", Pool = PoolName, Size = ByteSize.FromMiB(64) });
+        var created = creation.Apply(createPlan);
+        var removePlan = removal.Plan(new RemoveVolumeRequest(created, Wipe: false));
+        removal.Apply(removePlan);
+
+        createPlan.Should().BeOfType<CreateCephVolumePlan>().Which.Steps.Should().ContainSingle().Which.Should().StartWith("rbd ").And.Contain(" create ");
+        created.Path.Should().Be(settings.ImagePath("routed"));
+        removePlan.Should().BeOfType<RemoveCephVolumePlan>();
+        lab.Rbd("ls", "--pool", settings.Pool, "--namespace", settings.Namespace!).Should().NotContain("routed");
+    }
+
+    [CephFact]
+    public void Remove_takes_the_mount_lock_object_with_the_image_and_is_refused_while_a_host_holds_the_lock()
+    {
+        var settings = lab.FreshNamespace();
+        var steps = new List<string>();
+        var context = Register(settings, journal: new StepJournal(steps.Add));
+        var volume = Create(context, "locked", ByteSize.FromMiB(64));
+        var plain = Create(context, "plain", ByteSize.FromMiB(64));
+        lab.HoldMountLock(settings, "locked", "dead-host:/run/x");
+        var removal = new CephVolumeRemoval(context);
+
+        var refused = () => removal.Plan(new RemoveCephVolumeRequest(volume, Wipe: false));
+        var refusal = refused.Should().Throw<VolumeInUseException>().Which.Message;
+        lab.BreakMountLock(settings, "locked");
+        var plan = removal.Plan(new RemoveCephVolumeRequest(volume, Wipe: false));
+        steps.Clear();
+        removal.Apply(plan);
+        var plainPlan = removal.Plan(new RemoveCephVolumeRequest(plain, Wipe: false));
+
+        refusal.Should().Contain("dead-host:/run/x").And.Contain("-BreakLockOf");
+        plan.Steps.Should().HaveCount(2);
+        plan.Steps[0].Should().StartWith("rados ").And.EndWith(" rm sparsestorage_mount.locked");
+        plan.Steps[1].Should().StartWith("rbd ").And.Contain(" rm ");
+        steps.Should().Equal(plan.Steps);
+        lab.Rados(settings, "stat", RbdMountLock.ObjectOf("locked")).ExitCode.Should().NotBe(0, "the lock object went with the image");
+        lab.Rbd("ls", "--pool", settings.Pool, "--namespace", settings.Namespace!).Should().NotContain("locked");
+        plainPlan.Steps.Should().ContainSingle("a volume never mounted has no lock object to remove").Which.Should().StartWith("rbd ");
     }
 
     [CephFact]

@@ -34,6 +34,25 @@ public sealed class LifecyclePlanTests : IDisposable
         Files.HashFile(volume.Path).Should().Be(before);
     }
 
+    [IntegrationFact("mkfs.ext4")]
+    public void The_services_of_new_and_remove_plan_a_file_volume_in_a_directory_pool_as_the_file_operations_do()
+    {
+        var creation = new VolumeCreationService(context);
+        var removal = new VolumeRemovalService(context);
+        var request = new NewVolumeRequest { Name = "routed", Pool = TestPool.Name, Size = ByteSize.FromMiB(32), FileSystem = FileSystemType.Ext4 };
+
+        var createPlan = creation.Plan(request);
+        var created = creation.Apply(createPlan);
+        var removePlan = removal.Plan(new RemoveVolumeRequest(created, Wipe: false));
+        removal.Apply(removePlan);
+
+        createPlan.Should().BeOfType<CreateVolumePlan>();
+        created.FileSystem.Should().Be(FileSystemType.Ext4);
+        removePlan.Should().BeOfType<RemoveVolumePlan>();
+        File.Exists(created.Path).Should().BeFalse();
+        FluentActions.Invoking(() => removal.Apply(createPlan)).Should().Throw<ArgumentException>("a plan of another operation is refused");
+    }
+
     [IntegrationFact("mkfs.ext4", "losetup", "mount")]
     public void Removal_is_refused_when_the_volume_was_mounted_after_the_plan()
     {

@@ -61,6 +61,24 @@ public class CephLab : IDisposable
     public string Rbd(params string[] arguments) =>
         runner.RunChecked(new ToolCommand("rbd", ["--conf", ConfigPath, "--id", "admin", "--keyring", AdminKeyring, .. arguments])).StandardOutput;
 
+    /// <summary>Runs rados as client.admin in the pool (namespace) of <paramref name="settings"/>; the result, failures included.</summary>
+    public ToolResult Rados(CephPoolSettings settings, params string[] arguments) =>
+        runner.Run(new ToolCommand("rados", ["--conf", ConfigPath, "--id", "admin", "--keyring", AdminKeyring, "--pool", settings.Pool,
+            .. settings.Namespace is null ? Array.Empty<string>() : ["--namespace", settings.Namespace], .. arguments]));
+
+    /// <summary>Takes an image's mount lock as a host would that then died: the lock stays, no client watches the image.</summary>
+    public void HoldMountLock(CephPoolSettings settings, string image, string holder) =>
+        Rados(settings, "lock", "get", RbdMountLock.ObjectOf(image), RbdMountLock.LockName, "--lock-type", "exclusive",
+            "--lock-cookie", RbdMountLock.CookieFor(holder), "--lock-description", RbdMountLock.DescriptionFor(holder)).EnsureSuccess();
+
+    /// <summary>Breaks every lock on an image's mount-lock object, leaving the object in place as a dismount does.</summary>
+    public void BreakMountLock(CephPoolSettings settings, string image)
+    {
+        var info = Rados(settings, "lock", "info", RbdMountLock.ObjectOf(image), RbdMountLock.LockName, "--format", "json");
+        foreach (var held in RbdMountLock.ParseLocks(info.EnsureSuccess().StandardOutput))
+            Rados(settings, "lock", "break", RbdMountLock.ObjectOf(image), RbdMountLock.LockName, held.Locker, "--lock-cookie", held.Cookie).EnsureSuccess();
+    }
+
     /// <summary>Writes <paramref name="bytes"/> of non-zero data at the start of an image (rbd bench writes a pattern).</summary>
     public void Write(CephPoolSettings settings, string image, long bytes) =>
         Rbd("bench", "--io-type", "write", "--io-size", "4M", "--io-pattern", "seq", "--io-total", ToolCommand.Number(bytes),

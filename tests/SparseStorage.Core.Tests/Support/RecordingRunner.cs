@@ -9,7 +9,8 @@ public sealed class RecordingRunner(Func<ToolCommand, ToolResult?>? answer = nul
 
     public ToolResult Run(ToolCommand command, CancellationToken cancellationToken = default)
     {
-        Commands.Add(command);
+        lock (Commands)
+            Commands.Add(command);
         return answer?.Invoke(command) ?? new ToolResult(command, 0, "", "", TimeSpan.Zero);
     }
 }
@@ -21,7 +22,9 @@ public sealed class SpyRunner(IProcessRunner inner, Func<ToolCommand, bool>? fai
 
     public ToolResult Run(ToolCommand command, CancellationToken cancellationToken = default)
     {
-        Commands.Add(command);
+        // Some operations run two tools at once (a Ceph pool's listing).
+        lock (Commands)
+            Commands.Add(command);
         if (fail?.Invoke(command) == true)
             return new ToolResult(command, 1, "", "injected failure", TimeSpan.Zero);
         return inner.Run(command, cancellationToken);

@@ -52,6 +52,25 @@ public sealed class DefaultViewTests(PowerShellRuntime runtime) : IDisposable
         output[3].Split(',').Should().Contain("SizeBytes").And.NotContain(["Size", "Allocated", "AttachedAs", "EncryptionStatus"]);
     }
 
+    [Fact]
+    public void A_ceph_volume_mounted_on_another_host_shows_that_host_in_the_mount_point_column_and_in_the_list()
+    {
+        // As the Ceph listing makes it (no cluster here): mounted on node2, not on this host.
+        const string Volume = "[SparseStorage.Core.Volumes.SparseVolume]@{ Name = 'web01'; Path = 'rbd:rbd/web01'; Pool = 'shared'; SizeBytes = 1GB; MountedOn = 'node2:/run/b' }";
+        var parameters = new Hashtable { ["Xml"] = Path.Combine(pool.Spare, "ceph-volume.xml") };
+
+        var live = Table($"{Volume} | Out-String -Width 200", parameters);
+        var deserialized = Table($"{Volume} | Export-Clixml -LiteralPath $Xml; Import-Clixml -LiteralPath $Xml | Out-String -Width 200", parameters);
+        var list = Table($"{Volume} | Format-List | Out-String -Width 200", parameters);
+        var local = Table($"{Volume.Replace("MountedOn = 'node2:/run/b'", "MountedOn = 'node1'; MountPoint = '/srv/web01'", StringComparison.Ordinal)} | Out-String -Width 200", parameters);
+
+        live.Should().Contain(line => line.StartsWith("web01 ", StringComparison.Ordinal) && line.Contains(" (on node2:/run/b) "));
+        deserialized.Should().Equal(live);
+        list.Should().Contain(line => line.StartsWith("MountedOn ", StringComparison.Ordinal) && line.EndsWith(": node2:/run/b"));
+        local.Should().Contain(line => line.StartsWith("web01 ", StringComparison.Ordinal) && line.Contains(" /srv/web01 ") && !line.Contains("(on "),
+            "a volume mounted here shows its mount point");
+    }
+
     public void Dispose() => pool.Dispose();
 
     private List<string> Table(string script, Hashtable parameters) =>
