@@ -15,11 +15,7 @@ BeforeAll {
     . (Join-Path $PSScriptRoot 'prerequisites.ps1')
     . (Join-Path $PSScriptRoot 'common.ps1')
     . (Join-Path $PSScriptRoot 'ceph-lab.ps1')
-    $TestEnv = New-TestEnvironment -Name 'ceph'
-    $LabDirectory = New-CephLabDirectory 'ceph'
-    $CephConfig = Join-Path $LabDirectory 'ceph.conf'
-    $CephKeyring = Join-Path $LabDirectory 'client.sparse.keyring'
-    $Namespace = 'pester'
+    Initialize-CephSuite 'ceph'
     $PoolName = 'shared'
 
 

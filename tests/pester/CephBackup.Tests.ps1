@@ -15,11 +15,8 @@ BeforeAll {
     . (Join-Path $PSScriptRoot 'prerequisites.ps1')
     . (Join-Path $PSScriptRoot 'common.ps1')
     . (Join-Path $PSScriptRoot 'ceph-lab.ps1')
-    $TestEnv = New-TestEnvironment -Name 'cbackup'
-    $LabDirectory = New-CephLabDirectory 'cbackup'
-    $CephConfig = Join-Path $LabDirectory 'ceph.conf'
+    Initialize-CephSuite 'cbackup'
     $AdminKeyring = Join-Path $LabDirectory 'client.admin.keyring'
-    $Namespace = 'pester'
     $PoolName = 'cbk'
     $VolumePath = "rbd:rbd/$Namespace/disk"
     $Store = Join-Path $TestEnv.Root 'store'

@@ -18,11 +18,7 @@ BeforeAll {
     . (Join-Path $PSScriptRoot 'prerequisites.ps1')
     . (Join-Path $PSScriptRoot 'common.ps1')
     . (Join-Path $PSScriptRoot 'ceph-lab.ps1')
-    $TestEnv = New-TestEnvironment -Name 'cephcluster'
-    $LabDirectory = New-CephLabDirectory 'ccluster'
-    $CephConfig = Join-Path $LabDirectory 'ceph.conf'
-    $CephKeyring = Join-Path $LabDirectory 'client.sparse.keyring'
-    $Namespace = 'pester'
+    Initialize-CephSuite 'cephcluster'
     $PoolName = 'cluster'
     $SecondHost = Join-Path $TestEnv.Root 'second-host'
     $VolumeNames = 'app1', 'app2'

@@ -16,11 +16,7 @@ BeforeAll {
     . (Join-Path $PSScriptRoot 'prerequisites.ps1')
     . (Join-Path $PSScriptRoot 'common.ps1')
     . (Join-Path $PSScriptRoot 'ceph-lab.ps1')
-    $TestEnv = New-TestEnvironment -Name 'ccopyaoe'
-    $LabDirectory = New-CephLabDirectory 'ccopyaoe'
-    $CephConfig = Join-Path $LabDirectory 'ceph.conf'
-    $CephKeyring = Join-Path $LabDirectory 'client.sparse.keyring'
-    $Namespace = 'pester'
+    Initialize-CephSuite 'ccopyaoe'
     $PoolName = 'shared'
     $FilePoolName = 'files'
 

@@ -14,11 +14,7 @@ BeforeAll {
     . (Join-Path $PSScriptRoot 'prerequisites.ps1')
     . (Join-Path $PSScriptRoot 'common.ps1')
     . (Join-Path $PSScriptRoot 'ceph-lab.ps1')
-    $TestEnv = New-TestEnvironment -Name 'ccrypt'
-    $LabDirectory = New-CephLabDirectory 'ccrypt'
-    $CephConfig = Join-Path $LabDirectory 'ceph.conf'
-    $CephKeyring = Join-Path $LabDirectory 'client.sparse.keyring'
-    $Namespace = 'pester'
+    Initialize-CephSuite 'ccrypt'
     $PoolName = 'vault'
     $VolumePath = "rbd:rbd/$Namespace/vault01"
     $MountPoint = Join-Path $TestEnv.MountDirectory 'vault01'

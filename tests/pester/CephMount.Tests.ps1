@@ -15,11 +15,7 @@ BeforeAll {
     . (Join-Path $PSScriptRoot 'prerequisites.ps1')
     . (Join-Path $PSScriptRoot 'common.ps1')
     . (Join-Path $PSScriptRoot 'ceph-lab.ps1')
-    $TestEnv = New-TestEnvironment -Name 'cephmount'
-    $LabDirectory = New-CephLabDirectory 'cephmount'
-    $CephConfig = Join-Path $LabDirectory 'ceph.conf'
-    $CephKeyring = Join-Path $LabDirectory 'client.sparse.keyring'
-    $Namespace = 'pester'
+    Initialize-CephSuite 'cephmount'
     $PoolName = 'shared'
     $SecondHost = Join-Path $TestEnv.Root 'second-host'
     $MountPoint = Join-Path $TestEnv.MountDirectory 'web01'

@@ -14,11 +14,7 @@ BeforeAll {
     . (Join-Path $PSScriptRoot 'prerequisites.ps1')
     . (Join-Path $PSScriptRoot 'common.ps1')
     . (Join-Path $PSScriptRoot 'ceph-lab.ps1')
-    $TestEnv = New-TestEnvironment -Name 'cresize'
-    $LabDirectory = New-CephLabDirectory 'cresize'
-    $CephConfig = Join-Path $LabDirectory 'ceph.conf'
-    $CephKeyring = Join-Path $LabDirectory 'client.sparse.keyring'
-    $Namespace = 'pester'
+    Initialize-CephSuite 'cresize'
     $PoolName = 'shared'
     $MountPoint = Join-Path $TestEnv.MountDirectory 'web01'
 

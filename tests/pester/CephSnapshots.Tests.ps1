@@ -15,11 +15,8 @@ BeforeAll {
     . (Join-Path $PSScriptRoot 'prerequisites.ps1')
     . (Join-Path $PSScriptRoot 'common.ps1')
     . (Join-Path $PSScriptRoot 'ceph-lab.ps1')
-    $TestEnv = New-TestEnvironment -Name 'cephsnap'
-    $LabDirectory = New-CephLabDirectory 'cephsnap'
-    $CephConfig = Join-Path $LabDirectory 'ceph.conf'
+    Initialize-CephSuite 'cephsnap'
     $AdminKeyring = Join-Path $LabDirectory 'client.admin.keyring'
-    $Namespace = 'pester'
     $PoolName = 'snaps'
     $VolumePath = "rbd:rbd/$Namespace/disk"
 

@@ -14,6 +14,17 @@ function New-CephLabDirectory([string] $Suite) {
     '/var/tmp/sstest-{0}-pester-{1}' -f $Suite, [guid]::NewGuid().ToString('N').Substring(0, 8)
 }
 
+# Gives the calling suite (its BeforeAll) its test environment and lab: $TestEnv (New-TestEnvironment), $LabDirectory,
+# $CephConfig, $CephKeyring (client.sparse's keyring) and $Namespace, the RBD namespace Start-CephLab creates.
+function Initialize-CephSuite([string] $Suite) {
+    $directory = New-CephLabDirectory $Suite
+    Set-Variable -Scope 1 -Name TestEnv -Value (New-TestEnvironment -Name $Suite)
+    Set-Variable -Scope 1 -Name LabDirectory -Value $directory
+    Set-Variable -Scope 1 -Name CephConfig -Value (Join-Path $directory 'ceph.conf')
+    Set-Variable -Scope 1 -Name CephKeyring -Value (Join-Path $directory 'client.sparse.keyring')
+    Set-Variable -Scope 1 -Name Namespace -Value 'pester'
+}
+
 # Brings the lab up in $LabDirectory and creates the RBD namespace $Namespace; a failed start is taken down again.
 function Start-CephLab([string] $Namespace) {
     $labOutput = & bash (Join-Path $SparseStorageRepositoryRoot 'tests/ceph/lab.sh') up $LabDirectory 2>&1

@@ -20,13 +20,7 @@ public sealed class CephVolumeKeys(StorageContext context)
     public AddVolumeKeyPlan Plan(AddVolumeKeyRequest request)
     {
         var (volume, header) = Read(request.Volume.Path);
-        if (request.NewKeys.Count == 0)
-            throw new InvalidStorageArgumentException("KeyRequired", "Add-VolumeKey needs a new passphrase, a new key file, or both.", volume);
-        foreach (var key in request.NewKeys)
-            key.RequireQemuCompatible();
-        if (header.Luks.ActiveKeySlots + request.NewKeys.Count > 8)
-            throw new StorageOperationException("NoFreeKeySlot",
-                $"Volume '{volume.Name}' has {header.Luks.ActiveKeySlots} of its 8 key slots in use; remove a key (Remove-VolumeKey) before adding {AddVolumeKeyPlan.Keys(request.NewKeys.Count)}.", volume);
+        KeySlotRules.RequireRoomFor(request, volume, header.Luks);
         var (_, settings, image) = images.Resolve(volume.Path);
         var plan = new AddVolumeKeyPlan
         {
@@ -55,12 +49,7 @@ public sealed class CephVolumeKeys(StorageContext context)
     public RemoveVolumeKeyPlan Plan(RemoveVolumeKeyRequest request)
     {
         var (volume, header) = Read(request.Volume.Path);
-        if (request.Keys.Count == 0)
-            throw new InvalidStorageArgumentException("KeyRequired", "Remove-VolumeKey needs the passphrase or key file to remove.", volume);
-        var removesLastKey = header.Luks.ActiveKeySlots <= request.Keys.Count;
-        if (removesLastKey && !request.AllowLastKeyRemoval)
-            throw new StorageOperationException("LastKey",
-                $"{VolumeKey.Describe(request.Keys)} may be the last key of '{volume.Name}'; removing it makes the data unreadable for ever. Add another key first (Add-VolumeKey), or use -AllowLastKeyRemoval to destroy access to the data on purpose.", volume);
+        var removesLastKey = KeySlotRules.RemovesLastKey(request, volume, header.Luks);
         var (_, settings, image) = images.Resolve(volume.Path);
         foreach (var key in request.Keys)
             images.KeyThatOpens(settings, image, header, [key], CancellationToken.None);
@@ -71,7 +60,7 @@ public sealed class CephVolumeKeys(StorageContext context)
             Header = header,
             RemovesLastKey = removesLastKey,
             Impact = removesLastKey ? PlanImpact.High : PlanImpact.Medium,
-            Warnings = removesLastKey ? [$"Removing {VolumeKey.Describe(request.Keys)} leaves '{volume.Name}' without a key: its data becomes unreadable for ever."] : [],
+            Warnings = KeySlotRules.LastKeyWarnings(removesLastKey, request, volume),
         };
         var dryRun = StepRunner.ForPlan(context);
         WithRawExport(volume.Path, dryRun, path => RemoveKeys(plan, path, dryRun));

@@ -62,15 +62,7 @@ public sealed class VolumeKeyManager(StorageContext context)
     public AddVolumeKeyPlan Plan(AddVolumeKeyRequest request)
     {
         var (volume, header) = Read(request.Volume.Path);
-        if (request.NewKeys.Count == 0)
-            throw new InvalidStorageArgumentException("KeyRequired", "Add-VolumeKey needs a new passphrase, a new key file, or both.", volume);
-        // Every new key reaches cryptsetup or qemu as a secret file, which holds text only.
-        foreach (var key in request.NewKeys)
-            key.RequireQemuCompatible();
-        var capacity = header.Luks.Version == 1 ? 8 : 32;
-        if (header.Luks.ActiveKeySlots + request.NewKeys.Count > capacity)
-            throw new StorageOperationException("NoFreeKeySlot",
-                $"Volume '{volume.Name}' has {header.Luks.ActiveKeySlots} of its {capacity} key slots in use; remove a key (Remove-VolumeKey) before adding {AddVolumeKeyPlan.Keys(request.NewKeys.Count)}.", volume);
+        KeySlotRules.RequireRoomFor(request, volume, header.Luks);
         var plan = new AddVolumeKeyPlan
         {
             Volume = volume,
@@ -100,13 +92,7 @@ public sealed class VolumeKeyManager(StorageContext context)
     public RemoveVolumeKeyPlan Plan(RemoveVolumeKeyRequest request)
     {
         var (volume, header) = Read(request.Volume.Path);
-        if (request.Keys.Count == 0)
-            throw new InvalidStorageArgumentException("KeyRequired", "Remove-VolumeKey needs the passphrase or key file to remove.", volume);
-        // Each key removes at least the slot it opens (qemu-img amend: every slot it opens).
-        var removesLastKey = header.Luks.ActiveKeySlots <= request.Keys.Count;
-        if (removesLastKey && !request.AllowLastKeyRemoval)
-            throw new StorageOperationException("LastKey",
-                $"{Capitalized(VolumeKey.Describe(request.Keys))} may be the last key of '{volume.Name}'; removing it makes the data unreadable for ever. Add another key first (Add-VolumeKey), or use -AllowLastKeyRemoval to destroy access to the data on purpose.", volume);
+        var removesLastKey = KeySlotRules.RemovesLastKey(request, volume, header.Luks);
         foreach (var key in request.Keys)
             KeyProbe.KeyThatOpens(context.Runner, volume.Path, header, [key], CancellationToken.None);
         var plan = new RemoveVolumeKeyPlan
@@ -117,7 +103,7 @@ public sealed class VolumeKeyManager(StorageContext context)
             Stamp = ImageStamp.Of(volume.Path),
             RemovesLastKey = removesLastKey,
             Impact = removesLastKey ? PlanImpact.High : PlanImpact.Medium,
-            Warnings = removesLastKey ? [$"Removing {VolumeKey.Describe(request.Keys)} leaves '{volume.Name}' without a key: its data becomes unreadable for ever."] : [],
+            Warnings = KeySlotRules.LastKeyWarnings(removesLastKey, request, volume),
         };
         var dryRun = StepRunner.ForPlan(context);
         RemoveKeys(plan, dryRun);
@@ -169,6 +155,4 @@ public sealed class VolumeKeyManager(StorageContext context)
     private ToolResult Checked(ToolCommand command, CancellationToken cancellationToken) => context.Runner.RunChecked(command, cancellationToken);
 
     private ToolResult KeyDerivation(ToolCommand command, CancellationToken cancellationToken) => QemuCrypto.RunKeyDerivation(context.Runner, command, cancellationToken);
-
-    private static string Capitalized(string text) => text.Length == 0 ? text : char.ToUpperInvariant(text[0]) + text[1..];
 }
