@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text.Json;
 using SparseStorage.Core.Aoe;
@@ -322,47 +321,7 @@ public sealed class CephCopyAoeTests(CephLab lab) : IClassFixture<CephLab>, IDis
         new ProcessRunner().RunChecked(new ToolCommand("rados", ["--conf", lab.ConfigPath, "--id", "admin", "--keyring", lab.AdminKeyring, "--pool", settings.Pool,
             "--namespace", settings.Namespace!, "lock", "info", RbdMountLock.ObjectOf(image), "mount", "--format", "json"])).StandardOutput;
 
-    /// <summary>Keeps the image open (an RBD watcher, as another host's client would) until disposed.</summary>
-    private RbdWatch Watch(CephPoolSettings settings, string image)
-    {
-        var process = Process.Start(new ProcessStartInfo("rbd",
-            ["--conf", lab.ConfigPath, "--id", "admin", "--keyring", lab.AdminKeyring, "watch", "--pool", settings.Pool, "--namespace", settings.Namespace!, image])
-        {
-            // rbd watch runs until its input ends: an open pipe keeps it watching.
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        })!;
-        var watch = new RbdWatch(process);
-        try
-        {
-            var deadline = DateTime.UtcNow.AddSeconds(60);
-            while (!AdminRbd(settings, "status", "--format", "json", "--image", image).Contains("\"address\"", StringComparison.Ordinal))
-            {
-                if (process.HasExited || DateTime.UtcNow > deadline)
-                    throw new InvalidOperationException("rbd watch did not open the image: " + process.StandardError.ReadToEnd());
-                Thread.Sleep(200);
-            }
-            return watch;
-        }
-        catch
-        {
-            watch.Dispose();
-            throw;
-        }
-    }
-
-    private sealed class RbdWatch(Process process) : IDisposable
-    {
-        public void Dispose()
-        {
-            process.StandardInput.Close();
-            if (!process.WaitForExit(TimeSpan.FromSeconds(10)))
-                process.Kill(entireProcessTree: true);
-            process.WaitForExit();
-            process.Dispose();
-        }
-    }
+    private RbdWatch Watch(CephPoolSettings settings, string image) => RbdWatch.Start(lab, settings, image);
 
     public void Dispose() => root.Dispose();
 }
