@@ -162,21 +162,8 @@ public sealed class CephMountTests(CephLab lab) : IClassFixture<CephLab>, IDispo
     public void Dispose()
     {
         foreach (var (context, path) in Enumerable.Reverse(mounted))
-            CleanUp(context, path);
+            CephLab.TakeDownMount(context, path);
         hostA.Dispose();
         hostB.Dispose();
-    }
-
-    /// <summary>Dismounts what a test mounted; a mount whose daemon a test killed is taken down by hand.</summary>
-    private static void CleanUp(StorageContext context, string path)
-    {
-        var attachment = context.ReadAttachments().Of(path);
-        var runner = new ProcessRunner();
-        foreach (var mountPoint in attachment.MountPoints)
-            runner.Run(new ToolCommand("umount", "--lazy", mountPoint));
-        if (attachment.LoopDevice is { } loop)
-            runner.Run(new ToolCommand("losetup", "--detach", loop));
-        if (attachment.FuseExport is { } export)
-            context.FuseExporter().Stop(export, CancellationToken.None);
     }
 }

@@ -232,20 +232,7 @@ public sealed class CephResizeTests(CephLab lab) : IClassFixture<CephLab>, IDisp
     public void Dispose()
     {
         foreach (var (context, path) in Enumerable.Reverse(mounted))
-            CleanUp(context, path);
+            CephLab.TakeDownMount(context, path);
         root.Dispose();
-    }
-
-    /// <summary>Takes down what a failed test left mounted.</summary>
-    private static void CleanUp(StorageContext context, string path)
-    {
-        var attachment = context.ReadAttachments().Of(path);
-        var runner = new ProcessRunner();
-        foreach (var mountPoint in attachment.MountPoints)
-            runner.Run(new ToolCommand("umount", "--lazy", mountPoint));
-        if (attachment.LoopDevice is { } loop)
-            runner.Run(new ToolCommand("losetup", "--detach", loop));
-        if (attachment.FuseExport is { } export)
-            context.FuseExporter().Stop(export, CancellationToken.None);
     }
 }

@@ -57,6 +57,19 @@ public class CephLab : IDisposable
         return new CephPoolSettings(ConfigPath, Pool, ClientUser, ClientKeyring, name);
     }
 
+    /// <summary>Takes down by hand what a test left mounted at <paramref name="path"/> (also when a test killed its daemon).</summary>
+    public static void TakeDownMount(StorageContext context, string path)
+    {
+        var attachment = context.ReadAttachments().Of(path);
+        var runner = new ProcessRunner();
+        foreach (var mountPoint in attachment.MountPoints)
+            runner.Run(new ToolCommand("umount", "--lazy", mountPoint));
+        if (attachment.LoopDevice is { } loop)
+            runner.Run(new ToolCommand("losetup", "--detach", loop));
+        if (attachment.FuseExport is { } export)
+            context.FuseExporter().Stop(export, CancellationToken.None);
+    }
+
     /// <summary>Runs rbd as client.admin (the test's own hand on the cluster, independent of the code under test).</summary>
     public string Rbd(params string[] arguments) =>
         runner.RunChecked(new ToolCommand("rbd", ["--conf", ConfigPath, "--id", "admin", "--keyring", AdminKeyring, .. arguments])).StandardOutput;
