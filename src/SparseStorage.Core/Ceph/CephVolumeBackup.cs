@@ -49,15 +49,13 @@ public sealed class CephVolumeBackup(StorageContext context) : IPlannedOperation
         var destination = new VolumeBackupService(context).RequireWritableDestination(volume, request.Destination);
         BackupCatalog.RequireSameVolume(destination, volume);
         var folder = BackupCatalog.VolumeFolder(destination, volume.Name);
-        // Each rbd process spends most of its time connecting to the cluster: the snapshot list is read while the
-        // watchers are asked for below.
-        var listing = Task.Run(() => CephImages.Snapshots(context, pool, image).Select(s => s.Name).ToHashSet());
         var attachment = context.ReadAttachments().Of(volume.Path);
         var consistency = FileSystemFreeze.Assess(volume, attachment);
+        var state = CephImages.State(context, pool, image, watchers: consistency == WriteConsistency.Detached);
+        var snapshots = state.Snapshots.ToHashSet(StringComparer.Ordinal);
         var warnings = new List<string>(consistency == WriteConsistency.Detached
-            ? new CephSnapshots(context).ElsewhereOpen(volume, pool, image, request.AllowUnpausedWrites, "the backup set", ref consistency)
+            ? new CephSnapshots(context).ElsewhereOpen(volume, pool, image, request.AllowUnpausedWrites, "the backup set", ref consistency, state.Watchers)
             : UnpausedWrites.Check(volume, attachment, consistency, request.AllowUnpausedWrites, "the backup set", "back it up"));
-        var snapshots = listing.GetAwaiter().GetResult();
         var parent = request.Full ? null : BackupCatalog.NewestSound(destination, volume, request.IntegrityKey);
         var parentSnapshot = parent is null ? null : BackupManifest.Load(parent).Manifest.Rbd?.Snapshot;
         if (parent is not null && (parentSnapshot is null || !snapshots.Contains(parentSnapshot)))
@@ -139,7 +137,8 @@ public sealed class CephVolumeBackup(StorageContext context) : IPlannedOperation
             var final = Path.Combine(folder, name);
             steps.Do($"Hash the diff and the blocks it changes, write the set's manifest{(plan.IntegrityKey is { } key ? $" signed with the key in {key.Path}" : "")} and rename the set to {final}", () =>
             {
-                var manifest = Describe(plan, name, started, diff, parent, steps.Cancellation) with { Rbd = new RbdBackupRecord(snapshot, plan.ParentSnapshot, new FileInfo(diff).Length, Sha256Of(diff)) };
+                var (described, diffSha256) = Describe(plan, name, started, diff, parent, steps.Cancellation);
+                var manifest = described with { Rbd = new RbdBackupRecord(snapshot, plan.ParentSnapshot, new FileInfo(diff).Length, diffSha256) };
                 manifest.Save(work, plan.IntegrityKey);
                 Directory.Move(work, final);
             });
@@ -162,19 +161,20 @@ public sealed class CephVolumeBackup(StorageContext context) : IPlannedOperation
         return steps.DryRun ? null : BackupCatalog.Describe(Path.Combine(folder, name));
     }
 
-    private static BackupManifest Describe(CephBackupPlan plan, string name, DateTime started, string diff, IReadOnlyList<BackupCatalog.Link>? parent, CancellationToken cancellationToken)
+    /// <summary>The set's manifest (without its RBD record) and the diff's SHA-256, from one read of the new diff.</summary>
+    private static (BackupManifest Manifest, string DiffSha256) Describe(CephBackupPlan plan, string name, DateTime started, string diff, IReadOnlyList<BackupCatalog.Link>? parent, CancellationToken cancellationToken)
     {
         var parentManifest = parent?[^1].Manifest;
         var diffs = (parent ?? []).Select(l => Path.Combine(l.Directory, RbdBackupRecord.DiffFileName)).Append(diff).ToList();
-        var (blocks, summary) = RbdDiffBlocks.After(diffs, parentManifest?.Blocks ?? [], parentManifest?.SizeBytes ?? 0, BackupManifest.DefaultBlockSize, cancellationToken);
-        return new BackupManifest
+        var (blocks, summary, diffSha256) = RbdDiffBlocks.After(diffs, parentManifest?.Blocks ?? [], parentManifest?.SizeBytes ?? 0, BackupManifest.DefaultBlockSize, cancellationToken);
+        return (new BackupManifest
         {
             Name = name, Volume = plan.Volume.Name, VolumePath = plan.Volume.Path, Pool = plan.Volume.Pool, VolumeFormat = VolumeFormat.Raw, Kind = plan.Kind,
             Parent = parent is null ? null : Path.GetFileName(parent[^1].Directory), ParentChecksum = parent?[^1].Checksum,
             CreatedUtc = started, Consistency = plan.Consistency, BlockSize = BackupManifest.DefaultBlockSize, SizeBytes = summary.SizeBytes,
             StoredBytes = new FileInfo(diff).Length, ChangeDetection = ChangeDetection.RbdDiff, ReadBytes = summary.DataBytes,
             Blocks = blocks,
-        };
+        }, diffSha256);
     }
 
     internal static string Sha256Of(string path)
@@ -198,6 +198,25 @@ internal static class CephImages
 
     public static IReadOnlyList<RbdSnapshot> Snapshots(StorageContext context, CephPool pool, string image) =>
         RbdSnapshotCommands.Snapshots(context.Runner.RunChecked(pool.Tools.ListSnapshots(image)).StandardOutput);
+
+    /// <summary>
+    /// The names of the image's snapshots and, when asked, its watchers, read in this process over one librbd connection
+    /// (an rbd process spends most of its time connecting). Where librbd is missing or fails here, the rbd commands
+    /// are asked instead, and their errors are the ones reported.
+    /// </summary>
+    public static (IReadOnlyList<string> Snapshots, IReadOnlyList<string>? Watchers) State(StorageContext context, CephPool pool, string image, bool watchers)
+    {
+        try
+        {
+            using var handle = RbdImageHandle.Open(pool.Settings, image, readOnly: true);
+            return (handle.SnapshotNames(), watchers ? handle.WatcherAddresses() : null);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or IOException)
+        {
+            return (Snapshots(context, pool, image).Select(s => s.Name).ToList(),
+                watchers ? CephListing.Watchers(context.Runner.RunChecked(pool.Tools.Status(image)).StandardOutput) : null);
+        }
+    }
 }
 
 /// <summary>The rbd command lines of diffs between snapshots.</summary>

@@ -58,10 +58,14 @@ public static partial class RadosHeads
         }
     }
 
-    private sealed class Connection : IDisposable
+    /// <summary>A librados connection to the pool (and namespace) of a Ceph pool's settings, keyring by file path.</summary>
+    internal sealed class Connection : IDisposable
     {
         private nint cluster;
         private nint context;
+
+        /// <summary>The pool's I/O context (rados_ioctx_t), which librbd takes as its rbd_ioctx_t.</summary>
+        public nint IoContext => context;
 
         public static Connection Open(CephPoolSettings settings)
         {
