@@ -114,7 +114,7 @@ public sealed class CephSnapshotTests(CephLab lab) : IClassFixture<CephLab>, IDi
         var (context, settings, volume) = PoolWithVolume();
         var service = new SnapshotService(context);
         service.Create(volume, "calm");
-        using var watch = Watch(settings, "disk");
+        using var watch = lab.Watch(settings, "disk");
 
         var restore = () => service.Plan(new RestoreSnapshotRequest(volume, "calm"));
         var snapshot = () => service.Plan(new NewSnapshotRequest(volume, "busy"));
@@ -185,48 +185,6 @@ public sealed class CephSnapshotTests(CephLab lab) : IClassFixture<CephLab>, IDi
 
     private string QemuFileName(CephPoolSettings settings, string image) =>
         $"rbd:{settings.Pool}/{settings.Namespace}/{image}:conf={lab.ConfigPath}:id=admin:keyring={lab.AdminKeyring}";
-
-    /// <summary>Keeps the image open (an RBD watcher) with <c>rbd watch</c> until disposed.</summary>
-    private RbdWatch Watch(CephPoolSettings settings, string image)
-    {
-        var process = Process.Start(new ProcessStartInfo("rbd",
-            ["--conf", lab.ConfigPath, "--id", "admin", "--keyring", lab.AdminKeyring, "watch", "--pool", settings.Pool, "--namespace", settings.Namespace!, image])
-        {
-            // rbd watch runs until its input ends: an open pipe keeps it watching.
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        })!;
-        var watch = new RbdWatch(process);
-        try
-        {
-            var deadline = DateTime.UtcNow.AddSeconds(60);
-            while (!lab.Rbd("status", "--format", "json", "--pool", settings.Pool, "--namespace", settings.Namespace!, "--image", image).Contains("\"address\""))
-            {
-                if (process.HasExited || DateTime.UtcNow > deadline)
-                    throw new InvalidOperationException("rbd watch did not open the image: " + process.StandardError.ReadToEnd());
-                Thread.Sleep(200);
-            }
-            return watch;
-        }
-        catch
-        {
-            watch.Dispose();
-            throw;
-        }
-    }
-
-    private sealed class RbdWatch(Process process) : IDisposable
-    {
-        public void Dispose()
-        {
-            process.StandardInput.Close();
-            if (!process.WaitForExit(TimeSpan.FromSeconds(10)))
-                process.Kill(entireProcessTree: true);
-            process.WaitForExit();
-            process.Dispose();
-        }
-    }
 
     public void Dispose() => root.Dispose();
 }

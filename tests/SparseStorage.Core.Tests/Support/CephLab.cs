@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using SparseStorage.Core.Ceph;
 using SparseStorage.Core.Host;
 using SparseStorage.Core.Pools;
@@ -95,6 +96,48 @@ public class CephLab : IDisposable
             Journal = journal,
             LockWait = TimeSpan.FromSeconds(5),
         };
+
+    /// <summary>Keeps the image open (an RBD watcher) with <c>rbd watch</c> until disposed.</summary>
+    public IDisposable Watch(CephPoolSettings settings, string image)
+    {
+        var process = Process.Start(new ProcessStartInfo("rbd",
+            ["--conf", ConfigPath, "--id", "admin", "--keyring", AdminKeyring, "watch", "--pool", settings.Pool, "--namespace", settings.Namespace!, image])
+        {
+            // rbd watch runs until its input ends: an open pipe keeps it watching.
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        var watch = new RbdWatch(process);
+        try
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (!Rbd("status", "--format", "json", "--pool", settings.Pool, "--namespace", settings.Namespace!, "--image", image).Contains("\"address\""))
+            {
+                if (process.HasExited || DateTime.UtcNow > deadline)
+                    throw new InvalidOperationException("rbd watch did not open the image: " + process.StandardError.ReadToEnd());
+                Thread.Sleep(200);
+            }
+            return watch;
+        }
+        catch
+        {
+            watch.Dispose();
+            throw;
+        }
+    }
+
+    private sealed class RbdWatch(Process process) : IDisposable
+    {
+        public void Dispose()
+        {
+            process.StandardInput.Close();
+            if (!process.WaitForExit(TimeSpan.FromSeconds(10)))
+                process.Kill(entireProcessTree: true);
+            process.WaitForExit();
+            process.Dispose();
+        }
+    }
 
     public void Dispose()
     {
