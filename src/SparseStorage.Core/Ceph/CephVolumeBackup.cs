@@ -121,11 +121,13 @@ public sealed class CephVolumeBackup(StorageContext context) : IPlannedOperation
         var diff = Path.Combine(work, RbdBackupRecord.DiffFileName);
         string Shown(string text) => steps.DryRun ? SiblingFile.AsPlanned(text, work) : text;
         var snapshotTaken = false;
+        // Connected before any pause: connecting to the cluster is most of what taking a snapshot costs.
+        using var snapshots = new RbdSnapshotWriter(context, tools, plan.Image, connect: !steps.DryRun);
         try
         {
             UnpausedWrites.PausedAround(steps, plan.Consistency, attachment, () =>
             {
-                steps.Tool(tools.CreateSnapshot(plan.Image, snapshot));
+                steps.Do($"Take RBD snapshot {snapshot} of image {plan.Image}", () => snapshots.Create(snapshot));
                 snapshotTaken = !steps.DryRun;
             });
             var export = tools.ExportDiff(plan.Image, snapshot, plan.ParentSnapshot, diff);
@@ -146,7 +148,7 @@ public sealed class CephVolumeBackup(StorageContext context) : IPlannedOperation
         catch
         {
             if (snapshotTaken)
-                context.Runner.Run(tools.RemoveSnapshot(plan.Image, snapshot), CancellationToken.None);
+                snapshots.TryRemove(snapshot);
             if (Directory.Exists(work))
                 Directory.Delete(work, recursive: true);
             if (Directory.Exists(folder) && !Directory.EnumerateFileSystemEntries(folder).Any())
@@ -155,7 +157,7 @@ public sealed class CephVolumeBackup(StorageContext context) : IPlannedOperation
         }
         // The set is complete: the snapshots the next incremental no longer needs go, then what -Keep lets go.
         foreach (var expired in plan.ExpiredSnapshots)
-            steps.Tool(tools.RemoveSnapshot(plan.Image, expired));
+            steps.Do($"Remove RBD snapshot {expired} of image {plan.Image}", () => snapshots.Remove(expired));
         if (plan.Retention is { } retention)
             BackupSetService.Remove(retention, steps);
         return steps.DryRun ? null : BackupCatalog.Describe(Path.Combine(folder, name));
@@ -215,6 +217,77 @@ internal static class CephImages
         {
             return (Snapshots(context, pool, image).Select(s => s.Name).ToList(),
                 watchers ? CephListing.Watchers(context.Runner.RunChecked(pool.Tools.Status(image)).StandardOutput) : null);
+        }
+    }
+}
+
+/// <summary>
+/// Takes and removes snapshots of one image through a librbd connection of this process, opened once, so a backup
+/// spends no rbd process and no second connection on them. Where librbd is missing or cannot open the image, the rbd
+/// commands do it instead.
+/// </summary>
+internal sealed class RbdSnapshotWriter : IDisposable
+{
+    private readonly StorageContext context;
+    private readonly CephTools tools;
+    private readonly string image;
+    private RbdImageHandle? handle;
+    private bool connected;
+
+    public RbdSnapshotWriter(StorageContext context, CephTools tools, string image, bool connect)
+    {
+        (this.context, this.tools, this.image) = (context, tools, image);
+        if (connect)
+            Connect();
+    }
+
+    public void Create(string name) => Run(h => h.CreateSnapshot(name), tools.CreateSnapshot(image, name), $"take snapshot {name} of image {image}");
+
+    public void Remove(string name) => Run(h => h.RemoveSnapshot(name), tools.RemoveSnapshot(image, name), $"remove snapshot {name} of image {image}");
+
+    /// <summary>Removes a snapshot while cleaning up after a failure: a second failure must not hide the first.</summary>
+    public void TryRemove(string name)
+    {
+        try
+        {
+            Remove(name);
+        }
+        catch (SparseStorageException)
+        {
+        }
+    }
+
+    public void Dispose() => handle?.Dispose();
+
+    private void Connect()
+    {
+        connected = true;
+        try
+        {
+            handle = RbdImageHandle.Open(tools.Settings, image, readOnly: false);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or IOException)
+        {
+            handle = null;
+        }
+    }
+
+    private void Run(Action<RbdImageHandle> inProcess, ToolCommand command, string what)
+    {
+        if (!connected)
+            Connect();
+        if (handle is null)
+        {
+            context.Runner.RunChecked(command);
+            return;
+        }
+        try
+        {
+            inProcess(handle);
+        }
+        catch (IOException e)
+        {
+            throw new StorageOperationException("CephSnapshotFailed", $"Could not {what}: {e.Message}.", image, e);
         }
     }
 }
