@@ -64,11 +64,11 @@ AfterAll {
 }
 
 Describe 'Backups of a Ceph volume through the cmdlets' -Skip:$SkipCeph {
-    It 'Backup-SparseVolume -WhatIf shows the rbd snap create and export-diff command lines and writes nothing' {
+    It 'Backup-SparseVolume -WhatIf shows the snapshot it takes in-process and the export-diff command line, and writes nothing' {
         $output = @(Backup-SparseVolume -Path $VolumePath -Destination $Store -WhatIf -Verbose 4>&1)
         $messages = @($output.Message) -join "`n"
-        $messages | Should -Match 'Plan: rbd .*--keyring \S+client\.sparse\.keyring snap create --no-progress --image disk --snap .<sparsestorage_backup_'
-        $messages | Should -Match 'Plan: rbd .* export-diff --no-progress --whole-object --image disk --snap '
+        $messages | Should -Match 'Plan: Take RBD snapshot <sparsestorage_backup_\w+_TIME> of image disk'
+        $messages | Should -Match 'Plan: rbd .*--keyring \S+client\.sparse\.keyring export-diff --no-progress --whole-object --image disk --snap '
         Get-ChildItem -LiteralPath $Store | Should -BeNullOrEmpty
         Invoke-AdminRbd snap ls --pool rbd --namespace $Namespace --image disk | Should -BeNullOrEmpty
     }

@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using Microsoft.Win32.SafeHandles;
 using SparseStorage.Core.Native;
 
@@ -17,13 +18,21 @@ internal static class RbdDiffBlocks
 
     /// <summary>
     /// The blocks after applying <paramref name="diffs"/> (the chain, oldest first, ending with the new diff) given
-    /// <paramref name="previous"/>, the blocks after all but the last (empty for a full set, then <paramref name="previousSize"/> is 0).
+    /// <paramref name="previous"/>, the blocks after all but the last (empty for a full set, then <paramref name="previousSize"/> is 0),
+    /// and the SHA-256 of the new diff, hashed in the same read. A full set's blocks are hashed in that read too, so
+    /// its diff is read once.
     /// </summary>
-    public static (IReadOnlyList<BackupBlock> Blocks, RbdDiffSummary Summary) After(IReadOnlyList<string> diffs, IReadOnlyList<BackupBlock> previous,
+    public static (IReadOnlyList<BackupBlock> Blocks, RbdDiffSummary Summary, string DiffSha256) After(IReadOnlyList<string> diffs, IReadOnlyList<BackupBlock> previous,
         long previousSize, int blockSize, CancellationToken cancellationToken)
     {
+        if (diffs.Count == 1 && previous.Count == 0 && previousSize == 0)
+        {
+            var streamed = new StreamedBlocks(blockSize);
+            var (fullSummary, fullSha) = ReadHashing(diffs[0], streamed, cancellationToken);
+            return (streamed.Finish(), fullSummary, fullSha);
+        }
         var touched = new TouchedBlocks(blockSize);
-        var summary = ReadDiff(diffs[^1], touched, cancellationToken);
+        var (summary, sha) = ReadHashing(diffs[^1], touched, cancellationToken);
         var size = summary.SizeBytes;
         var count = BlockCount(size, blockSize);
         foreach (var edge in new[] { BlockCount(previousSize, blockSize) - 1, count - 1 })
@@ -34,7 +43,17 @@ internal static class RbdDiffBlocks
         for (var start = 0; start < ordered.Count; start += BatchBlocks)
             rebuilt.AddRange(Rebuild(diffs, ordered.GetRange(start, Math.Min(BatchBlocks, ordered.Count - start)), blockSize, size, cancellationToken));
         var blocks = previous.Where(b => b.Index < count && !touched.Indices.Contains(b.Index)).Concat(rebuilt).OrderBy(b => b.Index).ToList();
-        return (blocks, summary);
+        return (blocks, summary, sha);
+    }
+
+    /// <summary>Reads a whole diff into <paramref name="sink"/>, hashing every byte of the file as it goes by.</summary>
+    private static (RbdDiffSummary Summary, string Sha256) ReadHashing(string path, IRbdDiffSink sink, CancellationToken cancellationToken)
+    {
+        using var file = UntrustedFile.OpenRegular(path, "RBD diff");
+        using var stream = new FileStream(file.Handle, FileAccess.Read, 1 << 16);
+        using var hashing = new HashingStream(stream);
+        var summary = new RbdDiffReader(hashing, path).Read(sink, cancellationToken);
+        return (summary, hashing.Finish());
     }
 
     public static long BlockCount(long size, int blockSize) => (size + blockSize - 1) / blockSize;
@@ -58,6 +77,90 @@ internal static class RbdDiffBlocks
             var data = buffer.AsSpan(0, length);
             if (data.ContainsAnyExcept((byte)0))
                 yield return new BackupBlock(index, length, BlockScanner.HashOf(data), null, 0);
+        }
+    }
+
+    /// <summary>
+    /// The blocks of a lone diff (a full set's), hashed as its records go by: rbd writes records in rising,
+    /// non-overlapping order, so a block is complete once a record starts past it.
+    /// </summary>
+    private sealed class StreamedBlocks(int blockSize) : IRbdDiffSink
+    {
+        private readonly List<BackupBlock> blocks = [];
+        private readonly byte[] buffer = new byte[blockSize];
+        private long size;
+        private long current = -1;
+
+        public void Resize(long sizeBytes) => size = sizeBytes;
+
+        public void Data(long offset, ReadOnlySpan<byte> bytes)
+        {
+            while (bytes.Length > 0)
+            {
+                var index = offset / blockSize;
+                if (index != current)
+                    MoveTo(index);
+                var at = (int)(offset - index * blockSize);
+                var length = Math.Min(bytes.Length, blockSize - at);
+                bytes[..length].CopyTo(buffer.AsSpan(at));
+                offset += length;
+                bytes = bytes[length..];
+            }
+        }
+
+        /// <summary>Nothing to do: a single diff's records never overlap, so a zeroed range was never written in this pass.</summary>
+        public void Zero(long offset, long length) { }
+
+        public IReadOnlyList<BackupBlock> Finish()
+        {
+            MoveTo(-1);
+            return blocks;
+        }
+
+        private void MoveTo(long index)
+        {
+            if (current >= 0)
+            {
+                var data = buffer.AsSpan(0, (int)Math.Min(blockSize, size - current * blockSize));
+                if (data.ContainsAnyExcept((byte)0))
+                    blocks.Add(new BackupBlock(current, data.Length, BlockScanner.HashOf(data), null, 0));
+                buffer.AsSpan().Clear();
+            }
+            current = index;
+        }
+    }
+
+    /// <summary>A read-only, forward-only view of a stream that hashes what is read through it.</summary>
+    private sealed class HashingStream(Stream inner) : Stream
+    {
+        private readonly IncrementalHash hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+
+        public string Finish() => Convert.ToHexString(hash.GetHashAndReset()).ToLowerInvariant();
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            var read = inner.Read(buffer);
+            hash.AppendData(buffer[..read]);
+            return read;
+        }
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+                hash.Dispose();
+            base.Dispose(disposing);
         }
     }
 

@@ -120,9 +120,10 @@ public sealed class CephSnapshots(StorageContext context)
     /// An image no filesystem of this host has mounted may still be open by another client (a VM, another host):
     /// its writes cannot be paused from here, so the snapshot is refused unless the operator allows it.
     /// </summary>
-    internal IReadOnlyList<string> ElsewhereOpen(SparseVolume volume, CephPool pool, string image, bool allowed, string copy, ref WriteConsistency consistency)
+    internal IReadOnlyList<string> ElsewhereOpen(SparseVolume volume, CephPool pool, string image, bool allowed, string copy, ref WriteConsistency consistency,
+        IReadOnlyList<string>? knownWatchers = null)
     {
-        var watchers = Watchers(pool, image);
+        var watchers = knownWatchers ?? Watchers(pool, image);
         if (watchers.Count == 0)
             return [];
         var holders = $"open by {string.Join(", ", watchers)} (RBD watchers)";

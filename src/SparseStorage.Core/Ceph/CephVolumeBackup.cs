@@ -49,15 +49,13 @@ public sealed class CephVolumeBackup(StorageContext context) : IPlannedOperation
         var destination = new VolumeBackupService(context).RequireWritableDestination(volume, request.Destination);
         BackupCatalog.RequireSameVolume(destination, volume);
         var folder = BackupCatalog.VolumeFolder(destination, volume.Name);
-        // Each rbd process spends most of its time connecting to the cluster: the snapshot list is read while the
-        // watchers are asked for below.
-        var listing = Task.Run(() => CephImages.Snapshots(context, pool, image).Select(s => s.Name).ToHashSet());
         var attachment = context.ReadAttachments().Of(volume.Path);
         var consistency = FileSystemFreeze.Assess(volume, attachment);
+        var state = CephImages.State(context, pool, image, watchers: consistency == WriteConsistency.Detached);
+        var snapshots = state.Snapshots.ToHashSet(StringComparer.Ordinal);
         var warnings = new List<string>(consistency == WriteConsistency.Detached
-            ? new CephSnapshots(context).ElsewhereOpen(volume, pool, image, request.AllowUnpausedWrites, "the backup set", ref consistency)
+            ? new CephSnapshots(context).ElsewhereOpen(volume, pool, image, request.AllowUnpausedWrites, "the backup set", ref consistency, state.Watchers)
             : UnpausedWrites.Check(volume, attachment, consistency, request.AllowUnpausedWrites, "the backup set", "back it up"));
-        var snapshots = listing.GetAwaiter().GetResult();
         var parent = request.Full ? null : BackupCatalog.NewestSound(destination, volume, request.IntegrityKey);
         var parentSnapshot = parent is null ? null : BackupManifest.Load(parent).Manifest.Rbd?.Snapshot;
         if (parent is not null && (parentSnapshot is null || !snapshots.Contains(parentSnapshot)))
@@ -123,11 +121,13 @@ public sealed class CephVolumeBackup(StorageContext context) : IPlannedOperation
         var diff = Path.Combine(work, RbdBackupRecord.DiffFileName);
         string Shown(string text) => steps.DryRun ? SiblingFile.AsPlanned(text, work) : text;
         var snapshotTaken = false;
+        // Connected before any pause: connecting to the cluster is most of what taking a snapshot costs.
+        using var snapshots = new RbdSnapshotWriter(context, tools, plan.Image, connect: !steps.DryRun);
         try
         {
             UnpausedWrites.PausedAround(steps, plan.Consistency, attachment, () =>
             {
-                steps.Tool(tools.CreateSnapshot(plan.Image, snapshot));
+                steps.Do($"Take RBD snapshot {snapshot} of image {plan.Image}", () => snapshots.Create(snapshot));
                 snapshotTaken = !steps.DryRun;
             });
             var export = tools.ExportDiff(plan.Image, snapshot, plan.ParentSnapshot, diff);
@@ -139,7 +139,8 @@ public sealed class CephVolumeBackup(StorageContext context) : IPlannedOperation
             var final = Path.Combine(folder, name);
             steps.Do($"Hash the diff and the blocks it changes, write the set's manifest{(plan.IntegrityKey is { } key ? $" signed with the key in {key.Path}" : "")} and rename the set to {final}", () =>
             {
-                var manifest = Describe(plan, name, started, diff, parent, steps.Cancellation) with { Rbd = new RbdBackupRecord(snapshot, plan.ParentSnapshot, new FileInfo(diff).Length, Sha256Of(diff)) };
+                var (described, diffSha256) = Describe(plan, name, started, diff, parent, steps.Cancellation);
+                var manifest = described with { Rbd = new RbdBackupRecord(snapshot, plan.ParentSnapshot, new FileInfo(diff).Length, diffSha256) };
                 manifest.Save(work, plan.IntegrityKey);
                 Directory.Move(work, final);
             });
@@ -147,7 +148,7 @@ public sealed class CephVolumeBackup(StorageContext context) : IPlannedOperation
         catch
         {
             if (snapshotTaken)
-                context.Runner.Run(tools.RemoveSnapshot(plan.Image, snapshot), CancellationToken.None);
+                snapshots.TryRemove(snapshot);
             if (Directory.Exists(work))
                 Directory.Delete(work, recursive: true);
             if (Directory.Exists(folder) && !Directory.EnumerateFileSystemEntries(folder).Any())
@@ -156,25 +157,26 @@ public sealed class CephVolumeBackup(StorageContext context) : IPlannedOperation
         }
         // The set is complete: the snapshots the next incremental no longer needs go, then what -Keep lets go.
         foreach (var expired in plan.ExpiredSnapshots)
-            steps.Tool(tools.RemoveSnapshot(plan.Image, expired));
+            steps.Do($"Remove RBD snapshot {expired} of image {plan.Image}", () => snapshots.Remove(expired));
         if (plan.Retention is { } retention)
             BackupSetService.Remove(retention, steps);
         return steps.DryRun ? null : BackupCatalog.Describe(Path.Combine(folder, name));
     }
 
-    private static BackupManifest Describe(CephBackupPlan plan, string name, DateTime started, string diff, IReadOnlyList<BackupCatalog.Link>? parent, CancellationToken cancellationToken)
+    /// <summary>The set's manifest (without its RBD record) and the diff's SHA-256, from one read of the new diff.</summary>
+    private static (BackupManifest Manifest, string DiffSha256) Describe(CephBackupPlan plan, string name, DateTime started, string diff, IReadOnlyList<BackupCatalog.Link>? parent, CancellationToken cancellationToken)
     {
         var parentManifest = parent?[^1].Manifest;
         var diffs = (parent ?? []).Select(l => Path.Combine(l.Directory, RbdBackupRecord.DiffFileName)).Append(diff).ToList();
-        var (blocks, summary) = RbdDiffBlocks.After(diffs, parentManifest?.Blocks ?? [], parentManifest?.SizeBytes ?? 0, BackupManifest.DefaultBlockSize, cancellationToken);
-        return new BackupManifest
+        var (blocks, summary, diffSha256) = RbdDiffBlocks.After(diffs, parentManifest?.Blocks ?? [], parentManifest?.SizeBytes ?? 0, BackupManifest.DefaultBlockSize, cancellationToken);
+        return (new BackupManifest
         {
             Name = name, Volume = plan.Volume.Name, VolumePath = plan.Volume.Path, Pool = plan.Volume.Pool, VolumeFormat = VolumeFormat.Raw, Kind = plan.Kind,
             Parent = parent is null ? null : Path.GetFileName(parent[^1].Directory), ParentChecksum = parent?[^1].Checksum,
             CreatedUtc = started, Consistency = plan.Consistency, BlockSize = BackupManifest.DefaultBlockSize, SizeBytes = summary.SizeBytes,
             StoredBytes = new FileInfo(diff).Length, ChangeDetection = ChangeDetection.RbdDiff, ReadBytes = summary.DataBytes,
             Blocks = blocks,
-        };
+        }, diffSha256);
     }
 
     internal static string Sha256Of(string path)
@@ -198,6 +200,96 @@ internal static class CephImages
 
     public static IReadOnlyList<RbdSnapshot> Snapshots(StorageContext context, CephPool pool, string image) =>
         RbdSnapshotCommands.Snapshots(context.Runner.RunChecked(pool.Tools.ListSnapshots(image)).StandardOutput);
+
+    /// <summary>
+    /// The names of the image's snapshots and, when asked, its watchers, read in this process over one librbd connection
+    /// (an rbd process spends most of its time connecting). Where librbd is missing or fails here, the rbd commands
+    /// are asked instead, and their errors are the ones reported.
+    /// </summary>
+    public static (IReadOnlyList<string> Snapshots, IReadOnlyList<string>? Watchers) State(StorageContext context, CephPool pool, string image, bool watchers)
+    {
+        try
+        {
+            using var handle = RbdImageHandle.Open(pool.Settings, image, readOnly: true);
+            return (handle.SnapshotNames(), watchers ? handle.WatcherAddresses() : null);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or IOException)
+        {
+            return (Snapshots(context, pool, image).Select(s => s.Name).ToList(),
+                watchers ? CephListing.Watchers(context.Runner.RunChecked(pool.Tools.Status(image)).StandardOutput) : null);
+        }
+    }
+}
+
+/// <summary>
+/// Takes and removes snapshots of one image through a librbd connection of this process, opened once, so a backup
+/// spends no rbd process and no second connection on them. Where librbd is missing or cannot open the image, the rbd
+/// commands do it instead.
+/// </summary>
+internal sealed class RbdSnapshotWriter : IDisposable
+{
+    private readonly StorageContext context;
+    private readonly CephTools tools;
+    private readonly string image;
+    private RbdImageHandle? handle;
+    private bool connected;
+
+    public RbdSnapshotWriter(StorageContext context, CephTools tools, string image, bool connect)
+    {
+        (this.context, this.tools, this.image) = (context, tools, image);
+        if (connect)
+            Connect();
+    }
+
+    public void Create(string name) => Run(h => h.CreateSnapshot(name), tools.CreateSnapshot(image, name), $"take snapshot {name} of image {image}");
+
+    public void Remove(string name) => Run(h => h.RemoveSnapshot(name), tools.RemoveSnapshot(image, name), $"remove snapshot {name} of image {image}");
+
+    /// <summary>Removes a snapshot while cleaning up after a failure: a second failure must not hide the first.</summary>
+    public void TryRemove(string name)
+    {
+        try
+        {
+            Remove(name);
+        }
+        catch (SparseStorageException)
+        {
+        }
+    }
+
+    public void Dispose() => handle?.Dispose();
+
+    private void Connect()
+    {
+        connected = true;
+        try
+        {
+            handle = RbdImageHandle.Open(tools.Settings, image, readOnly: false);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or IOException)
+        {
+            handle = null;
+        }
+    }
+
+    private void Run(Action<RbdImageHandle> inProcess, ToolCommand command, string what)
+    {
+        if (!connected)
+            Connect();
+        if (handle is null)
+        {
+            context.Runner.RunChecked(command);
+            return;
+        }
+        try
+        {
+            inProcess(handle);
+        }
+        catch (IOException e)
+        {
+            throw new StorageOperationException("CephSnapshotFailed", $"Could not {what}: {e.Message}.", image, e);
+        }
+    }
 }
 
 /// <summary>The rbd command lines of diffs between snapshots.</summary>

@@ -22,6 +22,9 @@ internal sealed partial class RadosConnection : IDisposable
     private nint cluster;
     private nint context;
 
+    /// <summary>The pool's I/O context (rados_ioctx_t), which librbd takes as its rbd_ioctx_t.</summary>
+    public nint IoContext => context;
+
     public static RadosConnection Open(CephPoolSettings settings)
     {
         var connection = new RadosConnection();

@@ -86,6 +86,45 @@ public sealed class CephBackupTests(CephBackupLab lab) : IClassFixture<CephBacku
     }
 
     [CephFact]
+    public void The_plan_reads_snapshots_and_watchers_in_process_as_rbd_reports_them_and_refuses_an_image_open_elsewhere()
+    {
+        var settings = lab.FreshNamespace();
+        var context = CephLab.Context(root, journal: new StepJournal(steps.Add));
+        var registration = new CephPoolRegistration(context);
+        registration.Apply(registration.Plan(new RegisterCephPoolRequest(PoolName, settings)));
+        var creation = new CephVolumeCreation(context);
+        var volume = creation.Apply(creation.Plan(new NewVolumeRequest { Name = "disk", Pool = PoolName, Size = ByteSize.FromMiB(64) }));
+        string[] at = ["--pool", settings.Pool, "--namespace", settings.Namespace!];
+        foreach (var name in new[] { "first", "zweite-\u00e9t\u00e9", CephVolumeBackup.SnapshotPrefix + "x" })
+            lab.Rbd(["snap", "create", .. at, "--image", "disk", "--snap", name]);
+        var (pool, image) = CephImages.Resolve(context, volume.Path);
+        var store = root.Combine("store");
+        Directory.CreateDirectory(store);
+        var backups = new CephVolumeBackup(context);
+
+        IReadOnlyList<string> Snapshots() { using var handle = RbdImageHandle.Open(pool.Settings, image, readOnly: true); return handle.SnapshotNames(); }
+        IReadOnlyList<string> Watchers() { using var handle = RbdImageHandle.Open(pool.Settings, image, readOnly: true); return handle.WatcherAddresses(); }
+        var closed = (Snapshots: Snapshots(), Watchers: Watchers());
+        IReadOnlyList<string> open;
+        using (lab.Watch(settings, "disk"))
+        {
+            open = Watchers();
+            CephImages.State(context, pool, image, watchers: true).Watchers.Should().Equal(open);
+            var expected = CephListing.Watchers(lab.Rbd(["status", "--format", "json", .. at, "--image", "disk"]));
+            open.Should().ContainSingle().And.Equal(expected, "librbd names the watcher as rbd status does");
+            backups.Invoking(b => b.Plan((volume, new BackupRequest { Destination = store }))).Should().Throw<VolumeInUseException>().WithMessage("*RBD watchers*-AllowUnpausedWrites*");
+            var allowed = backups.Plan((volume, new BackupRequest { Destination = store, AllowUnpausedWrites = true }));
+            allowed.Consistency.Should().Be(WriteConsistency.Unfrozen);
+            allowed.Warnings.Should().ContainSingle().Which.Should().Contain(open[0]);
+        }
+
+        closed.Snapshots.Should().BeEquivalentTo(RbdSnapshotCommands.Snapshots(lab.Rbd(["snap", "ls", "--format", "json", .. at, "--image", "disk"])).Select(s => s.Name))
+            .And.HaveCount(3);
+        closed.Watchers.Should().BeEmpty("nothing has the image open; the read-only open that asks registers no watch of its own");
+        backups.Plan((volume, new BackupRequest { Destination = store })).Consistency.Should().Be(WriteConsistency.Detached);
+    }
+
+    [CephFact]
     public void A_tampered_diff_is_refused_and_leaves_no_image_or_file_behind()
     {
         var settings = lab.FreshNamespace();

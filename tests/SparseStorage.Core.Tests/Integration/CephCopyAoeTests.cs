@@ -138,7 +138,7 @@ public sealed class CephCopyAoeTests(CephLab lab) : IClassFixture<CephLab>, IDis
         Refused(copy, file, new CopyVolumeRequest { Destination = settings.ImagePath("y"), Linked = true }).ErrorId.Should().Be("LinkedAcrossPoolKinds");
         Refused(copy, volume, new CopyVolumeRequest { Destination = file.Path }).ErrorId.Should().Be("VolumeExists");
         Refused(copy, file, new CopyVolumeRequest { Destination = volume.Path }).ErrorId.Should().Be("VolumeExists");
-        using (Watch(settings, "src"))
+        using (lab.Watch(settings, "src"))
         {
             var open = Refused(copy, volume, new CopyVolumeRequest { Destination = root.Combine("files", "open.img") });
             open.Should().BeOfType<VolumeInUseException>();
@@ -320,8 +320,6 @@ public sealed class CephCopyAoeTests(CephLab lab) : IClassFixture<CephLab>, IDis
     private string MountLockInfo(CephPoolSettings settings, string image) =>
         new ProcessRunner().RunChecked(new ToolCommand("rados", ["--conf", lab.ConfigPath, "--id", "admin", "--keyring", lab.AdminKeyring, "--pool", settings.Pool,
             "--namespace", settings.Namespace!, "lock", "info", RbdMountLock.ObjectOf(image), "mount", "--format", "json"])).StandardOutput;
-
-    private RbdWatch Watch(CephPoolSettings settings, string image) => RbdWatch.Start(lab, settings, image);
 
     public void Dispose() => root.Dispose();
 }

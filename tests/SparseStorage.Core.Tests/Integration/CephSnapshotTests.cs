@@ -113,7 +113,7 @@ public sealed class CephSnapshotTests(CephLab lab) : IClassFixture<CephLab>, IDi
         var (context, settings, volume) = PoolWithVolume();
         var service = new SnapshotService(context);
         service.Create(volume, "calm");
-        using var watch = Watch(settings, "disk");
+        using var watch = lab.Watch(settings, "disk");
 
         var restore = () => service.Plan(new RestoreSnapshotRequest(volume, "calm"));
         var snapshot = () => service.Plan(new NewSnapshotRequest(volume, "busy"));
@@ -184,8 +184,6 @@ public sealed class CephSnapshotTests(CephLab lab) : IClassFixture<CephLab>, IDi
 
     private string QemuFileName(CephPoolSettings settings, string image) =>
         $"rbd:{settings.Pool}/{settings.Namespace}/{image}:conf={lab.ConfigPath}:id=admin:keyring={lab.AdminKeyring}";
-
-    private RbdWatch Watch(CephPoolSettings settings, string image) => RbdWatch.Start(lab, settings, image);
 
     public void Dispose() => root.Dispose();
 }

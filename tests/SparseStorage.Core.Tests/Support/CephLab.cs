@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using SparseStorage.Core.Ceph;
 using SparseStorage.Core.Host;
 using SparseStorage.Core.Pools;
@@ -126,6 +127,9 @@ public class CephLab : IDisposable
             Journal = journal,
             LockWait = TimeSpan.FromSeconds(5),
         };
+
+    /// <summary>Keeps the image open (an RBD watcher) with <c>rbd watch</c> until disposed.</summary>
+    public RbdWatch Watch(CephPoolSettings settings, string image) => RbdWatch.Start(this, settings, image);
 
     public void Dispose()
     {

@@ -149,8 +149,11 @@ public sealed class RbdDiffReaderTests : IDisposable
         File.WriteAllBytes(incremental, new Diff().Name('f', "one").Name('t', "two").Size(10 << 20)
             .Write((1 << 20) + 10, 0x21, 20).Zero(2 << 20, block).Zero((5 << 20) + 100, 10).Write(9 << 20, 0x22, 7).End().Bytes);
 
-        var (first, _) = RbdDiffBlocks.After([full], [], 0, block, CancellationToken.None);
-        var (second, summary) = RbdDiffBlocks.After([full, incremental], first, 8 << 20, block, CancellationToken.None);
+        var (first, _, fullSha) = RbdDiffBlocks.After([full], [], 0, block, CancellationToken.None);
+        var (second, summary, incrementalSha) = RbdDiffBlocks.After([full, incremental], first, 8 << 20, block, CancellationToken.None);
+
+        fullSha.Should().Be(Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(full))).ToLowerInvariant(), "the diff is hashed in the read that lists its blocks");
+        incrementalSha.Should().Be(Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(incremental))).ToLowerInvariant());
 
         summary.SizeBytes.Should().Be(10 << 20);
         first.Select(b => b.Index).Should().Equal(0, 1, 2, 5);
