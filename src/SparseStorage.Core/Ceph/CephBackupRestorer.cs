@@ -264,7 +264,7 @@ public sealed class CephBackupRestorer(StorageContext context) : IPlannedOperati
         using var hashing = new HashingStream(stream);
         progress?.Report(new OperationProgress($"Restoring {Path.GetFileName(plan.TargetPath)}", $"applying {link.Manifest.Name}", 0, 0));
         var summary = new RbdDiffReader(hashing, path).Read(new SparseFileDiffSink(output, temporary), cancellationToken);
-        if (hashing.Hash() != rbd.DiffSha256)
+        if (hashing.Finish() != rbd.DiffSha256)
             throw new BackupDamagedException($"The diff file {path} of backup set {link.Manifest.Name} does not match its SHA-256: it was changed or damaged. Nothing was restored.", link.Directory);
         if (summary.ToSnapshot != rbd.Snapshot || summary.FromSnapshot != rbd.FromSnapshot || summary.SizeBytes != link.Manifest.SizeBytes)
             throw new BackupDamagedException($"The diff file {path} of backup set {link.Manifest.Name} is not the diff its manifest records (snapshots {summary.FromSnapshot ?? "none"} to {summary.ToSnapshot}, {summary.SizeBytes} bytes). Nothing was restored.", link.Directory);
@@ -356,35 +356,6 @@ public sealed class CephBackupRestorer(StorageContext context) : IPlannedOperati
         {
             Finish();
             return Blocks;
-        }
-    }
-
-    /// <summary>A read-only stream that hashes what is read through it.</summary>
-    private sealed class HashingStream(Stream inner) : Stream
-    {
-        private readonly IncrementalHash hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        public string Hash() => Convert.ToHexString(hash.GetHashAndReset()).ToLowerInvariant();
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-        public override int Read(Span<byte> buffer)
-        {
-            var n = inner.Read(buffer);
-            hash.AppendData(buffer[..n]);
-            return n;
-        }
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-                hash.Dispose();
-            base.Dispose(disposing);
         }
     }
 }
