@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using SparseStorage.Core.Backups;
 using SparseStorage.Core.Devices;
 using SparseStorage.Core.Native;
