@@ -131,10 +131,10 @@ public sealed class CephVolumeBackup(StorageContext context) : IPlannedOperation
                 snapshotTaken = !steps.DryRun;
             });
             var export = tools.ExportDiff(plan.Image, snapshot, plan.ParentSnapshot, diff);
-            steps.Do(Shown(export.ToString()), () =>
+            steps.Do(Shown(RbdImageHandle.Available ? DiffStep(plan.Image, snapshot, plan.ParentSnapshot, diff) : export.ToString()), () =>
             {
                 Directory.CreateDirectory(work);
-                context.Runner.RunChecked(export, steps.Cancellation);
+                snapshots.WriteDiff(plan.ParentSnapshot, snapshot, diff, export, steps.Cancellation);
             });
             var final = Path.Combine(folder, name);
             steps.Do($"Hash the diff and the blocks it changes, write the set's manifest{(plan.IntegrityKey is { } key ? $" signed with the key in {key.Path}" : "")} and rename the set to {final}", () =>
@@ -162,6 +162,10 @@ public sealed class CephVolumeBackup(StorageContext context) : IPlannedOperation
             BackupSetService.Remove(retention, steps);
         return steps.DryRun ? null : BackupCatalog.Describe(Path.Combine(folder, name));
     }
+
+    /// <summary>The step that writes the diff in this process, in the words of <c>rbd export-diff --whole-object</c>, whose output it is.</summary>
+    internal static string DiffStep(string image, string snapshot, string? fromSnapshot, string path) =>
+        $"Write the RBD diff of image {image} at snapshot {snapshot}{(fromSnapshot is null ? "" : $" since snapshot {fromSnapshot}")} into {path} through librbd, as rbd export-diff --whole-object writes it";
 
     /// <summary>The set's manifest (without its RBD record) and the diff's SHA-256, from one read of the new diff.</summary>
     private static (BackupManifest Manifest, string DiffSha256) Describe(CephBackupPlan plan, string name, DateTime started, string diff, IReadOnlyList<BackupCatalog.Link>? parent, CancellationToken cancellationToken)
@@ -254,6 +258,31 @@ internal sealed class RbdSnapshotWriter : IDisposable
         }
         catch (SparseStorageException)
         {
+        }
+    }
+
+    /// <summary>
+    /// Writes the diff of the image from <paramref name="fromSnapshot"/> to <paramref name="snapshot"/> into a new file
+    /// <paramref name="path"/> over this connection; where librbd cannot open the image here, <paramref name="export"/>
+    /// (rbd export-diff) writes it instead.
+    /// </summary>
+    public void WriteDiff(string? fromSnapshot, string snapshot, string path, ToolCommand export, CancellationToken cancellationToken)
+    {
+        if (!connected)
+            Connect();
+        if (handle is null)
+        {
+            context.Runner.RunChecked(export, cancellationToken);
+            return;
+        }
+        try
+        {
+            using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
+            handle.WriteDiff(fromSnapshot, snapshot, file, cancellationToken);
+        }
+        catch (IOException e)
+        {
+            throw new StorageOperationException("CephDiffFailed", $"Could not write the diff of image {image} at snapshot {snapshot}{(fromSnapshot is null ? "" : $" since snapshot {fromSnapshot}")}: {e.Message}.", image, e);
         }
     }
 
