@@ -64,11 +64,11 @@ AfterAll {
 }
 
 Describe 'Backups of a Ceph volume through the cmdlets' -Skip:$SkipCeph {
-    It 'Backup-SparseVolume -WhatIf shows the snapshot it takes in-process and the export-diff command line, and writes nothing' {
+    It 'Backup-SparseVolume -WhatIf shows the snapshot it takes and the diff it writes in-process, and writes nothing' {
         $output = @(Backup-SparseVolume -Path $VolumePath -Destination $Store -WhatIf -Verbose 4>&1)
         $messages = @($output.Message) -join "`n"
         $messages | Should -Match 'Plan: Take RBD snapshot <sparsestorage_backup_\w+_TIME> of image disk'
-        $messages | Should -Match 'Plan: rbd .*--keyring \S+client\.sparse\.keyring export-diff --no-progress --whole-object --image disk --snap '
+        $messages | Should -Match 'Plan: Write the RBD diff of image disk at snapshot <sparsestorage_backup_\w+_TIME> into \S+diff\.rbd through librbd, as rbd export-diff --whole-object writes it'
         Get-ChildItem -LiteralPath $Store | Should -BeNullOrEmpty
         Invoke-AdminRbd snap ls --pool rbd --namespace $Namespace --image disk | Should -BeNullOrEmpty
     }

@@ -30,9 +30,10 @@ public sealed record CephBackupPlan(SparseVolume Volume, string Image, string De
 }
 
 /// <summary>
-/// Backups of volumes of Ceph pools from RBD's own change tracking. A full set is an RBD snapshot and
-/// <c>rbd export-diff</c> of it from nothing; an incremental is a new snapshot and <c>rbd export-diff --from-snap</c>
-/// the parent set's snapshot, so only what changed since is read from the cluster. The set keeps the diff
+/// Backups of volumes of Ceph pools from RBD's own change tracking. A full set is an RBD snapshot and its diff from
+/// nothing; an incremental is a new snapshot and its diff from the parent set's snapshot, so only what changed since is
+/// read from the cluster. The diff is written in this process through librbd in <c>rbd export-diff --whole-object</c>'s
+/// format (<see cref="RbdImageHandle.WriteDiff"/>), by <c>rbd export-diff</c> only where librbd is missing. The set keeps the diff
 /// (diff.rbd) beside a manifest of the usual kind — sets, chains, retention, signatures and Get-/Remove-VolumeBackup
 /// are those of file volumes — whose block list (<see cref="RbdDiffBlocks"/>) lets a restore be checked byte for byte.
 /// The image keeps one backup snapshot per destination, the newest: the next incremental starts from it. Snapshots are
@@ -79,7 +80,7 @@ public sealed class CephVolumeBackup(StorageContext context) : IPlannedOperation
 
     /// <summary>
     /// Writes the set under the volume's lock and its backup folder's lock, after checking that the volume is used as
-    /// the plan saw and the folder holds the same sets. A parent snapshot removed since the plan makes rbd export-diff
+    /// the plan saw and the folder holds the same sets. A parent snapshot removed since the plan makes the diff
     /// fail; the new snapshot is then removed again and nothing is written.
     /// </summary>
     public VolumeBackup Apply(CephBackupPlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)

@@ -58,7 +58,7 @@ public sealed class CephBackupTests(CephBackupLab lab) : IClassFixture<CephBacku
         (first.Kind, first.Parent, second.Parent).Should().Be((BackupKind.Incremental, full.Name, first.Name));
         first.ChangeDetection.Should().Be(ChangeDetection.RbdDiff);
         first.StoredBytes.Should().BeLessThan(full.StoredBytes / 4, "an incremental holds the changed extents only").And.BeLessThan(5L << 20);
-        first.ReadBytes.Should().Be(4L << 20, "rbd export-diff read exactly the 4 MiB written since the full set");
+        first.ReadBytes.Should().Be(4L << 20, "the diff read exactly the 4 MiB written since the full set");
         full.StoredBytes.Should().BeGreaterThan(27L << 20);
         new[] { full, first, second }.Should().OnlyContain(b => b.Signed);
         ModuleSnapshots(settings, "disk").Should().ContainSingle("the image keeps only the newest backup snapshot, which the next incremental starts from")
@@ -82,7 +82,9 @@ public sealed class CephBackupTests(CephBackupLab lab) : IClassFixture<CephBacku
 
         Sha256(atFull).Should().NotBe(Sha256(atFirst));
         var keyring = File.ReadAllText(settings.Keyring!).Split("key = ")[1].Trim().Split('\n')[0];
-        everyStep.Should().NotContain(s => s.Contains(keyring)).And.Contain(s => s.Contains(" export-diff ")).And.Contain(s => s.Contains(" import-diff "));
+        everyStep.Should().NotContain(s => s.Contains(keyring)).And.Contain(s => s.Contains(" import-diff "))
+            .And.Contain(s => s.StartsWith("Write the RBD diff of image disk at snapshot ") && s.Contains(" since snapshot ") && s.EndsWith(" through librbd, as rbd export-diff --whole-object writes it"),
+                "the diff is written in this process, with no rbd process");
     }
 
     [CephFact]
@@ -186,6 +188,46 @@ public sealed class CephBackupTests(CephBackupLab lab) : IClassFixture<CephBacku
         Sha256(expanded.Path).Should().Be(Sha256(Export(settings, "disk")));
         expanded.AllocatedBytes.Should().BeLessThan(16L << 20, "the archive kept the image's holes: 7 MiB of data in 256 MiB");
         context.Runtime.FuseExports.Should().Match(d => !Directory.Exists(d) || !Directory.EnumerateFileSystemEntries(d).Any(), "the read-only export is stopped");
+    }
+
+    [CephFact]
+    public void The_diff_written_in_process_is_byte_for_byte_what_rbd_export_diff_whole_object_writes()
+    {
+        var settings = lab.FreshNamespace();
+        var context = CephLab.Context(root, journal: new StepJournal(steps.Add));
+        var registration = new CephPoolRegistration(context);
+        registration.Apply(registration.Plan(new RegisterCephPoolRequest(PoolName, settings)));
+        var creation = new CephVolumeCreation(context);
+        creation.Apply(creation.Plan(new NewVolumeRequest { Name = "disk", Pool = PoolName, Size = ByteSize.FromMiB(64) }));
+        string[] at = ["--pool", settings.Pool, "--namespace", settings.Namespace!, "--image", "disk"];
+        Write(settings, 0x41, 0, 6 << 20);
+        Write(settings, 0x00, 16 << 20, 4 << 20);
+        Write(settings, 0x42, (40 << 20) + 777, 100);
+        lab.Rbd(["snap", "create", .. at, "--snap", "a"]);
+        Write(settings, 0x43, 2 << 20, 1 << 20);
+        Qemu(settings, "disk", "discard 40M 4M");
+        lab.Rbd(["resize", "--size", "80M", .. at]);
+        Write(settings, 0x44, 72 << 20, 8 << 20);
+        lab.Rbd(["snap", "create", .. at, "--snap", "b"]);
+        Write(settings, 0x45, 0, 1 << 20);
+
+        foreach (var (from, to) in new (string?, string)[] { (null, "a"), ("a", "b"), (null, "b") })
+        {
+            var byRbd = root.Combine($"rbd-{from}-{to}.diff");
+            lab.Rbd(["export-diff", "--no-progress", "--whole-object", .. at, "--snap", to, .. from is null ? Array.Empty<string>() : ["--from-snap", from], byRbd]);
+            var inProcess = new MemoryStream();
+            long written;
+            using (var handle = RbdImageHandle.Open(settings, "disk", readOnly: true))
+                written = handle.WriteDiff(from, to, inProcess, CancellationToken.None);
+
+            written.Should().Be(inProcess.Length);
+            inProcess.ToArray().AsSpan().SequenceEqual(File.ReadAllBytes(byRbd)).Should().BeTrue($"the diff {from ?? "(none)"}..{to} is rbd's to the byte ({inProcess.Length} bytes here, {new FileInfo(byRbd).Length} by rbd)");
+            inProcess.Position = 0;
+            using var applied = File.OpenHandle(root.Combine($"{to}-{from}.raw"), FileMode.CreateNew, FileAccess.ReadWrite);
+            var summary = new RbdDiffReader(inProcess, "in-process").Read(new SparseFileDiffSink(applied, "image"));
+            (summary.FromSnapshot, summary.ToSnapshot).Should().Be((from, to));
+            summary.ZeroBytes.Should().BeGreaterThan(0, "the object written with zeros (and, from a to b, the discarded one) is a zero record");
+        }
     }
 
     private VolumeBackup Backup(CephVolumeBackup backups, SparseVolume volume, BackupRequest request)
