@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.InteropServices;
 using System.Text;
 using SparseStorage.Core.Backups;
@@ -152,14 +153,20 @@ internal sealed partial class RbdImageHandle : IDisposable
                 while (next < extents.Count && reads.Count < ReadsInFlight)
                 {
                     var extent = extents[next++];
-                    reads.Enqueue((extent, extent.Exists ? Task.Run<byte[]?>(() => ReadExtent(snapshotImage, extent)) : Task.FromResult<byte[]?>(null)));
+                    reads.Enqueue((extent, extent.Exists
+                        // Each read blocks a thread on librbd: threads of their own, so the reads run at once from the start.
+                        ? Task.Factory.StartNew<byte[]?>(() => ReadExtent(snapshotImage, extent), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default)
+                        : Task.FromResult<byte[]?>(null)));
                 }
                 var (done, data) = reads.Dequeue();
                 var bytes = data.GetAwaiter().GetResult();
-                if (bytes is not null && bytes.AsSpan().ContainsAnyExcept((byte)0))
-                    writer.Data(done.Offset, bytes);
+                var read = bytes.AsSpan(0, bytes is null ? 0 : (int)done.Length);
+                if (read.ContainsAnyExcept((byte)0))
+                    writer.Data(done.Offset, read);
                 else
                     writer.Zero(done.Offset, done.Length);
+                if (bytes is not null)
+                    ArrayPool<byte>.Shared.Return(bytes);
             }
             writer.End();
             return counting.Written;
@@ -207,10 +214,10 @@ internal sealed partial class RbdImageHandle : IDisposable
 
     private byte[] ReadExtent(nint snapshotImage, DiffExtent extent)
     {
-        var buffer = new byte[extent.Length];
-        for (var done = 0; done < buffer.Length;)
+        var buffer = ArrayPool<byte>.Shared.Rent((int)extent.Length);
+        for (var done = 0; done < extent.Length;)
         {
-            var read = (long)rbd_read(snapshotImage, (ulong)(extent.Offset + done), (nuint)(buffer.Length - done), ref buffer[done]);
+            var read = (long)rbd_read(snapshotImage, (ulong)(extent.Offset + done), (nuint)(extent.Length - done), ref buffer[done]);
             if (read < 0)
                 throw new IOException($"librbd could not read image {name} at {extent.Offset + done}: error {-read}");
             if (read == 0)
