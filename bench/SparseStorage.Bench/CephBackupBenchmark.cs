@@ -6,9 +6,9 @@ namespace SparseStorage.Bench;
 /// <summary>
 /// Backup-SparseVolume of a Ceph volume: a 20 GiB RBD image holding about 1 GiB, in a lab cluster of its own
 /// (tests/ceph/lab.sh, brought up and always taken down). After 16 MiB changed, the module's incremental backup
-/// (Plan + Apply: RBD snapshot, rbd export-diff --from-snap, manifest with the changed blocks' hashes, the old
+/// (Plan + Apply: RBD snapshot, the diff since the last one written in-process through librbd, manifest with the changed blocks' hashes, the old
 /// snapshot removed) against the module's full backup and against the same done by hand with rbd (snap create,
-/// export-diff --whole-object --from-snap, snap rm: the module's own export-diff command line). Each round changes 16 MiB, then runs the module and the hand-made incremental
+/// export-diff --whole-object --from-snap, snap rm: the module's fallback without librbd). Each round changes 16 MiB, then runs the module and the hand-made incremental
 /// (alternating which goes first), each diffing from its own snapshot of the round before.
 /// </summary>
 internal sealed class CephBackupBenchmark(BenchEnvironment environment, BenchOptions options, Report report)
