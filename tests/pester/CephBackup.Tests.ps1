@@ -68,7 +68,7 @@ Describe 'Backups of a Ceph volume through the cmdlets' -Skip:$SkipCeph {
         $output = @(Backup-SparseVolume -Path $VolumePath -Destination $Store -WhatIf -Verbose 4>&1)
         $messages = @($output.Message) -join "`n"
         $messages | Should -Match 'Plan: Take RBD snapshot <sparsestorage_backup_\w+_TIME> of image disk'
-        $messages | Should -Match 'Plan: Write the RBD diff of image disk at snapshot <sparsestorage_backup_\w+_TIME> into \S+diff\.rbd through librbd, as rbd export-diff --whole-object writes it'
+        $messages | Should -Match 'Plan: Write the RBD diff of image disk at snapshot <sparsestorage_backup_\w+_TIME> into .+/diff\.rbd through librbd, as rbd export-diff --whole-object writes it'
         Get-ChildItem -LiteralPath $Store | Should -BeNullOrEmpty
         Invoke-AdminRbd snap ls --pool rbd --namespace $Namespace --image disk | Should -BeNullOrEmpty
     }
