@@ -91,7 +91,7 @@ Describe 'Backups of a Ceph volume through the cmdlets' -Skip:$SkipCeph {
         $listed.Name | Should -Be @($full.Name, $incremental.Name)
         $listed[1].SourcePath | Should -Be $VolumePath
         @((Invoke-AdminRbd snap ls --format json --pool rbd --namespace $Namespace --image disk | ConvertFrom-Json).name) |
-            Should -HaveCount 1 -Because 'the image keeps only the snapshot the next incremental starts from'
+            Should -HaveCount 2 -Because 'the image keeps the snapshot the next incremental starts from and the one it started from'
     }
 
     It 'restores the piped incremental into a file pool, byte for byte and sparse' {

@@ -15,7 +15,10 @@ public sealed record CephBackupPlan(SparseVolume Volume, string Image, string De
     public bool AllowUnpausedWrites { get; init; }
     /// <summary>The RBD snapshot of the parent set, which the new diff starts from (null for a full set).</summary>
     public string? ParentSnapshot { get; init; }
-    /// <summary>This destination's earlier backup snapshots of the image, removed once the new set is complete.</summary>
+    /// <summary>
+    /// This destination's backup snapshots of the image that no set will start from again: all but the parent set's.
+    /// Their removal starts as the new snapshot is taken, so the monitors commit both changes in one round.
+    /// </summary>
     public IReadOnlyList<string> ExpiredSnapshots { get; init; } = [];
     /// <summary>The sets -Keep removes once the new set is complete (none without -Keep).</summary>
     public RemoveBackupSetsPlan? Retention { get; init; }
@@ -36,7 +39,10 @@ public sealed record CephBackupPlan(SparseVolume Volume, string Image, string De
 /// format (<see cref="RbdImageHandle.WriteDiff"/>), by <c>rbd export-diff</c> only where librbd is missing. The set keeps the diff
 /// (diff.rbd) beside a manifest of the usual kind — sets, chains, retention, signatures and Get-/Remove-VolumeBackup
 /// are those of file volumes — whose block list (<see cref="RbdDiffBlocks"/>) lets a restore be checked byte for byte.
-/// The image keeps one backup snapshot per destination, the newest: the next incremental starts from it. Snapshots are
+/// The image keeps two backup snapshots per destination: the newest, which the next incremental starts from, and the
+/// one the newest set started from. A backup removes the older one while it takes its own snapshot: every snapshot
+/// change waits for a commit of the monitors, which they make at most about once a second (paxos_propose_interval), and
+/// changes sent together share one commit, where a removal after the diff would wait a second round. Snapshots are
 /// named <c>sparsestorage_backup_&lt;destination key&gt;_&lt;set time&gt;</c>, so two destinations never remove each other's.
 /// </summary>
 public sealed class CephVolumeBackup(StorageContext context) : IPlannedOperation<(SparseVolume Volume, BackupRequest Request), CephBackupPlan, VolumeBackup>
@@ -69,7 +75,7 @@ public sealed class CephVolumeBackup(StorageContext context) : IPlannedOperation
         var plan = new CephBackupPlan(volume, image, destination, parent, consistency)
         {
             Keep = request.Keep, IntegrityKey = request.IntegrityKey, AllowUnpausedWrites = request.AllowUnpausedWrites, ParentSnapshot = parentSnapshot,
-            ExpiredSnapshots = snapshots.Where(s => s.StartsWith(SnapshotPrefixOf(folder), StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToList(),
+            ExpiredSnapshots = snapshots.Where(s => s.StartsWith(SnapshotPrefixOf(folder), StringComparison.Ordinal) && s != parentSnapshot).Order(StringComparer.Ordinal).ToList(),
             Retention = request.Keep is { } keep ? new BackupSetService(context).PlanKeep(folder, keep, beforeNewSet: true, parent is null ? null : Path.GetFileName(parent)) : null,
             SetsSeen = BackupSetService.Fingerprint(folder), Warnings = warnings,
         };
@@ -126,6 +132,9 @@ public sealed class CephVolumeBackup(StorageContext context) : IPlannedOperation
         using var snapshots = new RbdSnapshotWriter(context, tools, plan.Image, connect: !steps.DryRun);
         try
         {
+            foreach (var expired in plan.ExpiredSnapshots)
+                steps.Do($"Remove RBD snapshot {expired} of image {plan.Image} while the next snapshot is taken (one commit of the monitors for both)",
+                    () => snapshots.StartRemoving(expired));
             UnpausedWrites.PausedAround(steps, plan.Consistency, attachment, () =>
             {
                 steps.Do($"Take RBD snapshot {snapshot} of image {plan.Image}", () => snapshots.Create(snapshot));
@@ -148,6 +157,7 @@ public sealed class CephVolumeBackup(StorageContext context) : IPlannedOperation
         }
         catch
         {
+            snapshots.AbandonRemovals();
             if (snapshotTaken)
                 snapshots.TryRemove(snapshot);
             if (Directory.Exists(work))
@@ -156,9 +166,8 @@ public sealed class CephVolumeBackup(StorageContext context) : IPlannedOperation
                 Directory.Delete(folder);
             throw;
         }
-        // The set is complete: the snapshots the next incremental no longer needs go, then what -Keep lets go.
-        foreach (var expired in plan.ExpiredSnapshots)
-            steps.Do($"Remove RBD snapshot {expired} of image {plan.Image}", () => snapshots.Remove(expired));
+        // The set is complete: a failed removal of an expired snapshot is reported now, then what -Keep lets go goes.
+        snapshots.FinishRemovals();
         if (plan.Retention is { } retention)
             BackupSetService.Remove(retention, steps);
         return steps.DryRun ? null : BackupCatalog.Describe(Path.Combine(folder, name));
@@ -236,6 +245,7 @@ internal sealed class RbdSnapshotWriter : IDisposable
     private readonly StorageContext context;
     private readonly CephTools tools;
     private readonly string image;
+    private readonly List<Task> removals = [];
     private RbdImageHandle? handle;
     private bool connected;
 
@@ -249,6 +259,38 @@ internal sealed class RbdSnapshotWriter : IDisposable
     public void Create(string name) => Run(h => h.CreateSnapshot(name), tools.CreateSnapshot(image, name), $"take snapshot {name} of image {image}");
 
     public void Remove(string name) => Run(h => h.RemoveSnapshot(name), tools.RemoveSnapshot(image, name), $"remove snapshot {name} of image {image}");
+
+    /// <summary>Starts removing a snapshot on a thread of its own; <see cref="FinishRemovals"/> waits for it.</summary>
+    public void StartRemoving(string name) => removals.Add(Task.Run(() => Remove(name)));
+
+    /// <summary>Waits for the removals started and throws the first failure.</summary>
+    public void FinishRemovals()
+    {
+        try
+        {
+            Task.WaitAll([.. removals]);
+        }
+        catch (AggregateException e)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerExceptions[0]);
+        }
+        finally
+        {
+            removals.Clear();
+        }
+    }
+
+    /// <summary>Waits for the removals started while cleaning up after a failure: their failures must not hide it.</summary>
+    public void AbandonRemovals()
+    {
+        try
+        {
+            FinishRemovals();
+        }
+        catch (SparseStorageException)
+        {
+        }
+    }
 
     /// <summary>Removes a snapshot while cleaning up after a failure: a second failure must not hide the first.</summary>
     public void TryRemove(string name)
@@ -287,7 +329,11 @@ internal sealed class RbdSnapshotWriter : IDisposable
         }
     }
 
-    public void Dispose() => handle?.Dispose();
+    public void Dispose()
+    {
+        AbandonRemovals();
+        handle?.Dispose();
+    }
 
     private void Connect()
     {

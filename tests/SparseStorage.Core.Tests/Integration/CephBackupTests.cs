@@ -61,8 +61,8 @@ public sealed class CephBackupTests(CephBackupLab lab) : IClassFixture<CephBacku
         first.ReadBytes.Should().Be(4L << 20, "the diff read exactly the 4 MiB written since the full set");
         full.StoredBytes.Should().BeGreaterThan(27L << 20);
         new[] { full, first, second }.Should().OnlyContain(b => b.Signed);
-        ModuleSnapshots(settings, "disk").Should().ContainSingle("the image keeps only the newest backup snapshot, which the next incremental starts from")
-            .Which.Should().EndWith(second.Name.Split('-')[0]);
+        ModuleSnapshots(settings, "disk").Should().Equal(new[] { first, second }.Select(b => SnapshotOf(store, b)),
+            "the image keeps the snapshot the next incremental starts from and the one the newest set started from; the full set's went");
 
         var restorer = new CephBackupRestorer(context);
         var signature = new BackupSignaturePolicy(key, AllowUnsigned: false);
@@ -250,6 +250,9 @@ public sealed class CephBackupTests(CephBackupLab lab) : IClassFixture<CephBacku
         PlannedSteps.Match(plan.Steps, steps);
         return restored;
     }
+
+    private static string SnapshotOf(string store, VolumeBackup backup) =>
+        CephVolumeBackup.SnapshotPrefixOf(BackupCatalog.VolumeFolder(store, "disk")) + backup.Name[..backup.Name.LastIndexOf('-')];
 
     private IReadOnlyList<string> ModuleSnapshots(CephPoolSettings settings, string image) =>
         RbdSnapshotCommands.Snapshots(lab.Rbd("snap", "ls", "--format", "json", "--pool", settings.Pool, "--namespace", settings.Namespace!, "--image", image))
