@@ -1,13 +1,14 @@
 using System.Diagnostics;
 using SparseStorage.Core.Ceph;
+using SparseStorage.Core.Planning;
 
 namespace SparseStorage.Bench;
 
 /// <summary>
 /// Backup-SparseVolume of a Ceph volume: a 20 GiB RBD image holding about 1 GiB, in a lab cluster of its own
 /// (tests/ceph/lab.sh, brought up and always taken down). After 16 MiB changed, the module's incremental backup
-/// (Plan + Apply: RBD snapshot, the diff since the last one written in-process through librbd, manifest with the changed blocks' hashes, the old
-/// snapshot removed) against the module's full backup and against the same done by hand with rbd (snap create,
+/// (Plan + Apply: RBD snapshot, the diff since the last one written in-process through librbd, manifest with the changed blocks' hashes, the
+/// expired snapshot removed while the new one is taken) against the module's full backup and against the same done by hand with rbd (snap create,
 /// export-diff --whole-object --from-snap, snap rm: the module's fallback without librbd). Each round changes 16 MiB, then runs the module and the hand-made incremental
 /// (alternating which goes first), each diffing from its own snapshot of the round before.
 /// </summary>
@@ -43,6 +44,8 @@ internal sealed class CephBackupBenchmark(BenchEnvironment environment, BenchOpt
         }
     }
 
+    private static readonly TimeSpan SettleTime = TimeSpan.FromSeconds(3);
+
     private void Measure()
     {
         (conf, keyring) = (Path.Combine(lab, "ceph.conf"), Path.Combine(lab, "client.sparse.keyring"));
@@ -57,7 +60,8 @@ internal sealed class CephBackupBenchmark(BenchEnvironment environment, BenchOpt
         report.Line($"filled with rbd bench (4 MiB writes at random offsets) in {Stats.Duration(fill.Elapsed.TotalMilliseconds)}: rbd du reports {Stats.Bytes(used)} used");
         var store = environment.Scratch("ceph-backup-sets");
         var byHand = environment.Scratch("ceph-backup-by-hand");
-        var backups = new CephVolumeBackup(context);
+        var stepTimes = new StepTimes();
+        var backups = new CephVolumeBackup(new StorageContext(context.Pools, context.Runner, context.Runtime, context.IsRoot) { Journal = new StepJournal(stepTimes.Started) });
         var runs = Math.Clamp(options.Repeats, 1, 5);
 
         var fullTimes = new List<double>();
@@ -77,7 +81,17 @@ internal sealed class CephBackupBenchmark(BenchEnvironment environment, BenchOpt
         {
             Bench(ChangedBytes);
             var (previous, next, diff) = ($"byhand-{round - 1}", $"byhand-{round}", Path.Combine(byHand, $"incr-{round}.diff"));
-            void Module() => incrementalTimes.Add(Time(() => incremental = backups.Apply(backups.Plan((volume, new BackupRequest { Destination = store })))));
+            void Module()
+            {
+                incrementalTimes.Add(Time(() =>
+                {
+                    var plan = backups.Plan((volume, new BackupRequest { Destination = store }));
+                    stepTimes.Begin();
+                    incremental = backups.Apply(plan);
+                    stepTimes.End();
+                }));
+                report.Line($"  incremental {round}: {stepTimes.Describe()}");
+            }
             void Hand()
             {
                 handTimes.Add(Time(() =>
@@ -99,6 +113,7 @@ internal sealed class CephBackupBenchmark(BenchEnvironment environment, BenchOpt
                 Module();
             }
         }
+        report.Line($"every timed run above started {SettleTime.TotalSeconds:0} s after the cluster's last change (the monitors commit at most about once a second)");
         report.Line($"module incremental (Plan + Apply): {Stats.Spread(incrementalTimes)}; diff {Stats.Bytes(incremental!.StoredBytes)}, {Stats.Bytes(incremental.ReadBytes)} read ({incremental.ChangeDetection})");
         report.Line($"by hand (rbd snap create; rbd export-diff --whole-object --from-snap; rbd snap rm): {Stats.Spread(handTimes)}; diff {Stats.Bytes(handBytes)}");
         var (fullMedian, incrementalMedian, handMedian) = (Stats.Median(fullTimes), Stats.Median(incrementalTimes), Stats.Median(handTimes));
@@ -110,11 +125,38 @@ internal sealed class CephBackupBenchmark(BenchEnvironment environment, BenchOpt
         report.Summary(Label, "diff size: full / incremental", $"{Stats.Bytes(full.StoredBytes)} / {Stats.Bytes(incremental.StoredBytes)}");
     }
 
+    /// <summary>When each step of one Apply started, from its journal, to show where an incremental's time goes.</summary>
+    private sealed class StepTimes
+    {
+        private readonly Stopwatch watch = new();
+        private readonly List<(string Step, double At)> steps = [];
+        private double end;
+
+        public void Begin()
+        {
+            steps.Clear();
+            watch.Restart();
+        }
+
+        public void Started(string step) => steps.Add((step.Split(' ').Take(3).Aggregate((a, b) => $"{a} {b}"), watch.Elapsed.TotalMilliseconds));
+
+        public void End() => end = watch.Elapsed.TotalMilliseconds;
+
+        public string Describe() =>
+            "Apply " + Stats.Duration(end) + ": " + string.Join("; ", steps.Select((s, i) => $"{s.Step} {Stats.Duration((i + 1 < steps.Count ? steps[i + 1].At : end) - s.At)}"));
+    }
+
     private static string Snapshot(SparseVolume volume, VolumeBackup backup) =>
         BackupManifest.Load(backup.BackupPath).Manifest.Rbd!.Snapshot;
 
+    /// <summary>
+    /// Times an action that starts on a settled cluster: the monitors commit at most about once a second
+    /// (paxos_propose_interval), so a snapshot change sent within a second of the last commit waits for the next one.
+    /// Each timed run, the module's and the hand-made alike, starts after <see cref="SettleTime"/> without a change.
+    /// </summary>
     private static double Time(Action action)
     {
+        Thread.Sleep(SettleTime);
         var watch = Stopwatch.StartNew();
         action();
         return watch.Elapsed.TotalMilliseconds;
