@@ -32,16 +32,18 @@ internal static class RbdDiffBlocks
         }
         var touched = new TouchedBlocks(blockSize);
         var (summary, sha) = ReadHashing(diffs[^1], touched, cancellationToken);
+        touched.Finish();
         var size = summary.SizeBytes;
         var count = BlockCount(size, blockSize);
         foreach (var edge in new[] { BlockCount(previousSize, blockSize) - 1, count - 1 })
-            if (edge >= 0 && edge < count && size != previousSize)
+            if (edge >= 0 && edge < count && size != previousSize && !touched.Whole.ContainsKey(edge))
                 touched.Indices.Add(edge);
-        var rebuilt = new List<BackupBlock>();
+        var rebuilt = touched.Whole.Values.OfType<BackupBlock>().Where(b => b.Index < count).ToList();
         var ordered = touched.Indices.Where(i => i < count).Order().ToList();
         for (var start = 0; start < ordered.Count; start += BatchBlocks)
             rebuilt.AddRange(Rebuild(diffs, ordered.GetRange(start, Math.Min(BatchBlocks, ordered.Count - start)), blockSize, size, cancellationToken));
-        var blocks = previous.Where(b => b.Index < count && !touched.Indices.Contains(b.Index)).Concat(rebuilt).OrderBy(b => b.Index).ToList();
+        var blocks = previous.Where(b => b.Index < count && !touched.Indices.Contains(b.Index) && !touched.Whole.ContainsKey(b.Index))
+            .Concat(rebuilt).OrderBy(b => b.Index).ToList();
         return (blocks, summary, sha);
     }
 
@@ -129,20 +131,65 @@ internal static class RbdDiffBlocks
         }
     }
 
-    /// <summary>Notes the blocks a diff's records touch, skipping over its data.</summary>
+    /// <summary>
+    /// The blocks a new diff's records touch. A block its records cover whole (with whole-object diffs, every one) is
+    /// hashed in the same read and lands in <see cref="Whole"/>; only the others, in <see cref="Indices"/>, need the
+    /// chain read again. The reader delivers the size first and records in rising, non-overlapping order (it refuses a
+    /// diff that is otherwise), so a block is settled once a record starts past it.
+    /// </summary>
     private sealed class TouchedBlocks(int blockSize) : IRbdDiffSink
     {
-        public HashSet<long> Indices { get; } = [];
-        public void Resize(long sizeBytes) { }
-        public bool Wants(long offset, long length) => Touch(offset, length);
-        public void Data(long offset, ReadOnlySpan<byte> bytes) { }
-        public void Zero(long offset, long length) => Touch(offset, length);
+        private readonly byte[] buffer = new byte[blockSize];
+        private long size;
+        private long current = -1;
+        private long covered;
 
-        private bool Touch(long offset, long length)
+        /// <summary>Touched blocks to rebuild from the whole chain.</summary>
+        public HashSet<long> Indices { get; } = [];
+
+        /// <summary>Blocks the diff covers whole: the block, or null where it reads as zeros.</summary>
+        public Dictionary<long, BackupBlock?> Whole { get; } = [];
+
+        public void Resize(long sizeBytes) => size = sizeBytes;
+
+        public void Data(long offset, ReadOnlySpan<byte> bytes) => Cover(offset, bytes.Length, bytes);
+
+        public void Zero(long offset, long length) => Cover(offset, length, default);
+
+        /// <summary>Settles the last block.</summary>
+        public void Finish() => MoveTo(-1);
+
+        private void Cover(long offset, long length, ReadOnlySpan<byte> bytes)
         {
-            for (var index = offset / blockSize; index <= (offset + length - 1) / blockSize; index++)
-                Indices.Add(index);
-            return false;
+            while (length > 0)
+            {
+                var index = offset / blockSize;
+                if (index != current)
+                    MoveTo(index);
+                var at = (int)(offset - index * blockSize);
+                var chunk = (int)Math.Min(length, blockSize - at);
+                if (bytes.IsEmpty)
+                    buffer.AsSpan(at, chunk).Clear();
+                else
+                    bytes[..chunk].CopyTo(buffer.AsSpan(at));
+                covered += Math.Clamp(size - offset, 0, chunk);
+                (offset, length) = (offset + chunk, length - chunk);
+                bytes = bytes.IsEmpty ? bytes : bytes[chunk..];
+            }
+        }
+
+        private void MoveTo(long index)
+        {
+            if (current >= 0)
+            {
+                var length = (int)Math.Clamp(size - current * blockSize, 0, blockSize);
+                if (length > 0 && covered >= length)
+                    Whole[current] = buffer.AsSpan(0, length).ContainsAnyExcept((byte)0) ? new BackupBlock(current, length, BlockScanner.HashOf(buffer.AsSpan(0, length)), null, 0) : null;
+                else
+                    Indices.Add(current);
+                buffer.AsSpan().Clear();
+            }
+            (current, covered) = (index, 0);
         }
     }
 

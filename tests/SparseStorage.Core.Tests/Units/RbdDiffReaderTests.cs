@@ -165,6 +165,28 @@ public sealed class RbdDiffReaderTests : IDisposable
         AllocatedBytes(image).Should().BeLessThan(4L << 20, "zeros are punched out, never written (7 MiB of the 10 are holes)");
     }
 
+    [Fact]
+    public void Blocks_a_new_diff_covers_whole_are_hashed_from_it_alone_and_the_rest_from_the_chain()
+    {
+        const int block = 1 << 20;
+        var full = root.Combine("full-w.diff");
+        File.WriteAllBytes(full, new Diff().Name('t', "one").Size(12 << 20).Write(0, 0x11, 6 << 20).Write(9 << 20, 0x12, 3 << 20).End().Bytes);
+        var (first, _, _) = RbdDiffBlocks.After([full], [], 0, block, CancellationToken.None);
+        var whole = root.Combine("whole.diff");
+        File.WriteAllBytes(whole, new Diff().Name('f', "one").Name('t', "two").Size(12 << 20)
+            .Write(0, 0x21, 2 << 20).Write(2 << 20, 0, block).Zero(3 << 20, 2 << 20).Write(8 << 20, 0x22, 4 << 20).End().Bytes);
+        var partial = root.Combine("partial.diff");
+        File.WriteAllBytes(partial, new Diff().Name('f', "one").Name('t', "two").Size(12 << 20).Write(5000, 0x23, 10).End().Bytes);
+        var missing = root.Combine("never-written.diff");
+
+        var (fromWhole, _, _) = RbdDiffBlocks.After([missing, whole], first, 12 << 20, block, CancellationToken.None);
+
+        fromWhole.Should().BeEquivalentTo(HashesOf(Applied(full, whole), block), "the chain before a diff that covers every block it touches is not read");
+        FluentActions.Invoking(() => RbdDiffBlocks.After([missing, partial], first, 12 << 20, block, CancellationToken.None)).Should().Throw<Exception>(
+            "a block written in part needs the chain");
+        RbdDiffBlocks.After([full, partial], first, 12 << 20, block, CancellationToken.None).Blocks.Should().BeEquivalentTo(HashesOf(Applied(full, partial), block));
+    }
+
     private string Applied(params string[] diffs)
     {
         var path = root.Combine($"image-{Guid.NewGuid():N}.raw");
