@@ -7,17 +7,11 @@
 # alone, not beside the xunit Ceph tests.
 
 BeforeDiscovery {
-    . (Join-Path $PSScriptRoot 'prerequisites.ps1')
     . (Join-Path $PSScriptRoot 'ceph-lab.ps1')
 }
 
 BeforeAll {
-    . (Join-Path $PSScriptRoot 'prerequisites.ps1')
-    . (Join-Path $PSScriptRoot 'common.ps1')
-    . (Join-Path $PSScriptRoot 'ceph-lab.ps1')
-    Initialize-CephSuite 'ceph'
-    $PoolName = 'shared'
-
+    . (Join-Path $PSScriptRoot 'ceph-lab.ps1') -SuiteName 'ceph' -PoolName 'shared'
 
     if ($CephLabPossible) {
         Start-CephLab $Namespace
@@ -25,16 +19,7 @@ BeforeAll {
 }
 
 AfterAll {
-    try {
-        # The pool goes before the cluster: afterwards nothing could answer for it.
-        Unregister-StoragePool -Name $PoolName -Confirm:$false -ErrorAction Ignore
-        Remove-TestEnvironment -Environment $TestEnv
-    }
-    finally {
-        if ($CephLabPossible) {
-            Stop-CephLab
-        }
-    }
+    Remove-CephSuite
 }
 
 Describe 'A Ceph pool through the cmdlets' -Skip:$SkipCeph {

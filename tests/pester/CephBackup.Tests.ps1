@@ -7,17 +7,11 @@
 # SPARSESTORAGE_INTEGRATION=require. Run it alone, not beside another Ceph suite or the xunit Ceph tests.
 
 BeforeDiscovery {
-    . (Join-Path $PSScriptRoot 'prerequisites.ps1')
     . (Join-Path $PSScriptRoot 'ceph-lab.ps1')
 }
 
 BeforeAll {
-    . (Join-Path $PSScriptRoot 'prerequisites.ps1')
-    . (Join-Path $PSScriptRoot 'common.ps1')
-    . (Join-Path $PSScriptRoot 'ceph-lab.ps1')
-    Initialize-CephSuite 'cbackup'
-    $AdminKeyring = Join-Path $LabDirectory 'client.admin.keyring'
-    $PoolName = 'cbk'
+    . (Join-Path $PSScriptRoot 'ceph-lab.ps1') -SuiteName 'cbackup' -PoolName 'cbk'
     $VolumePath = "rbd:rbd/$Namespace/disk"
     $Store = Join-Path $TestEnv.Root 'store'
     $Files = Join-Path $TestEnv.Root 'files'
@@ -39,8 +33,7 @@ BeforeAll {
 
     if ($CephLabPossible) {
         Start-CephLab $Namespace
-        $null = Register-StoragePool -Name $PoolName -CephPool rbd -CephNamespace $Namespace -CephConfig $CephConfig -CephUser sparse `
-            -CephKeyring (Join-Path $LabDirectory 'client.sparse.keyring') -Confirm:$false
+        $null = Register-CephTestPool $PoolName
         $null = New-Item -ItemType Directory -Path $Store, $Files
         $null = Register-StoragePool -Name files -Path $Files -Confirm:$false
         [IO.File]::WriteAllBytes($KeyFile, [Security.Cryptography.RandomNumberGenerator]::GetBytes(32))
@@ -51,16 +44,7 @@ BeforeAll {
 }
 
 AfterAll {
-    try {
-        Unregister-StoragePool -Name $PoolName -Confirm:$false -ErrorAction Ignore
-        Unregister-StoragePool -Name files -Confirm:$false -ErrorAction Ignore
-        Remove-TestEnvironment -Environment $TestEnv
-    }
-    finally {
-        if ($CephLabPossible) {
-            Stop-CephLab
-        }
-    }
+    Remove-CephSuite
 }
 
 Describe 'Backups of a Ceph volume through the cmdlets' -Skip:$SkipCeph {

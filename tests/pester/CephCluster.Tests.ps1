@@ -10,16 +10,11 @@
 # order.
 
 BeforeDiscovery {
-    . (Join-Path $PSScriptRoot 'prerequisites.ps1')
     . (Join-Path $PSScriptRoot 'ceph-lab.ps1')
 }
 
 BeforeAll {
-    . (Join-Path $PSScriptRoot 'prerequisites.ps1')
-    . (Join-Path $PSScriptRoot 'common.ps1')
-    . (Join-Path $PSScriptRoot 'ceph-lab.ps1')
-    Initialize-CephSuite 'cephcluster'
-    $PoolName = 'cluster'
+    . (Join-Path $PSScriptRoot 'ceph-lab.ps1') -SuiteName 'cephcluster' -PoolName 'cluster'
     $SecondHost = Join-Path $TestEnv.Root 'second-host'
     $VolumeNames = 'app1', 'app2'
     $Hashes = @{}
@@ -52,7 +47,7 @@ BeforeAll {
     if ($CephLabPossible) {
         Start-CephLab $Namespace
         $null = New-Item -ItemType Directory -Path $SecondHost
-        $null = Register-StoragePool -Name $PoolName -CephPool rbd -CephNamespace $Namespace -CephConfig $CephConfig -CephUser sparse -CephKeyring $CephKeyring -Confirm:$false
+        $null = Register-CephTestPool $PoolName
         foreach ($name in $VolumeNames) {
             $null = New-SparseVolume -Name $name -Pool $PoolName -Size 128MB -FileSystem Ext4 -Confirm:$false
             $mountPoint = Get-MountPath $name
@@ -66,23 +61,13 @@ BeforeAll {
 
 AfterAll {
     try {
-        if ($CephLabPossible) {
+        if ($CephLabPossible -and $LabDirectory) {
             # An OSD left isolated by a failed case gets its link back, so that the lab goes down cleanly.
             & bash (Join-Path $SparseStorageRepositoryRoot 'tests/ceph/lab.sh') restore-osd $LabDirectory 1 *> $null
         }
-        foreach ($name in $VolumeNames) {
-            Dismount-SparseVolume -Path (Get-VolumePath $name) -Confirm:$false -ErrorAction Ignore
-        }
-        if (Test-Path -LiteralPath (Join-Path $SecondHost 'pools.json')) {
-            $null = Invoke-SecondHost ($VolumeNames.ForEach({ "Dismount-SparseVolume -Path '$(Get-VolumePath $_)' -Confirm:`$false -ErrorAction Ignore" }) -join "`n")
-        }
-        Unregister-StoragePool -Name $PoolName -Confirm:$false -ErrorAction Ignore
-        Remove-TestEnvironment -Environment $TestEnv
     }
     finally {
-        if ($CephLabPossible) {
-            Stop-CephLab
-        }
+        Remove-CephSuite
     }
 }
 
@@ -186,7 +171,7 @@ Describe 'A volume moves to another host when the host that had it mounted dies'
     It 'Remove-SparseVolume plans and removes the volume''s mount-lock object with it' {
         $whatIf = @(Remove-SparseVolume -Path $Volume -WhatIf -Verbose 4>&1 | ForEach-Object Message) -join "`n"
         Remove-SparseVolume -Path $Volume -Confirm:$false
-        $null = & rados --conf $CephConfig --id admin --keyring (Join-Path $LabDirectory 'client.admin.keyring') --pool rbd --namespace $Namespace stat sparsestorage_mount.app1 2>&1
+        $null = & rados --conf $CephConfig --id admin --keyring $AdminKeyring --pool rbd --namespace $Namespace stat sparsestorage_mount.app1 2>&1
         $statExit = $LASTEXITCODE
 
         $whatIf | Should -Match 'Plan: rados .* rm sparsestorage_mount\.app1'

@@ -7,17 +7,12 @@
 # SPARSESTORAGE_INTEGRATION=require. Only one lab runs at a time on a machine: run this suite alone.
 
 BeforeDiscovery {
-    . (Join-Path $PSScriptRoot 'prerequisites.ps1')
     . (Join-Path $PSScriptRoot 'ceph-lab.ps1')
     $SkipAoe = $SkipCeph -or -not ($RequireIntegration -or (Test-Tool 'vblade', 'start-stop-daemon', 'ip'))
 }
 
 BeforeAll {
-    . (Join-Path $PSScriptRoot 'prerequisites.ps1')
-    . (Join-Path $PSScriptRoot 'common.ps1')
-    . (Join-Path $PSScriptRoot 'ceph-lab.ps1')
-    Initialize-CephSuite 'ccopyaoe'
-    $PoolName = 'shared'
+    . (Join-Path $PSScriptRoot 'ceph-lab.ps1') -SuiteName 'ccopyaoe' -PoolName 'shared'
     $FilePoolName = 'files'
 
     # The limited client's key, which no step may show.
@@ -27,7 +22,7 @@ BeforeAll {
 
     # Writes a byte pattern through qemu's rbd driver as client.admin (the test's own hand).
     function Write-CephPattern([string] $Image, [string[]] $Commands) {
-        $file = "rbd:rbd/$Namespace/${Image}:conf=${CephConfig}:id=admin:keyring=$(Join-Path $LabDirectory 'client.admin.keyring')"
+        $file = "rbd:rbd/$Namespace/${Image}:conf=${CephConfig}:id=admin:keyring=$AdminKeyring"
         $null = & qemu-io -f raw $file @($Commands | ForEach-Object { '-c', $_ })
         if ($LASTEXITCODE -ne 0) { throw "qemu-io on $Image failed" }
     }
@@ -71,15 +66,10 @@ BeforeAll {
         if ($text.Length -gt 0) { $text | ConvertFrom-Json }
     }
 
-    function Get-MountLock([string] $Image) {
-        & rados --conf $CephConfig --id admin --keyring (Join-Path $LabDirectory 'client.admin.keyring') --pool rbd --namespace $Namespace `
-            lock info "sparsestorage_mount.$Image" mount --format json 2>$null | ConvertFrom-Json | Select-Object -ExpandProperty lockers
-    }
-
     $AoeLab = $null
     if ($CephLabPossible) {
         Start-CephLab $Namespace
-        $null = Register-StoragePool -Name $PoolName -CephPool rbd -CephNamespace $Namespace -CephConfig $CephConfig -CephUser sparse -CephKeyring $CephKeyring -Confirm:$false
+        $null = Register-CephTestPool $PoolName
         $FilePool = New-TestPool -Environment $TestEnv -Name $FilePoolName
         $AoeLab = New-AoeLab -Prefix 'sstest'
     }
@@ -90,13 +80,9 @@ AfterAll {
         if ($null -ne $AoeLab) {
             Remove-AoeLab -Lab $AoeLab
         }
-        Unregister-StoragePool -Name $PoolName -Confirm:$false -ErrorAction Ignore
-        Remove-TestEnvironment -Environment $TestEnv
     }
     finally {
-        if ($CephLabPossible) {
-            Stop-CephLab
-        }
+        Remove-CephSuite
     }
 }
 

@@ -6,16 +6,11 @@
 # SPARSESTORAGE_INTEGRATION=require.
 
 BeforeDiscovery {
-    . (Join-Path $PSScriptRoot 'prerequisites.ps1')
     . (Join-Path $PSScriptRoot 'ceph-lab.ps1')
 }
 
 BeforeAll {
-    . (Join-Path $PSScriptRoot 'prerequisites.ps1')
-    . (Join-Path $PSScriptRoot 'common.ps1')
-    . (Join-Path $PSScriptRoot 'ceph-lab.ps1')
-    Initialize-CephSuite 'ccrypt'
-    $PoolName = 'vault'
+    . (Join-Path $PSScriptRoot 'ceph-lab.ps1') -SuiteName 'ccrypt' -PoolName 'vault'
     $VolumePath = "rbd:rbd/$Namespace/vault01"
     $MountPoint = Join-Path $TestEnv.MountDirectory 'vault01'
     $Canary = 'CANARY-' + [guid]::NewGuid().ToString('N')
@@ -36,6 +31,7 @@ BeforeAll {
 
     if ($CephLabPossible) {
         Start-CephLab $Namespace
+        $null = Register-CephTestPool $PoolName
         $Key = New-TextKey 'vault01.key'
         $SecondKey = New-TextKey 'vault01-second.key'
         $WrongKey = New-TextKey 'wrong.key'
@@ -43,24 +39,10 @@ BeforeAll {
 }
 
 AfterAll {
-    try {
-        Dismount-SparseVolume -Path $VolumePath -Confirm:$false -ErrorAction Ignore
-        Lock-Volume -Path $VolumePath -Dismount -Confirm:$false -ErrorAction Ignore
-        Unregister-StoragePool -Name $PoolName -Confirm:$false -ErrorAction Ignore
-        Remove-TestEnvironment -Environment $TestEnv
-    }
-    finally {
-        if ($CephLabPossible) {
-            Stop-CephLab
-        }
-    }
+    Remove-CephSuite
 }
 
 Describe 'Encrypting a Ceph volume through the cmdlets' -Skip:$SkipCeph {
-    BeforeAll {
-        $null = Register-StoragePool -Name $PoolName -CephPool rbd -CephNamespace $Namespace -CephConfig $CephConfig -CephUser sparse -CephKeyring $CephKeyring -Confirm:$false
-    }
-
     It 'creates, protects and mounts a volume in one pipeline, with the key file' {
         $mounted = New-SparseVolume -Name vault01 -Pool $PoolName -Size 128MB -FileSystem Ext4 -Confirm:$false |
             Protect-Volume -KeyFile $Key -IterationTime 100 -PassThru -Confirm:$false |
@@ -85,8 +67,7 @@ Describe 'Encrypting a Ceph volume through the cmdlets' -Skip:$SkipCeph {
         { Unlock-Volume -Path $VolumePath -KeyFile $WrongKey -Confirm:$false -ErrorAction Stop } |
             Should -Throw -ErrorId 'WrongKey,SparseStorage.PowerShell.Commands.UnlockVolumeCommand'
         $unlocked = Unlock-Volume -Path $VolumePath -KeyFile $Key -PassThru -Confirm:$false
-        $lockers = & rados --conf $CephConfig --id admin --keyring (Join-Path $LabDirectory 'client.admin.keyring') --pool rbd --namespace $Namespace `
-            lock info sparsestorage_mount.vault01 mount --format json 2>$null | ConvertFrom-Json | Select-Object -ExpandProperty lockers
+        $lockers = Get-MountLock vault01
         $daemons = Get-ChildItem /proc -Directory | Where-Object Name -Match '^\d+$' |
             ForEach-Object { try { [System.IO.File]::ReadAllText("$($_.FullName)/cmdline").Replace([char]0, ' ') } catch { } } |
             Where-Object { $_ -like '*qemu-storage-daemon *image=vault01,*' }

@@ -7,52 +7,28 @@
 # SPARSESTORAGE_INTEGRATION=require. Only one lab runs at a time on a machine: run this suite alone.
 
 BeforeDiscovery {
-    . (Join-Path $PSScriptRoot 'prerequisites.ps1')
     . (Join-Path $PSScriptRoot 'ceph-lab.ps1')
 }
 
 BeforeAll {
-    . (Join-Path $PSScriptRoot 'prerequisites.ps1')
-    . (Join-Path $PSScriptRoot 'common.ps1')
-    . (Join-Path $PSScriptRoot 'ceph-lab.ps1')
-    Initialize-CephSuite 'cephmount'
-    $PoolName = 'shared'
+    . (Join-Path $PSScriptRoot 'ceph-lab.ps1') -SuiteName 'cephmount' -PoolName 'shared'
     $SecondHost = Join-Path $TestEnv.Root 'second-host'
     $MountPoint = Join-Path $TestEnv.MountDirectory 'web01'
     $SecondMountPoint = Join-Path $TestEnv.MountDirectory 'web01-second'
 
-
-    # The mount lock as the cluster reports it to client.admin.
-    function Get-MountLock {
-        & rados --conf $CephConfig --id admin --keyring (Join-Path $LabDirectory 'client.admin.keyring') --pool rbd --namespace $Namespace `
-            lock info sparsestorage_mount.web01 mount --format json 2>$null | ConvertFrom-Json | Select-Object -ExpandProperty lockers
-    }
-
     if ($CephLabPossible) {
         Start-CephLab $Namespace
+        $null = Register-CephTestPool $PoolName
         $null = New-Item -ItemType Directory -Path $SecondHost
     }
 }
 
 AfterAll {
-    try {
-        Dismount-SparseVolume -Path "rbd:rbd/$Namespace/web01" -Confirm:$false -ErrorAction Ignore
-        if (Test-Path -LiteralPath (Join-Path $SecondHost 'pools.json')) {
-            $null = Invoke-SecondHost "Dismount-SparseVolume -Path 'rbd:rbd/$Namespace/web01' -Confirm:`$false"
-        }
-        Unregister-StoragePool -Name $PoolName -Confirm:$false -ErrorAction Ignore
-        Remove-TestEnvironment -Environment $TestEnv
-    }
-    finally {
-        if ($CephLabPossible) {
-            Stop-CephLab
-        }
-    }
+    Remove-CephSuite
 }
 
 Describe 'Mounting a Ceph volume through the cmdlets' -Skip:$SkipCeph {
     BeforeAll {
-        $null = Register-StoragePool -Name $PoolName -CephPool rbd -CephNamespace $Namespace -CephConfig $CephConfig -CephUser sparse -CephKeyring $CephKeyring -Confirm:$false
         $null = New-SparseVolume -Name web01 -Pool $PoolName -Size 256MB -FileSystem Ext4 -Confirm:$false
     }
 
@@ -64,7 +40,7 @@ Describe 'Mounting a Ceph volume through the cmdlets' -Skip:$SkipCeph {
         $messages | Should -Match 'losetup '
         $messages | Should -Match 'mount -t ext4 <loop device> '
         Test-Path -LiteralPath $MountPoint | Should -BeFalse
-        Get-MountLock | Should -BeNullOrEmpty
+        Get-MountLock web01 | Should -BeNullOrEmpty
     }
 
     It 'mounts the volume read-write; Get-SparseVolume shows where' {
@@ -75,7 +51,7 @@ Describe 'Mounting a Ceph volume through the cmdlets' -Skip:$SkipCeph {
         $listed.MountPoint | Should -Be $MountPoint
         $listed.LoopDevice | Should -Match '^/dev/loop\d+$'
         $listed.IsMounted | Should -BeTrue
-        (Get-MountLock).description | Should -Be "sparsestorage mount on $([Environment]::MachineName):$($TestEnv.RuntimeDirectory)"
+        (Get-MountLock web01).description | Should -Be "sparsestorage mount on $([Environment]::MachineName):$($TestEnv.RuntimeDirectory)"
     }
 
     It 'refuses the mount on a second host, naming the holder' {
@@ -89,14 +65,14 @@ Describe 'Mounting a Ceph volume through the cmdlets' -Skip:$SkipCeph {
         $volume = Get-SparseVolume -Name web01 -Pool $PoolName | Dismount-SparseVolume -Confirm:$false -PassThru
         $volume.IsMounted | Should -BeFalse
         $volume.IsAttached | Should -BeFalse
-        Get-MountLock | Should -BeNullOrEmpty
+        Get-MountLock web01 | Should -BeNullOrEmpty
         $output = Invoke-SecondHost @"
 `$null = Mount-SparseVolume -Path 'rbd:rbd/$Namespace/web01' -MountPoint '$SecondMountPoint' -Confirm:`$false
 Get-Content -LiteralPath '$SecondMountPoint/hello.txt'
 Dismount-SparseVolume -Path 'rbd:rbd/$Namespace/web01' -Confirm:`$false
 "@
         "$output" | Should -Be 'from the first host'
-        Get-MountLock | Should -BeNullOrEmpty
+        Get-MountLock web01 | Should -BeNullOrEmpty
         @(Get-Process -Name qemu-storage-daemon -ErrorAction Ignore | Where-Object { $_.CommandLine -like "*$($TestEnv.Root)*" }) | Should -HaveCount 0
     }
 }

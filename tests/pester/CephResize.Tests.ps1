@@ -6,16 +6,11 @@
 # SPARSESTORAGE_INTEGRATION=require. Only one lab runs at a time on a machine: run this suite alone.
 
 BeforeDiscovery {
-    . (Join-Path $PSScriptRoot 'prerequisites.ps1')
     . (Join-Path $PSScriptRoot 'ceph-lab.ps1')
 }
 
 BeforeAll {
-    . (Join-Path $PSScriptRoot 'prerequisites.ps1')
-    . (Join-Path $PSScriptRoot 'common.ps1')
-    . (Join-Path $PSScriptRoot 'ceph-lab.ps1')
-    Initialize-CephSuite 'cresize'
-    $PoolName = 'shared'
+    . (Join-Path $PSScriptRoot 'ceph-lab.ps1') -SuiteName 'cresize' -PoolName 'shared'
     $MountPoint = Join-Path $TestEnv.MountDirectory 'web01'
 
     # The image's size as the cluster reports it to client.admin.
@@ -36,25 +31,16 @@ BeforeAll {
 
     if ($CephLabPossible) {
         Start-CephLab $Namespace
+        $null = Register-CephTestPool $PoolName
     }
 }
 
 AfterAll {
-    try {
-        Dismount-SparseVolume -Path "rbd:rbd/$Namespace/web01" -Confirm:$false -ErrorAction Ignore
-        Unregister-StoragePool -Name $PoolName -Confirm:$false -ErrorAction Ignore
-        Remove-TestEnvironment -Environment $TestEnv
-    }
-    finally {
-        if ($CephLabPossible) {
-            Stop-CephLab
-        }
-    }
+    Remove-CephSuite
 }
 
 Describe 'Resizing a Ceph volume through the cmdlets' -Skip:$SkipCeph {
     BeforeAll {
-        $null = Register-StoragePool -Name $PoolName -CephPool rbd -CephNamespace $Namespace -CephConfig $CephConfig -CephUser sparse -CephKeyring $CephKeyring -Confirm:$false
         $null = New-SparseVolume -Name web01 -Pool $PoolName -Size 256MB -FileSystem Ext4 -Confirm:$false
         $Data = [byte[]]::new(12MB)
         [System.Security.Cryptography.RandomNumberGenerator]::Fill($Data)

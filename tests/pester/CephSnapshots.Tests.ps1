@@ -7,17 +7,11 @@
 # SPARSESTORAGE_INTEGRATION=require. Run it alone, not beside another Ceph suite or the xunit Ceph tests.
 
 BeforeDiscovery {
-    . (Join-Path $PSScriptRoot 'prerequisites.ps1')
     . (Join-Path $PSScriptRoot 'ceph-lab.ps1')
 }
 
 BeforeAll {
-    . (Join-Path $PSScriptRoot 'prerequisites.ps1')
-    . (Join-Path $PSScriptRoot 'common.ps1')
-    . (Join-Path $PSScriptRoot 'ceph-lab.ps1')
-    Initialize-CephSuite 'cephsnap'
-    $AdminKeyring = Join-Path $LabDirectory 'client.admin.keyring'
-    $PoolName = 'snaps'
+    . (Join-Path $PSScriptRoot 'ceph-lab.ps1') -SuiteName 'cephsnap' -PoolName 'snaps'
     $VolumePath = "rbd:rbd/$Namespace/disk"
 
     # 1 MiB of one byte value at the start of the image, through qemu's rbd driver.
@@ -42,22 +36,13 @@ BeforeAll {
 
     if ($CephLabPossible) {
         Start-CephLab $Namespace
-        $null = Register-StoragePool -Name $PoolName -CephPool rbd -CephNamespace $Namespace -CephConfig $CephConfig -CephUser sparse `
-            -CephKeyring (Join-Path $LabDirectory 'client.sparse.keyring') -Confirm:$false
+        $null = Register-CephTestPool $PoolName
         $null = New-SparseVolume -Name disk -Pool $PoolName -Size 64MB -Confirm:$false
     }
 }
 
 AfterAll {
-    try {
-        Unregister-StoragePool -Name $PoolName -Confirm:$false -ErrorAction Ignore
-        Remove-TestEnvironment -Environment $TestEnv
-    }
-    finally {
-        if ($CephLabPossible) {
-            Stop-CephLab
-        }
-    }
+    Remove-CephSuite
 }
 
 Describe 'Snapshots of a Ceph volume through the cmdlets' -Skip:$SkipCeph {

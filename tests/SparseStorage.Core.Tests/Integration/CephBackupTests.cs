@@ -29,12 +29,7 @@ public sealed class CephBackupTests(CephBackupLab lab) : IClassFixture<CephBacku
     {
         var settings = lab.FreshNamespace();
         var context = CephLab.Context(root, journal: new StepJournal(step => { steps.Add(step); everyStep.Add(step); }));
-        var registration = new CephPoolRegistration(context);
-        registration.Apply(registration.Plan(new RegisterCephPoolRequest(PoolName, settings)));
-        Directory.CreateDirectory(root.Combine("files"));
-        context.Pools.Register("files", root.Combine("files"));
-        var creation = new CephVolumeCreation(context);
-        var volume = creation.Apply(creation.Plan(new NewVolumeRequest { Name = "disk", Pool = PoolName, Size = ByteSize.FromMiB(256) }));
+        var volume = NewDisk(context, settings, 256, withFilePool: true);
         var store = root.Combine("store");
         Directory.CreateDirectory(store);
         File.WriteAllBytes(root.Combine("integrity.key"), RandomNumberGenerator.GetBytes(32));
@@ -92,10 +87,7 @@ public sealed class CephBackupTests(CephBackupLab lab) : IClassFixture<CephBacku
     {
         var settings = lab.FreshNamespace();
         var context = CephLab.Context(root, journal: new StepJournal(steps.Add));
-        var registration = new CephPoolRegistration(context);
-        registration.Apply(registration.Plan(new RegisterCephPoolRequest(PoolName, settings)));
-        var creation = new CephVolumeCreation(context);
-        var volume = creation.Apply(creation.Plan(new NewVolumeRequest { Name = "disk", Pool = PoolName, Size = ByteSize.FromMiB(64) }));
+        var volume = NewDisk(context, settings, 64);
         string[] at = ["--pool", settings.Pool, "--namespace", settings.Namespace!];
         foreach (var name in new[] { "first", "zweite-\u00e9t\u00e9", CephVolumeBackup.SnapshotPrefix + "x" })
             lab.Rbd(["snap", "create", .. at, "--image", "disk", "--snap", name]);
@@ -131,12 +123,7 @@ public sealed class CephBackupTests(CephBackupLab lab) : IClassFixture<CephBacku
     {
         var settings = lab.FreshNamespace();
         var context = CephLab.Context(root, journal: new StepJournal(steps.Add));
-        var registration = new CephPoolRegistration(context);
-        registration.Apply(registration.Plan(new RegisterCephPoolRequest(PoolName, settings)));
-        Directory.CreateDirectory(root.Combine("files"));
-        context.Pools.Register("files", root.Combine("files"));
-        var creation = new CephVolumeCreation(context);
-        var volume = creation.Apply(creation.Plan(new NewVolumeRequest { Name = "disk", Pool = PoolName, Size = ByteSize.FromMiB(64) }));
+        var volume = NewDisk(context, settings, 64, withFilePool: true);
         var store = root.Combine("store");
         Directory.CreateDirectory(store);
         Write(settings, 0x42, 0, 8 << 20);
@@ -165,12 +152,7 @@ public sealed class CephBackupTests(CephBackupLab lab) : IClassFixture<CephBacku
     {
         var settings = lab.FreshNamespace();
         var context = CephLab.Context(root, journal: new StepJournal(steps.Add));
-        var registration = new CephPoolRegistration(context);
-        registration.Apply(registration.Plan(new RegisterCephPoolRequest(PoolName, settings)));
-        Directory.CreateDirectory(root.Combine("files"));
-        context.Pools.Register("files", root.Combine("files"));
-        var creation = new CephVolumeCreation(context);
-        var volume = creation.Apply(creation.Plan(new NewVolumeRequest { Name = "disk", Pool = PoolName, Size = ByteSize.FromMiB(256) }));
+        var volume = NewDisk(context, settings, 256, withFilePool: true);
         Write(settings, 0x51, 4 << 20, 6 << 20);
         Write(settings, 0x52, 150 << 20, 1 << 20);
         var archives = new CephVolumeArchive(context);
@@ -195,10 +177,7 @@ public sealed class CephBackupTests(CephBackupLab lab) : IClassFixture<CephBacku
     {
         var settings = lab.FreshNamespace();
         var context = CephLab.Context(root, journal: new StepJournal(steps.Add));
-        var registration = new CephPoolRegistration(context);
-        registration.Apply(registration.Plan(new RegisterCephPoolRequest(PoolName, settings)));
-        var creation = new CephVolumeCreation(context);
-        creation.Apply(creation.Plan(new NewVolumeRequest { Name = "disk", Pool = PoolName, Size = ByteSize.FromMiB(64) }));
+        NewDisk(context, settings, 64);
         string[] at = ["--pool", settings.Pool, "--namespace", settings.Namespace!, "--image", "disk"];
         Write(settings, 0x41, 0, 6 << 20);
         Write(settings, 0x00, 16 << 20, 4 << 20);
@@ -228,6 +207,20 @@ public sealed class CephBackupTests(CephBackupLab lab) : IClassFixture<CephBacku
             (summary.FromSnapshot, summary.ToSnapshot).Should().Be((from, to));
             summary.ZeroBytes.Should().BeGreaterThan(0, "the object written with zeros (and, from a to b, the discarded one) is a zero record");
         }
+    }
+
+    /// <summary>Registers the Ceph pool on the test's namespace (and the file pool "files" under root when asked) and creates the image "disk".</summary>
+    private SparseVolume NewDisk(StorageContext context, CephPoolSettings settings, int mebibytes, bool withFilePool = false)
+    {
+        var registration = new CephPoolRegistration(context);
+        registration.Apply(registration.Plan(new RegisterCephPoolRequest(PoolName, settings)));
+        if (withFilePool)
+        {
+            Directory.CreateDirectory(root.Combine("files"));
+            context.Pools.Register("files", root.Combine("files"));
+        }
+        var creation = new CephVolumeCreation(context);
+        return creation.Apply(creation.Plan(new NewVolumeRequest { Name = "disk", Pool = PoolName, Size = ByteSize.FromMiB(mebibytes) }));
     }
 
     private VolumeBackup Backup(CephVolumeBackup backups, SparseVolume volume, BackupRequest request)
