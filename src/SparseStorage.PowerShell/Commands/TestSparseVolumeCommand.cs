@@ -12,6 +12,8 @@ public sealed class TestSparseVolumeCommand : VolumeCmdlet
     [Parameter]
     public SwitchParameter Quiet { get; set; }
 
+    protected override bool HandlesCephVolumes => true;
+
     protected override void ProcessRecord() =>
         Invoke(() =>
         {

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.RegularExpressions;
 using SparseStorage.Core.Ceph;
+using SparseStorage.Core.Devices;
 using SparseStorage.Core.Planning;
 using SparseStorage.Core.Processes;
 using SparseStorage.Core.Tests.Support;
@@ -99,6 +100,32 @@ public sealed class CephResizeTests(CephLab lab) : IClassFixture<CephLab>, IDisp
 
     private static int IndexOf(IReadOnlyList<string> steps, string start, string contains) =>
         steps.ToList().FindIndex(s => s.StartsWith(start, StringComparison.Ordinal) && s.Contains(contains, StringComparison.Ordinal));
+
+    [CephFact]
+    public void Test_checks_the_filesystem_read_only_on_an_export_refuses_a_mounted_volume_and_finds_damage()
+    {
+        var (context, settings) = Pool();
+        var volume = Create(context, "checked", 128, FileSystemType.Ext4);
+        WriteFile(context, volume, 4);
+        var checker = new VolumeChecker(context);
+
+        var healthy = checker.Test(volume);
+        var whileMounted = default(VolumeTestResult);
+        WhileMounted(context, volume, _ => whileMounted = checker.Test(volume));
+        new ProcessRunner().RunChecked(new ToolCommand("qemu-io", "-f", "raw",
+            $"rbd:{settings.Pool}/{settings.Namespace}/checked:conf={lab.ConfigPath}:id=admin:keyring={lab.AdminKeyring}", "-c", "write -P 0 2048 63488"));
+        var damaged = checker.Test(volume);
+
+        healthy.IsHealthy.Should().BeTrue(string.Join(" / ", healthy.Findings.Select(f => f.Message)));
+        healthy.Checks.Should().Contain(c => c.StartsWith("qemu-storage-daemon ", StringComparison.Ordinal) && c.Contains("driver=rbd", StringComparison.Ordinal));
+        healthy.Checks.Should().Contain(c => c.StartsWith("e2fsck -f -n ", StringComparison.Ordinal), "the filesystem is checked without a change");
+        healthy.Checks.Should().NotContain(c => c.Contains(ClientKey(), StringComparison.Ordinal));
+        whileMounted!.Checks.Should().BeEmpty("a mounted filesystem changes under a check");
+        whileMounted.Findings.Should().ContainSingle(f => f.Severity == FindingSeverity.Information).Which.Message.Should().StartWith("Not checked: the volume is mounted at ");
+        damaged.IsHealthy.Should().BeFalse();
+        damaged.Findings.Should().Contain(f => f.Severity == FindingSeverity.Error && f.Check == "e2fsck");
+        FuseExportRecord.Read(context.Runtime.FuseExports, volume.Path).Should().BeNull("the check's export is stopped");
+    }
 
     [CephFact]
     public void Growing_an_ext4_volume_grows_the_image_then_the_filesystem_and_keeps_its_data()

@@ -12,6 +12,8 @@ public sealed class VolumeChecker(StorageContext context)
 {
     public VolumeTestResult Test(SparseVolume volume, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
+        if (Ceph.CephPoolSettings.IsRbdPath(volume.Path))
+            return new Ceph.CephVolumeChecker(context).Test(volume, progress, cancellationToken);
         using var volumeLock = context.LockVolume(volume.Path, cancellationToken);
         var current = new VolumeCatalog(context).Get(volume.Path);
         var attachment = context.ReadAttachments().Of(current.Path);
@@ -38,9 +40,7 @@ public sealed class VolumeChecker(StorageContext context)
 
     private static void CheckSizes(SparseVolume volume, List<VolumeFinding> findings)
     {
-        if (volume.FileSystemSizeBytes > volume.SizeBytes)
-            findings.Add(new VolumeFinding("image", FindingSeverity.Error,
-                $"The {volume.FileSystem} filesystem spans {ByteSize.Format(volume.FileSystemSizeBytes)} but the image offers only {ByteSize.Format(volume.SizeBytes)}: the image was cut short; grow it back with Resize-SparseVolume -Size {volume.FileSystemSizeBytes}."));
+        CheckImageSize(volume, findings);
         if (volume.BackingFile is not null && !File.Exists(BackingChains.ResolveBacking(volume)))
             findings.Add(new VolumeFinding("image", FindingSeverity.Error, $"The backing file {BackingChains.ResolveBacking(volume)} is missing: the linked clone cannot be read."));
     }
@@ -65,6 +65,22 @@ public sealed class VolumeChecker(StorageContext context)
         if (volume.AllocatedBytes < volume.SizeBytes && pool is not null && free < FullPoolBytes)
             findings.Add(new VolumeFinding("pool", FindingSeverity.Warning,
                 $"Pool '{pool.Name}' is full ({ByteSize.Format(free.Value)} free in {pool.Path}): writes to the {ByteSize.Format(volume.SizeBytes - volume.AllocatedBytes)} of {volume.Name} not yet allocated will fail."));
+    }
+
+    /// <summary>An error when the filesystem spans more than the image offers: the image was cut short.</summary>
+    internal static void CheckImageSize(SparseVolume volume, List<VolumeFinding> findings)
+    {
+        if (volume.FileSystemSizeBytes > volume.SizeBytes)
+            findings.Add(new VolumeFinding("image", FindingSeverity.Error,
+                $"The {volume.FileSystem} filesystem spans {ByteSize.Format(volume.FileSystemSizeBytes)} but the image offers only {ByteSize.Format(volume.SizeBytes)}: the image was cut short; grow it back with Resize-SparseVolume -Size {volume.FileSystemSizeBytes}."));
+    }
+
+    /// <summary>An error finding when a read-only filesystem check's exit code says the filesystem has errors.</summary>
+    internal static void AddFileSystemFinding(SparseVolume volume, ToolCommand command, int[] errorCodes, ToolResult result, List<VolumeFinding> findings)
+    {
+        if (errorCodes.Contains(result.ExitCode))
+            findings.Add(new VolumeFinding(command.Tool, FindingSeverity.Error,
+                $"The {volume.FileSystem} filesystem has errors (exit code {result.ExitCode}): {Summary(result)}"));
     }
 
     private const long FullPoolBytes = 1L << 20;
@@ -103,10 +119,7 @@ public sealed class VolumeChecker(StorageContext context)
             return;
         }
         var (command, errorCodes) = FileSystemRules.ReadOnlyCheck(volume.FileSystem, access.RawView())!.Value;
-        var result = steps.Tool(command);
-        if (errorCodes.Contains(result.ExitCode))
-            findings.Add(new VolumeFinding(command.Tool, FindingSeverity.Error,
-                $"The {volume.FileSystem} filesystem has errors (exit code {result.ExitCode}): {Summary(result)}"));
+        AddFileSystemFinding(volume, command, errorCodes, steps.Tool(command), findings);
         access.Close();
     }
 
