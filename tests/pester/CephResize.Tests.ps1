@@ -102,6 +102,16 @@ Describe 'Resizing a Ceph volume through the cmdlets' -Skip:$SkipCeph {
             Should -Be $DataHash
     }
 
+    It 'Test-SparseVolume checks the dismounted volume''s filesystem read-only on an export, and not while it is mounted' {
+        $result = Get-SparseVolume -Name web01 -Pool $PoolName | Test-SparseVolume
+        $result.IsHealthy | Should -BeTrue
+        ($result.Checks -join "`n") | Should -Match '(?m)^e2fsck -f -n '
+        Test-SparseVolume -Name web01 -Pool $PoolName -Quiet | Should -BeTrue
+        $mounted = Invoke-Mounted { param($mountPoint) Test-SparseVolume -Name web01 -Pool $PoolName }
+        $mounted.Checks | Should -BeNullOrEmpty
+        $mounted.Findings.Message | Should -Match '^Not checked: the volume is mounted at '
+    }
+
     It 'Optimize-SparseVolume trims the dismounted volume through its export and sparsifies the image, as -WhatIf listed' {
         Invoke-Mounted { param($mountPoint) [System.IO.File]::WriteAllBytes((Join-Path $mountPoint 'scratch.bin'), [System.Security.Cryptography.RandomNumberGenerator]::GetBytes(24MB)) }
         Invoke-Mounted { param($mountPoint) Remove-Item -LiteralPath (Join-Path $mountPoint 'scratch.bin') }
