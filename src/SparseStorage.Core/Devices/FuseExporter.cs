@@ -127,7 +127,7 @@ public sealed class FuseExporter(IProcessRunner runner, RuntimePaths runtime, Vo
         export.IsDaemonAlive ? $"stop qemu-storage-daemon (pid {export.ProcessId.ToString(CultureInfo.InvariantCulture)})"
         : MountTable.Read().Any(m => m.MountPoint == export.ExportPath)
             ? $"unmount the FUSE export {export.ExportPath} of qemu-storage-daemon (pid {export.ProcessId.ToString(CultureInfo.InvariantCulture)}), which is gone, and remove its record"
-            : $"remove the record of the FUSE export {export.ExportPath}; its qemu-storage-daemon (pid {export.ProcessId.ToString(CultureInfo.InvariantCulture)}) is gone";
+            : $"remove the record of the FUSE export {export.ExportPath}, whose qemu-storage-daemon (pid {export.ProcessId.ToString(CultureInfo.InvariantCulture)}) is gone";
 
     /// <summary>Stops the daemon (TERM, then KILL after 10 s), lifts a FUSE mount it left behind, and removes the record.</summary>
     public void Stop(FuseExportRecord record, CancellationToken cancellationToken)

@@ -164,7 +164,7 @@ public sealed class CephMountTests(CephLab lab) : IClassFixture<CephLab>, IDispo
         var (first, _, volume, loop, daemon, plan, applied) = DismountAfterDaemonExited("alone", takeOver: false);
 
         plan.Steps.Should().HaveCount(4).And.StartWith([$"umount {hostA.Combine("mnt")}", $"losetup --detach {loop}",
-            $"remove the record of the FUSE export {FuseExportRecord.ExportPathFor(first.Runtime.FuseExports, volume.Path)}; its qemu-storage-daemon (pid {daemon}) is gone"]);
+            $"remove the record of the FUSE export {FuseExportRecord.ExportPathFor(first.Runtime.FuseExports, volume.Path)}, whose qemu-storage-daemon (pid {daemon}) is gone"]);
         plan.Steps[3].Should().StartWith("rados ").And.Contain(" lock break ", "the dead mount's lock is this host's, and goes with it");
         applied.Should().Equal(plan.Steps);
         MountLockInfo(volume, "alone").Should().NotContain(RbdMountLock.DescriptionPrefix);
@@ -178,7 +178,7 @@ public sealed class CephMountTests(CephLab lab) : IClassFixture<CephLab>, IDispo
         var (first, second, volume, loop, daemon, plan, applied) = DismountAfterDaemonExited("taken", takeOver: true);
 
         plan.Steps.Should().Equal($"umount {hostA.Combine("mnt")}", $"losetup --detach {loop}",
-            $"remove the record of the FUSE export {FuseExportRecord.ExportPathFor(first.Runtime.FuseExports, volume.Path)}; its qemu-storage-daemon (pid {daemon}) is gone");
+            $"remove the record of the FUSE export {FuseExportRecord.ExportPathFor(first.Runtime.FuseExports, volume.Path)}, whose qemu-storage-daemon (pid {daemon}) is gone");
         plan.Steps.Should().NotContain(s => s.Contains(" lock ", StringComparison.Ordinal), "the lock is the second host's now");
         applied.Should().Equal(plan.Steps);
         File.ReadAllText(Path.Combine(hostB.Combine("mnt"), "before.txt")).Should().Be("written before the daemon exited");

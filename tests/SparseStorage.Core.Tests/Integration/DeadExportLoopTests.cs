@@ -56,7 +56,7 @@ public sealed class DeadExportLoopTests : IDisposable
         broken.MountPoint.Should().Be(mountPoint);
         broken.IsBroken.Should().BeTrue();
         plan.Steps.Should().Equal($"umount {mountPoint}", $"losetup --detach {loop}",
-            $"remove the record of the FUSE export {FuseExportRecord.ExportPathFor(context.Runtime.FuseExports, volume.Path)}; its qemu-storage-daemon (pid {daemon}) is gone");
+            $"remove the record of the FUSE export {FuseExportRecord.ExportPathFor(context.Runtime.FuseExports, volume.Path)}, whose qemu-storage-daemon (pid {daemon}) is gone");
         applied.Should().Equal(plan.Steps);
         dismounted.IsAttached.Should().BeFalse();
         FuseExportRecord.ReadAll(context.Runtime.FuseExports).Should().BeEmpty();
