@@ -117,7 +117,9 @@ Describe 'A volume moves to another host when the host that had it mounted dies'
         $SecondHolder = "$([Environment]::MachineName):$SecondHost/run"
     }
 
-    It 'the second host mounts it, writes, and dies (its qemu-storage-daemon killed)' {
+    # SIGTERM rather than SIGKILL: qemu then lifts its FUSE mount as it exits, and the loop device's backing file reads
+    # '/'. Only the export's record still names that loop; the dead host's dismount below must find it through it.
+    It 'the second host mounts it, writes, and dies (its qemu-storage-daemon stopped with SIGTERM)' {
         $output = Invoke-SecondHost @"
 `$null = Mount-SparseVolume -Path '$Volume' -MountPoint '$SecondMountPoint' -Confirm:`$false
 `$stream = [System.IO.File]::Open('$SecondMountPoint/from-second.txt', 'Create', 'Write', 'None')
@@ -129,8 +131,9 @@ Describe 'A volume moves to another host when the host that had it mounted dies'
 
         "$output" | Should -Be 'mounted'
         $daemons | Should -HaveCount 1
-        Stop-Process -Id $daemons[0].Id -Force
+        & kill -TERM $daemons[0].Id
         $daemons[0].WaitForExit(10000) | Should -BeTrue
+        "$(Get-LoopDeviceUnder $SecondHost -Environment $TestEnv)" | Should -Match '^/dev/loop\d+: /$' -Because 'the loop outlives the export it sat on'
     }
 
     It 'Get-SparseVolume on the first host shows the dead host as the holder' {
@@ -164,7 +167,7 @@ Describe 'A volume moves to another host when the host that had it mounted dies'
         $cleanup = @(Invoke-SecondHost "`$v = Dismount-SparseVolume -Path '$Volume' -Confirm:`$false -PassThru; 'attached=' + `$v.IsAttached")
         $cleanup[-1] | Should -Be 'attached=False'
         Get-MountPointUnder $SecondMountPoint | Should -BeNullOrEmpty
-        Get-LoopDeviceUnder $SecondHost | Should -BeNullOrEmpty
+        Get-LoopDeviceUnder $SecondHost -Environment $TestEnv | Should -BeNullOrEmpty
         (Get-SparseVolume -Name app1 -Pool $PoolName).MountedOn | Should -BeNullOrEmpty
     }
 

@@ -75,4 +75,35 @@ Dismount-SparseVolume -Path 'rbd:rbd/$Namespace/web01' -Confirm:`$false
         Get-MountLock web01 | Should -BeNullOrEmpty
         @(Get-Process -Name qemu-storage-daemon -ErrorAction Ignore | Where-Object { $_.CommandLine -like "*$($TestEnv.Root)*" }) | Should -HaveCount 0
     }
+
+    # On SIGTERM qemu lifts its FUSE mount as it exits: the loop device's backing file then reads '/', and only the
+    # export's record names the loop. The dismount finds it there, plans what it will do, and does exactly that.
+    It 'dismounts a volume whose qemu-storage-daemon exited: unmounts, detaches the loop, removes the export''s record and releases the lock' {
+        $mounted = Mount-SparseVolume -Path "rbd:rbd/$Namespace/web01" -MountPoint $MountPoint -Confirm:$false
+        $daemon = @(Get-Process -Name qemu-storage-daemon -ErrorAction Ignore | Where-Object { $_.CommandLine -like "*$($TestEnv.RuntimeDirectory)*" })
+        $daemon | Should -HaveCount 1
+        & kill -TERM $daemon[0].Id
+        $daemon[0].WaitForExit(10000) | Should -BeTrue
+        $backing = (Get-Content -LiteralPath "/sys/block/$(Split-Path -Leaf $mounted.LoopDevice)/loop/backing_file").Trim()
+        $listed = Get-SparseVolume -Name web01 -Pool $PoolName -WarningAction SilentlyContinue
+
+        $planned = @(Dismount-SparseVolume -Path "rbd:rbd/$Namespace/web01" -WhatIf -Verbose 4>&1 | ForEach-Object Message | Where-Object { $_ -like 'Plan: *' })
+        $stillAttached = Get-SparseVolume -Name web01 -Pool $PoolName -WarningAction SilentlyContinue
+        $applied = @(Dismount-SparseVolume -Path "rbd:rbd/$Namespace/web01" -Confirm:$false -Verbose 4>&1 | ForEach-Object Message | Where-Object { $_ -like 'Step: *' })
+
+        $backing | Should -Be '/'
+        $listed.LoopDevice | Should -Be $mounted.LoopDevice
+        $listed.IsMounted | Should -BeTrue
+        $planned[0] | Should -Be "Plan: umount $MountPoint"
+        $planned[1] | Should -Be "Plan: losetup --detach $($mounted.LoopDevice)"
+        $planned[2] | Should -BeLike "Plan: remove the record of the FUSE export *, whose qemu-storage-daemon (pid $($daemon[0].Id)) is gone"
+        $planned[3] | Should -BeLike 'Plan: rados * lock break sparsestorage_mount.web01 mount *'
+        $planned | Should -HaveCount 4
+        $stillAttached.LoopDevice | Should -Be $mounted.LoopDevice -Because '-WhatIf changes nothing'
+        $applied | Should -Be ($planned -replace '^Plan: ', 'Step: ')
+        Get-MountLock | Should -BeNullOrEmpty
+        Get-MountPointUnder -Directory $TestEnv.Root | Should -BeNullOrEmpty
+        Get-LoopDeviceUnder -Directory $TestEnv.Root -Environment $TestEnv | Should -BeNullOrEmpty
+        (Get-SparseVolume -Name web01 -Pool $PoolName).IsAttached | Should -BeFalse
+    }
 }

@@ -102,7 +102,7 @@ Describe 'ci-scratch-volume.ps1' -Skip:$SkipMount {
         $result.ExitCode | Should -Be 0 -Because $result.Output
         Get-ChildItem -LiteralPath $poolPath -Force | Should -BeNullOrEmpty
         Get-MountPointUnder -Directory $TestEnv.Root | Should -BeNullOrEmpty
-        Get-LoopDeviceUnder -Directory $poolPath | Should -BeNullOrEmpty
+        Get-LoopDeviceUnder -Directory $poolPath -Environment $TestEnv | Should -BeNullOrEmpty
         Test-Path -LiteralPath $mountPoint | Should -BeTrue -Because 'a mount point the caller chose is kept'
     }
 
@@ -121,7 +121,7 @@ Describe 'ci-scratch-volume.ps1' -Skip:$SkipMount {
         $result.ExitCode | Should -Be 1 -Because $result.Output
         $result.Output | Should -BeLike $Reason
         Get-ChildItem -LiteralPath $poolPath -Force | Should -BeNullOrEmpty -Because 'the finally block removed the volume'
-        Get-LoopDeviceUnder -Directory $poolPath | Should -BeNullOrEmpty
+        Get-LoopDeviceUnder -Directory $poolPath -Environment $TestEnv | Should -BeNullOrEmpty
         Get-MountPointUnder -Directory ([System.IO.Path]::GetTempPath().TrimEnd('/') + '/sparsestorage-ci-fail') | Should -BeNullOrEmpty
         @(Get-ChildItem -LiteralPath ([System.IO.Path]::GetTempPath()) -Filter 'sparsestorage-ci-fail*' -ErrorAction Ignore).Count |
             Should -Be $before.Count -Because 'the mount point the job made for itself is deleted'

@@ -29,7 +29,9 @@ function New-TestEnvironment {
     .SYNOPSIS
     Creates /tmp/sparsestorage-pester-<name>-<random>/ with pools.json, run/, pools/ and mnt/, and points the module at it.
     .OUTPUTS
-    An object with Root, ConfigPath, RuntimeDirectory, PoolsDirectory, MountDirectory and the values to restore.
+    An object with Root, ConfigPath, RuntimeDirectory, PoolsDirectory, MountDirectory, the values to restore, and
+    LoopsAtStart (Get-LoopDeviceSnapshot): the loop attachments when the suite began, so that its checks can tell the
+    loops attached since from those of other builds on the machine.
     #>
     [CmdletBinding()]
     param(
@@ -51,6 +53,7 @@ function New-TestEnvironment {
         MountDirectory        = Join-Path $root 'mnt'
         SavedConfig           = $env:SPARSESTORAGE_CONFIG
         SavedRuntimeDirectory = $env:SPARSESTORAGE_RUNTIME_DIR
+        LoopsAtStart          = Get-LoopDeviceSnapshot
     }
     $null = New-Item -ItemType Directory -Path $root, $environment.PoolsDirectory, $environment.MountDirectory -ErrorAction Stop
     $env:SPARSESTORAGE_CONFIG = $environment.ConfigPath
@@ -93,22 +96,38 @@ function Get-MountPointUnder {
     }
 }
 
-# Loop devices whose backing file lies below a directory, from sysfs, as '/dev/loopN: <backing file>'. Other
-# processes attach and detach loop devices meanwhile: a device detached between listing and reading is skipped.
-function Get-LoopDeviceUnder([string] $Directory) {
+# The attached loop devices from sysfs as objects with Device, DiskSequence (the kernel's diskseq, new with every
+# attach) and BackingFile. Other processes attach and detach loop devices meanwhile: a device detached between listing
+# and reading is skipped.
+function Get-AttachedLoopDevice {
     if (-not [System.IO.Directory]::Exists('/sys/block')) {
         return
     }
     foreach ($device in [System.IO.Directory]::GetDirectories('/sys/block', 'loop*')) {
-        $backing = $null
         try {
             $backing = [System.IO.File]::ReadAllText("$device/loop/backing_file").Trim()
+            $sequence = [System.IO.File]::ReadAllText("$device/diskseq").Trim()
         }
         catch {
             continue
         }
-        if ($backing.StartsWith("$Directory/", [System.StringComparison]::Ordinal)) {
-            "/dev/$([System.IO.Path]::GetFileName($device)): $backing"
+        [pscustomobject]@{ Device = "/dev/$([System.IO.Path]::GetFileName($device))"; DiskSequence = $sequence; BackingFile = $backing }
+    }
+}
+
+# The loop attachments now, as 'DEVICE@DISKSEQ' keys, for Get-LoopDeviceUnder -Environment to compare with.
+function Get-LoopDeviceSnapshot {
+    @(Get-AttachedLoopDevice | ForEach-Object { "$($_.Device)@$($_.DiskSequence)" })
+}
+
+# Loop devices whose backing file lies below a directory, as '/dev/loopN: <backing file>'. With -Environment, also
+# those attached since New-TestEnvironment whose backing file reads '/': the kernel shows that once the FUSE export
+# under a loop is gone (its qemu-storage-daemon exited and its mount was lifted), and then no path names the loop.
+function Get-LoopDeviceUnder([string] $Directory, [psobject] $Environment) {
+    foreach ($loop in @(Get-AttachedLoopDevice)) {
+        $new = $null -ne $Environment -and $Environment.LoopsAtStart -notcontains "$($loop.Device)@$($loop.DiskSequence)"
+        if ($loop.BackingFile.StartsWith("$Directory/", [System.StringComparison]::Ordinal) -or ($new -and $loop.BackingFile -eq '/')) {
+            "$($loop.Device): $($loop.BackingFile)"
         }
     }
 }
@@ -159,6 +178,10 @@ function Remove-TestEnvironment {
         [System.Environment]::SetEnvironmentVariable('SPARSESTORAGE_CONFIG', $Environment.SavedConfig)
         [System.Environment]::SetEnvironmentVariable('SPARSESTORAGE_RUNTIME_DIR', $Environment.SavedRuntimeDirectory)
 
+        $deadLoops = @(Get-LoopDeviceUnder -Directory $Environment.Root -Environment $Environment)
+        if ($deadLoops.Count -gt 0) {
+            Write-Warning "Test cleanup: loop devices of this suite are still attached: $($deadLoops -join ', ')"
+        }
         # Never delete recursively through a mount (a volume or a FUSE export the cleanup could not take down).
         $stillMounted = @(Get-MountPointUnder -Directory $Environment.Root)
         if ($stillMounted.Count -gt 0) {

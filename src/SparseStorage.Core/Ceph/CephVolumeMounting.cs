@@ -211,6 +211,7 @@ public sealed partial class CephVolumeMounting(StorageContext context)
             device = loops.AttachVolume(file, plan.Volume.Path, plan.ReadOnly, steps.Cancellation);
             var attached = device;
             undo.Push(() => loops.Detach(attached, CancellationToken.None));
+            exporter.RecordLoop(plan.Volume.Path, attached);
         });
         return device;
     }
@@ -263,7 +264,7 @@ public sealed partial class CephVolumeMounting(StorageContext context)
         if (attachment.FuseExport is { Decrypting: true, LockWithDismount: false })
             return;
         if (attachment.FuseExport is { } export)
-            steps.Do($"stop qemu-storage-daemon (pid {export.ProcessId})", () => exporter.Stop(export, steps.Cancellation));
+            steps.Do(FuseExporter.StopStep(export), () => exporter.Stop(export, steps.Cancellation));
         if (plan.OwnLock is { } own)
             steps.Tool(RbdMountLock.Remove(settings, image, own));
     }

@@ -121,7 +121,7 @@ public sealed class CephVolumeUnlocking(StorageContext context)
         if (attachment.LoopDevice is { } loop)
             steps.Do(LoopDeviceManager.DetachCommand(loop).ToString(), () => loops.Detach(loop, steps.Cancellation));
         if (attachment.FuseExport is { } export)
-            steps.Do($"stop qemu-storage-daemon (pid {export.ProcessId})", () => exporter.Stop(export, steps.Cancellation));
+            steps.Do(FuseExporter.StopStep(export), () => exporter.Stop(export, steps.Cancellation));
         if (ownLock is not null)
         {
             var (_, settings, image) = images.Resolve(volume.Path);

@@ -26,6 +26,12 @@ public sealed record FuseExportRecord(string VolumePath, string ExportPath, int 
     /// </summary>
     public ProcessIdentity? Owner { get; init; }
 
+    /// <summary>
+    /// The loop device a mount attached to the export. Once the daemon has exited and its FUSE mount is detached, the
+    /// kernel shows the loop's backing file as "/", and only this record still finds the loop to detach.
+    /// </summary>
+    public LoopIdentity? Loop { get; init; }
+
     /// <summary>A stable, short name for a volume's runtime files.</summary>
     public static string KeyFor(string volumePath) =>
         Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(volumePath)))[..16].ToLowerInvariant();

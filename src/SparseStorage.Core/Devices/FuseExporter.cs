@@ -108,6 +108,27 @@ public sealed class FuseExporter(IProcessRunner runner, RuntimePaths runtime, Vo
             (record with { Owner = null }).Save(directory);
     }
 
+    /// <summary>
+    /// Remembers in the export's record the loop device just attached to its file, so that the loop is still found
+    /// when the daemon has exited and the file's path no longer names it. Nothing for a volume without an export.
+    /// </summary>
+    public void RecordLoop(string volumePath, string device)
+    {
+        var directory = runtime.FuseExports;
+        if (FuseExportRecord.Read(directory, volumePath) is { } record && LoopDevices.Find(device) is { } loop && loop.BackingFile == record.ExportPath)
+            (record with { Loop = LoopIdentity.Of(loop) }).Save(directory);
+    }
+
+    /// <summary>
+    /// The step that takes an export down, saying what it will do: stop a live daemon; after a dead one, lift the FUSE
+    /// mount it left (if any) and remove its record.
+    /// </summary>
+    public static string StopStep(FuseExportRecord export) =>
+        export.IsDaemonAlive ? $"stop qemu-storage-daemon (pid {export.ProcessId.ToString(CultureInfo.InvariantCulture)})"
+        : MountTable.Read().Any(m => m.MountPoint == export.ExportPath)
+            ? $"unmount the FUSE export {export.ExportPath} of qemu-storage-daemon (pid {export.ProcessId.ToString(CultureInfo.InvariantCulture)}), which is gone, and remove its record"
+            : $"remove the record of the FUSE export {export.ExportPath}, whose qemu-storage-daemon (pid {export.ProcessId.ToString(CultureInfo.InvariantCulture)}) is gone";
+
     /// <summary>Stops the daemon (TERM, then KILL after 10 s), lifts a FUSE mount it left behind, and removes the record.</summary>
     public void Stop(FuseExportRecord record, CancellationToken cancellationToken)
     {

@@ -207,7 +207,7 @@ public sealed class VolumeUnlocker(StorageContext context)
         if (attachment.MappedDevice is not null)
             steps.Tool(CryptSetup.Close(DmCryptMapping.NameFor(volume.Path)));
         if (attachment.FuseExport is { } export)
-            steps.Do($"stop qemu-storage-daemon (pid {export.ProcessId})", () => exporter.Stop(export, steps.Cancellation));
+            steps.Do(FuseExporter.StopStep(export), () => exporter.Stop(export, steps.Cancellation));
     }
 
     private string OpenExport(string imagePath, ContainerHeader header, VolumeKey key, UnlockOptions options, CancellationToken cancellationToken)

@@ -30,6 +30,7 @@ public sealed record VolumeAttachment(string? LoopDevice, IReadOnlyList<string> 
 public sealed class AttachmentState
 {
     private readonly ILookup<string, LoopDevice> loopsByBackingFile;
+    private readonly ILookup<string, LoopDevice> loopsByDevice;
     private readonly ILookup<string, MountEntry> mountsByDevice;
     private readonly ILookup<string, MountEntry> mountsBySource;
     private readonly Dictionary<string, FuseExportRecord> exportsByVolume;
@@ -38,7 +39,9 @@ public sealed class AttachmentState
     public AttachmentState(IEnumerable<LoopDevice> loops, IEnumerable<MountEntry> mounts, IEnumerable<FuseExportRecord> exports, IEnumerable<string>? mappedDevices = null)
     {
         this.mappedDevices = new HashSet<string>(mappedDevices ?? [], StringComparer.Ordinal);
-        loopsByBackingFile = loops.ToLookup(l => l.BackingFile, StringComparer.Ordinal);
+        var allLoops = loops.ToList();
+        loopsByBackingFile = allLoops.ToLookup(l => l.BackingFile, StringComparer.Ordinal);
+        loopsByDevice = allLoops.ToLookup(l => l.Device, StringComparer.Ordinal);
         var all = mounts.ToList();
         mountsByDevice = all.ToLookup(m => m.DeviceNumber, StringComparer.Ordinal);
         mountsBySource = all.ToLookup(m => m.Source, StringComparer.Ordinal);
@@ -56,7 +59,7 @@ public sealed class AttachmentState
         var mapped = DmCryptMapping.DevicePathFor(volumePath);
         var mappedDevice = mappedDevices.Contains(mapped) ? mapped : null;
         var loop = loopsByBackingFile[volumePath].FirstOrDefault()
-                   ?? (export is null ? null : loopsByBackingFile[export.ExportPath].FirstOrDefault());
+                   ?? (export is null ? null : loopsByBackingFile[export.ExportPath].FirstOrDefault() ?? RecordedLoop(export));
         if (loop is null)
             return export is null && mappedDevice is null ? VolumeAttachment.Detached : new VolumeAttachment(null, [], export, false, mappedDevice);
         // btrfs reports an anonymous device number (0:NN) in mountinfo, so the source device name is matched too.
@@ -65,4 +68,11 @@ public sealed class AttachmentState
         return new VolumeAttachment(loop.Device, mounts.Select(m => m.MountPoint).ToList(), export,
             loop.ReadOnly || (mounts.Count > 0 && mounts.All(m => m.ReadOnly)), mappedDevice);
     }
+
+    /// <summary>
+    /// The loop device the export's record names, while it is still that attachment: once a dead daemon's FUSE mount is
+    /// detached, the loop's backing file reads "/" and no path finds it.
+    /// </summary>
+    private LoopDevice? RecordedLoop(FuseExportRecord export) =>
+        export.Loop is { } recorded ? loopsByDevice[recorded.Device].FirstOrDefault(recorded.Is) : null;
 }

@@ -107,6 +107,8 @@ internal sealed class TemporaryAccess(StorageContext context, SparseVolume volum
         var loop = steps.Measure(LoopDeviceManager.AttachCommand(file, readOnly).ToString(),
             () => new LoopDeviceManager(context.Runner).AttachVolume(file, volume.Path, readOnly, steps.Cancellation), "<loop device>");
         undo.Push(() => steps.Undo(LoopDeviceManager.DetachCommand(loop).ToString(), () => new LoopDeviceManager(context.Runner).Detach(loop, CancellationToken.None)));
+        if (!steps.DryRun)
+            exporter.RecordLoop(volume.Path, loop);
         return loop;
     }
 }

@@ -109,7 +109,7 @@ public sealed partial class VolumeMounter(StorageContext context)
                 file = export.ExportPath;
             });
         }
-        return Attach(file, path, plan.ReadOnly, steps, undo);
+        return Attach(file, path, path, plan.ReadOnly, steps, undo);
     }
 
     /// <summary>An encrypted volume's plaintext device: unlocked by this mount unless already unlocked, then a loop device unless dm-crypt's own.</summary>
@@ -128,10 +128,11 @@ public sealed partial class VolumeMounter(StorageContext context)
                 undo.Push(() => unlocker.Close(path, CancellationToken.None));
             });
         }
-        return plaintext.StartsWith("/dev/", StringComparison.Ordinal) ? plaintext : Attach(plaintext, plaintext, plan.ReadOnly, steps, undo);
+        return plaintext.StartsWith("/dev/", StringComparison.Ordinal) ? plaintext : Attach(plaintext, plaintext, path, plan.ReadOnly, steps, undo);
     }
 
-    private string Attach(string file, string volumePath, bool readOnly, StepRunner steps, Stack<Action> undo)
+    /// <summary>Attaches <paramref name="file"/>; a loop on the export of <paramref name="exported"/> is remembered in its record.</summary>
+    private string Attach(string file, string volumePath, string exported, bool readOnly, StepRunner steps, Stack<Action> undo)
     {
         var device = OperationPlan.Measured("loop device");
         steps.Do(LoopDeviceManager.AttachCommand(file, readOnly).ToString(), () =>
@@ -139,6 +140,7 @@ public sealed partial class VolumeMounter(StorageContext context)
             device = loops.AttachVolume(file, volumePath, readOnly, steps.Cancellation);
             var attached = device;
             undo.Push(() => loops.Detach(attached, CancellationToken.None));
+            exporter.RecordLoop(exported, attached);
         });
         return device;
     }
@@ -212,7 +214,7 @@ public sealed partial class VolumeMounter(StorageContext context)
         if (attachment.LoopDevice is { } loop && attachment.MappedDevice is null)
             steps.Do(LoopDeviceManager.DetachCommand(loop).ToString(), () => loops.Detach(loop, steps.Cancellation));
         if (attachment.FuseExport is { Decrypting: false } or { LockWithDismount: true })
-            steps.Do($"stop qemu-storage-daemon (pid {attachment.FuseExport.ProcessId})", () => exporter.Stop(attachment.FuseExport, steps.Cancellation));
+            steps.Do(FuseExporter.StopStep(attachment.FuseExport), () => exporter.Stop(attachment.FuseExport, steps.Cancellation));
     }
 
     /// <summary>Unmounting every mount and detaching the loop device on top of the volume (not cryptsetup's own), as command lines.</summary>

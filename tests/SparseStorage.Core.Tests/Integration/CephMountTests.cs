@@ -1,4 +1,6 @@
 using SparseStorage.Core.Ceph;
+using SparseStorage.Core.Devices;
+using SparseStorage.Core.Host;
 using SparseStorage.Core.Native;
 using SparseStorage.Core.Planning;
 using SparseStorage.Core.Processes;
@@ -19,6 +21,7 @@ public sealed class CephMountTests(CephLab lab) : IClassFixture<CephLab>, IDispo
     private readonly TempDirectory hostA = new("sstest-cephmount-a");
     private readonly TempDirectory hostB = new("sstest-cephmount-b");
     private readonly List<(StorageContext Context, string Path)> mounted = [];
+    private readonly LoopSnapshot loopsAtStart = new();
 
     private static StorageContext Host(TempDirectory root, CephPoolSettings settings, StepJournal? journal = null)
     {
@@ -155,6 +158,79 @@ public sealed class CephMountTests(CephLab lab) : IClassFixture<CephLab>, IDispo
         firstAgain.Should().Throw<VolumeInUseException>().Which.Message.Should().Contain(RbdMountLock.HolderOf(second.Runtime));
     }
 
+    [CephFact]
+    public void A_host_whose_daemon_exited_dismounts_its_dead_mount_detaching_the_loop_and_releasing_its_lock()
+    {
+        var (first, _, volume, loop, daemon, plan, applied) = DismountAfterDaemonExited("alone", takeOver: false);
+
+        plan.Steps.Should().HaveCount(4).And.StartWith([$"umount {hostA.Combine("mnt")}", $"losetup --detach {loop}",
+            $"remove the record of the FUSE export {FuseExportRecord.ExportPathFor(first.Runtime.FuseExports, volume.Path)}, whose qemu-storage-daemon (pid {daemon}) is gone"]);
+        plan.Steps[3].Should().StartWith("rados ").And.Contain(" lock break ", "the dead mount's lock is this host's, and goes with it");
+        applied.Should().Equal(plan.Steps);
+        MountLockInfo(volume, "alone").Should().NotContain(RbdMountLock.DescriptionPrefix);
+        new VolumeCatalog(first).Get(volume.Path).MountedOn.Should().BeNull();
+        AssertNoLoopOfEitherHost();
+    }
+
+    [CephFact]
+    public void After_a_take_over_the_host_whose_daemon_exited_dismounts_its_dead_mount_and_leaves_no_loop_device()
+    {
+        var (first, second, volume, loop, daemon, plan, applied) = DismountAfterDaemonExited("taken", takeOver: true);
+
+        plan.Steps.Should().Equal($"umount {hostA.Combine("mnt")}", $"losetup --detach {loop}",
+            $"remove the record of the FUSE export {FuseExportRecord.ExportPathFor(first.Runtime.FuseExports, volume.Path)}, whose qemu-storage-daemon (pid {daemon}) is gone");
+        plan.Steps.Should().NotContain(s => s.Contains(" lock ", StringComparison.Ordinal), "the lock is the second host's now");
+        applied.Should().Equal(plan.Steps);
+        File.ReadAllText(Path.Combine(hostB.Combine("mnt"), "before.txt")).Should().Be("written before the daemon exited");
+        new VolumeCatalog(first).Get(volume.Path).MountedOn.Should().Be(RbdMountLock.HolderOf(second!.Runtime));
+        Dismount(second, volume).IsAttached.Should().BeFalse();
+        AssertNoLoopOfEitherHost();
+    }
+
+    /// <summary>
+    /// Mounts on the first host, writes, and stops its qemu-storage-daemon with SIGTERM, on which qemu lifts its FUSE
+    /// mount lazily so that the loop's backing file reads "/"; with <paramref name="takeOver"/> the second host then
+    /// takes the volume over (-BreakLockOf). Then the first host plans and applies its dismount.
+    /// </summary>
+    private (StorageContext First, StorageContext? Second, SparseVolume Volume, string Loop, int Daemon, DismountCephVolumePlan Plan, List<string> Applied) DismountAfterDaemonExited(
+        string name, bool takeOver)
+    {
+        var applied = new List<string>();
+        var settings = lab.FreshNamespace();
+        var first = Host(hostA, settings, new StepJournal(applied.Add));
+        var volume = Create(first, name);
+        var loop = Mount(first, volume, hostA.Combine("mnt")).LoopDevice!;
+        WriteSynced(Path.Combine(hostA.Combine("mnt"), "before.txt"), "written before the daemon exited");
+        var daemon = first.ReadAttachments().Of(volume.Path).FuseExport!.ProcessId;
+        Libc.kill(daemon, 15);
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (Directory.Exists($"/proc/{daemon}") && DateTime.UtcNow < deadline)
+            Thread.Sleep(20);
+        LoopDevices.Find(loop)!.IsBackingDetached.Should().BeTrue("qemu lifted its FUSE mount as it exited");
+        var second = takeOver ? Host(hostB, settings) : null;
+        if (second is not null)
+            Mount(second, volume, hostB.Combine("mnt"), breakLockOf: RbdMountLock.HolderOf(first.Runtime));
+        var broken = new VolumeCatalog(first).Get(volume.Path);
+        broken.LoopDevice.Should().Be(loop, "the export's record names the loop");
+        broken.IsMounted.Should().BeTrue();
+        broken.IsBroken.Should().BeTrue();
+        var mounting = new CephVolumeMounting(first);
+
+        var plan = mounting.Plan(new DismountVolumeRequest(broken));
+        LoopDevices.Find(loop).Should().NotBeNull("a plan changes nothing");
+        applied.Clear();
+        mounting.Apply(plan).IsAttached.Should().BeFalse();
+        return (first, second, volume, loop, daemon, plan, applied);
+    }
+
+    /// <summary>No loop device of either host is left: none under their directories, none attached since the test began ("/" ones included).</summary>
+    private void AssertNoLoopOfEitherHost()
+    {
+        LoopDevices.Read().Should().NotContain(l => l.BackingFile.StartsWith(hostA.Path, StringComparison.Ordinal) || l.BackingFile.StartsWith(hostB.Path, StringComparison.Ordinal));
+        loopsAtStart.LoopsSince().Should().BeEmpty("no loop device outlives the dismounts, \"/\" ones included");
+        MountTable.Read().Should().NotContain(m => m.MountPoint.StartsWith(hostA.Path, StringComparison.Ordinal) || m.MountPoint.StartsWith(hostB.Path, StringComparison.Ordinal));
+    }
+
     private static bool Matches(string planned, string applied) =>
         System.Text.RegularExpressions.Regex.IsMatch(applied,
             "^" + string.Join(".+", planned.Split(['<', '>']).Where((_, i) => i % 2 == 0).Select(System.Text.RegularExpressions.Regex.Escape)) + "$");
@@ -165,5 +241,6 @@ public sealed class CephMountTests(CephLab lab) : IClassFixture<CephLab>, IDispo
             CephLab.TakeDownMount(context, path);
         hostA.Dispose();
         hostB.Dispose();
+        loopsAtStart.DeadLoopsSince().Should().BeEmpty("no loop device may outlive its dead FUSE export");
     }
 }

@@ -16,6 +16,7 @@ public class CephLab : IDisposable
 {
     private static readonly TimeSpan UpTimeout = TimeSpan.FromMinutes(6);
     private readonly ProcessRunner runner = new();
+    private readonly LoopSnapshot loopsAtStart = new();
     private bool down;
 
     public CephLab() : this("ceph")
@@ -58,7 +59,10 @@ public class CephLab : IDisposable
         return new CephPoolSettings(ConfigPath, Pool, ClientUser, ClientKeyring, name);
     }
 
-    /// <summary>Takes down by hand what a test left mounted at <paramref name="path"/> (also when a test killed its daemon).</summary>
+    /// <summary>
+    /// Takes down by hand what a test left mounted at <paramref name="path"/> (also when a test killed its daemon: the
+    /// export's record still names a loop whose backing file reads "/").
+    /// </summary>
     public static void TakeDownMount(StorageContext context, string path)
     {
         var attachment = context.ReadAttachments().Of(path);
@@ -139,9 +143,22 @@ public class CephLab : IDisposable
         AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
         if (CephFactAttribute.Reason() is null)
             Lab("down", TimeSpan.FromMinutes(2)).EnsureSuccess();
+        if (loopsAtStart.DeadLoopsSince() is { Count: > 0 } dead)
+            throw new InvalidOperationException("Loop devices attached while the lab ran outlived their dead FUSE exports (backing file \"/\"): " +
+                string.Join(", ", dead.Select(l => $"{l.Device} (diskseq {l.DiskSequence})")));
     }
 
-    private void OnProcessExit(object? sender, EventArgs e) => Dispose();
+    private void OnProcessExit(object? sender, EventArgs e)
+    {
+        try
+        {
+            Dispose();
+        }
+        catch (InvalidOperationException)
+        {
+            // The lab is down; at process exit there is no test left to fail.
+        }
+    }
 
     private ToolResult Lab(string verb, TimeSpan timeout) =>
         runner.Run(new ToolCommand("bash", LabScript, verb, Directory) { Timeout = timeout });

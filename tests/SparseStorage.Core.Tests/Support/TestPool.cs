@@ -14,6 +14,7 @@ public sealed class TestPool : IDisposable
 {
     public const string Name = "test";
     private readonly TempDirectory root = new("sparse-pool");
+    private readonly LoopSnapshot loopsAtStart = new();
 
     public TestPool()
     {
@@ -39,10 +40,14 @@ public sealed class TestPool : IDisposable
         return creator.Create(creator.Plan(new NewVolumeRequest { Name = name, Size = size, Format = format, FileSystem = fileSystem }));
     }
 
-    /// <summary>Asserts that no loop device, mount or process still refers to this pool's directory.</summary>
+    /// <summary>
+    /// Asserts that no loop device, mount or process still refers to this pool's directory, and that no loop attached
+    /// since the pool was made has a backing file that reads "/" (one left on a dead FUSE export, which no path names).
+    /// </summary>
     public void AssertNothingLeftBehind()
     {
         LoopDevices.Read().Should().NotContain(l => l.BackingFile.StartsWith(Root, StringComparison.Ordinal));
+        loopsAtStart.DeadLoopsSince().Should().BeEmpty("no loop device may outlive its dead FUSE export");
         MountTable.Read().Should().NotContain(m => m.MountPoint.StartsWith(Root, StringComparison.Ordinal));
         LiveProcesses.CommandLinesMentioning(Root).Should().BeEmpty("no daemon may outlive the operation");
     }
@@ -50,8 +55,11 @@ public sealed class TestPool : IDisposable
     public void Dispose()
     {
         var runner = new ProcessRunner();
-        // Loops first: once a FUSE export under Root is unmounted, its loop's backing file reads "/" and cannot be found.
-        foreach (var loop in LoopDevices.Read().Where(l => l.BackingFile.StartsWith(Root, StringComparison.Ordinal)))
+        // Loops first: once a FUSE export under Root is unmounted, its loop's backing file reads "/" and only the
+        // export's record still names it.
+        var loops = LoopDevices.Read().Where(l => l.BackingFile.StartsWith(Root, StringComparison.Ordinal))
+            .Union(LoopSnapshot.RecordedIn(Runtime.FuseExports)).ToList();
+        foreach (var loop in loops)
         {
             foreach (var mount in MountTable.Read().Where(m => m.DeviceNumber == loop.DeviceNumber || m.Source == loop.Device))
                 runner.Run(new ToolCommand("umount", mount.MountPoint));

@@ -64,7 +64,7 @@ Describe 'Volume lifecycle' -Skip:$Skip {
         Remove-SparseVolume -Name 'life' -Pool $PoolName -Confirm:$false
         Test-Path -LiteralPath $volume.Path | Should -BeFalse
         Get-ChildItem -LiteralPath $PoolPath -Force | Should -BeNullOrEmpty
-        Get-LoopDeviceUnder -Directory $PoolPath | Should -BeNullOrEmpty
+        Get-LoopDeviceUnder -Directory $PoolPath -Environment $TestEnv | Should -BeNullOrEmpty
         Get-MountPointUnder -Directory $TestEnv.Root | Should -BeNullOrEmpty
     }
 }
