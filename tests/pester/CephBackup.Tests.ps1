@@ -111,8 +111,13 @@ Describe 'Backups of a Ceph volume through the cmdlets' -Skip:$SkipCeph {
     It 'Remove-VolumeBackup keeps a chain whole: the full set goes only with -IncludeDependants' {
         $full = Get-VolumeBackup -Destination $Store -Volume disk | Select-Object -First 1
         { $full | Remove-VolumeBackup -Force -ErrorAction Stop } | Should -Throw -ErrorId 'BackupHasDependants*'
+        $snapshots = @((Invoke-AdminRbd snap ls --format json --pool rbd --namespace $Namespace --image disk | ConvertFrom-Json).name)
+        $planned = @(@($full | Remove-VolumeBackup -IncludeDependants -WhatIf -Verbose 4>&1).Message | Where-Object { $_ -like 'Plan: Remove RBD snapshot *' })
+        $planned | Should -HaveCount $snapshots.Count -Because 'each backup snapshot that no set names any more goes with the sets'
         $removed = @($full | Remove-VolumeBackup -IncludeDependants -Force -PassThru)
         $removed | Should -HaveCount 2
         Get-VolumeBackup -Destination $Store | Should -BeNullOrEmpty
+        @((Invoke-AdminRbd snap ls --format json --pool rbd --namespace $Namespace --image disk | ConvertFrom-Json).name) |
+            Should -BeNullOrEmpty -Because 'no backup snapshot is left on the image once no set names it'
     }
 }

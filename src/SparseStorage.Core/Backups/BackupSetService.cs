@@ -14,6 +14,12 @@ public sealed record RemoveBackupRequest(string SetDirectory)
 /// <summary>Keep the newest <paramref name="Keep"/> sets of one volume's backup folder and every set their chains need.</summary>
 public sealed record KeepBackupsRequest(string VolumeFolder, int Keep);
 
+/// <summary>A backup snapshot on the RBD image of a Ceph volume, which the next incremental into its folder would start from.</summary>
+public sealed record RbdBackupSnapshot(string VolumePath, string Image, string Snapshot)
+{
+    public string RemoveStep => $"Remove RBD snapshot {Snapshot} of image {Image}, which no backup set names any more";
+}
+
 /// <summary>Backup sets to remove from one volume's backup folder, in the order they go: later sets before those they build on.</summary>
 public sealed record RemoveBackupSetsPlan(string VolumeFolder, IReadOnlyList<VolumeBackup> Sets) : OperationPlan
 {
@@ -29,7 +35,11 @@ public sealed record RemoveBackupSetsPlan(string VolumeFolder, IReadOnlyList<Vol
         : Sets.Count > 1 ? $"Remove backup set {Sets[^1].Name} and the {Sets.Count - 1} set(s) that build on it"
         : $"Remove backup set {Sets[^1].Name} ({ByteSize.Format(Sets[^1].StoredBytes)} stored)";
 
-    public override IReadOnlyList<string> Steps => Sets.Select(s => RemoveStep(s.BackupPath)).ToList();
+    /// <summary>The RBD snapshots of Ceph volumes that no set of the folder names once these sets are gone.</summary>
+    public IReadOnlyList<RbdBackupSnapshot> RbdSnapshots { get; init; } = [];
+
+    public override IReadOnlyList<string> Steps =>
+        Sets.Select(s => RemoveStep(s.BackupPath)).Concat(RbdSnapshots.Select(s => s.RemoveStep)).ToList();
 
     public override string? ConfirmationQuery => Sets.Count == 0 ? null
         : $"{Sets.Count} backup set(s) of '{Sets[0].Source}' ({string.Join(", ", Sets.Select(s => s.Name))}) are deleted with {ByteSize.Format(Sets.Sum(s => s.StoredBytes))} of stored data; the volume can no longer be restored to them. Remove them?";
@@ -66,21 +76,55 @@ public sealed class BackupSetService(StorageContext context)
                 $"Backup set {set} is the base of {dependants.Count} later set(s) ({string.Join(", ", dependants.Select(Path.GetFileName))}); removing it alone would break their chain. Use -IncludeDependants to remove them too, or keep it.",
                 set);
         var folder = Path.GetDirectoryName(set)!;
-        return new RemoveBackupSetsPlan(folder, dependants.Reverse().Select(BackupCatalog.Describe).Append(backup).ToList())
+        return WithRbdSnapshots(new RemoveBackupSetsPlan(folder, dependants.Reverse().Select(BackupCatalog.Describe).Append(backup).ToList())
         {
             Impact = PlanImpact.High, SetsSeen = Fingerprint(folder),
-        };
+        });
     }
 
     /// <summary>The sound sets that fall outside the newest <see cref="KeepBackupsRequest.Keep"/> and their chains; damaged sets are never removed here.</summary>
-    public RemoveBackupSetsPlan Plan(KeepBackupsRequest request) => PlanKeep(request.VolumeFolder, request.Keep);
+    public RemoveBackupSetsPlan Plan(KeepBackupsRequest request) => WithRbdSnapshots(PlanKeep(request.VolumeFolder, request.Keep));
 
     /// <summary>Removes the planned sets under the folder's lock, after checking that the folder's sets are still those the plan saw.</summary>
     public IReadOnlyList<VolumeBackup> Apply(RemoveBackupSetsPlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         using var folderLock = LockFolder(plan.VolumeFolder, cancellationToken);
         RequireUnchanged(plan.VolumeFolder, plan.SetsSeen);
-        return Remove(plan, StepRunner.ForApply(context, progress, $"Removing backup sets in {plan.VolumeFolder}", cancellationToken));
+        var steps = StepRunner.ForApply(context, progress, $"Removing backup sets in {plan.VolumeFolder}", cancellationToken);
+        var removed = Remove(plan, steps);
+        foreach (var snapshot in plan.RbdSnapshots)
+            steps.Do(snapshot.RemoveStep, () => Ceph.CephBackupSnapshots.Remove(context, snapshot));
+        return removed;
+    }
+
+    /// <summary>
+    /// The plan with the backup snapshots its Ceph sets leave behind: a Ceph volume's backup keeps its snapshot on the
+    /// image for the next incremental, and once no set of the folder names it, nothing starts from it again. Only
+    /// snapshots of this folder's own prefix that are on the image now are listed; an image that cannot be asked
+    /// keeps them, with a warning.
+    /// </summary>
+    private RemoveBackupSetsPlan WithRbdSnapshots(RemoveBackupSetsPlan plan)
+    {
+        var removed = plan.Sets.Select(s => s.BackupPath).ToHashSet(StringComparer.Ordinal);
+        var named = BackupCatalog.SetDirectories(plan.VolumeFolder).Where(s => !removed.Contains(s)).Select(RbdSnapshotOf).OfType<string>().ToHashSet(StringComparer.Ordinal);
+        var orphans = plan.Sets.Select(s => (s.SourcePath, Snapshot: RbdSnapshotOf(s.BackupPath)))
+            .Where(o => o.Snapshot is not null && !named.Contains(o.Snapshot)).GroupBy(o => o.SourcePath, o => o.Snapshot!);
+        var (snapshots, warnings) = (new List<RbdBackupSnapshot>(), plan.Warnings.ToList());
+        foreach (var volume in orphans)
+            snapshots.AddRange(Ceph.CephBackupSnapshots.Present(context, volume.Key, plan.VolumeFolder, volume.ToList(), warnings));
+        return plan with { RbdSnapshots = snapshots, Warnings = warnings };
+    }
+
+    private static string? RbdSnapshotOf(string set)
+    {
+        try
+        {
+            return BackupManifest.Load(set).Manifest.Rbd?.Snapshot;
+        }
+        catch (BackupDamagedException)
+        {
+            return null;
+        }
     }
 
     /// <summary>
