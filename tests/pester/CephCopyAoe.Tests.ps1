@@ -179,4 +179,29 @@ Describe 'Export-AtaoeDisk and Stop-AtaoeExport of a Ceph volume' -Skip:$SkipAoe
         Get-MountLock aoedisk | Should -BeNullOrEmpty
         Find-FromSupervisor | Should -HaveCount 0
     }
+
+    It 'serves it read-only from a read-only export without the one-writer lock, by the planned steps' {
+        $plan = @(Get-SparseVolume -Name aoedisk -Pool $PoolName | Export-AtaoeDisk -ReadOnly -Shelf 51 -Slot 3 -Interface $AoeLab.NodeInterface -WhatIf -Verbose 4>&1 |
+            Where-Object Message -like 'Plan: *' | ForEach-Object { $_.Message -replace '^Plan: ' })
+        $ran = @(Get-SparseVolume -Name aoedisk -Pool $PoolName | Export-AtaoeDisk -ReadOnly -Shelf 51 -Slot 3 -Interface $AoeLab.NodeInterface -Confirm:$false -Verbose 4>&1)
+        $export = $ran | Where-Object { $_ -is [SparseStorage.Core.Aoe.AtaoeExport] }
+        try {
+            $applied = @($ran | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] -and $_.Message -like 'Step: *' } | ForEach-Object { $_.Message -replace '^Step: ' })
+            $applied | Should -Be $plan
+            $plan | Should -HaveCount 3 -Because 'a read-only export takes no lock'
+            $plan[0] | Should -BeLike 'qemu-storage-daemon *driver=rbd*'
+            $export.ReadOnly | Should -BeTrue
+            $arguments = (Get-Content -LiteralPath "/proc/$($export.ProcessId)/cmdline" -Raw).Split([char]0, [StringSplitOptions]::RemoveEmptyEntries)
+            $arguments | Should -Contain '-r'
+            Get-MountLock aoedisk | Should -BeNullOrEmpty -Because 'readers do not hold the one-writer lock'
+            $found = @(Find-FromSupervisor)
+            $found | Should -HaveCount 1
+            $found[0].Slot | Should -Be 3
+        }
+        finally {
+            Get-AtaoeExport -Shelf 51 | Stop-AtaoeExport -Confirm:$false
+        }
+        Get-AtaoeExport | Should -BeNullOrEmpty
+        @(Get-Process -Name qemu-storage-daemon, vblade -ErrorAction Ignore | Where-Object { $_.CommandLine -like "*$($TestEnv.Root)*" }) | Should -HaveCount 0
+    }
 }
