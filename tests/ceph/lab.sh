@@ -325,12 +325,29 @@ lab_up() {
 
 lab_add_osd() {
   load_lab
-  local n
+  local n capacity
   n=$(ceph_admin osd ls --format json | jq 'length')
+  capacity=$(pool_capacity_bytes)
   local started=$SECONDS
   add_osd "$n"
   wait_for_health "$((n + 1))"
-  step "osd.$n on host node$n: HEALTH_OK after $((SECONDS - started))s"
+  wait_for_pool_capacity_above "$capacity" "$n"
+  step "osd.$n on host node$n: HEALTH_OK after $((SECONDS - started))s, pool rbd holds $(pool_capacity_bytes) bytes (was $capacity)"
+}
+
+# What pool rbd can hold as `ceph df` reports it (stored + max_avail), as a pool's capacity is read by the module.
+pool_capacity_bytes() {
+  ceph_admin df --format json | jq '.pools[] | select(.name == "rbd") | .stats.stored + .stats.max_avail'
+}
+
+# The manager counts a new OSD's space in `ceph df` a few seconds after the cluster is healthy again, once the OSD
+# has reported its statistics: wait for that, so that a caller reads the grown capacity.
+wait_for_pool_capacity_above() {
+  local before=$1 n=$2 deadline=$((SECONDS + health_timeout_seconds))
+  until (($(pool_capacity_bytes) > before)); do
+    ((SECONDS < deadline)) || die "pool rbd still holds $(pool_capacity_bytes) bytes after ${health_timeout_seconds}s, without the space of osd.$n"
+    sleep 1
+  done
 }
 
 # The number of the OSD a command names: an OSD of this lab, in its own namespace.

@@ -81,9 +81,11 @@ Describe 'A Ceph pool through the cmdlets' -Skip:$SkipCeph {
         $storageHost.Features.RbdKernelModule | Should -Be ((Test-Path -LiteralPath '/sys/module/rbd') -or $installed)
     }
 
-    It 'cmdlets that do not handle Ceph volumes yet refuse them by their error id, before touching anything' {
-        { Get-SparseVolume -Name web01 -Pool $PoolName | Test-SparseVolume -ErrorAction Stop } |
-            Should -Throw -ErrorId 'CephVolumeNotSupported,SparseStorage.PowerShell.Commands.TestSparseVolumeCommand'
+    It 'Test-SparseVolume finds the new volume healthy, its filesystem checked read-only, and the image unchanged' {
+        $result = Get-SparseVolume -Name web01 -Pool $PoolName | Test-SparseVolume
+        $result.IsHealthy | Should -BeTrue
+        $result.Checks | Should -HaveCount 3 -Because 'the read-only export started, the check, the export stopped'
+        $result.Checks[1] | Should -BeLike 'e2fsck -f -n *'
         (Get-SparseVolume -Name web01 -Pool $PoolName).SizeBytes | Should -Be 1GB
     }
 
