@@ -34,16 +34,8 @@ public sealed class CephVolumeKeys(StorageContext context)
         return plan with { Steps = dryRun.Steps };
     }
 
-    public SparseVolume Apply(AddVolumeKeyPlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
-    {
-        context.RequireRoot("Adding a key to a Ceph volume");
-        using var volumeLock = context.LockVolume(plan.Volume.Path, cancellationToken);
-        var (current, header) = Read(plan.Volume.Path);
-        PlanAssumption.Require(header.Luks == plan.Header.Luks, current, "its LUKS header changed");
-        var steps = StepRunner.ForApply(context, progress, $"Adding keys to {current.Name}", cancellationToken);
-        WithRawExport(current.Path, steps, path => AddKeys(plan, path, steps));
-        return new VolumeCatalog(context).Get(current.Path);
-    }
+    public SparseVolume Apply(AddVolumeKeyPlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        ChangeKeys(plan.Volume, plan.Header, "Adding a key to a Ceph volume", "Adding keys to", (path, steps) => AddKeys(plan, path, steps), progress, cancellationToken);
 
     /// <summary>Checks that each key opens the volume and whether any key would be left; the last key only with AllowLastKeyRemoval. Changes nothing.</summary>
     public RemoveVolumeKeyPlan Plan(RemoveVolumeKeyRequest request)
@@ -67,14 +59,19 @@ public sealed class CephVolumeKeys(StorageContext context)
         return plan with { Steps = dryRun.Steps };
     }
 
-    public SparseVolume Apply(RemoveVolumeKeyPlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default)
+    public SparseVolume Apply(RemoveVolumeKeyPlan plan, IProgress<OperationProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        ChangeKeys(plan.Volume, plan.Header, "Removing a key of a Ceph volume", "Removing keys of", (path, steps) => RemoveKeys(plan, path, steps), progress, cancellationToken);
+
+    /// <summary>Changes the key slots as planned under the volume's lock, once the LUKS header is known to be the one the plan read.</summary>
+    private SparseVolume ChangeKeys(SparseVolume volume, ContainerHeader planned, string operation, string activity, Action<string, StepRunner> change,
+        IProgress<OperationProgress>? progress, CancellationToken cancellationToken)
     {
-        context.RequireRoot("Removing a key of a Ceph volume");
-        using var volumeLock = context.LockVolume(plan.Volume.Path, cancellationToken);
-        var (current, header) = Read(plan.Volume.Path);
-        PlanAssumption.Require(header.Luks == plan.Header.Luks, current, "its LUKS header changed");
-        var steps = StepRunner.ForApply(context, progress, $"Removing keys of {current.Name}", cancellationToken);
-        WithRawExport(current.Path, steps, path => RemoveKeys(plan, path, steps));
+        context.RequireRoot(operation);
+        using var volumeLock = context.LockVolume(volume.Path, cancellationToken);
+        var (current, header) = Read(volume.Path);
+        PlanAssumption.Require(header.Luks == planned.Luks, current, "its LUKS header changed");
+        var steps = StepRunner.ForApply(context, progress, $"{activity} {current.Name}", cancellationToken);
+        WithRawExport(current.Path, steps, path => change(path, steps));
         return new VolumeCatalog(context).Get(current.Path);
     }
 
