@@ -112,6 +112,7 @@ Describe 'Backups of a Ceph volume through the cmdlets' -Skip:$SkipCeph {
         $full = Get-VolumeBackup -Destination $Store -Volume disk | Select-Object -First 1
         { $full | Remove-VolumeBackup -Force -ErrorAction Stop } | Should -Throw -ErrorId 'BackupHasDependants*'
         $snapshots = @((Invoke-AdminRbd snap ls --format json --pool rbd --namespace $Namespace --image disk | ConvertFrom-Json).name)
+        $snapshots | Should -HaveCount 2 -Because 'the image keeps the newest set''s snapshot and the one it started from'
         $planned = @(@($full | Remove-VolumeBackup -IncludeDependants -WhatIf -Verbose 4>&1).Message | Where-Object { $_ -like 'Plan: Remove RBD snapshot *' })
         $planned | Should -HaveCount $snapshots.Count -Because 'each backup snapshot that no set names any more goes with the sets'
         $removed = @($full | Remove-VolumeBackup -IncludeDependants -Force -PassThru)

@@ -21,6 +21,13 @@ public static class CephListing
         [property: JsonPropertyName("snapshot")] string? Snapshot,
         [property: JsonPropertyName("parent")] ParentEntry? Parent);
 
+    private sealed record InfoEntry(
+        [property: JsonPropertyName("name")] string Name,
+        [property: JsonPropertyName("id")] string? Id,
+        [property: JsonPropertyName("size")] long Size,
+        [property: JsonPropertyName("snapshot_count")] int SnapshotCount,
+        [property: JsonPropertyName("parent")] ParentEntry? Parent);
+
     private sealed record ParentEntry(
         [property: JsonPropertyName("pool")] string Pool,
         [property: JsonPropertyName("pool_namespace")] string? Namespace,
@@ -50,15 +57,26 @@ public static class CephListing
     public static IReadOnlyList<RbdImage> Images(string listJson, string? usageJson)
     {
         var entries = Parse<List<LongEntry>>(listJson, "rbd ls --long") ?? [];
-        var used = usageJson is null ? new Dictionary<string, long>()
-            : (Parse<UsageDocument>(usageJson, "rbd du")?.Images ?? []).Where(u => u.Snapshot is null)
-                .GroupBy(u => u.Name).ToDictionary(g => g.Key, g => g.First().UsedSize);
+        var used = usageJson is null ? new Dictionary<string, long>() : HeadUsage(usageJson);
         var snapshots = entries.Where(e => e.Snapshot is not null).GroupBy(e => e.Image).ToDictionary(g => g.Key, g => g.Count());
         return entries.Where(e => e.Snapshot is null)
             .Select(e => new RbdImage(e.Image, e.Id ?? "", e.Size, used.GetValueOrDefault(e.Image), snapshots.GetValueOrDefault(e.Image), ParentPath(e.Parent)))
             .OrderBy(i => i.Name, StringComparer.Ordinal)
             .ToList();
     }
+
+    /// <summary>One image from <c>rbd info --format json</c> joined with <c>rbd du --image</c>, as <see cref="Images"/> gives it in a listing.</summary>
+    public static RbdImage Image(string infoJson, string usageJson)
+    {
+        var info = Parse<InfoEntry>(infoJson, "rbd info")
+                   ?? throw new StorageOperationException("CephOutputInvalid", "rbd info printed no image.", "rbd info");
+        return new RbdImage(info.Name, info.Id ?? "", info.Size, HeadUsage(usageJson).GetValueOrDefault(info.Name), info.SnapshotCount, ParentPath(info.Parent));
+    }
+
+    /// <summary>The used bytes of each image's head in <c>rbd du --format json</c> (its snapshots are entries of their own).</summary>
+    private static Dictionary<string, long> HeadUsage(string usageJson) =>
+        (Parse<UsageDocument>(usageJson, "rbd du")?.Images ?? []).Where(u => u.Snapshot is null)
+            .GroupBy(u => u.Name).ToDictionary(g => g.Key, g => g.First().UsedSize);
 
     /// <summary>The pool's line of <c>ceph df --format json</c>; null when the cluster has no such pool.</summary>
     public static CephPoolSpace? PoolSpace(string dfJson, string pool) =>

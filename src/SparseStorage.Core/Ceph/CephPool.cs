@@ -66,13 +66,27 @@ public sealed class CephPool(IProcessRunner runner, PoolDefinition definition)
 
     /// <summary>One image as a volume; <see cref="VolumeNotFoundException"/> when the pool has no such image.</summary>
     public SparseVolume Volume(string image, CancellationToken cancellationToken = default, AttachmentState? attachments = null) =>
-        Volumes(Images(cancellationToken).Where(i => i.Name == image).ToList(), attachments).FirstOrDefault()
-        ?? throw new VolumeNotFoundException($"No image '{image}' in Ceph pool '{definition.Name}' ({Settings.Location}).", Settings.ImagePath(image));
+        Volumes([Image(image, cancellationToken)], attachments).Single();
+
+    /// <summary>
+    /// One image, read by two processes whatever the pool's size (rbd info and rbd du of that image; a pool's
+    /// rbd du opens every image); <see cref="VolumeNotFoundException"/> when the pool has no such image.
+    /// </summary>
+    public RbdImage Image(string image, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return CephListing.Image(Run(Tools.ImageInfo(image), cancellationToken), Run(Tools.DiskUsage(image), cancellationToken));
+        }
+        catch (ToolFailedException) when (!CephListing.Names(Run(Tools.ListNames(), cancellationToken)).Contains(image))
+        {
+            throw new VolumeNotFoundException($"No image '{image}' in Ceph pool '{definition.Name}' ({Settings.Location}).", Settings.ImagePath(image));
+        }
+    }
 
     /// <summary>The LUKS header at the start of an image, or null when the image is not encrypted.</summary>
     public LuksHeader? LuksHeaderOf(string image, CancellationToken cancellationToken = default) =>
-        Images(cancellationToken).Where(i => i.Name == image).ToList() is [var found] && RadosHeads.Read(Settings, [found]).GetValueOrDefault(found.Name) is { } head
-            ? head.Luks : null;
+        RadosHeads.Read(Settings, [Image(image, cancellationToken)]).GetValueOrDefault(image)?.Luks;
 
     private SparseVolume ToVolume(RbdImage image, RadosImageHead? head, VolumeAttachment attachment)
     {

@@ -30,6 +30,12 @@ public sealed class CephTools(CephPoolSettings settings)
     /// <summary>What every image of the pool really uses (fast with the object-map feature): one call for the whole pool.</summary>
     public ToolCommand DiskUsage() => Rbd("du", "--format", "json");
 
+    /// <summary>One image's size, id, parent and snapshot count.</summary>
+    public ToolCommand ImageInfo(string image) => Rbd("info", "--format", "json", "--image", image);
+
+    /// <summary>What one image and its snapshots really use.</summary>
+    public ToolCommand DiskUsage(string image) => Rbd("du", "--format", "json", "--image", image);
+
     public ToolCommand ClusterUsage() => Ceph("df", "--format", "json");
 
     public ToolCommand Create(string image, long sizeBytes) =>

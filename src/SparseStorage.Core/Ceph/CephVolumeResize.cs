@@ -32,8 +32,7 @@ public sealed class CephVolumeResize(StorageContext context) : IPlannedOperation
     {
         request.Validate();
         var (pool, image) = Resolve(request.Volume.Path);
-        var rbdImage = pool.Images().FirstOrDefault(i => i.Name == image)
-                       ?? throw new VolumeNotFoundException($"No image '{image}' in Ceph pool {pool.Settings.Location}.", request.Volume.Path);
+        var rbdImage = pool.Image(image);
         var attachments = context.ReadAttachments();
         var volume = pool.Volumes([rbdImage], attachments).Single();
         var attachment = attachments.Of(volume.Path);

@@ -36,6 +36,26 @@ public sealed class CephListingTests
     }
 
     [Fact]
+    public void One_image_from_rbd_info_and_its_own_rbd_du_is_the_image_a_listing_gives()
+    {
+        const string cloneInfo = """
+            {"name":"clone1","id":"1033a0c7fae2","size":536870912,"objects":128,"order":22,"object_size":4194304,"snapshot_count":0,
+             "block_name_prefix":"rbd_data.1033a0c7fae2","format":2,"features":["layering","exclusive-lock"],"op_features":[],"flags":[],
+             "parent":{"pool":"rbd","pool_namespace":"","image":"img2","id":"102dfe93dc4d","snapshot":"s1","trash":false,"overlap":536870912}}
+            """;
+        const string img2Info = """{"name":"img2","id":"102dfe93dc4d","size":536870912,"snapshot_count":1,"format":2}""";
+        const string img2Usage = """
+            {"images":[{"name":"img2","id":"102dfe93dc4d","snapshot":"s1","snapshot_id":4,"provisioned_size":536870912,"used_size":4194304},
+                       {"name":"img2","id":"102dfe93dc4d","provisioned_size":536870912,"used_size":8388608}]}
+            """;
+        var listed = CephListing.Images(LongListing, Usage);
+
+        CephListing.Image(img2Info, img2Usage).Should().Be(listed.Single(i => i.Name == "img2"));
+        CephListing.Image(cloneInfo, """{"images":[{"name":"clone1","provisioned_size":536870912,"used_size":0}]}""").Should().Be(listed.Single(i => i.Name == "clone1"));
+        FluentActions.Invoking(() => CephListing.Image("not json", "{}")).Should().Throw<StorageOperationException>().WithMessage("rbd info printed JSON*");
+    }
+
+    [Fact]
     public void The_pools_line_of_ceph_df_gives_stored_and_max_available_and_an_absent_pool_gives_null()
     {
         const string df = """
